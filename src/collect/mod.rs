@@ -1,0 +1,72 @@
+//! Collectors: one per engine kind, each reading a server's configuration and state.
+//!
+//! # The contract every collector keeps
+//!
+//! - **Read-only.** Only statements that read: `SHOW`, `SELECT` from catalog and
+//!   statistics views, `CONFIG GET`, `INFO`, `ROLE`, `stats`. Nothing that writes,
+//!   locks, or changes a session beyond its own timeouts.
+//! - **Least privilege.** Works with a monitoring account (PostgreSQL `pg_monitor`);
+//!   when a privilege is missing, says which one in the error.
+//! - **Bounded.** Connecting is bounded by `connect_timeout`, every statement by
+//!   `statement_timeout`; the caller bounds the whole collection by `target_timeout`.
+//! - **Stable vs volatile.** `Snapshot::config` holds what only changes when someone
+//!   changes the configuration (settings and where they were set, server version,
+//!   role); `State` holds readings that move on their own (lag, positions, replica
+//!   lists, latency). Mixing them would break snapshot deduplication.
+//! - **One connection** per target per collection, closed before returning.
+//! - Collectors return raw values; redaction happens in the caller before anything
+//!   else sees them. Errors must not contain the connection password (the caller
+//!   redacts them too).
+
+pub mod postgres;
+
+use std::time::Duration;
+
+use crate::snapshot::{Kind, Snapshot, State};
+
+/// What one collection returns.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    pub snapshot: Snapshot,
+    pub state: State,
+}
+
+/// Why a collection failed. Both kinds are data, recorded in the run; neither stops it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CollectError {
+    /// The server could not be reached or did not answer the connection in time.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// Connected, but reading failed (permission, query error, timeout).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// How to reach one target. `url` holds the real password (from env or file) and must
+/// never be logged or stored: use [`crate::redact::url`] to show it.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub target: String,
+    pub kind: Kind,
+    pub url: String,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("target", &self.target)
+            .field("kind", &self.kind)
+            .field("url", &crate::redact::url(&self.url))
+            .finish()
+    }
+}
+
+/// Collects one target with the collector of its kind.
+pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
+    match endpoint.kind {
+        Kind::Postgres => postgres::collect(endpoint).await,
+        other => Err(CollectError::Failed(format!("no collector for kind `{other}` yet"))),
+    }
+}

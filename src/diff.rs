@@ -1,0 +1,148 @@
+//! Snapshot → snapshot changes: what differs in the stable configuration of one target
+//! between two collections. Pure.
+
+use serde::{Deserialize, Serialize};
+
+use crate::snapshot::{Entry, Snapshot};
+
+/// One key whose value differs between two snapshots. `before` is `None` for a key
+/// that appeared, `after` is `None` for a key that disappeared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub key: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// Where the new value was set, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Where the old value had been set, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_location: Option<String>,
+}
+
+/// The changes from `before` to `after`, in key order. Only values (with their units)
+/// count as a change; a value set again from another file shows as a change too,
+/// because provenance is part of what an auditor needs.
+pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let mut old = before.config.iter().peekable();
+    let mut new = after.config.iter().peekable();
+    loop {
+        match (old.peek(), new.peek()) {
+            (None, None) => break,
+            (Some((k, e)), None) => {
+                changes.push(removed(k, e));
+                old.next();
+            }
+            (None, Some((k, e))) => {
+                changes.push(added(k, e));
+                new.next();
+            }
+            (Some((ko, eo)), Some((kn, en))) => match ko.cmp(kn) {
+                std::cmp::Ordering::Less => {
+                    changes.push(removed(ko, eo));
+                    old.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    changes.push(added(kn, en));
+                    new.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if differs(eo, en) {
+                        changes.push(Change {
+                            key: (*kn).clone(),
+                            before: Some(eo.display_value()),
+                            after: Some(en.display_value()),
+                            location: en.location(),
+                            previous_location: eo.location(),
+                        });
+                    }
+                    old.next();
+                    new.next();
+                }
+            },
+        }
+    }
+    changes
+}
+
+fn differs(a: &Entry, b: &Entry) -> bool {
+    a.value != b.value || a.unit != b.unit || a.source_file != b.source_file || a.source != b.source
+}
+
+fn added(key: &str, e: &Entry) -> Change {
+    Change {
+        key: key.to_owned(),
+        before: None,
+        after: Some(e.display_value()),
+        location: e.location(),
+        previous_location: None,
+    }
+}
+
+fn removed(key: &str, e: &Entry) -> Change {
+    Change {
+        key: key.to_owned(),
+        before: Some(e.display_value()),
+        after: None,
+        location: None,
+        previous_location: e.location(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::snapshot::{Kind, Role, ServerInfo};
+
+    fn snap(pairs: &[(&str, &str)]) -> Snapshot {
+        Snapshot {
+            target: "t".into(),
+            kind: Kind::Postgres,
+            server: ServerInfo { version: "15".into(), role: Role::Primary },
+            config: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Entry::new(*v)))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[track_caller]
+    fn check(before: &[(&str, &str)], after: &[(&str, &str)], expect: &[(&str, Option<&str>, Option<&str>)]) {
+        let got = diff(&snap(before), &snap(after));
+        let got: Vec<_> =
+            got.iter().map(|c| (c.key.as_str(), c.before.as_deref(), c.after.as_deref())).collect();
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn unchanged_is_empty() {
+        check(&[("a", "1"), ("b", "2")], &[("a", "1"), ("b", "2")], &[]);
+    }
+
+    #[test]
+    fn changed_value() {
+        check(&[("a", "1"), ("b", "2")], &[("a", "1"), ("b", "3")], &[("b", Some("2"), Some("3"))]);
+    }
+
+    #[test]
+    fn added_and_removed_keys() {
+        check(
+            &[("a", "1"), ("c", "3")],
+            &[("b", "2"), ("c", "3"), ("d", "4")],
+            &[("a", Some("1"), None), ("b", None, Some("2")), ("d", None, Some("4"))],
+        );
+    }
+
+    #[test]
+    fn provenance_change_counts() {
+        let before = snap(&[("a", "1")]);
+        let mut after = snap(&[("a", "1")]);
+        after.config.get_mut("a").unwrap().source_file = Some("postgresql.auto.conf".into());
+        let changes = diff(&before, &after);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].location.as_deref(), Some("postgresql.auto.conf"));
+    }
+}

@@ -1,0 +1,117 @@
+//! The outcome of evaluating one rule against one target: plain data shared by the
+//! policy engine (which makes findings), the run manifest (which stores them) and the
+//! reports (which show them).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// How bad a failing rule is. Ordered: `Info < Low < … < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Most severe first, the order reports list them in.
+    pub const DESCENDING: [Severity; 5] =
+        [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::DESCENDING.into_iter().find(|sev| sev.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What became of one rule on one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingStatus {
+    /// The rule holds.
+    Pass,
+    /// The rule does not hold.
+    Fail,
+    /// The rule does not hold, but an unexpired waiver covers it.
+    Waived,
+    /// The rule could not be evaluated (missing key, value that does not parse).
+    Error,
+    /// The rule does not apply to this target (role, missing optional setting).
+    NotApplicable,
+}
+
+impl FindingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingStatus::Pass => "pass",
+            FindingStatus::Fail => "fail",
+            FindingStatus::Waived => "waived",
+            FindingStatus::Error => "error",
+            FindingStatus::NotApplicable => "not_applicable",
+        }
+    }
+}
+
+impl fmt::Display for FindingStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A waiver that matched a finding, copied into the finding so the evidence stands on
+/// its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedWaiver {
+    pub reason: String,
+    /// `YYYY-MM-DD`, inclusive.
+    pub expires: String,
+    /// True when the waiver matched but has expired: it no longer waives.
+    pub expired: bool,
+}
+
+/// One rule evaluated against one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Rule id, e.g. `PG-REPL-001`.
+    pub rule: String,
+    /// Name of the policy file's `[policy]` that holds the rule.
+    pub policy: String,
+    /// The snapshot key the rule reads, e.g. `setting.wal_level`.
+    pub key: String,
+    pub severity: Severity,
+    pub status: FindingStatus,
+    /// The expectation as a person reads it: `one of replica, logical`, `≥ 10`.
+    pub expected: String,
+    /// The observed value with its unit, or `None` when the key is absent.
+    pub actual: Option<String>,
+    /// One sentence: why it passed, failed or could not be evaluated.
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rationale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    /// Where the observed value was set (`postgresql.auto.conf:3`, `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<AppliedWaiver>,
+}

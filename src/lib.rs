@@ -1,0 +1,25 @@
+//! driftwatch: audits the live configuration of databases and caches against versioned
+//! policy baselines, keeps the history in object storage and publishes HTML reports.
+//!
+//! # Layout
+//!
+//! - [`config`]: `driftwatch.toml`, raw → validated, every problem with file:line:col.
+//! - [`collect`]: one collector per engine kind; reads, never writes.
+//! - [`redact`]: the one place that decides what a secret looks like.
+//! - [`snapshot`]: what a collector saw: stable config (hashed) and volatile state.
+//! - [`policy`]: baselines from `policies/`, rules, units, waivers; pure evaluation.
+//! - [`diff`]: snapshot → snapshot changes.
+//! - [`finding`], [`run`]: the data a run produces, stored as its manifest.
+//! - [`store`]: the history on `object_store`: layout and commit protocol.
+//! - [`report`]: HTML pages from run data.
+//! - [`audit`]: one run; the only module that knows the order of the pipeline.
+
+pub mod collect;
+pub mod diagnostic;
+pub mod diff;
+pub mod finding;
+pub mod policy;
+pub mod redact;
+pub mod report;
+pub mod run;
+pub mod snapshot;

@@ -1,0 +1,200 @@
+//! The run manifest: everything one audit run found, per target. It is what the store
+//! commits (written last), what `audit --output json` prints, and what reports read.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::diff::Change;
+use crate::finding::{Finding, FindingStatus, Severity};
+use crate::snapshot::{Digest, Kind, Role, State};
+
+/// A run's id: sorts by time, unique enough for several instances
+/// (`20261125T161500Z-3f9a`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(pub String);
+
+impl RunId {
+    pub fn new(started_at: DateTime<Utc>, entropy: u16) -> RunId {
+        RunId(format!("{}-{entropy:04x}", started_at.format("%Y%m%dT%H%M%SZ")))
+    }
+
+    /// The run's start as encoded in its id, if the id is well formed.
+    pub fn timestamp(&self) -> Option<DateTime<Utc>> {
+        let stamp = self.0.get(..16)?;
+        chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ").ok().map(|n| n.and_utc())
+    }
+}
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One policy file as a run used it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRef {
+    pub name: String,
+    pub version: String,
+    /// sha256 of the file's bytes.
+    pub sha256: String,
+    /// Path relative to the policies folder, `/`-separated.
+    pub path: String,
+}
+
+/// The exact set of policies a run evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyBundle {
+    /// sha256 over the sorted (path, sha256) pairs: the same files give the same digest.
+    pub digest: String,
+    pub policies: Vec<PolicyRef>,
+}
+
+/// Whether driftwatch could collect a target at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetStatus {
+    /// Collected; findings and changes are meaningful.
+    Ok,
+    /// Could not connect (refused, DNS, timeout before the server answered).
+    Unreachable,
+    /// Connected but collection failed (permission, query error, deadline).
+    Error,
+}
+
+impl TargetStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetStatus::Ok => "ok",
+            TargetStatus::Unreachable => "unreachable",
+            TargetStatus::Error => "error",
+        }
+    }
+}
+
+/// Everything one run learned about one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetRun {
+    pub name: String,
+    pub kind: Kind,
+    /// The role the config declares.
+    pub role: Role,
+    /// The role the server reported, when collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_role: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Connection address with any password removed (`postgres://auditor@db1:5432/postgres`).
+    pub address: String,
+    pub status: TargetStatus,
+    /// Why collection failed, when it did (already redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
+    /// Digest of the stable snapshot, stored at `snapshots/<target>/<digest>.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Digest>,
+    /// Digest of the snapshot the changes were computed against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_snapshot: Option<Digest>,
+    pub collected_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub state: State,
+    pub findings: Vec<Finding>,
+    pub changes: Vec<Change>,
+}
+
+impl TargetRun {
+    /// Failing findings (not waived) at or above `severity`.
+    pub fn failing_at_least(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.status == FindingStatus::Fail && f.severity >= severity)
+            .count()
+    }
+}
+
+/// Counts over a whole run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub targets: usize,
+    pub targets_ok: usize,
+    pub targets_unreachable: usize,
+    pub targets_error: usize,
+    /// Findings by status (`pass`, `fail`, …).
+    pub findings: BTreeMap<String, usize>,
+    /// Failing findings by severity.
+    pub failing_by_severity: BTreeMap<String, usize>,
+    pub changes: usize,
+}
+
+impl Summary {
+    pub fn of(targets: &[TargetRun]) -> Summary {
+        let mut s = Summary { targets: targets.len(), ..Summary::default() };
+        for t in targets {
+            match t.status {
+                TargetStatus::Ok => s.targets_ok += 1,
+                TargetStatus::Unreachable => s.targets_unreachable += 1,
+                TargetStatus::Error => s.targets_error += 1,
+            }
+            for f in &t.findings {
+                *s.findings.entry(f.status.as_str().to_owned()).or_default() += 1;
+                if f.status == FindingStatus::Fail {
+                    *s.failing_by_severity.entry(f.severity.as_str().to_owned()).or_default() += 1;
+                }
+            }
+            s.changes += t.changes.len();
+        }
+        s
+    }
+
+    pub fn failing(&self) -> usize {
+        self.findings.get("fail").copied().unwrap_or(0)
+    }
+}
+
+/// One audit run: the manifest the store commits last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub run_id: RunId,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// `manual` (CLI), `schedule`, …
+    pub trigger: String,
+    pub driftwatch_version: String,
+    pub policy_bundle: PolicyBundle,
+    /// The run before this one, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_run: Option<RunId>,
+    pub targets: Vec<TargetRun>,
+    pub summary: Summary,
+}
+
+impl Run {
+    pub fn target(&self, name: &str) -> Option<&TargetRun> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_id_sorts_by_time_and_round_trips() {
+        let t1 = DateTime::parse_from_rfc3339("2026-11-25T16:15:00Z").unwrap().to_utc();
+        let t2 = DateTime::parse_from_rfc3339("2026-11-25T16:20:00Z").unwrap().to_utc();
+        let a = RunId::new(t1, 0xffff);
+        let b = RunId::new(t2, 0x0001);
+        assert_eq!(a.0, "20261125T161500Z-ffff");
+        assert!(a < b);
+        assert_eq!(a.timestamp(), Some(t1));
+    }
+}

@@ -1,0 +1,225 @@
+//! What a collector saw on one server: the stable configuration (hashed, deduplicated
+//! in the store) and the volatile state (kept per run, never hashed).
+//!
+//! Keys are namespaced strings: `setting.<name>` for engine settings,
+//! `server.<field>` for identity facts, `state.<…>` for volatile readings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// The closed set of engines driftwatch audits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Postgres,
+    Mysql,
+    Redis,
+    Memcached,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Postgres, Kind::Mysql, Kind::Redis, Kind::Memcached];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Postgres => "postgres",
+            Kind::Mysql => "mysql",
+            Kind::Redis => "redis",
+            Kind::Memcached => "memcached",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The replication role of a server, declared in config or detected live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Primary,
+    Replica,
+    Standalone,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Primary => "primary",
+            Role::Replica => "replica",
+            Role::Standalone => "standalone",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One configuration value and where it came from.
+///
+/// `value` is exactly what the server reports (after redaction), as text; `unit` is the
+/// server's own unit for it (PostgreSQL's `8kB`, `ms`, …) so policies can compare with
+/// units. The provenance fields are optional because not every engine exposes them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Entry {
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Engine type of the value (`bool`, `integer`, `real`, `string`, `enum`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vartype: Option<String>,
+    /// When a change takes effect (`postmaster` = restart, `sighup` = reload, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// Where the value was set (`default`, `configuration file`, `command line`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_line: Option<u32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending_restart: bool,
+    /// True when redaction replaced (part of) the value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
+}
+
+impl Entry {
+    pub fn new(value: impl Into<String>) -> Self {
+        Entry { value: value.into(), ..Entry::default() }
+    }
+
+    pub fn with_unit(mut self, unit: impl Into<String>) -> Self {
+        self.unit = Some(unit.into());
+        self
+    }
+
+    /// `postgresql.auto.conf:12`, `configuration file`, `default`: where a reader should
+    /// look to find who set this value.
+    pub fn location(&self) -> Option<String> {
+        match (&self.source_file, self.source_line, &self.source) {
+            (Some(file), Some(line), _) => Some(format!("{file}:{line}")),
+            (Some(file), None, _) => Some(file.clone()),
+            (None, _, Some(source)) => Some(source.clone()),
+            (None, _, None) => None,
+        }
+    }
+
+    /// The value with its unit, as a person reads it (`128 8kB`, `on`).
+    pub fn display_value(&self) -> String {
+        match &self.unit {
+            Some(unit) if !unit.is_empty() => format!("{} {unit}", self.value),
+            _ => self.value.clone(),
+        }
+    }
+}
+
+/// Identity facts about the server, part of the stable snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// The version string the server reports (`15.20`, `10.11.19-MariaDB`).
+    pub version: String,
+    /// The role the server reports about itself.
+    pub role: Role,
+}
+
+/// The stable configuration of one target. Its canonical JSON's sha256 is its id, so
+/// two collections of an unchanged server produce the same digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub target: String,
+    pub kind: Kind,
+    pub server: ServerInfo,
+    pub config: BTreeMap<String, Entry>,
+}
+
+/// Volatile readings of one collection: replication lag, replica lists, latency. Keys
+/// are `state.…`; never part of the digest.
+pub type State = BTreeMap<String, Entry>;
+
+/// A snapshot's content address: lowercase hex sha256 of its canonical JSON.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Digest(pub String);
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Digest {
+    pub fn of(bytes: &[u8]) -> Digest {
+        Digest(hex::encode(Sha256::digest(bytes)))
+    }
+
+    /// The first 12 characters, for display.
+    pub fn short(&self) -> &str {
+        &self.0[..self.0.len().min(12)]
+    }
+}
+
+impl Snapshot {
+    /// Canonical JSON: maps are `BTreeMap`s and structs serialize in declaration
+    /// order, so the same snapshot always yields the same bytes.
+    pub fn canonical_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a snapshot always serializes")
+    }
+
+    pub fn digest(&self) -> Digest {
+        Digest::of(&self.canonical_json())
+    }
+
+    /// The entry for a key, looking in the stable configuration.
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.config.get(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Snapshot {
+        let mut config = BTreeMap::new();
+        config.insert("setting.wal_level".into(), Entry::new("replica"));
+        config.insert("setting.shared_buffers".into(), Entry::new("16384").with_unit("8kB"));
+        Snapshot {
+            target: "t".into(),
+            kind: Kind::Postgres,
+            server: ServerInfo { version: "15.20".into(), role: Role::Primary },
+            config,
+        }
+    }
+
+    #[test]
+    fn digest_is_stable_and_sensitive() {
+        let a = sample();
+        assert_eq!(a.digest(), sample().digest());
+        assert_eq!(a.digest().0.len(), 64);
+        let mut b = sample();
+        b.config.get_mut("setting.wal_level").unwrap().value = "logical".into();
+        assert_ne!(a.digest(), b.digest());
+    }
+
+    #[test]
+    fn location_prefers_file_and_line() {
+        let mut e = Entry::new("on");
+        assert_eq!(e.location(), None);
+        e.source = Some("default".into());
+        assert_eq!(e.location().as_deref(), Some("default"));
+        e.source_file = Some("/etc/postgresql/15/main/postgresql.conf".into());
+        e.source_line = Some(12);
+        assert_eq!(e.location().as_deref(), Some("/etc/postgresql/15/main/postgresql.conf:12"));
+    }
+}
