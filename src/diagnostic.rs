@@ -18,7 +18,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic at the start of `span` (byte offsets into `text`).
-    pub fn at_span(file: &Path, text: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+    pub fn at_span(
+        file: &Path,
+        text: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, column) = match span {
             Some(span) => line_col(text, span.start),
             None => (1, 1),

@@ -110,7 +110,11 @@ mod tests {
     }
 
     #[track_caller]
-    fn check(before: &[(&str, &str)], after: &[(&str, &str)], expect: &[(&str, Option<&str>, Option<&str>)]) {
+    fn check(
+        before: &[(&str, &str)],
+        after: &[(&str, &str)],
+        expect: &[(&str, Option<&str>, Option<&str>)],
+    ) {
         let got = diff(&snap(before), &snap(after));
         let got: Vec<_> =
             got.iter().map(|c| (c.key.as_str(), c.before.as_deref(), c.after.as_deref())).collect();

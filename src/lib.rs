@@ -15,6 +15,7 @@
 //! - [`audit`]: one run; the only module that knows the order of the pipeline.
 
 pub mod collect;
+pub mod config;
 pub mod diagnostic;
 pub mod diff;
 pub mod finding;
@@ -23,3 +24,4 @@ pub mod redact;
 pub mod report;
 pub mod run;
 pub mod snapshot;
+pub mod store;

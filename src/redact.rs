@@ -71,9 +71,8 @@ pub fn is_secret_name(key: &str) -> bool {
 
 /// Removes secrets embedded in free text: conninfo passwords and URL passwords.
 pub fn text(input: &str) -> Cow<'_, str> {
-    let once = CONNINFO_PASSWORD.replace_all(input, |c: &regex::Captures<'_>| {
-        format!("{}{}{MARKER}", &c[1], &c[2])
-    });
+    let once = CONNINFO_PASSWORD
+        .replace_all(input, |c: &regex::Captures<'_>| format!("{}{}{MARKER}", &c[1], &c[2]));
     match URL_PASSWORD.replace_all(&once, |c: &regex::Captures<'_>| format!("{}{MARKER}@", &c[1])) {
         Cow::Borrowed(_) => once,
         Cow::Owned(s) => Cow::Owned(s),
@@ -143,7 +142,10 @@ mod tests {
             "user=replicator password=[REDACTED] host=10.0.0.1 port=5432",
         );
         check_text("password = 'it''s a secret' host=x", "password = [REDACTED] host=x");
-        check_text("host=a password='p w\\'d' sslmode=require", "host=a password=[REDACTED] sslmode=require");
+        check_text(
+            "host=a password='p w\\'d' sslmode=require",
+            "host=a password=[REDACTED] sslmode=require",
+        );
         check_text("PASSWORD=abc", "PASSWORD=[REDACTED]");
     }
 
@@ -151,7 +153,10 @@ mod tests {
     fn url_password_is_replaced() {
         check_text("postgres://app:hunter2@db:5432/x", "postgres://app:[REDACTED]@db:5432/x");
         check_text("redis://:hunter2@127.0.0.1:6379", "redis://:[REDACTED]@127.0.0.1:6379");
-        check_text("postgres://app@db/x?password=hunter2&sslmode=require", "postgres://app@db/x?password=[REDACTED]&sslmode=require");
+        check_text(
+            "postgres://app@db/x?password=hunter2&sslmode=require",
+            "postgres://app@db/x?password=[REDACTED]&sslmode=require",
+        );
         check_text("postgres://app@db:5432/x", "postgres://app@db:5432/x");
     }
 
@@ -177,7 +182,11 @@ mod tests {
     fn policy_knobs_stay_visible() {
         check_entry("setting.password_encryption", "scram-sha-256", "scram-sha-256");
         check_entry("setting.ssl_passphrase_command_supports_reload", "off", "off");
-        check_entry("setting.caching_sha2_password_private_key_path", "private_key.pem", "private_key.pem");
+        check_entry(
+            "setting.caching_sha2_password_private_key_path",
+            "private_key.pem",
+            "private_key.pem",
+        );
         check_entry("setting.ssl_key_file", "/etc/ssl/private/x.key", "/etc/ssl/private/x.key");
         check_entry("setting.validate_password.length", "8", "8");
         check_entry("setting.wal_level", "replica", "replica");

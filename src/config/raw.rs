@@ -1,0 +1,57 @@
+//! The configuration file as written: serde types that mirror the TOML, with spans
+//! kept on every value a later check must point at. Nothing here is validated.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::snapshot::{Kind, Role};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    /// Where history goes: a path, `file:///…` or `memory://`.
+    pub url: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policies {
+    /// Folder of policy TOML files, relative to the config file.
+    pub dir: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    /// How many targets are collected at once.
+    pub concurrency: Option<Spanned<i64>>,
+    /// Bound on establishing one connection (`5s`, `500ms`).
+    pub connect_timeout: Option<Spanned<String>>,
+    /// Bound on each statement a collector runs.
+    pub statement_timeout: Option<Spanned<String>>,
+    /// Bound on collecting one target, connection included.
+    pub target_timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub name: Spanned<String>,
+    pub kind: Spanned<Kind>,
+    /// Connection URL without a password.
+    pub url: Option<Spanned<String>>,
+    /// Name of an environment variable holding the whole connection URL.
+    pub url_env: Option<Spanned<String>>,
+    /// File whose content (trimmed) is the password, combined with `url`.
+    pub password_file: Option<Spanned<String>>,
+    /// Environment variable holding the password, combined with `url`.
+    pub password_env: Option<Spanned<String>>,
+    /// The role this server is meant to have.
+    pub role: Spanned<Role>,
+    /// Replication topology the target belongs to.
+    pub group: Option<Spanned<String>>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}

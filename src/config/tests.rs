@@ -1,0 +1,215 @@
+//! Config loading: good files become values, bad files give every problem with its place.
+
+use super::*;
+
+const GOOD: &str = r#"
+[store]
+url = "./data"
+
+[policies]
+dir = "pol"
+
+[audit]
+concurrency = 4
+connect_timeout = "2s"
+target_timeout = "20s"
+
+[[targets]]
+name = "orders-primary"
+kind = "postgres"
+url = "postgres://auditor@127.0.0.1:5432/postgres"
+role = "primary"
+group = "orders"
+labels = { env = "production" }
+
+[[targets]]
+name = "orders-replica"
+kind = "postgres"
+url_env = "ORDERS_REPLICA_URL"
+role = "replica"
+group = "orders"
+"#;
+
+#[track_caller]
+fn check_ok(text: &str) -> Config {
+    match parse(Path::new("/etc/dw/driftwatch.toml"), text) {
+        Ok(config) => config,
+        Err(e) => panic!("expected a valid config, got:\n{e}"),
+    }
+}
+
+/// Every expected `line:col: fragment` must appear, and nothing else.
+#[track_caller]
+fn check_err(text: &str, expect: &[&str]) {
+    let diags = parse(Path::new("c.toml"), text).expect_err("expected problems");
+    let got: Vec<String> =
+        diags.0.iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect();
+    assert_eq!(got.len(), expect.len(), "got {got:#?}");
+    for (g, e) in got.iter().zip(expect) {
+        let (place, fragment) = e.split_once(' ').unwrap();
+        assert!(
+            g.starts_with(place) && g.contains(fragment),
+            "`{g}` should be `{e}`\nall: {got:#?}"
+        );
+    }
+}
+
+#[test]
+fn good_config_is_resolved_against_its_folder() {
+    let c = check_ok(GOOD);
+    assert_eq!(c.store, StoreLocation::Local(PathBuf::from("/etc/dw/./data")));
+    assert_eq!(c.policies_dir, PathBuf::from("/etc/dw/pol"));
+    assert_eq!(c.audit.concurrency, 4);
+    assert_eq!(c.audit.connect_timeout, Duration::from_secs(2));
+    assert_eq!(c.audit.statement_timeout, Duration::from_secs(10));
+    assert_eq!(c.targets.len(), 2);
+    assert_eq!(c.targets[0].role, Role::Primary);
+    assert_eq!(c.targets[0].labels["env"], "production");
+    assert_eq!(c.targets[1].connection, Connection::UrlEnv("ORDERS_REPLICA_URL".into()));
+}
+
+#[test]
+fn defaults_apply() {
+    let c = check_ok(
+        "[[targets]]\nname = \"a\"\nkind = \"postgres\"\nurl = \"postgres://127.0.0.1/x\"\nrole = \"standalone\"\n",
+    );
+    assert_eq!(c.store, StoreLocation::Local(PathBuf::from("/etc/dw/driftwatch-data")));
+    assert_eq!(c.policies_dir, PathBuf::from("/etc/dw/policies"));
+    assert_eq!(c.audit, AuditSettings::default());
+}
+
+#[test]
+fn memory_and_file_stores() {
+    let t = "[[targets]]\nname = \"a\"\nkind = \"postgres\"\nurl = \"postgres://h/x\"\nrole = \"primary\"\n";
+    let c = check_ok(&format!("[store]\nurl = \"memory://\"\n{t}"));
+    assert_eq!(c.store, StoreLocation::Memory);
+    let c = check_ok(&format!("[store]\nurl = \"file:///var/lib/dw\"\n{t}"));
+    assert_eq!(c.store, StoreLocation::Local(PathBuf::from("/var/lib/dw")));
+}
+
+#[test]
+fn syntax_error_points_at_it() {
+    check_err("[store\nurl = 1\n", &["1:7: invalid TOML"]);
+}
+
+#[test]
+fn unknown_fields_in_several_places_are_all_reported() {
+    check_err(
+        r#"
+[store]
+ur = "x"
+
+[audit]
+concurrenc = 3
+
+[[targets]]
+name = "a"
+kind = "postgres"
+url = "postgres://h/x"
+role = "primary"
+colour = "blue"
+"#,
+        &[
+            "3:1: unknown field `ur`",
+            "6:1: unknown field `concurrenc`",
+            "13:1: unknown field `colour`",
+        ],
+    );
+}
+
+#[test]
+fn wrong_types_and_values() {
+    check_err(
+        r#"
+[audit]
+concurrency = 0
+connect_timeout = "5"
+target_timeout = "-1s"
+
+[[targets]]
+name = "a"
+kind = "oracle"
+url = "postgres://h/x"
+role = "primary"
+
+[[targets]]
+name = "b"
+kind = "postgres"
+url = "postgres://h/x"
+role = "leader"
+"#,
+        &[
+            "3:15: between 1 and 4096",
+            "4:19: no unit",
+            "5:18: negative",
+            "9:8: unknown variant `oracle`",
+            "17:8: unknown variant `leader`",
+        ],
+    );
+}
+
+#[test]
+fn target_problems() {
+    check_err(
+        r#"
+[[targets]]
+name = "Orders DB"
+kind = "postgres"
+url = "mysql://h/x"
+role = "primary"
+
+[[targets]]
+name = "dup"
+kind = "postgres"
+url = "postgres://u:hunter2@h/x"
+role = "primary"
+
+[[targets]]
+name = "dup"
+kind = "postgres"
+role = "primary"
+
+[[targets]]
+name = "both"
+kind = "postgres"
+url = "postgres://h/x"
+url_env = "X"
+role = "primary"
+"#,
+        &[
+            "3:8: must be 1-100 characters",
+            "5:7: needs a postgres:// url",
+            "11:7: holds a password",
+            "15:8: duplicate target name `dup`",
+            "15:8: needs `url` or `url_env`",
+            "23:11: not both",
+        ],
+    );
+}
+
+#[test]
+fn unknown_section_and_missing_targets() {
+    check_err("[stor]\nurl = \"x\"\n", &["1:1: no [[targets]]", "1:2: unknown section `stor`"]);
+}
+
+#[test]
+fn unsupported_store_scheme() {
+    check_err(
+        "[store]\nurl = \"ftp://x\"\n[[targets]]\nname = \"a\"\nkind = \"postgres\"\nurl = \"postgres://h/x\"\nrole = \"primary\"\n",
+        &["2:7: not supported"],
+    );
+}
+
+#[test]
+fn password_comes_from_file_at_resolve_time() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "s3cr3t\n").unwrap();
+    let conn = Connection::Url {
+        url: "postgres://auditor@127.0.0.1:5432/postgres".into(),
+        password: Some(PasswordSource::File(dir.path().join("pw"))),
+    };
+    assert_eq!(conn.resolve().unwrap(), "postgres://auditor:s3cr3t@127.0.0.1:5432/postgres");
+    assert_eq!(conn.display(), "postgres://auditor@127.0.0.1:5432/postgres");
+    let missing = Connection::UrlEnv("DRIFTWATCH_TEST_SURELY_UNSET".into());
+    assert!(missing.resolve().unwrap_err().contains("DRIFTWATCH_TEST_SURELY_UNSET"));
+}

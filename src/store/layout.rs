@@ -1,0 +1,73 @@
+//! Where each kind of object lives in the store. The layout is a contract: reports
+//! link by these paths, and scripts read them.
+//!
+//! ```text
+//! snapshots/<target>/<sha256>.json        stable config, create-only
+//! runs/<YYYY>/<MM>/<DD>/<run-id>.json     run manifest, create-only, written LAST
+//! policies/<bundle-digest>/<path>         the exact policy files a run used
+//! reports/index.html                      latest overview
+//! reports/runs/<run-id>.html              one run
+//! reports/targets/<target>.html           one target
+//! ```
+
+use object_store::path::Path;
+
+use crate::run::RunId;
+use crate::snapshot::Digest;
+
+pub const RUNS: &str = "runs";
+
+pub fn snapshot(target: &str, digest: &Digest) -> Path {
+    Path::from(format!("snapshots/{target}/{digest}.json"))
+}
+
+/// `runs/2026/11/25/20261125T161500Z-3f9a.json`; ids that don't carry a date (never
+/// produced by driftwatch) go under `runs/undated/`.
+pub fn run(id: &RunId) -> Path {
+    let s = &id.0;
+    match (s.get(0..4), s.get(4..6), s.get(6..8)) {
+        (Some(y), Some(m), Some(d))
+            if s.len() >= 8 && s[..8].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Path::from(format!("{RUNS}/{y}/{m}/{d}/{s}.json"))
+        }
+        _ => Path::from(format!("{RUNS}/undated/{s}.json")),
+    }
+}
+
+/// The run id of a manifest path, if the path is one.
+pub fn run_id_of(path: &Path) -> Option<RunId> {
+    let name = path.filename()?;
+    let id = name.strip_suffix(".json")?;
+    path.as_ref().starts_with(RUNS).then(|| RunId(id.to_owned()))
+}
+
+pub fn policy_file(bundle_digest: &str, relative: &str) -> Path {
+    Path::from(format!("policies/{bundle_digest}/{relative}"))
+}
+
+/// A report page: `relative` is the page's path under the store root, e.g.
+/// `reports/index.html`.
+pub fn report(relative: &str) -> Path {
+    Path::from(relative)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_paths_are_dated_and_reversible() {
+        let id = RunId("20261125T161500Z-3f9a".into());
+        let p = run(&id);
+        assert_eq!(p.as_ref(), "runs/2026/11/25/20261125T161500Z-3f9a.json");
+        assert_eq!(run_id_of(&p), Some(id));
+        assert_eq!(run(&RunId("x".into())).as_ref(), "runs/undated/x.json");
+    }
+
+    #[test]
+    fn snapshot_path() {
+        let p = snapshot("orders-primary", &Digest("ab".into()));
+        assert_eq!(p.as_ref(), "snapshots/orders-primary/ab.json");
+    }
+}

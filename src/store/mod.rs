@@ -1,0 +1,213 @@
+//! The history, on any `object_store` backend: the layout ([`layout`]) and the commit
+//! protocol. Only this module talks to `object_store`.
+//!
+//! # Commit protocol
+//!
+//! A run writes, in order: its snapshots (create-only, content-addressed: an unchanged
+//! configuration writes nothing), the policy files it used (create-only), then its
+//! manifest (create-only) — the commit point. Reports come after and are derived. A
+//! crash before the manifest leaves at worst orphan snapshots or policy files, never a
+//! manifest that points at something missing.
+
+pub mod layout;
+
+use std::sync::Arc;
+
+use futures::TryStreamExt as _;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
+
+use crate::config::StoreLocation;
+use crate::run::{Run, RunId};
+use crate::snapshot::{Digest, Snapshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open store {location}: {source}")]
+    Open { location: String, source: std::io::Error },
+    #[error("store {op} {path}: {source}")]
+    Backend { op: &'static str, path: String, source: object_store::Error },
+    #[error("store object {path} is not valid: {source}")]
+    Corrupt { path: String, source: serde_json::Error },
+    #[error("snapshot {path} does not match its digest")]
+    DigestMismatch { path: String },
+}
+
+/// Whether a create-only put wrote anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    New,
+    AlreadyThere,
+}
+
+/// A handle on the history. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    description: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.description)
+    }
+}
+
+impl Store {
+    /// Opens (and for a local folder, creates) the store.
+    pub fn open(location: &StoreLocation) -> Result<Store, StoreError> {
+        match location {
+            StoreLocation::Memory => {
+                Ok(Store::from_object_store(Arc::new(InMemory::new()), "memory://"))
+            }
+            StoreLocation::Local(dir) => {
+                let description = dir.display().to_string();
+                let open_err = |source| StoreError::Open { location: description.clone(), source };
+                std::fs::create_dir_all(dir).map_err(open_err)?;
+                let fs = LocalFileSystem::new_with_prefix(dir)
+                    .map_err(|e| open_err(std::io::Error::other(e.to_string())))?;
+                Ok(Store::from_object_store(Arc::new(fs), &description))
+            }
+        }
+    }
+
+    pub fn from_object_store(inner: Arc<dyn ObjectStore>, description: &str) -> Store {
+        Store { inner, description: description.to_owned() }
+    }
+
+    /// Where the store is, for messages (never holds credentials).
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Stores a snapshot under its digest. Atomic and create-only: if the same
+    /// configuration was stored before, nothing is written.
+    pub async fn put_snapshot(&self, snapshot: &Snapshot) -> Result<(Digest, Written), StoreError> {
+        let bytes = snapshot.canonical_json();
+        let digest = Digest::of(&bytes);
+        let path = layout::snapshot(&snapshot.target, &digest);
+        let written = self.create(&path, bytes).await?;
+        Ok((digest, written))
+    }
+
+    /// Reads a snapshot back and checks it against its digest.
+    pub async fn get_snapshot(
+        &self,
+        target: &str,
+        digest: &Digest,
+    ) -> Result<Snapshot, StoreError> {
+        let path = layout::snapshot(target, digest);
+        let bytes = self.get(&path).await?;
+        if Digest::of(&bytes) != *digest {
+            return Err(StoreError::DigestMismatch { path: path.to_string() });
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|source| StoreError::Corrupt { path: path.to_string(), source })
+    }
+
+    /// Stores the policy files of a bundle, create-only (a bundle is immutable).
+    pub async fn put_policy_files<'a>(
+        &self,
+        bundle_digest: &str,
+        files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<(), StoreError> {
+        for (relative, bytes) in files {
+            self.create(&layout::policy_file(bundle_digest, relative), bytes.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    /// Commits a run by writing its manifest, create-only. Everything the manifest
+    /// points at must already be stored.
+    pub async fn commit_run(&self, run: &Run) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec_pretty(run).expect("a run always serializes");
+        let path = layout::run(&run.run_id);
+        match self.create(&path, bytes).await? {
+            Written::New => Ok(()),
+            Written::AlreadyThere => Err(StoreError::Backend {
+                op: "commit",
+                path: path.to_string(),
+                source: object_store::Error::AlreadyExists {
+                    path: path.to_string(),
+                    source: "a run with this id is already committed".into(),
+                },
+            }),
+        }
+    }
+
+    /// Every committed run id, oldest first.
+    pub async fn list_runs(&self) -> Result<Vec<RunId>, StoreError> {
+        let prefix = object_store::path::Path::from(layout::RUNS);
+        let metas: Vec<_> =
+            self.inner.list(Some(&prefix)).try_collect().await.map_err(|source| {
+                StoreError::Backend { op: "list", path: prefix.to_string(), source }
+            })?;
+        let mut ids: Vec<RunId> =
+            metas.iter().filter_map(|m| layout::run_id_of(&m.location)).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    pub async fn get_run(&self, id: &RunId) -> Result<Run, StoreError> {
+        let path = layout::run(id);
+        let bytes = self.get(&path).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|source| StoreError::Corrupt { path: path.to_string(), source })
+    }
+
+    /// The `n` most recent runs, newest first.
+    pub async fn recent_runs(&self, n: usize) -> Result<Vec<Run>, StoreError> {
+        let ids = self.list_runs().await?;
+        let mut runs = Vec::with_capacity(n.min(ids.len()));
+        for id in ids.iter().rev().take(n) {
+            runs.push(self.get_run(id).await?);
+        }
+        Ok(runs)
+    }
+
+    /// Writes (or replaces) a report page. Atomic: readers see the old or the new page.
+    pub async fn put_report(&self, relative: &str, html: &str) -> Result<(), StoreError> {
+        let path = layout::report(relative);
+        self.inner
+            .put(&path, PutPayload::from(html.as_bytes().to_vec()))
+            .await
+            .map_err(|source| StoreError::Backend { op: "put", path: path.to_string(), source })?;
+        Ok(())
+    }
+
+    /// Reads any object by its path under the store root (reports, manifests).
+    pub async fn get_bytes(&self, relative: &str) -> Result<Vec<u8>, StoreError> {
+        self.get(&object_store::path::Path::from(relative)).await
+    }
+
+    async fn create(
+        &self,
+        path: &object_store::path::Path,
+        bytes: Vec<u8>,
+    ) -> Result<Written, StoreError> {
+        let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+        match self.inner.put_opts(path, PutPayload::from(bytes), opts).await {
+            Ok(_) => Ok(Written::New),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(Written::AlreadyThere),
+            Err(source) => Err(StoreError::Backend { op: "put", path: path.to_string(), source }),
+        }
+    }
+
+    async fn get(&self, path: &object_store::path::Path) -> Result<Vec<u8>, StoreError> {
+        let result = self.inner.get(path).await.map_err(|source| StoreError::Backend {
+            op: "get",
+            path: path.to_string(),
+            source,
+        })?;
+        let bytes = result.bytes().await.map_err(|source| StoreError::Backend {
+            op: "read",
+            path: path.to_string(),
+            source,
+        })?;
+        Ok(bytes.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests;
