@@ -1,1 +1,36 @@
-fn main() {}
+//! The `driftwatch` command: parses arguments, sets up logging, calls the library and
+//! turns outcomes into exit codes. No logic of its own.
+
+mod cli;
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    let show_progress = std::io::stderr().is_terminal() && args.log_format == cli::LogFormat::Text;
+    init_logging(args.log_format, show_progress);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return cli::EXIT_RUNTIME;
+        }
+    };
+    runtime.block_on(cli::dispatch(args, show_progress))
+}
+
+/// Logs go to stderr; `RUST_LOG` picks what. With a progress bar on a terminal the
+/// default is warnings only, so the bar stays readable.
+fn init_logging(format: cli::LogFormat, quiet_default: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if quiet_default { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        cli::LogFormat::Json => builder.json().flatten_event(true).init(),
+        cli::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}

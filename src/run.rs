@@ -197,4 +197,83 @@ mod tests {
         assert!(a < b);
         assert_eq!(a.timestamp(), Some(t1));
     }
+
+    /// The JSON of a run is a contract (`audit --output json`, the stored manifest):
+    /// field names change only on purpose.
+    #[test]
+    fn json_contract() {
+        use crate::diff::Change;
+        use crate::finding::{AppliedWaiver, Finding};
+        use crate::snapshot::Entry;
+
+        let at = DateTime::parse_from_rfc3339("2026-11-25T16:15:00Z").unwrap().to_utc();
+        let finding = Finding {
+            rule: "PG-REPL-001".into(),
+            policy: "postgres-replication".into(),
+            key: "setting.wal_level".into(),
+            severity: Severity::Critical,
+            status: FindingStatus::Fail,
+            expected: "one of replica, logical".into(),
+            actual: Some("minimal".into()),
+            message: "wal_level is minimal".into(),
+            rationale: Some("Replicas need WAL.".into()),
+            remediation: Some("ALTER SYSTEM SET wal_level = 'replica';".into()),
+            location: Some("postgresql.auto.conf:3".into()),
+            waiver: Some(AppliedWaiver {
+                reason: "r".into(),
+                expires: "2026-01-01".into(),
+                expired: true,
+            }),
+        };
+        let mut state = State::new();
+        state.insert("state.replicas.count".into(), Entry::new("1"));
+        let target = TargetRun {
+            name: "db1".into(),
+            kind: Kind::Postgres,
+            role: Role::Primary,
+            detected_role: Some(Role::Primary),
+            group: Some("orders".into()),
+            labels: [("env".to_owned(), "prod".to_owned())].into(),
+            address: "postgres://auditor@db1:5432/postgres".into(),
+            status: TargetStatus::Ok,
+            error: None,
+            server_version: Some("15.20".into()),
+            snapshot: Some(Digest("ab".repeat(32))),
+            previous_snapshot: Some(Digest("cd".repeat(32))),
+            collected_at: at,
+            duration_ms: 42,
+            state,
+            findings: vec![finding],
+            changes: vec![Change {
+                key: "setting.wal_level".into(),
+                before: Some("replica".into()),
+                after: Some("minimal".into()),
+                location: Some("postgresql.auto.conf:3".into()),
+                previous_location: None,
+            }],
+        };
+        let targets = vec![target];
+        let run = Run {
+            run_id: RunId::new(at, 0x3f9a),
+            started_at: at,
+            finished_at: at,
+            trigger: "manual".into(),
+            driftwatch_version: "0.1.0".into(),
+            policy_bundle: PolicyBundle {
+                digest: "ef".repeat(32),
+                policies: vec![PolicyRef {
+                    name: "postgres-replication".into(),
+                    version: "1".into(),
+                    sha256: "01".repeat(32),
+                    path: "postgres/replication.toml".into(),
+                }],
+            },
+            previous_run: Some(RunId("20261125T161000Z-0001".into())),
+            summary: Summary::of(&targets),
+            targets,
+        };
+        insta::assert_json_snapshot!(run);
+        let back: Run = serde_json::from_str(&serde_json::to_string(&run).unwrap()).unwrap();
+        assert_eq!(back, run);
+    }
 }

@@ -1,0 +1,314 @@
+//! One audit run: the only module that knows the order of the pipeline.
+//!
+//! ```text
+//! targets ─► collect (concurrent, bounded, deadlines) ─► redact ─► store snapshot
+//!        ─► diff against the previous snapshot ─► evaluate policies
+//!        ─► store policy files ─► commit manifest (LAST) ─► render + store reports
+//! ```
+//!
+//! A target that cannot be collected is recorded with its status and message; the run
+//! goes on. Only a store failure fails the run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+
+use crate::collect::{self, CollectError, Collected, Endpoint};
+use crate::config::{AuditSettings, Config, Target};
+use crate::diff;
+use crate::policy::{self, PolicySet, TargetFacts};
+use crate::redact;
+use crate::report;
+use crate::run::{Run, RunId, Summary, TargetRun, TargetStatus};
+use crate::snapshot::{Digest, Snapshot};
+use crate::store::{Store, StoreError, Written};
+
+/// How many earlier runs the reports look back over (trend, timelines).
+pub const REPORT_HISTORY: usize = 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("rendering reports: {0}")]
+    Report(#[from] report::ReportError),
+}
+
+/// Told about each target as it finishes, for progress bars and logs.
+pub trait Progress: Sync {
+    fn started(&self, _targets: usize) {}
+    fn target_done(&self, _result: &TargetRun) {}
+}
+
+/// Progress that shows nothing.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// What started the run, recorded in the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Manual,
+    Schedule,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+        }
+    }
+}
+
+/// Runs one audit of every configured target and commits it to the store.
+pub async fn run(
+    config: &Config,
+    policies: &PolicySet,
+    store: &Store,
+    trigger: Trigger,
+    progress: &dyn Progress,
+) -> Result<Run, AuditError> {
+    let started_at = Utc::now();
+    let run_id = RunId::new(started_at, entropy());
+    let clock = Instant::now();
+    let span = tracing::info_span!("audit", run_id = %run_id);
+    let _enter = span.enter();
+
+    let earlier = store.list_runs().await?;
+    let previous = PreviousSnapshots::find(store, &earlier, &config.targets).await?;
+    progress.started(config.targets.len());
+
+    let mut results: Vec<(usize, TargetRun, Option<Snapshot>)> =
+        futures::stream::iter(config.targets.iter().enumerate())
+            .map(|(i, target)| async move {
+                let clock = Instant::now();
+                let collected = collect_target(target, &config.audit).await;
+                (i, target, collected, clock.elapsed().as_millis() as u64)
+            })
+            .buffer_unordered(config.audit.concurrency)
+            .then(|(i, target, collected, duration_ms)| {
+                let previous = &previous;
+                async move {
+                    let (result, snapshot) =
+                        assess(target, collected, duration_ms, policies, store, previous, started_at)
+                            .await?;
+                    log_target(&result);
+                    progress.target_done(&result);
+                    Ok::<_, StoreError>((i, result, snapshot))
+                }
+            })
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+    results.sort_by_key(|(i, _, _)| *i);
+
+    let mut targets = Vec::with_capacity(results.len());
+    let mut snapshots = BTreeMap::new();
+    for (_, result, snapshot) in results {
+        if let Some(snapshot) = snapshot {
+            snapshots.insert(result.name.clone(), snapshot);
+        }
+        targets.push(result);
+    }
+
+    let bundle = policies.bundle().clone();
+    store
+        .put_policy_files(
+            &bundle.digest,
+            policies.sources().iter().map(|s| (s.path.as_str(), s.text.as_bytes())),
+        )
+        .await?;
+
+    let summary = Summary::of(&targets);
+    let run = Run {
+        run_id,
+        started_at,
+        finished_at: Utc::now(),
+        trigger: trigger.as_str().to_owned(),
+        driftwatch_version: env!("CARGO_PKG_VERSION").to_owned(),
+        policy_bundle: bundle,
+        previous_run: earlier.last().cloned(),
+        targets,
+        summary,
+    };
+    store.commit_run(&run).await?;
+    tracing::info!(
+        targets = run.summary.targets,
+        targets_ok = run.summary.targets_ok,
+        failing = run.summary.failing(),
+        changes = run.summary.changes,
+        duration_ms = clock.elapsed().as_millis() as u64,
+        "run committed"
+    );
+
+    publish_reports(store, &run, &snapshots).await?;
+    Ok(run)
+}
+
+/// Renders the reports for a committed run and writes them to the store.
+async fn publish_reports(
+    store: &Store,
+    run: &Run,
+    snapshots: &BTreeMap<String, Snapshot>,
+) -> Result<(), AuditError> {
+    let history: Vec<Run> = store
+        .recent_runs(REPORT_HISTORY + 1)
+        .await?
+        .into_iter()
+        .filter(|r| r.run_id != run.run_id)
+        .take(REPORT_HISTORY)
+        .collect();
+    let pages = report::render(&report::ReportInput { run, history: &history, snapshots })?;
+    for page in &pages {
+        store.put_report(&page.path, &page.html).await?;
+    }
+    tracing::debug!(pages = pages.len(), "reports written");
+    Ok(())
+}
+
+/// Collects one target within its deadline. Never fails: failure is a result.
+async fn collect_target(target: &Target, settings: &AuditSettings) -> Result<Collected, CollectError> {
+    let url = target.connection.resolve().map_err(CollectError::Failed)?;
+    let endpoint = Endpoint {
+        target: target.name.clone(),
+        kind: target.kind,
+        url,
+        connect_timeout: settings.connect_timeout,
+        statement_timeout: settings.statement_timeout,
+    };
+    match tokio::time::timeout(settings.target_timeout, collect::collect(&endpoint)).await {
+        Ok(result) => result,
+        Err(_) => Err(CollectError::Failed(format!(
+            "deadline exceeded: collection took longer than target_timeout ({}s)",
+            settings.target_timeout.as_secs_f64()
+        ))),
+    }
+}
+
+/// Turns one collection into a target result: redact, store, diff, evaluate.
+async fn assess(
+    target: &Target,
+    collected: Result<Collected, CollectError>,
+    duration_ms: u64,
+    policies: &PolicySet,
+    store: &Store,
+    previous: &PreviousSnapshots,
+    started_at: DateTime<Utc>,
+) -> Result<(TargetRun, Option<Snapshot>), StoreError> {
+    let collected_at = Utc::now();
+    let mut result = TargetRun {
+        name: target.name.clone(),
+        kind: target.kind,
+        role: target.role,
+        detected_role: None,
+        group: target.group.clone(),
+        labels: target.labels.clone(),
+        address: target.connection.display(),
+        status: TargetStatus::Ok,
+        error: None,
+        server_version: None,
+        snapshot: None,
+        previous_snapshot: None,
+        collected_at,
+        duration_ms,
+        state: BTreeMap::new(),
+        findings: Vec::new(),
+        changes: Vec::new(),
+    };
+    let Collected { mut snapshot, mut state } = match collected {
+        Ok(collected) => collected,
+        Err(e) => {
+            result.status = match e {
+                CollectError::Unreachable(_) => TargetStatus::Unreachable,
+                CollectError::Failed(_) => TargetStatus::Error,
+            };
+            result.error = Some(redact::text(&e.to_string()).into_owned());
+            return Ok((result, None));
+        }
+    };
+    redact::snapshot(&mut snapshot);
+    redact::state(&mut state);
+
+    let (digest, written) = store.put_snapshot(&snapshot).await?;
+    if let Some(before) = previous.get(&target.name) {
+        if *before != digest {
+            let old = store.get_snapshot(&target.name, before).await?;
+            result.changes = diff::diff(&old, &snapshot);
+        }
+        result.previous_snapshot = Some(before.clone());
+    }
+    tracing::debug!(target = %target.name, digest = %digest.short(), new = written == Written::New, "snapshot stored");
+
+    let facts = TargetFacts { name: &target.name, kind: target.kind, role: target.role, labels: &target.labels };
+    result.findings = policy::evaluate(policies, &facts, &snapshot, &state, started_at.date_naive());
+    result.detected_role = Some(snapshot.server.role);
+    result.server_version = Some(snapshot.server.version.clone());
+    result.snapshot = Some(digest);
+    result.state = state;
+    Ok((result, Some(snapshot)))
+}
+
+fn log_target(result: &TargetRun) {
+    let failing = result.failing_at_least(crate::finding::Severity::Info);
+    match result.status {
+        TargetStatus::Ok => tracing::info!(
+            target = %result.name,
+            kind = %result.kind,
+            status = result.status.as_str(),
+            failing,
+            changes = result.changes.len(),
+            duration_ms = result.duration_ms,
+            "target audited"
+        ),
+        _ => tracing::warn!(
+            target = %result.name,
+            kind = %result.kind,
+            status = result.status.as_str(),
+            error = result.error.as_deref().unwrap_or(""),
+            duration_ms = result.duration_ms,
+            "target not audited"
+        ),
+    }
+}
+
+/// The latest stored snapshot of each target, found by reading manifests newest first
+/// until every target is accounted for.
+struct PreviousSnapshots(HashMap<String, Digest>);
+
+impl PreviousSnapshots {
+    async fn find(store: &Store, runs: &[RunId], targets: &[Target]) -> Result<Self, StoreError> {
+        let mut found = HashMap::new();
+        let mut wanted = targets.len();
+        for id in runs.iter().rev() {
+            if wanted == 0 {
+                break;
+            }
+            let run = store.get_run(id).await?;
+            for t in run.targets {
+                if let Some(digest) = t.snapshot {
+                    if targets.iter().any(|c| c.name == t.name) && !found.contains_key(&t.name) {
+                        found.insert(t.name, digest);
+                        wanted -= 1;
+                    }
+                }
+            }
+        }
+        Ok(PreviousSnapshots(found))
+    }
+
+    fn get(&self, target: &str) -> Option<&Digest> {
+        self.0.get(target)
+    }
+}
+
+/// Two bytes to tell apart runs started in the same second (several instances).
+fn entropy() -> u16 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.write_u32(std::process::id());
+    h.finish() as u16
+}

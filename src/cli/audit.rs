@@ -1,0 +1,206 @@
+//! `driftwatch audit`: one run, results on stdout, progress on stderr.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use driftwatch::audit::{self, Progress, Trigger};
+use driftwatch::config::{self, StoreLocation};
+use driftwatch::finding::{FindingStatus, Severity};
+use driftwatch::policy;
+use driftwatch::run::{Run, TargetRun, TargetStatus};
+use driftwatch::store::Store;
+
+use super::{ConfigArg, EXIT_DRIFT, EXIT_RUNTIME, report_diagnostics};
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// How to print the result on stdout.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// Exit 1 when a failing finding is at or above this severity, or a target could
+    /// not be audited. Without it, findings never change the exit code.
+    #[arg(long, value_parser = parse_severity)]
+    fail_on: Option<Severity>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a severity: critical, high, medium, low or info"))
+}
+
+pub async fn run(args: AuditArgs, show_progress: bool) -> ExitCode {
+    let config = match config::load(&args.config.config) {
+        Ok(config) => config,
+        Err(diagnostics) => return report_diagnostics("config", &diagnostics),
+    };
+    let policies = match policy::read_dir(&config.policies_dir).and_then(policy::parse) {
+        Ok(policies) => policies,
+        Err(diagnostics) => return report_diagnostics("policies", &diagnostics),
+    };
+    let store = match Store::open(&config.store) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+
+    let bar = Bar::new(show_progress);
+    let run = match audit::run(&config, &policies, &store, Trigger::Manual, &bar).await {
+        Ok(run) => run,
+        Err(e) => {
+            bar.finish();
+            tracing::error!(error = %e, "run failed");
+            eprintln!("error: run failed: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    bar.finish();
+
+    match args.output {
+        Output::Json => {
+            println!("{}", serde_json::to_string_pretty(&run).expect("a run serializes"))
+        }
+        Output::Text => print!("{}", text(&run, &config.store)),
+    }
+    exit_code(&run, args.fail_on)
+}
+
+fn exit_code(run: &Run, fail_on: Option<Severity>) -> ExitCode {
+    let Some(threshold) = fail_on else { return ExitCode::SUCCESS };
+    let failing = run
+        .targets
+        .iter()
+        .any(|t| t.status != TargetStatus::Ok || t.failing_at_least(threshold) > 0);
+    if failing { EXIT_DRIFT } else { ExitCode::SUCCESS }
+}
+
+/// The human summary: one line per target, then what needs attention.
+fn text(run: &Run, store: &StoreLocation) -> String {
+    let mut out = String::new();
+    let s = &run.summary;
+    let _ = writeln!(
+        out,
+        "run {}: {} failing on {} of {} targets, {} changes",
+        run.run_id,
+        s.failing(),
+        run.targets.iter().filter(|t| t.failing_at_least(Severity::Info) > 0).count(),
+        s.targets,
+        s.changes
+    );
+    for p in &run.policy_bundle.policies {
+        let _ = writeln!(out, "  baseline {} v{} ({})", p.name, p.version, &p.sha256[..12]);
+    }
+    out.push('\n');
+    for t in &run.targets {
+        target_text(&mut out, t);
+    }
+    if let StoreLocation::Local(dir) = store {
+        let _ = writeln!(out, "report: {}", dir.join("reports/index.html").display());
+    }
+    out
+}
+
+fn target_text(out: &mut String, t: &TargetRun) {
+    let role = match t.detected_role {
+        Some(detected) if detected != t.role => format!("{} (declared {})", detected, t.role),
+        _ => t.role.to_string(),
+    };
+    match t.status {
+        TargetStatus::Ok => {
+            let failing = t.findings.iter().filter(|f| f.status == FindingStatus::Fail).count();
+            let passing = t.findings.iter().filter(|f| f.status == FindingStatus::Pass).count();
+            let _ = writeln!(
+                out,
+                "{}  {} {} {}  {} failing, {} passing, {} changes",
+                t.name,
+                t.kind,
+                t.server_version.as_deref().unwrap_or("?"),
+                role,
+                failing,
+                passing,
+                t.changes.len()
+            );
+        }
+        status => {
+            let _ = writeln!(
+                out,
+                "{}  {} {}  {}: {}",
+                t.name,
+                t.kind,
+                role,
+                status.as_str().to_uppercase(),
+                t.error.as_deref().unwrap_or("")
+            );
+        }
+    }
+    for f in t.findings.iter().filter(|f| f.status == FindingStatus::Fail) {
+        let _ = writeln!(
+            out,
+            "  FAIL {:<8} {} {}: {} (expected {})",
+            f.severity.as_str().to_uppercase(),
+            f.rule,
+            f.key,
+            f.actual.as_deref().unwrap_or("absent"),
+            f.expected
+        );
+    }
+    for c in &t.changes {
+        let _ = writeln!(
+            out,
+            "  ~ {}: {} => {}",
+            c.key,
+            c.before.as_deref().unwrap_or("(absent)"),
+            c.after.as_deref().unwrap_or("(absent)")
+        );
+    }
+}
+
+/// A progress bar on a terminal; nothing otherwise (logs say the same).
+struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    fn new(show: bool) -> Bar {
+        Bar(show.then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} auditing [{bar:30}] {pos}/{len} {msg}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar
+        }))
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn started(&self, targets: usize) {
+        if let Some(bar) = &self.0 {
+            bar.set_length(targets as u64);
+        }
+    }
+
+    fn target_done(&self, result: &TargetRun) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(result.name.clone());
+            bar.inc(1);
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Runs the real `driftwatch` binary against the real local servers, in a scratch
+//! folder with its own config and store.
+
+use std::fs::File;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+pub const PRIMARY_PORT: u16 = 5432;
+pub const REPLICA_PORT: u16 = 5433;
+pub const REPLICA_SECRET: &str = "driftwatch-test-secret";
+
+/// Fails (never skips) with the command that brings the service up.
+#[track_caller]
+pub fn require_port(port: u16, what: &str) {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err() {
+        panic!(
+            "{what} is not listening on 127.0.0.1:{port}. Start the test services with \
+             `bash tests/setup/services.sh` (or run everything with `bash tests/run.sh`)."
+        );
+    }
+}
+
+/// A lock that orders tests touching the primary's configuration: tests that change it
+/// hold it exclusively, tests that depend on it being stable hold it shared. A file
+/// lock, so it also holds across test processes.
+pub struct PrimaryLock(#[allow(dead_code)] File);
+
+impl PrimaryLock {
+    fn open() -> File {
+        File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::env::temp_dir().join("driftwatch-tests-primary.lock"))
+            .expect("open lock file")
+    }
+
+    pub fn shared() -> PrimaryLock {
+        let f = Self::open();
+        f.lock_shared().expect("lock");
+        PrimaryLock(f)
+    }
+
+    pub fn exclusive() -> PrimaryLock {
+        let f = Self::open();
+        f.lock().expect("lock");
+        PrimaryLock(f)
+    }
+}
+
+/// A scratch workspace: a config file, a store folder and the repository's policies.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Target<'a> {
+    pub name: &'a str,
+    pub port: u16,
+    pub role: &'a str,
+    pub user: &'a str,
+}
+
+pub const PRIMARY: Target<'static> =
+    Target { name: "pg-primary", port: PRIMARY_PORT, role: "primary", user: "postgres" };
+pub const REPLICA: Target<'static> =
+    Target { name: "pg-replica", port: REPLICA_PORT, role: "replica", user: "postgres" };
+
+impl Workspace {
+    pub fn new(targets: &[Target<'_>]) -> Workspace {
+        let body: String = targets
+            .iter()
+            .map(|t| {
+                format!(
+                    "[[targets]]\nname = \"{}\"\nkind = \"postgres\"\nurl = \"postgres://{}@127.0.0.1:{}/postgres\"\nrole = \"{}\"\ngroup = \"ci\"\n\n",
+                    t.name, t.user, t.port, t.role
+                )
+            })
+            .collect();
+        Workspace::with_config(&format!(
+            "[store]\nurl = \"store\"\n\n[policies]\ndir = \"{}\"\n\n[audit]\nconnect_timeout = \"3s\"\ntarget_timeout = \"20s\"\n\n{body}",
+            policies_dir().display()
+        ))
+    }
+
+    pub fn with_config(text: &str) -> Workspace {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("driftwatch.toml"), text).expect("write config");
+        Workspace { dir }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("driftwatch.toml")
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// `driftwatch <args> --config <this workspace>` with debug logs on.
+    pub fn driftwatch(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+            .args(args)
+            .arg("--config")
+            .arg(self.config())
+            .env("RUST_LOG", "debug")
+            .output()
+            .expect("run driftwatch")
+    }
+
+    /// Runs `audit --output json` and returns the parsed run manifest.
+    #[track_caller]
+    pub fn audit_json(&self) -> serde_json::Value {
+        let out = self.driftwatch(&["audit", "--output", "json"]);
+        assert!(
+            out.status.success(),
+            "audit failed with {:?}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+    }
+
+    /// Every file under the store, with its bytes.
+    pub fn store_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        walk(&self.store(), &mut out);
+        out.sort();
+        out
+    }
+
+    pub fn count_files(&self, under: &str) -> usize {
+        let root = self.store().join(under);
+        self.store_files().iter().filter(|(p, _)| p.starts_with(&root)).count()
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out);
+        } else {
+            let bytes = std::fs::read(&path).expect("read store file");
+            out.push((path, bytes));
+        }
+    }
+}
+
+pub fn policies_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
+/// Runs SQL on the primary as the superuser through psql (the test's own writes; the
+/// auditor never writes).
+#[track_caller]
+pub fn psql(port: u16, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-d", "postgres", "-Atqc", sql])
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "psql {sql:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Sets a primary setting with ALTER SYSTEM + reload, and resets it when dropped (also
+/// when the test panics).
+pub struct AlteredSetting {
+    name: &'static str,
+}
+
+impl AlteredSetting {
+    #[track_caller]
+    pub fn set(name: &'static str, value: &str) -> AlteredSetting {
+        psql(PRIMARY_PORT, &format!("ALTER SYSTEM SET {name} = '{value}'"));
+        psql(PRIMARY_PORT, "SELECT pg_reload_conf()");
+        wait_for_setting(name, value);
+        AlteredSetting { name }
+    }
+}
+
+impl Drop for AlteredSetting {
+    fn drop(&mut self) {
+        psql(PRIMARY_PORT, &format!("ALTER SYSTEM RESET {}", self.name));
+        psql(PRIMARY_PORT, "SELECT pg_reload_conf()");
+    }
+}
+
+/// A reload is asynchronous: wait until new sessions see the value.
+#[track_caller]
+fn wait_for_setting(name: &str, value: &str) {
+    for _ in 0..50 {
+        if psql(PRIMARY_PORT, &format!("SELECT setting FROM pg_settings WHERE name = '{name}'")) == value {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{name} did not become {value} after reload");
+}

@@ -1,0 +1,227 @@
+//! `driftwatch audit` end to end: the real binary, the real PostgreSQL primary and its
+//! streaming replica, a real store folder.
+
+mod harness;
+mod reports;
+
+use harness::*;
+use serde_json::Value;
+
+fn target<'a>(run: &'a Value, name: &str) -> &'a Value {
+    run["targets"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("no target {name} in {run:#}"))
+}
+
+fn state_value<'a>(target: &'a Value, key: &str) -> &'a str {
+    target["state"][key]["value"].as_str().unwrap_or_else(|| panic!("no state {key} in {:#}", target["state"]))
+}
+
+#[test]
+fn primary_and_replica_are_audited_with_roles_state_and_reports() {
+    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
+    require_port(REPLICA_PORT, "PostgreSQL streaming replica");
+    let _lock = PrimaryLock::shared();
+    let ws = Workspace::new(&[PRIMARY, REPLICA]);
+    let run = ws.audit_json();
+
+    for field in ["run_id", "started_at", "finished_at", "summary"] {
+        assert!(!run[field].is_null(), "missing {field}");
+    }
+    assert_eq!(run["policy_bundle"]["digest"].as_str().unwrap().len(), 64);
+    assert!(!run["policy_bundle"]["policies"].as_array().unwrap().is_empty());
+
+    let primary = target(&run, "pg-primary");
+    assert_eq!(primary["status"], "ok");
+    assert_eq!(primary["kind"], "postgres");
+    assert_eq!(primary["role"], "primary");
+    assert_eq!(primary["detected_role"], "primary");
+    assert_eq!(primary["snapshot"].as_str().unwrap().len(), 64);
+    assert_eq!(state_value(primary, "state.replica.driftwatch_ci_replica.state"), "streaming");
+    let findings = primary["findings"].as_array().unwrap();
+    assert!(findings.len() >= 10, "a real baseline evaluates many rules: {findings:#?}");
+    for f in findings {
+        for field in ["rule", "key", "severity", "status", "expected", "message"] {
+            assert!(f[field].is_string(), "finding without {field}: {f:#}");
+        }
+    }
+
+    let replica = target(&run, "pg-replica");
+    assert_eq!(replica["status"], "ok");
+    assert_eq!(replica["detected_role"], "replica");
+    assert_eq!(state_value(replica, "state.wal_receiver.status"), "streaming");
+    let lag: f64 = state_value(replica, "state.replication.replay_lag_bytes").parse().unwrap();
+    assert!(lag >= 0.0);
+
+    let run_id = run["run_id"].as_str().unwrap();
+    for page in [
+        "reports/index.html".to_owned(),
+        format!("reports/runs/{run_id}.html"),
+        "reports/targets/pg-primary.html".to_owned(),
+        "reports/targets/pg-replica.html".to_owned(),
+    ] {
+        assert!(ws.store().join(&page).is_file(), "{page} was not written");
+    }
+    assert_eq!(ws.count_files("runs"), 1);
+}
+
+#[test]
+fn unchanged_server_writes_one_snapshot_and_two_manifests() {
+    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
+    let _lock = PrimaryLock::shared();
+    let ws = Workspace::new(&[PRIMARY]);
+    let first = ws.audit_json();
+    let second = ws.audit_json();
+
+    assert_eq!(ws.count_files("snapshots/pg-primary"), 1);
+    assert_eq!(ws.count_files("runs"), 2);
+    let (a, b) = (target(&first, "pg-primary"), target(&second, "pg-primary"));
+    assert_eq!(a["snapshot"], b["snapshot"]);
+    assert_eq!(b["previous_snapshot"], a["snapshot"]);
+    assert_eq!(b["changes"].as_array().unwrap().len(), 0);
+    assert_eq!(second["previous_run"], first["run_id"]);
+}
+
+#[test]
+fn changed_setting_shows_as_change_and_failing_finding() {
+    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
+    let _lock = PrimaryLock::exclusive();
+    let ws = Workspace::new(&[PRIMARY]);
+    let before = ws.audit_json();
+    let key = "setting.synchronous_commit";
+    let failing_on_key = |run: &Value| {
+        target(run, "pg-primary")["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["key"] == key && f["status"] == "fail")
+    };
+    assert!(!failing_on_key(&before), "synchronous_commit=on must pass the baseline");
+
+    let after = {
+        let _altered = AlteredSetting::set("synchronous_commit", "off");
+        ws.audit_json()
+    };
+    let primary = target(&after, "pg-primary");
+    let change = primary["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == key)
+        .unwrap_or_else(|| panic!("no change of {key}: {:#}", primary["changes"]));
+    assert_eq!(change["before"], "on");
+    assert_eq!(change["after"], "off");
+    assert!(change["location"].as_str().unwrap().contains("postgresql.auto.conf"), "{change:#}");
+    assert!(failing_on_key(&after), "synchronous_commit=off must fail the baseline");
+
+    // Reset: the next audit sees it go back.
+    let restored = ws.audit_json();
+    let back = target(&restored, "pg-primary")["changes"].as_array().unwrap().iter().any(|c| {
+        c["key"] == key && c["before"] == "off" && c["after"] == "on"
+    });
+    assert!(back, "the reset shows as a change back");
+    assert_eq!(ws.count_files("snapshots/pg-primary"), 2, "the third config equals the first");
+}
+
+#[test]
+fn replication_password_appears_nowhere() {
+    require_port(REPLICA_PORT, "PostgreSQL streaming replica");
+    // The secret is really there on the server: otherwise this test proves nothing.
+    assert!(psql(REPLICA_PORT, "SHOW primary_conninfo").contains(REPLICA_SECRET));
+
+    let ws = Workspace::new(&[REPLICA]);
+    let text = ws.driftwatch(&["audit"]);
+    let json = ws.driftwatch(&["audit", "--output", "json", "--log-format", "json"]);
+    for out in [&text, &json] {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(!String::from_utf8_lossy(stream).contains(REPLICA_SECRET), "secret printed");
+        }
+    }
+    let files = ws.store_files();
+    assert!(files.len() > 5);
+    for (path, bytes) in &files {
+        assert!(!String::from_utf8_lossy(bytes).contains(REPLICA_SECRET), "secret stored in {}", path.display());
+    }
+    let snapshot = files.iter().find(|(p, _)| p.to_string_lossy().contains("snapshots/pg-replica/")).unwrap();
+    let snapshot: Value = serde_json::from_slice(&snapshot.1).unwrap();
+    let stored = snapshot["config"]["setting.primary_conninfo"]["value"].as_str().unwrap();
+    assert!(stored.contains("password=[REDACTED]") && stored.contains("host=127.0.0.1"), "{stored}");
+}
+
+#[test]
+fn unreachable_target_is_recorded_and_the_run_goes_on() {
+    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
+    let _lock = PrimaryLock::shared();
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let ws = Workspace::new(&[PRIMARY, Target { name: "gone", port: closed, role: "replica", user: "postgres" }]);
+    let run = ws.audit_json();
+    assert_eq!(target(&run, "pg-primary")["status"], "ok");
+    let gone = target(&run, "gone");
+    assert_eq!(gone["status"], "unreachable");
+    assert!(gone["error"].as_str().unwrap().to_lowercase().contains("refused"), "{gone:#}");
+    assert_eq!(run["summary"]["targets_unreachable"], 1);
+    assert!(ws.store().join("reports/targets/gone.html").is_file());
+}
+
+#[test]
+fn fail_on_turns_findings_into_exit_code_1() {
+    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
+    let _lock = PrimaryLock::shared();
+    let ws = Workspace::new(&[PRIMARY]);
+    assert_eq!(ws.driftwatch(&["audit"]).status.code(), Some(0));
+    let out = ws.driftwatch(&["audit", "--fail-on", "info"]);
+    assert_eq!(out.status.code(), Some(1), "a stock server fails some rule: {}", String::from_utf8_lossy(&out.stdout));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL") && stdout.contains("report: "), "{stdout}");
+}
+
+/// Each malformed config: exit 2, `file:line:col: message` on stderr, nothing written.
+#[track_caller]
+fn check_bad_config(text: &str, expect: &[&str]) {
+    let ws = Workspace::with_config(text);
+    let out = ws.driftwatch(&["audit"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    for e in expect {
+        let wanted = format!("driftwatch.toml:{e}");
+        assert!(stderr.contains(&wanted), "stderr should contain {wanted:?}:\n{stderr}");
+    }
+    assert!(out.stdout.is_empty());
+    assert!(!ws.store().exists() && !ws.dir.path().join("driftwatch-data").exists(), "nothing is written");
+}
+
+#[test]
+fn bad_configs_exit_2_with_places() {
+    let target = "[[targets]]\nname = \"a\"\nkind = \"postgres\"\nurl = \"postgres://127.0.0.1/x\"\nrole = \"primary\"\n";
+    check_bad_config("[store\n", &["1:7: invalid TOML"]);
+    check_bad_config(&format!("[audit]\nconcurrency = \"many\"\n{target}"), &["2:15: invalid type"]);
+    check_bad_config(&format!("{target}bogus = 1\n"), &["6:1: unknown field `bogus`"]);
+    check_bad_config(
+        &format!("[audit]\ntarget_timeout = \"-3s\"\n{target}{target}"),
+        &["2:18: ", "9:8: duplicate target name"],
+    );
+    check_bad_config("[store]\nurl = \"s3x://b\"\n", &["1:1: no [[targets]]", "2:7: not supported"]);
+}
+
+#[test]
+fn bad_policy_exits_2_with_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(
+        policies.join("broken.toml"),
+        "[policy]\nname = \"x\"\nversion = \"1\"\n\n[[rule]]\nid = \"X-1\"\nkey = \"setting.a\"\nexpect = { matches = \"(\" }\nseverity = \"high\"\n",
+    )
+    .unwrap();
+    let ws = Workspace::with_config(&format!(
+        "[policies]\ndir = \"{}\"\n[[targets]]\nname = \"a\"\nkind = \"postgres\"\nurl = \"postgres://127.0.0.1/x\"\nrole = \"primary\"\n",
+        policies.display()
+    ));
+    let out = ws.driftwatch(&["audit"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("broken.toml:8:"), "{stderr}");
+    assert!(!ws.dir.path().join("driftwatch-data").exists(), "nothing is written");
+}

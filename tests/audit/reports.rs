@@ -1,0 +1,111 @@
+//! The HTML reports as a browser sees them: headless Chromium, JavaScript off, opened
+//! from `file://` after the report folder was copied elsewhere.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::harness::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+#[track_caller]
+fn require_chromium() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "headless Chromium is needed for report tests: `apt-get install -y chromium` \
+         (tests/run.sh installs it)"
+    );
+}
+
+fn chromium(profile: &Path) -> Command {
+    let mut cmd = Command::new(CHROMIUM);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--blink-settings=scriptEnabled=false",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
+
+/// The DOM Chromium builds from a page, JavaScript disabled.
+fn dump_dom(page: &Path, profile: &Path) -> String {
+    let out = chromium(profile)
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("run chromium");
+    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8 DOM")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn screenshots_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn reports_read_without_javascript_in_chromium_after_a_copy() {
+    require_chromium();
+    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
+    let _lock = PrimaryLock::shared();
+    let ws = Workspace::new(&[PRIMARY]);
+    let run = ws.audit_json();
+    let run_id = run["run_id"].as_str().unwrap();
+    let failing: Vec<String> = run["targets"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "fail")
+        .map(|f| f["rule"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert!(!failing.is_empty(), "a stock server fails some rule");
+
+    // Reports must work from anywhere: copy the folder and open the copy.
+    let elsewhere = tempfile::tempdir().unwrap();
+    copy_dir(&ws.store().join("reports"), &elsewhere.path().join("reports"));
+    let profile = tempfile::tempdir().unwrap();
+    let run_page = elsewhere.path().join(format!("reports/runs/{run_id}.html"));
+    let dom = dump_dom(&run_page, profile.path());
+    for rule in &failing {
+        let id = format!("id=\"f-pg-primary-{rule}\"");
+        assert!(dom.contains(&id), "failing finding {id} is not in the rendered run page");
+    }
+    for page in ["reports/index.html", "reports/targets/pg-primary.html"] {
+        let dom = dump_dom(&elsewhere.path().join(page), profile.path());
+        assert!(dom.contains("pg-primary"), "{page} does not show the target");
+        assert!(!dom.contains("<script"), "{page} carries a script");
+    }
+
+    // Screenshots for a person to look at (kept under target/).
+    let shots = screenshots_dir();
+    for (name, page) in [("index", "reports/index.html".to_owned()), ("run", format!("reports/runs/{run_id}.html")), ("target", "reports/targets/pg-primary.html".to_owned())] {
+        let png = shots.join(format!("{name}.png"));
+        let out = chromium(profile.path())
+            .arg(format!("--screenshot={}", png.display()))
+            .arg("--window-size=1280,2000")
+            .arg(format!("file://{}", elsewhere.path().join(page).display()))
+            .output()
+            .expect("run chromium");
+        assert!(out.status.success() && png.is_file(), "screenshot of {name} failed");
+    }
+}
