@@ -31,7 +31,8 @@
 //! - On a standby only: `state.wal_receiver.status` (`not running` when the view is
 //!   empty), `.sender_host`, `.sender_port`, `.slot_name`, `.conninfo` (masked by
 //!   PostgreSQL), `.last_msg_receipt_at`; `state.replication.replay_lag_bytes` (`B`,
-//!   received − replayed, ≥ 0), `.last_replay_at` (UTC, ISO 8601),
+//!   received − replayed, ≥ 0), `.last_replay_at` (UTC, ISO 8601; absent until a
+//!   transaction has been replayed since the standby started),
 //!   `.replay_lag_s` (`s`, `now() - pg_last_xact_replay_timestamp()`, `0` when
 //!   everything received is replayed: an idle primary is not lag),
 //!   `.replay_paused` (`true`/`false`).
@@ -211,10 +212,10 @@ async fn replicas(conn: &mut PgConnection, state: &mut State) -> Result<(), Coll
         conn,
         "reading pg_stat_replication",
         "SELECT coalesce(nullif(application_name, ''),
-                         client_addr::text || ':' || client_port::text,
+                         host(client_addr) || ':' || client_port::text,
                          'pid' || pid::text),
-                coalesce(client_addr::text || ':' || client_port::text, 'local'),
-                client_addr::text, state::text, sync_state::text,
+                coalesce(host(client_addr) || ':' || client_port::text, 'local'),
+                host(client_addr), state::text, sync_state::text,
                 coalesce(extract(epoch FROM write_lag), 0)::text,
                 coalesce(extract(epoch FROM flush_lag), 0)::text,
                 coalesce(extract(epoch FROM replay_lag), 0)::text,
@@ -407,7 +408,7 @@ fn failed(message: String) -> CollectError {
 /// `5s`, `500ms`, `1.5s`: how a person writes a timeout.
 fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else if ms < 1000 {
         format!("{ms}ms")
