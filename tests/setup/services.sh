@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Test services for `cargo test --test tests`: the system PostgreSQL 15 on 127.0.0.1:5432
-# as primary, a least-privilege auditor role, and a streaming replica on 127.0.0.1:5433.
+# as primary, a least-privilege auditor role (pg_monitor), a role with no grants, and a
+# streaming replica on 127.0.0.1:5433.
 #
 # Usage (as root):  bash tests/setup/services.sh
 # Stop the replica: bash tests/setup/stop-services.sh
@@ -16,6 +17,7 @@ REPLICA_PORT=5433
 REPLICA_DIR=/var/tmp/driftwatch-ci/pg-replica
 SLOT=driftwatch_ci_replica
 AUDITOR=driftwatch_auditor
+UNPRIVILEGED=driftwatch_unprivileged
 HBA_LINE='host replication all 127.0.0.1/32 trust'
 WAIT_SECONDS=60
 
@@ -74,6 +76,16 @@ ensure_auditor() {
         "false true") echo "auditor  $AUDITOR: already present (LOGIN, member of pg_monitor)" ;;
         *) die "auditor: $AUDITOR is a superuser; least-privilege tests would prove nothing" ;;
     esac
+}
+
+# A login role with no grants, for the test that the missing-privilege error names them.
+ensure_unprivileged() {
+    if [[ -z $(primary_sql "SELECT 1 FROM pg_roles WHERE rolname = '$UNPRIVILEGED'") ]]; then
+        primary_sql "CREATE ROLE $UNPRIVILEGED LOGIN" >/dev/null
+        echo "role     $UNPRIVILEGED: created (LOGIN, no grants)"
+    else
+        echo "role     $UNPRIVILEGED: already present (LOGIN, no grants)"
+    fi
 }
 
 # --- replica -------------------------------------------------------------------------
@@ -214,4 +226,5 @@ ensure_replica() {
 [[ $(id -u) == 0 ]] || { echo "services.sh: run as root (needs runuser and $PRIMARY_HBA)" >&2; exit 1; }
 ensure_primary
 ensure_auditor
+ensure_unprivileged
 ensure_replica
