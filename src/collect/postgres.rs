@@ -1,7 +1,448 @@
 //! PostgreSQL collector: `pg_settings` as config; replication views as state.
+//!
+//! One connection (no pool), `application_name=driftwatch`, `statement_timeout` sent in
+//! the startup packet; only `SELECT`s on catalog and statistics views. The account needs
+//! `pg_monitor` (or `pg_read_all_settings` + `pg_read_all_stats`): without them
+//! PostgreSQL hides `sourcefile` and replication details behind NULLs instead of
+//! failing, so the collector checks the grants first and fails with the one to add.
+//!
+//! # Config (`Snapshot::config`)
+//!
+//! - `setting.<name>`: one entry per row of `pg_settings`; `value` = `setting`, plus
+//!   `unit`, `vartype`, `context`, `source`, `source_file`, `source_line`,
+//!   `pending_restart`. Rows whose `source` is `client` hold this session's own value
+//!   (sqlx sends `DateStyle`, `client_encoding`, `TimeZone`, `extra_float_digits`; we
+//!   send `application_name` and `statement_timeout`), not the server's.
+//! - `Snapshot::server`: `version` from `server_version`; `role` = `replica` when
+//!   `pg_is_in_recovery()`, else `primary` (PostgreSQL never reports "standalone").
+//!
+//! # State (`Collected::state`), every value text
+//!
+//! - `state.connect_ms` (`ms`): time to connect and authenticate.
+//! - Per row of `pg_stat_replication` (standbys streaming from this server), keyed by
+//!   `application_name` (else `client_addr:client_port`; `@addr:port` is appended on a
+//!   clash): `state.replica.<name>.client_addr`, `.state`, `.sync_state`,
+//!   `.write_lag_s`, `.flush_lag_s`, `.replay_lag_s` (`s`, NULL → `0`),
+//!   `.replay_lag_bytes` (`B`, WAL head − `replay_lsn`, ≥ 0, absent before the standby
+//!   reports a position); `state.replicas.count`.
+//! - Per row of `pg_replication_slots`: `state.slot.<slot_name>.active`, `.slot_type`,
+//!   `.wal_status`, `.safe_wal_size` (`B`, when not NULL), `.retained_bytes` (`B`, WAL
+//!   head − `restart_lsn`, ≥ 0, when `restart_lsn` is set); `state.slots.count`.
+//! - On a standby only: `state.wal_receiver.status` (`not running` when the view is
+//!   empty), `.sender_host`, `.sender_port`, `.slot_name`, `.conninfo` (masked by
+//!   PostgreSQL), `.last_msg_receipt_at`; `state.replication.replay_lag_bytes` (`B`,
+//!   received − replayed, ≥ 0), `.last_replay_at` (UTC, ISO 8601; absent until a
+//!   transaction has been replayed since the standby started),
+//!   `.replay_lag_s` (`s`, `now() - pg_last_xact_replay_timestamp()`, `0` when
+//!   everything received is replayed: an idle primary is not lag),
+//!   `.replay_paused` (`true`/`false`).
+//!
+//! The "WAL head" is `pg_current_wal_lsn()` on a primary and the last received (else
+//! replayed) position on a standby, so cascading standbys are measured too.
+//!
+//! Every column is cast to `text` in SQL, so decoding never depends on PostgreSQL types.
+
+use std::str::FromStr as _;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
+use sqlx::{Connection as _, Row as _};
 
 use super::{CollectError, Collected, Endpoint};
+use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
-pub async fn collect(_endpoint: &Endpoint) -> Result<Collected, CollectError> {
-    Err(CollectError::Failed("postgres collector not written yet".into()))
+/// The grant to name when a privilege is missing.
+const GRANT_HINT: &str =
+    "grant pg_monitor (or pg_read_all_settings + pg_read_all_stats) to the auditor";
+
+/// Collects `pg_settings` and replication state from one PostgreSQL server.
+pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
+    let options = connect_options(endpoint)?;
+    let started = Instant::now();
+    let mut conn = connect(&options, endpoint.connect_timeout).await?;
+    let connect_ms = started.elapsed().as_millis();
+
+    let result = read(&mut conn, endpoint, connect_ms).await;
+    // Terminate politely, but never let a stalled server hold the collection.
+    let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
+    result
+}
+
+fn connect_options(endpoint: &Endpoint) -> Result<PgConnectOptions, CollectError> {
+    let options = PgConnectOptions::from_str(&endpoint.url)
+        .map_err(|e| failed(format!("invalid postgres URL: {e}")))?;
+    let statement_timeout = format!("{}ms", endpoint.statement_timeout.as_millis());
+    Ok(options.application_name("driftwatch").options([("statement_timeout", statement_timeout)]))
+}
+
+async fn connect(
+    options: &PgConnectOptions,
+    timeout: Duration,
+) -> Result<PgConnection, CollectError> {
+    let address = address(options);
+    match tokio::time::timeout(timeout, PgConnection::connect_with(options)).await {
+        Err(_) => Err(unreachable(format!(
+            "timed out after {} connecting to {address}",
+            human_duration(timeout)
+        ))),
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(connect_error(&e, &address, options.get_username())),
+    }
+}
+
+/// Network trouble means unreachable; a server that answers and refuses us (bad
+/// password, unknown database) was reached, so that is a failure to fix in config.
+fn connect_error(e: &sqlx::Error, address: &str, user: &str) -> CollectError {
+    match e {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            unreachable(format!("connection refused by {address}"))
+        }
+        sqlx::Error::Io(io) => unreachable(format!("cannot reach {address}: {io}")),
+        sqlx::Error::Tls(tls) => unreachable(format!("TLS with {address} failed: {tls}")),
+        sqlx::Error::Database(db) => {
+            failed(format!("connecting to {address} as {user}: {}", database_message(db.as_ref())))
+        }
+        other => unreachable(format!("connecting to {address}: {other}")),
+    }
+}
+
+fn address(options: &PgConnectOptions) -> String {
+    match options.get_socket() {
+        Some(dir) => format!("{}/.s.PGSQL.{}", dir.display(), options.get_port()),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    }
+}
+
+async fn read(
+    conn: &mut PgConnection,
+    endpoint: &Endpoint,
+    connect_ms: u128,
+) -> Result<Collected, CollectError> {
+    check_privileges(conn).await?;
+    let server = server_info(conn).await?;
+    let config = settings(conn).await?;
+
+    let mut state = State::new();
+    state.insert("state.connect_ms".into(), Entry::new(connect_ms.to_string()).with_unit("ms"));
+    replicas(conn, &mut state).await?;
+    slots(conn, &mut state).await?;
+    if server.role == Role::Replica {
+        standby_state(conn, &mut state).await?;
+    }
+
+    let snapshot =
+        Snapshot { target: endpoint.target.clone(), kind: endpoint.kind, server, config };
+    Ok(Collected { snapshot, state })
+}
+
+/// PostgreSQL answers an under-privileged auditor with NULLs, not errors: ask first.
+async fn check_privileges(conn: &mut PgConnection) -> Result<(), CollectError> {
+    let row = fetch_one(
+        conn,
+        "checking privileges",
+        "SELECT current_user::text,
+                pg_has_role('pg_read_all_settings', 'MEMBER')::text,
+                pg_has_role('pg_read_all_stats', 'MEMBER')::text",
+    )
+    .await?;
+    let user = text(&row, 0)?.unwrap_or_default();
+    let missing: Vec<&str> = [(1, "pg_read_all_settings"), (2, "pg_read_all_stats")]
+        .into_iter()
+        .filter(|&(i, _)| text(&row, i).ok().flatten().as_deref() != Some("true"))
+        .map(|(_, role)| role)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(failed(format!(
+        "permission denied for {user}: not a member of {}: {GRANT_HINT}",
+        missing.join(", ")
+    )))
+}
+
+async fn server_info(conn: &mut PgConnection) -> Result<ServerInfo, CollectError> {
+    let row = fetch_one(
+        conn,
+        "reading server version",
+        "SELECT current_setting('server_version'), pg_is_in_recovery()::text",
+    )
+    .await?;
+    let version = text(&row, 0)?.unwrap_or_default();
+    let role = match text(&row, 1)?.as_deref() {
+        Some("true") => Role::Replica,
+        _ => Role::Primary,
+    };
+    Ok(ServerInfo { version, role })
+}
+
+async fn settings(
+    conn: &mut PgConnection,
+) -> Result<std::collections::BTreeMap<String, Entry>, CollectError> {
+    let rows = fetch_all(
+        conn,
+        "reading pg_settings",
+        "SELECT name::text, setting::text, unit::text, vartype::text, context::text,
+                source::text, sourcefile::text, sourceline::text, pending_restart::text
+         FROM pg_settings
+         ORDER BY name",
+    )
+    .await?;
+    let mut config = std::collections::BTreeMap::new();
+    for row in &rows {
+        let name = text(row, 0)?.unwrap_or_default();
+        let entry = Entry {
+            value: text(row, 1)?.unwrap_or_default(),
+            unit: text(row, 2)?,
+            vartype: text(row, 3)?,
+            context: text(row, 4)?,
+            source: text(row, 5)?,
+            source_file: text(row, 6)?,
+            source_line: text(row, 7)?.and_then(|line| line.parse().ok()),
+            pending_restart: text(row, 8)?.as_deref() == Some("true"),
+            redacted: false,
+        };
+        config.insert(format!("setting.{name}"), entry);
+    }
+    Ok(config)
+}
+
+/// Standbys streaming from this server (`pg_stat_replication`).
+async fn replicas(conn: &mut PgConnection, state: &mut State) -> Result<(), CollectError> {
+    let rows = fetch_all(
+        conn,
+        "reading pg_stat_replication",
+        "SELECT coalesce(nullif(application_name, ''),
+                         host(client_addr) || ':' || client_port::text,
+                         'pid' || pid::text),
+                coalesce(host(client_addr) || ':' || client_port::text, 'local'),
+                host(client_addr), state::text, sync_state::text,
+                coalesce(extract(epoch FROM write_lag), 0)::text,
+                coalesce(extract(epoch FROM flush_lag), 0)::text,
+                coalesce(extract(epoch FROM replay_lag), 0)::text,
+                greatest(pg_wal_lsn_diff(
+                    CASE WHEN pg_is_in_recovery()
+                         THEN coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())
+                         ELSE pg_current_wal_lsn() END,
+                    replay_lsn), 0)::text
+         FROM pg_stat_replication
+         ORDER BY 1, 2",
+    )
+    .await?;
+    let mut count = 0;
+    for row in &rows {
+        let mut name = text(row, 0)?.unwrap_or_default();
+        if state.contains_key(&format!("state.replica.{name}.state")) {
+            name = format!("{name}@{}", text(row, 1)?.unwrap_or_default());
+        }
+        let prefix = format!("state.replica.{name}");
+        let fields = [
+            ("client_addr", 2, None),
+            ("state", 3, None),
+            ("sync_state", 4, None),
+            ("write_lag_s", 5, Some("s")),
+            ("flush_lag_s", 6, Some("s")),
+            ("replay_lag_s", 7, Some("s")),
+            ("replay_lag_bytes", 8, Some("B")),
+        ];
+        for (field, index, unit) in fields {
+            if let Some(value) = text(row, index)? {
+                insert(state, format!("{prefix}.{field}"), value, unit);
+            }
+        }
+        count += 1;
+    }
+    insert(state, "state.replicas.count".into(), count.to_string(), None);
+    Ok(())
+}
+
+/// Replication slots on this server (`pg_replication_slots`).
+async fn slots(conn: &mut PgConnection, state: &mut State) -> Result<(), CollectError> {
+    let rows = fetch_all(
+        conn,
+        "reading pg_replication_slots",
+        "SELECT slot_name::text, active::text, slot_type::text, wal_status::text,
+                safe_wal_size::text,
+                greatest(pg_wal_lsn_diff(
+                    CASE WHEN pg_is_in_recovery()
+                         THEN coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())
+                         ELSE pg_current_wal_lsn() END,
+                    restart_lsn), 0)::text
+         FROM pg_replication_slots
+         ORDER BY slot_name",
+    )
+    .await?;
+    for row in &rows {
+        let prefix = format!("state.slot.{}", text(row, 0)?.unwrap_or_default());
+        let fields = [
+            ("active", 1, None),
+            ("slot_type", 2, None),
+            ("wal_status", 3, None),
+            ("safe_wal_size", 4, Some("B")),
+            ("retained_bytes", 5, Some("B")),
+        ];
+        for (field, index, unit) in fields {
+            if let Some(value) = text(row, index)? {
+                insert(state, format!("{prefix}.{field}"), value, unit);
+            }
+        }
+    }
+    insert(state, "state.slots.count".into(), rows.len().to_string(), None);
+    Ok(())
+}
+
+/// What a standby knows about its upstream and its own replay.
+async fn standby_state(conn: &mut PgConnection, state: &mut State) -> Result<(), CollectError> {
+    let receiver = fetch_all(
+        conn,
+        "reading pg_stat_wal_receiver",
+        "SELECT status::text, sender_host::text, sender_port::text, slot_name::text,
+                conninfo::text,
+                to_char(last_msg_receipt_time AT TIME ZONE 'UTC',
+                        'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')
+         FROM pg_stat_wal_receiver",
+    )
+    .await?;
+    match receiver.first() {
+        None => insert(state, "state.wal_receiver.status".into(), "not running".into(), None),
+        Some(row) => {
+            let fields = [
+                "status",
+                "sender_host",
+                "sender_port",
+                "slot_name",
+                "conninfo",
+                "last_msg_receipt_at",
+            ];
+            for (index, field) in fields.into_iter().enumerate() {
+                if let Some(value) = text(row, index)? {
+                    insert(state, format!("state.wal_receiver.{field}"), value, None);
+                }
+            }
+        }
+    }
+
+    // Received − replayed can be negative for a moment after a restart: clamp.
+    let row = fetch_one(
+        conn,
+        "reading replay progress",
+        "SELECT greatest(pg_wal_lsn_diff(pg_last_wal_receive_lsn(),
+                                         pg_last_wal_replay_lsn()), 0)::text,
+                to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC',
+                        'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+                CASE WHEN coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(),
+                                                   pg_last_wal_replay_lsn()), 0) <= 0
+                     THEN 0
+                     ELSE greatest(extract(epoch FROM now() - pg_last_xact_replay_timestamp()),
+                                   0)
+                END::text,
+                pg_is_wal_replay_paused()::text",
+    )
+    .await?;
+    let fields = [
+        ("replay_lag_bytes", Some("B")),
+        ("last_replay_at", None),
+        ("replay_lag_s", Some("s")),
+        ("replay_paused", None),
+    ];
+    for (index, (field, unit)) in fields.into_iter().enumerate() {
+        if let Some(value) = text(&row, index)? {
+            insert(state, format!("state.replication.{field}"), value, unit);
+        }
+    }
+    Ok(())
+}
+
+fn insert(state: &mut State, key: String, value: String, unit: Option<&str>) {
+    let mut entry = Entry::new(value);
+    entry.unit = unit.map(str::to_owned);
+    state.insert(key, entry);
+}
+
+async fn fetch_all(
+    conn: &mut PgConnection,
+    what: &str,
+    sql: &'static str,
+) -> Result<Vec<PgRow>, CollectError> {
+    sqlx::query(sql).fetch_all(conn).await.map_err(|e| query_error(what, &e))
+}
+
+async fn fetch_one(
+    conn: &mut PgConnection,
+    what: &str,
+    sql: &'static str,
+) -> Result<PgRow, CollectError> {
+    sqlx::query(sql).fetch_one(conn).await.map_err(|e| query_error(what, &e))
+}
+
+fn text(row: &PgRow, index: usize) -> Result<Option<String>, CollectError> {
+    row.try_get::<Option<String>, _>(index)
+        .map_err(|e| failed(format!("decoding column {index}: {e}")))
+}
+
+fn query_error(what: &str, e: &sqlx::Error) -> CollectError {
+    match e {
+        sqlx::Error::Database(db) => failed(format!("{what}: {}", database_message(db.as_ref()))),
+        other => failed(format!("{what}: {other}")),
+    }
+}
+
+/// The server's own message, with the grant to add when a privilege is missing.
+fn database_message(db: &dyn sqlx::error::DatabaseError) -> String {
+    match db.code().as_deref() {
+        // insufficient_privilege
+        Some("42501") => format!("{}: {GRANT_HINT}", db.message()),
+        // query_canceled: statement_timeout
+        Some("57014") => format!("{} (statement_timeout)", db.message()),
+        _ => db.message().to_owned(),
+    }
+}
+
+fn unreachable(message: String) -> CollectError {
+    CollectError::Unreachable(crate::redact::text(&message).into_owned())
+}
+
+fn failed(message: String) -> CollectError {
+    CollectError::Failed(crate::redact::text(&message).into_owned())
+}
+
+/// `5s`, `500ms`, `1.5s`: how a person writes a timeout.
+fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_duration(d: Duration, expect: &str) {
+        assert_eq!(human_duration(d), expect);
+    }
+
+    #[test]
+    fn durations_read_like_config() {
+        check_duration(Duration::from_secs(5), "5s");
+        check_duration(Duration::from_millis(500), "500ms");
+        check_duration(Duration::from_millis(1500), "1.5s");
+    }
+
+    #[test]
+    fn invalid_url_never_shows_the_password() {
+        let endpoint = Endpoint {
+            target: "t".into(),
+            kind: crate::snapshot::Kind::Postgres,
+            url: "postgres://u:hunter2@h:notaport/db".into(),
+            connect_timeout: Duration::from_secs(1),
+            statement_timeout: Duration::from_secs(1),
+        };
+        let err = connect_options(&endpoint).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
 }

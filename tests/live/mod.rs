@@ -1,0 +1,3 @@
+//! Tests against live servers started by `tests/setup/services.sh`.
+
+mod postgres;

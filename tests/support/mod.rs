@@ -1,0 +1,72 @@
+//! Helpers shared by the integration tests: service URLs, endpoints and the
+//! "is the service up?" check that names the command to start it.
+
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
+use std::time::Duration;
+
+use driftwatch::collect::Endpoint;
+use driftwatch::snapshot::{Entry, Kind};
+
+/// How to start every service the live tests use.
+pub const START_SERVICES: &str = "bash tests/setup/services.sh";
+
+/// The test primary (system PostgreSQL) and the streaming replica `services.sh` creates.
+pub const PG_PRIMARY: u16 = 5432;
+pub const PG_REPLICA: u16 = 5433;
+
+/// A superuser URL for the local PostgreSQL on `port` (trust auth).
+pub fn pg_url(port: u16) -> String {
+    pg_url_as("postgres", port)
+}
+
+pub fn pg_url_as(user: &str, port: u16) -> String {
+    format!("postgres://{user}@127.0.0.1:{port}/postgres")
+}
+
+/// Panics, naming `how_to_start`, when nothing accepts TCP on `host:port`.
+#[track_caller]
+pub fn require_service(host: &str, port: u16, how_to_start: &str) {
+    let addr: SocketAddr = (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .unwrap_or_else(|| panic!("cannot resolve {host}:{port}"));
+    if let Err(e) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        panic!(
+            "nothing listens on {host}:{port} ({e}); start the test services with `{how_to_start}`"
+        );
+    }
+}
+
+/// The PostgreSQL on `port`, checked to be up.
+#[track_caller]
+pub fn pg_endpoint(port: u16) -> Endpoint {
+    require_service("127.0.0.1", port, START_SERVICES);
+    endpoint(Kind::Postgres, &pg_url(port), Duration::from_secs(5))
+}
+
+pub fn endpoint(kind: Kind, url: &str, connect_timeout: Duration) -> Endpoint {
+    Endpoint {
+        target: format!("test-{kind}"),
+        kind,
+        url: url.to_owned(),
+        connect_timeout,
+        statement_timeout: Duration::from_secs(10),
+    }
+}
+
+/// The entry under `key`, or a panic listing the keys that share its prefix.
+#[track_caller]
+pub fn entry<'a>(map: &'a std::collections::BTreeMap<String, Entry>, key: &str) -> &'a Entry {
+    map.get(key).unwrap_or_else(|| {
+        let prefix = key.rsplit_once('.').map_or(key, |(p, _)| p);
+        let near: Vec<&String> = map.keys().filter(|k| k.starts_with(prefix)).collect();
+        panic!("no `{key}`; keys under `{prefix}`: {near:?}")
+    })
+}
+
+/// The value under `key` (see [`entry`]).
+#[track_caller]
+pub fn value<'a>(map: &'a std::collections::BTreeMap<String, Entry>, key: &str) -> &'a str {
+    &entry(map, key).value
+}

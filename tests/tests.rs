@@ -1,0 +1,5 @@
+//! The one integration-test binary. Live tests need the services that
+//! `bash tests/setup/services.sh` starts; they fail, never skip, when those are down.
+
+mod live;
+mod support;
