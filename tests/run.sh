@@ -3,5 +3,6 @@
 # then runs every test. Usage: bash tests/run.sh [cargo test args…]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash tests/setup/tools.sh
 bash tests/setup/services.sh
 cargo test --all-targets "$@"

@@ -1,5 +1,6 @@
 //! The one integration-test binary. Live tests need the services that
 //! `bash tests/setup/services.sh` starts; they fail, never skip, when those are down.
 
+mod audit;
 mod live;
 mod support;

@@ -1,7 +1,7 @@
 //! PostgreSQL collector: `pg_settings` as config; replication views as state.
 //!
-//! One connection (no pool), `application_name=driftwatch`, `statement_timeout` sent in
-//! the startup packet; only `SELECT`s on catalog and statistics views. The account needs
+//! One connection (no pool), `application_name=driftwatch`, every statement bounded by
+//! `statement_timeout` on the client side; only `SELECT`s on catalog and statistics views. The account needs
 //! `pg_monitor` (or `pg_read_all_settings` + `pg_read_all_stats`): without them
 //! PostgreSQL hides `sourcefile` and replication details behind NULLs instead of
 //! failing, so the collector checks the grants first and fails with the one to add.
@@ -10,9 +10,11 @@
 //!
 //! - `setting.<name>`: one entry per row of `pg_settings`; `value` = `setting`, plus
 //!   `unit`, `vartype`, `context`, `source`, `source_file`, `source_line`,
-//!   `pending_restart`. Rows whose `source` is `client` hold this session's own value
-//!   (sqlx sends `DateStyle`, `client_encoding`, `TimeZone`, `extra_float_digits`; we
-//!   send `application_name` and `statement_timeout`), not the server's.
+//!   `pending_restart`. Rows whose `source` is `client` are left out: they hold this
+//!   session's own value (sqlx sends `DateStyle`, `client_encoding`, `TimeZone`,
+//!   `extra_float_digits`; we send `application_name`), not the server's, and would
+//!   change the digest whenever driftwatch's driver does. `statement_timeout` is
+//!   enforced on the client side for the same reason, so the server's value shows.
 //! - `Snapshot::server`: `version` from `server_version`; `role` = `replica` when
 //!   `pg_is_in_recovery()`, else `primary` (PostgreSQL never reports "standalone").
 //!
@@ -62,7 +64,8 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     let mut conn = connect(&options, endpoint.connect_timeout).await?;
     let connect_ms = started.elapsed().as_millis();
 
-    let result = read(&mut conn, endpoint, connect_ms).await;
+    let mut session = Session { conn: &mut conn, statement_timeout: endpoint.statement_timeout };
+    let result = read(&mut session, endpoint, connect_ms).await;
     // Terminate politely, but never let a stalled server hold the collection.
     let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
     result
@@ -71,8 +74,7 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
 fn connect_options(endpoint: &Endpoint) -> Result<PgConnectOptions, CollectError> {
     let options = PgConnectOptions::from_str(&endpoint.url)
         .map_err(|e| failed(format!("invalid postgres URL: {e}")))?;
-    let statement_timeout = format!("{}ms", endpoint.statement_timeout.as_millis());
-    Ok(options.application_name("driftwatch").options([("statement_timeout", statement_timeout)]))
+    Ok(options.application_name("driftwatch"))
 }
 
 async fn connect(
@@ -114,7 +116,7 @@ fn address(options: &PgConnectOptions) -> String {
 }
 
 async fn read(
-    conn: &mut PgConnection,
+    conn: &mut Session<'_>,
     endpoint: &Endpoint,
     connect_ms: u128,
 ) -> Result<Collected, CollectError> {
@@ -136,7 +138,7 @@ async fn read(
 }
 
 /// PostgreSQL answers an under-privileged auditor with NULLs, not errors: ask first.
-async fn check_privileges(conn: &mut PgConnection) -> Result<(), CollectError> {
+async fn check_privileges(conn: &mut Session<'_>) -> Result<(), CollectError> {
     let row = fetch_one(
         conn,
         "checking privileges",
@@ -160,7 +162,7 @@ async fn check_privileges(conn: &mut PgConnection) -> Result<(), CollectError> {
     )))
 }
 
-async fn server_info(conn: &mut PgConnection) -> Result<ServerInfo, CollectError> {
+async fn server_info(conn: &mut Session<'_>) -> Result<ServerInfo, CollectError> {
     let row = fetch_one(
         conn,
         "reading server version",
@@ -176,7 +178,7 @@ async fn server_info(conn: &mut PgConnection) -> Result<ServerInfo, CollectError
 }
 
 async fn settings(
-    conn: &mut PgConnection,
+    conn: &mut Session<'_>,
 ) -> Result<std::collections::BTreeMap<String, Entry>, CollectError> {
     let rows = fetch_all(
         conn,
@@ -184,6 +186,7 @@ async fn settings(
         "SELECT name::text, setting::text, unit::text, vartype::text, context::text,
                 source::text, sourcefile::text, sourceline::text, pending_restart::text
          FROM pg_settings
+         WHERE source <> 'client'
          ORDER BY name",
     )
     .await?;
@@ -207,7 +210,7 @@ async fn settings(
 }
 
 /// Standbys streaming from this server (`pg_stat_replication`).
-async fn replicas(conn: &mut PgConnection, state: &mut State) -> Result<(), CollectError> {
+async fn replicas(conn: &mut Session<'_>, state: &mut State) -> Result<(), CollectError> {
     let rows = fetch_all(
         conn,
         "reading pg_stat_replication",
@@ -256,7 +259,7 @@ async fn replicas(conn: &mut PgConnection, state: &mut State) -> Result<(), Coll
 }
 
 /// Replication slots on this server (`pg_replication_slots`).
-async fn slots(conn: &mut PgConnection, state: &mut State) -> Result<(), CollectError> {
+async fn slots(conn: &mut Session<'_>, state: &mut State) -> Result<(), CollectError> {
     let rows = fetch_all(
         conn,
         "reading pg_replication_slots",
@@ -291,7 +294,7 @@ async fn slots(conn: &mut PgConnection, state: &mut State) -> Result<(), Collect
 }
 
 /// What a standby knows about its upstream and its own replay.
-async fn standby_state(conn: &mut PgConnection, state: &mut State) -> Result<(), CollectError> {
+async fn standby_state(conn: &mut Session<'_>, state: &mut State) -> Result<(), CollectError> {
     let receiver = fetch_all(
         conn,
         "reading pg_stat_wal_receiver",
@@ -358,20 +361,40 @@ fn insert(state: &mut State, key: String, value: String, unit: Option<&str>) {
     state.insert(key, entry);
 }
 
+/// The open connection and the bound on each statement. The bound is kept on the
+/// client side: setting `statement_timeout` on the session would make `pg_settings`
+/// report driftwatch's value instead of the server's.
+struct Session<'c> {
+    conn: &'c mut PgConnection,
+    statement_timeout: Duration,
+}
+
 async fn fetch_all(
-    conn: &mut PgConnection,
+    session: &mut Session<'_>,
     what: &str,
     sql: &'static str,
 ) -> Result<Vec<PgRow>, CollectError> {
-    sqlx::query(sql).fetch_all(conn).await.map_err(|e| query_error(what, &e))
+    let query = sqlx::query(sql).fetch_all(&mut *session.conn);
+    match tokio::time::timeout(session.statement_timeout, query).await {
+        Ok(result) => result.map_err(|e| query_error(what, &e)),
+        Err(_) => Err(statement_timed_out(what, session.statement_timeout)),
+    }
 }
 
 async fn fetch_one(
-    conn: &mut PgConnection,
+    session: &mut Session<'_>,
     what: &str,
     sql: &'static str,
 ) -> Result<PgRow, CollectError> {
-    sqlx::query(sql).fetch_one(conn).await.map_err(|e| query_error(what, &e))
+    let query = sqlx::query(sql).fetch_one(&mut *session.conn);
+    match tokio::time::timeout(session.statement_timeout, query).await {
+        Ok(result) => result.map_err(|e| query_error(what, &e)),
+        Err(_) => Err(statement_timed_out(what, session.statement_timeout)),
+    }
+}
+
+fn statement_timed_out(what: &str, timeout: Duration) -> CollectError {
+    failed(format!("{what}: no answer within {} (statement_timeout)", human_duration(timeout)))
 }
 
 fn text(row: &PgRow, index: usize) -> Result<Option<String>, CollectError> {
