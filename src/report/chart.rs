@@ -22,7 +22,7 @@ pub struct Chart {
 /// Zero draws no bar, only the baseline shows it.
 pub fn bars(what: &str, values: &[usize], height: u32) -> Chart {
     let values = &values[values.len().saturating_sub(MAX_BARS)..];
-    let (bar, gap) = (8u32, 4u32);
+    let (bar, gap) = (14u32, 6u32);
     let width = (values.len() as u32 * (bar + gap)).max(bar + gap);
     let max = values.iter().copied().max().unwrap_or(0).max(1);
     let plot = height.saturating_sub(2);
@@ -55,9 +55,9 @@ mod tests {
     #[test]
     fn bars_scale_to_the_largest_value() {
         let c = bars("Failing findings per run", &[0, 2, 4], 40);
-        assert_eq!(c.path, "M14 40v-19h8v19z M26 40v-38h8v38z");
+        assert_eq!(c.path, "M23 40v-19h14v19z M43 40v-38h14v38z");
         assert_eq!(c.label, "Failing findings per run, oldest to newest: 0, 2, 4");
-        assert_eq!(c.width, 36);
+        assert_eq!(c.width, 60);
     }
 
     #[test]
