@@ -18,6 +18,8 @@ use crate::run::{TargetRun, TargetStatus};
 pub struct TargetPage {
     pub layout: Layout,
     pub header: Header,
+    /// False when this run could not collect the target: it has no findings then.
+    pub collected: bool,
     pub findings: FindingGroups,
     pub timeline: Vec<TimelineEntry>,
     pub chart: Chart,
@@ -195,6 +197,7 @@ pub fn build(site: &Site<'_>, t: &TargetRun) -> TargetPage {
             format!("Target {name}"),
         ),
         header,
+        collected: t.status == TargetStatus::Ok,
         findings: site.groups(ROOT, run, &[t]),
         timeline,
         chart: chart::bars("Failing findings on this target per run", &series, 40),
