@@ -1,0 +1,115 @@
+//! What runs say about each other: the previous collection of a target, findings that
+//! are new or resolved since then, and since when a finding has been failing. Pure
+//! functions over runs ordered newest first.
+
+use std::collections::BTreeMap;
+
+use crate::finding::{Finding, FindingStatus};
+use crate::run::{Run, TargetRun, TargetStatus};
+
+/// The newest run in `older` (newest first) that collected `target`, with its entry.
+pub fn previous_collection<'a>(
+    older: &[&'a Run],
+    target: &str,
+) -> Option<(&'a Run, &'a TargetRun)> {
+    older
+        .iter()
+        .find_map(|r| r.target(target).filter(|t| t.status == TargetStatus::Ok).map(|t| (*r, t)))
+}
+
+/// A failing finding counts as failing whether or not an expired waiver matched it.
+pub fn is_failing(f: &Finding) -> bool {
+    f.status == FindingStatus::Fail
+}
+
+/// Findings by rule, for comparing one collection of a target with another.
+fn by_rule(t: &TargetRun) -> BTreeMap<&str, &Finding> {
+    t.findings.iter().map(|f| (f.rule.as_str(), f)).collect()
+}
+
+/// How one collection of a target differs from the one before it.
+#[derive(Debug, Default)]
+pub struct TargetDelta<'a> {
+    /// Failing now, not failing before.
+    pub new_failures: Vec<&'a Finding>,
+    /// Failing before (that finding), not failing now (`None`: the rule is gone).
+    pub resolved: Vec<(&'a Finding, Option<&'a Finding>)>,
+    /// Waived now, not waived before.
+    pub waivers_added: Vec<&'a Finding>,
+    /// An expired waiver now, but not before.
+    pub waivers_expired: Vec<&'a Finding>,
+}
+
+impl TargetDelta<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.new_failures.is_empty()
+            && self.resolved.is_empty()
+            && self.waivers_added.is_empty()
+            && self.waivers_expired.is_empty()
+    }
+}
+
+/// Compare a collection with the previous one of the same target. Without a previous
+/// one, every failure is new.
+pub fn delta<'a>(before: Option<&'a TargetRun>, now: &'a TargetRun) -> TargetDelta<'a> {
+    let mut d = TargetDelta::default();
+    if now.status != TargetStatus::Ok {
+        return d;
+    }
+    let old = before.map(by_rule).unwrap_or_default();
+    let new = by_rule(now);
+    for f in &now.findings {
+        let prev = old.get(f.rule.as_str());
+        if is_failing(f) && prev.is_none_or(|p| !is_failing(p)) {
+            d.new_failures.push(f);
+        }
+        if f.status == FindingStatus::Waived
+            && prev.is_none_or(|p| p.status != FindingStatus::Waived)
+        {
+            d.waivers_added.push(f);
+        }
+        let expired = |x: &Finding| x.waiver.as_ref().is_some_and(|w| w.expired);
+        if expired(f) && prev.is_none_or(|p| !expired(p)) {
+            d.waivers_expired.push(f);
+        }
+    }
+    if let Some(b) = before {
+        for f in b.findings.iter().filter(|f| is_failing(f)) {
+            let now_f = new.get(f.rule.as_str()).copied();
+            if !now_f.is_some_and(is_failing) {
+                d.resolved.push((f, now_f));
+            }
+        }
+    }
+    d
+}
+
+/// Since which run `rule` has been failing on `target`: the oldest run of the unbroken
+/// streak that ends at the newest run of `runs` (newest first). Runs that did not
+/// collect the target neither extend nor break the streak.
+pub fn first_failing<'a>(runs: &[&'a Run], target: &str, rule: &str) -> Option<&'a Run> {
+    let mut first = None;
+    for r in runs {
+        let Some(t) = r.target(target).filter(|t| t.status == TargetStatus::Ok) else {
+            continue;
+        };
+        match t.findings.iter().find(|f| f.rule == rule) {
+            Some(f) if is_failing(f) => first = Some(*r),
+            _ => break,
+        }
+    }
+    first
+}
+
+/// New and resolved failures of a whole run against the runs before it.
+pub fn run_new_and_fixed(run: &Run, older: &[&Run]) -> (usize, usize) {
+    let mut new = 0;
+    let mut fixed = 0;
+    for t in &run.targets {
+        let before = previous_collection(older, &t.name).map(|(_, t)| t);
+        let d = delta(before, t);
+        new += d.new_failures.len();
+        fixed += d.resolved.len();
+    }
+    (new, fixed)
+}

@@ -1,0 +1,125 @@
+//! Stable element ids and page paths, the same on every page: finding
+//! `f-<target>-<rule>`, setting `s-<target>-<setting>`, change
+//! `c-<run>-<target>-<setting>`, run `r-<run>`. Lowercase `[a-z0-9-]` only.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::run::Run;
+
+/// Lowercase; every character outside `[a-z0-9]` becomes `-`; runs of `-` collapse;
+/// no leading or trailing `-`. Never empty (`x` stands in).
+pub fn slug(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_matches('-');
+    if trimmed.is_empty() { "x".to_owned() } else { trimmed.to_owned() }
+}
+
+/// A setting's name as people read it: `setting.wal_level` → `wal_level`; other
+/// namespaces (`server.version`) keep their prefix.
+pub fn setting_name(key: &str) -> &str {
+    key.strip_prefix("setting.").unwrap_or(key)
+}
+
+/// The slug of every target and run the pages mention, decided once so that two
+/// names that slug alike (`db_1`, `db-1`) still get distinct ids and files: the name
+/// that sorts first keeps the plain slug, the next gets `-2`, and so on.
+#[derive(Debug, Default)]
+pub struct Ids {
+    targets: BTreeMap<String, String>,
+    runs: BTreeMap<String, String>,
+}
+
+impl Ids {
+    pub fn new(runs: &[&Run]) -> Ids {
+        let targets: BTreeSet<&str> =
+            runs.iter().flat_map(|r| r.targets.iter().map(|t| t.name.as_str())).collect();
+        let run_ids: BTreeSet<&str> = runs.iter().map(|r| r.run_id.0.as_str()).collect();
+        Ids { targets: unique_slugs(targets), runs: unique_slugs(run_ids) }
+    }
+
+    pub fn target(&self, name: &str) -> String {
+        self.targets.get(name).cloned().unwrap_or_else(|| slug(name))
+    }
+
+    pub fn run(&self, id: &str) -> String {
+        self.runs.get(id).cloned().unwrap_or_else(|| slug(id))
+    }
+
+    pub fn finding(&self, target: &str, rule: &str) -> String {
+        format!("f-{}-{}", self.target(target), slug(rule))
+    }
+
+    pub fn setting(&self, target: &str, key: &str) -> String {
+        format!("s-{}-{}", self.target(target), slug(setting_name(key)))
+    }
+
+    pub fn change(&self, run: &str, target: &str, key: &str) -> String {
+        format!("c-{}-{}-{}", self.run(run), self.target(target), slug(setting_name(key)))
+    }
+
+    pub fn run_anchor(&self, run: &str) -> String {
+        format!("r-{}", self.run(run))
+    }
+
+    /// Page path below `reports/`: `targets/<slug>.html`.
+    pub fn target_page(&self, name: &str) -> String {
+        format!("targets/{}.html", self.target(name))
+    }
+
+    /// Page path below `reports/`: `runs/<slug>.html`.
+    pub fn run_page(&self, id: &str) -> String {
+        format!("runs/{}.html", self.run(id))
+    }
+}
+
+fn unique_slugs<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, String> {
+    let mut taken = BTreeSet::new();
+    let mut out = BTreeMap::new();
+    for name in names.into_iter().collect::<BTreeSet<_>>() {
+        let base = slug(name);
+        let mut candidate = base.clone();
+        let mut n = 2;
+        while !taken.insert(candidate.clone()) {
+            candidate = format!("{base}-{n}");
+            n += 1;
+        }
+        out.insert(name.to_owned(), candidate);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(input: &str, expect: &str) {
+        assert_eq!(slug(input), expect);
+    }
+
+    #[test]
+    fn slugs() {
+        check("PG-REPL-001", "pg-repl-001");
+        check("setting.wal_level", "setting-wal-level");
+        check("20261125T161500Z-3f9a", "20261125t161500z-3f9a");
+        check("a  b__c", "a-b-c");
+        check("<script>", "script");
+        check("Ünïcode", "n-code");
+        check("---", "x");
+    }
+
+    #[test]
+    fn colliding_names_get_distinct_slugs() {
+        let got = unique_slugs(["db-1", "db_1", "DB 1"]);
+        let values: BTreeSet<_> = got.values().collect();
+        assert_eq!(values.len(), 3);
+        assert_eq!(got["DB 1"], "db-1");
+    }
+}

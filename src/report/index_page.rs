@@ -1,0 +1,247 @@
+//! `reports/index.html`: the verdict, counts with their change, what needs attention,
+//! every target (failing first), the trend and the recent runs.
+
+use serde::Serialize;
+
+use super::chart;
+use super::history::{self, is_failing};
+use super::site::Site;
+use super::text::{self, Val, count, delta, utc};
+use super::view::{Badge, Layout, RunRow, Sev, Trend};
+use crate::finding::FindingStatus;
+use crate::run::{Run, TargetStatus};
+
+/// Rows in the recent runs table and bars in the trend.
+pub const RECENT_RUNS: usize = 20;
+
+#[derive(Debug, Serialize)]
+pub struct IndexPage {
+    pub layout: Layout,
+    pub run_id: String,
+    pub run_href: Option<String>,
+    pub verdict: String,
+    pub tiles: Vec<Tile>,
+    pub attention: Vec<AttentionRow>,
+    pub targets: Vec<TargetRow>,
+    pub trend: Trend,
+    pub runs: Vec<RunRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tile {
+    pub badge: Badge,
+    pub label: &'static str,
+    pub count: String,
+    pub delta: String,
+    pub note: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttentionRow {
+    pub sev: Sev,
+    pub target: String,
+    pub setting: String,
+    pub expected: Val,
+    pub observed: Val,
+    pub was: Option<Val>,
+    pub first_seen: String,
+    pub href: String,
+    pub id: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TargetRow {
+    pub name: String,
+    pub href: String,
+    pub kind: String,
+    pub version: String,
+    pub role: String,
+    pub group: String,
+    pub badge: Badge,
+    /// `unreachable: connection refused` for targets not collected.
+    pub note: String,
+    pub failing: String,
+    pub new: String,
+    pub changes: String,
+    pub last_change: String,
+}
+
+/// Counts for the tiles: (fail, waived, waiver expired, finding errors, targets not
+/// collected, pass).
+fn counts(run: &Run) -> [usize; 6] {
+    let mut c = [0; 6];
+    for t in &run.targets {
+        if t.status != TargetStatus::Ok {
+            c[4] += 1;
+        }
+        for f in &t.findings {
+            match f.status {
+                FindingStatus::Fail => {
+                    c[0] += 1;
+                    if f.waiver.as_ref().is_some_and(|w| w.expired) {
+                        c[2] += 1;
+                    }
+                }
+                FindingStatus::Waived => c[1] += 1,
+                FindingStatus::Error => c[3] += 1,
+                FindingStatus::Pass => c[5] += 1,
+                FindingStatus::NotApplicable => {}
+            }
+        }
+    }
+    c
+}
+
+pub fn build(site: &Site<'_>) -> IndexPage {
+    let run = site.run;
+    let older = site.older_than(run);
+    let previous = older.first().copied();
+    let now = counts(run);
+    let before = previous.map(counts);
+    let d = |i: usize| delta(now[i], before.map(|b| b[i]));
+    let tile = |badge, label, value: usize, delta: String, note: String| Tile {
+        badge,
+        label,
+        count: count(value),
+        delta,
+        note,
+    };
+    let errors_now = now[3] + now[4];
+    let tiles = vec![
+        tile(Badge::FAIL, "FAIL", now[0], d(0), String::new()),
+        tile(Badge::WAIVED, "WAIVED", now[1], d(1), String::new()),
+        tile(Badge::FAIL, "WAIVER EXPIRED", now[2], d(2), "included in FAIL".to_owned()),
+        tile(
+            Badge::ERROR,
+            "ERROR",
+            errors_now,
+            delta(errors_now, before.map(|b| b[3] + b[4])),
+            format!(
+                "{} not evaluated, {} not collected",
+                text::plural(now[3], "finding"),
+                text::plural(now[4], "target")
+            ),
+        ),
+        tile(Badge::PASS, "PASS", now[5], d(5), String::new()),
+    ];
+
+    let mut attention = Vec::new();
+    let mut targets = Vec::new();
+    let mut new_total = 0;
+    let mut failing_targets = 0;
+    for t in &run.targets {
+        let prev = history::previous_collection(older, &t.name).map(|(_, pt)| pt);
+        let new = history::delta(prev, t).new_failures.len();
+        new_total += new;
+        let failing = t.findings.iter().filter(|f| is_failing(f)).count();
+        failing_targets += usize::from(failing > 0);
+        for f in t.findings.iter().filter(|f| is_failing(f)) {
+            let v = site.finding("", run, t, f);
+            attention.push((
+                f.severity,
+                AttentionRow {
+                    sev: v.sev,
+                    target: v.target,
+                    setting: v.setting,
+                    expected: v.expected,
+                    observed: v.observed,
+                    was: v.previous,
+                    first_seen: v.first_seen.unwrap_or_default(),
+                    href: site.finding_href("", run, &t.name, &f.rule),
+                    id: v.id,
+                },
+            ));
+        }
+        let (badge, note) = match t.status {
+            TargetStatus::Ok if failing > 0 => (Badge::FAIL, String::new()),
+            TargetStatus::Ok => (Badge::PASS, String::new()),
+            s => (
+                Badge::ERROR,
+                format!(
+                    "{}: {}",
+                    s.as_str(),
+                    text::clean(t.error.as_deref().unwrap_or("no error message"))
+                ),
+            ),
+        };
+        let last_change = site
+            .runs
+            .iter()
+            .find(|r| r.target(&t.name).is_some_and(|x| !x.changes.is_empty()))
+            .map_or_else(|| "none seen".to_owned(), |r| utc(r.started_at));
+        let detected = t.detected_role.map_or("not detected".to_owned(), |r| r.to_string());
+        let sort_key =
+            (failing == 0, t.status == TargetStatus::Ok, usize::MAX - failing, t.name.clone());
+        targets.push((
+            sort_key,
+            TargetRow {
+                name: text::clean(&t.name),
+                href: site.ids.target_page(&t.name),
+                kind: t.kind.to_string(),
+                version: text::clean(t.server_version.as_deref().unwrap_or("unknown")),
+                role: format!("{} / {detected}", t.role),
+                group: text::clean(t.group.as_deref().unwrap_or("\u{2014}")),
+                badge,
+                note,
+                failing: count(failing),
+                new: count(new),
+                changes: count(t.changes.len()),
+                last_change,
+            },
+        ));
+    }
+    attention.sort_by(|(sa, a), (sb, b)| (sb, &a.id).cmp(&(sa, &b.id)));
+    targets.sort_by(|(a, _), (b, _)| a.cmp(b));
+
+    let baselines: Vec<String> = run
+        .policy_bundle
+        .policies
+        .iter()
+        .map(|p| format!("{} v{}", text::clean(&p.name), text::clean(&p.version)))
+        .collect();
+    let unreachable = now[4];
+    let mut verdict = format!(
+        "Run {}: {} failing on {} of {} targets, {} new since the previous run",
+        text::clean(&run.run_id.0),
+        count(now[0]),
+        count(failing_targets),
+        count(run.targets.len()),
+        count(new_total),
+    );
+    if unreachable > 0 {
+        verdict.push_str(&format!("; {} not collected", count(unreachable)));
+    }
+    if !baselines.is_empty() {
+        verdict.push_str(&format!("; baselines {}", baselines.join(", ")));
+    }
+    verdict.push('.');
+
+    let recent: Vec<&Run> = site.runs.iter().take(RECENT_RUNS).copied().collect();
+    let failing_series: Vec<usize> = recent
+        .iter()
+        .rev()
+        .map(|r| r.targets.iter().flat_map(|t| &t.findings).filter(|f| is_failing(f)).count())
+        .collect();
+    let runs: Vec<RunRow> = recent.iter().map(|r| site.run_row("", r)).collect();
+    let trend_rows: Vec<RunRow> = recent.iter().rev().map(|r| site.run_row("", r)).collect();
+
+    IndexPage {
+        layout: site.layout(
+            "",
+            format!("driftwatch report: {}", run.run_id),
+            vec![],
+            "Reports".to_owned(),
+        ),
+        run_id: text::clean(&run.run_id.0),
+        run_href: site.run_href("", &run.run_id.0),
+        verdict,
+        tiles,
+        attention: attention.into_iter().map(|(_, a)| a).collect(),
+        targets: targets.into_iter().map(|(_, t)| t).collect(),
+        trend: Trend {
+            chart: chart::bars("Failing findings per run", &failing_series, 48),
+            rows: trend_rows,
+        },
+        runs,
+    }
+}

@@ -1,0 +1,214 @@
+//! What every page builder shares: the runs in order, which pages exist (so links only
+//! point at rendered pages), ids, and the components built the same way everywhere.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::history::{self, is_failing};
+use super::ids::{Ids, setting_name};
+use super::text::{self, Val, count, utc};
+use super::view::{
+    Badge, ChangeView, FindingGroups, FindingView, Layout, Link, RowView, RunRow, Sev, WaiverView,
+};
+use super::{MAX_RUN_PAGES, ReportInput};
+use crate::diff::Change;
+use crate::finding::{Finding, FindingStatus};
+use crate::run::{Run, TargetRun};
+use crate::snapshot::Snapshot;
+
+pub struct Site<'a> {
+    pub run: &'a Run,
+    /// `run` then the history, newest first.
+    pub runs: Vec<&'a Run>,
+    pub ids: Ids,
+    /// Runs that get a page in this render.
+    pub run_pages: BTreeSet<&'a str>,
+    /// Targets that get a page in this render (those of `run`).
+    pub target_pages: BTreeSet<&'a str>,
+    pub snapshots: &'a BTreeMap<String, Snapshot>,
+}
+
+impl<'a> Site<'a> {
+    pub fn new(input: &ReportInput<'a>) -> Site<'a> {
+        let runs: Vec<&Run> = std::iter::once(input.run).chain(input.history).collect();
+        Site {
+            run: input.run,
+            ids: Ids::new(&runs),
+            run_pages: runs.iter().take(MAX_RUN_PAGES).map(|r| r.run_id.0.as_str()).collect(),
+            target_pages: input.run.targets.iter().map(|t| t.name.as_str()).collect(),
+            snapshots: input.snapshots,
+            runs,
+        }
+    }
+
+    /// The runs older than `run` (newest first).
+    pub fn older_than(&self, run: &Run) -> &[&'a Run] {
+        let i = self.runs.iter().position(|r| r.run_id == run.run_id).unwrap_or(self.runs.len());
+        self.runs.get(i + 1..).unwrap_or(&[])
+    }
+
+    pub fn layout(&self, root: &str, title: String, crumbs: Vec<Link>, here: String) -> Layout {
+        Layout {
+            title,
+            root: root.to_owned(),
+            crumbs,
+            here,
+            generated_at: utc(self.run.finished_at),
+            version: text::clean(&self.run.driftwatch_version),
+        }
+    }
+
+    pub fn run_href(&self, root: &str, id: &str) -> Option<String> {
+        self.run_pages.contains(id).then(|| format!("{root}{}", self.ids.run_page(id)))
+    }
+
+    pub fn target_href(&self, root: &str, name: &str) -> Option<String> {
+        self.target_pages.contains(name).then(|| format!("{root}{}", self.ids.target_page(name)))
+    }
+
+    /// Link to a setting's inventory row, when the target page shows that setting.
+    pub fn setting_href(&self, root: &str, target: &str, key: &str) -> Option<String> {
+        let page = self.target_href(root, target)?;
+        let snap = self.snapshots.get(target)?;
+        snap.config.contains_key(key).then(|| format!("{page}#{}", self.ids.setting(target, key)))
+    }
+
+    /// Where a finding's article lives: on the target page when there is one.
+    pub fn finding_href(&self, root: &str, run: &Run, target: &str, rule: &str) -> String {
+        let id = self.ids.finding(target, rule);
+        match (run.run_id == self.run.run_id, self.target_href(root, target)) {
+            (true, Some(page)) => format!("{page}#{id}"),
+            _ => format!("{root}{}#{id}", self.ids.run_page(&run.run_id.0)),
+        }
+    }
+
+    /// A finding as an article, with its history: first seen, previous value.
+    pub fn finding(&self, root: &str, run: &Run, t: &TargetRun, f: &Finding) -> FindingView {
+        let older = self.older_than(run);
+        let prev = history::previous_collection(older, &t.name)
+            .and_then(|(_, pt)| pt.findings.iter().find(|p| p.rule == f.rule));
+        let previous = prev.filter(|p| p.actual != f.actual).map(|p| Val::opt(p.actual.as_deref()));
+        let first_seen = is_failing(f).then(|| {
+            let mut chain = vec![run];
+            chain.extend_from_slice(older);
+            match history::first_failing(&chain, &t.name, &f.rule) {
+                Some(r) if r.run_id != run.run_id => {
+                    format!("since {} (run {})", utc(r.started_at), r.run_id)
+                }
+                _ => "new in this run".to_owned(),
+            }
+        });
+        FindingView {
+            id: self.ids.finding(&t.name, &f.rule),
+            target: text::clean(&t.name),
+            target_href: self.target_href(root, &t.name),
+            rule: text::clean(&f.rule),
+            policy: text::clean(&f.policy),
+            setting: text::clean(setting_name(&f.key)),
+            setting_href: self.setting_href(root, &t.name, &f.key),
+            badge: Badge::of(f.status),
+            sev: Sev::of(f.severity),
+            observed: Val::opt(f.actual.as_deref()),
+            expected: Val::of(&f.expected),
+            location: f.location.as_deref().map(text::clean),
+            message: text::clean(&f.message),
+            rationale: f.rationale.as_deref().map(text::clean),
+            remediation: f.remediation.as_deref().map(text::clean),
+            waiver: f.waiver.as_ref().map(|w| WaiverView {
+                reason: text::clean(&w.reason),
+                expires: text::clean(&w.expires),
+                note: text::expiry_note(&w.expires, run.finished_at),
+                expired: w.expired,
+            }),
+            first_seen,
+            previous,
+        }
+    }
+
+    fn row(&self, t: &TargetRun, f: &Finding) -> RowView {
+        RowView {
+            id: self.ids.finding(&t.name, &f.rule),
+            target: text::clean(&t.name),
+            rule: text::clean(&f.rule),
+            setting: text::clean(setting_name(&f.key)),
+            observed: Val::opt(f.actual.as_deref()),
+            expected: Val::of(&f.expected),
+        }
+    }
+
+    /// The findings of `targets` (of `run`) in reading order: failing by severity, most
+    /// severe first, then target and rule; the other groups by target and rule.
+    pub fn groups(&self, root: &str, run: &Run, targets: &[&TargetRun]) -> FindingGroups {
+        let mut all: Vec<(&TargetRun, &Finding)> =
+            targets.iter().flat_map(|t| t.findings.iter().map(move |f| (*t, f))).collect();
+        all.sort_by(|(ta, fa), (tb, fb)| {
+            (fb.severity, &ta.name, &fa.rule).cmp(&(fa.severity, &tb.name, &fb.rule))
+        });
+        let mut g = FindingGroups::default();
+        for (t, f) in all {
+            match f.status {
+                FindingStatus::Fail => g.failing.push(self.finding(root, run, t, f)),
+                FindingStatus::Error => g.errors.push(self.finding(root, run, t, f)),
+                FindingStatus::Waived => g.waived.push(self.finding(root, run, t, f)),
+                FindingStatus::Pass => g.passed.push(self.row(t, f)),
+                FindingStatus::NotApplicable => g.not_applicable.push(self.row(t, f)),
+            }
+        }
+        let by_place = |a: &RowView, b: &RowView| (&a.target, &a.rule).cmp(&(&b.target, &b.rule));
+        g.passed.sort_by(by_place);
+        g.not_applicable.sort_by(by_place);
+        g.failing_count = count(g.failing.len());
+        g.errors_count = count(g.errors.len());
+        g.waived_count = count(g.waived.len());
+        g.passed_count = count(g.passed.len());
+        g.na_count = count(g.not_applicable.len());
+        g
+    }
+
+    pub fn change(&self, root: &str, run: &Run, target: &str, c: &Change) -> ChangeView {
+        ChangeView {
+            id: self.ids.change(&run.run_id.0, target, &c.key),
+            setting: text::clean(setting_name(&c.key)),
+            setting_href: self.setting_href(root, target, &c.key),
+            kind: match (&c.before, &c.after) {
+                (None, _) => "added",
+                (_, None) => "removed",
+                _ => "changed",
+            },
+            before: c.before.as_deref().map(Val::of),
+            after: c.after.as_deref().map(Val::of),
+            location: c.location.as_deref().map(text::clean),
+            previous_location: c.previous_location.as_deref().map(text::clean),
+        }
+    }
+
+    /// A row for the runs tables.
+    pub fn run_row(&self, root: &str, run: &Run) -> RunRow {
+        let (new, fixed) = history::run_new_and_fixed(run, self.older_than(run));
+        let baselines: Vec<String> = run
+            .policy_bundle
+            .policies
+            .iter()
+            .map(|p| format!("{} v{}", text::clean(&p.name), text::clean(&p.version)))
+            .collect();
+        let failing: usize =
+            run.targets.iter().flat_map(|t| &t.findings).filter(|f| is_failing(f)).count();
+        let ok = run.targets.iter().filter(|t| t.status == crate::run::TargetStatus::Ok).count();
+        RunRow {
+            id: text::clean(&run.run_id.0),
+            href: self.run_href(root, &run.run_id.0),
+            started: utc(run.started_at),
+            duration: text::duration_ms((run.finished_at - run.started_at).num_milliseconds()),
+            baselines: baselines.join(", "),
+            targets: format!("{}/{}", count(ok), count(run.targets.len())),
+            failing: count(failing),
+            new: count(new),
+            fixed: count(fixed),
+            changes: count(run.targets.iter().map(|t| t.changes.len()).sum()),
+        }
+    }
+}
+
+/// Breadcrumb root link.
+pub fn home(root: &str) -> Link {
+    Link { href: format!("{root}index.html"), text: "Reports".to_owned() }
+}

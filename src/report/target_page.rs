@@ -1,0 +1,208 @@
+//! `reports/targets/<target>.html`: one target's identity, its current findings (the
+//! same articles and ids as the run page), its change timeline, a chart of failing
+//! findings over runs and the full settings inventory.
+
+use serde::Serialize;
+
+use super::chart;
+use super::chart::Chart;
+use super::history::is_failing;
+use super::ids::setting_name;
+use super::index_page::RECENT_RUNS;
+use super::site::{Site, home};
+use super::text::{self, Val, count, utc};
+use super::view::{Badge, ChangeView, FindingGroups, Layout};
+use crate::run::{TargetRun, TargetStatus};
+
+#[derive(Debug, Serialize)]
+pub struct TargetPage {
+    pub layout: Layout,
+    pub header: Header,
+    /// False when this run could not collect the target: it has no findings then.
+    pub collected: bool,
+    pub findings: FindingGroups,
+    pub timeline: Vec<TimelineEntry>,
+    pub chart: Chart,
+    /// The numbers behind the chart, oldest first.
+    pub history: Vec<HistoryRow>,
+    pub inventory: Option<Inventory>,
+    /// Why there is no inventory.
+    pub inventory_note: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Header {
+    pub name: String,
+    pub kind: String,
+    pub version: String,
+    pub address: String,
+    pub role: String,
+    pub detected_role: String,
+    pub group: String,
+    pub labels: Vec<Pair>,
+    pub last_run: String,
+    pub last_run_href: Option<String>,
+    pub collected_at: String,
+    pub badge: Badge,
+    pub status_note: String,
+    pub baselines: String,
+    pub snapshot: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Pair {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TimelineEntry {
+    pub run: String,
+    pub href: Option<String>,
+    pub at: String,
+    pub changes: Vec<ChangeView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryRow {
+    pub run: String,
+    pub href: Option<String>,
+    pub started: String,
+    pub status: String,
+    pub failing: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Inventory {
+    pub count: String,
+    pub rows: Vec<SettingRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SettingRow {
+    pub id: String,
+    pub setting: String,
+    pub value: Val,
+    pub location: String,
+    pub note: String,
+}
+
+const ROOT: &str = "../";
+
+pub fn build(site: &Site<'_>, t: &TargetRun) -> TargetPage {
+    let run = site.run;
+    let name = text::clean(&t.name);
+    let failing = t.findings.iter().filter(|f| is_failing(f)).count();
+    let (badge, status_note) = match t.status {
+        TargetStatus::Ok if failing > 0 => (Badge::FAIL, format!("{} failing", count(failing))),
+        TargetStatus::Ok => (Badge::PASS, "no failing findings".to_owned()),
+        s => (
+            Badge::ERROR,
+            format!(
+                "{}: {}",
+                s.as_str(),
+                text::clean(t.error.as_deref().unwrap_or("no error message"))
+            ),
+        ),
+    };
+    let mut baselines: Vec<String> = t.findings.iter().map(|f| text::clean(&f.policy)).collect();
+    baselines.sort();
+    baselines.dedup();
+    let header = Header {
+        name: name.clone(),
+        kind: t.kind.to_string(),
+        version: text::clean(t.server_version.as_deref().unwrap_or("unknown")),
+        address: text::clean(&t.address),
+        role: t.role.to_string(),
+        detected_role: t.detected_role.map_or("not detected".to_owned(), |r| r.to_string()),
+        group: text::clean(t.group.as_deref().unwrap_or("\u{2014}")),
+        labels: t
+            .labels
+            .iter()
+            .map(|(k, v)| Pair { key: text::clean(k), value: text::clean(v) })
+            .collect(),
+        last_run: text::clean(&run.run_id.0),
+        last_run_href: site.run_href(ROOT, &run.run_id.0),
+        collected_at: utc(t.collected_at),
+        badge,
+        status_note,
+        baselines: if baselines.is_empty() { "\u{2014}".to_owned() } else { baselines.join(", ") },
+        snapshot: t.snapshot.as_ref().map_or("\u{2014}".to_owned(), |d| d.short().to_owned()),
+    };
+
+    let timeline = site
+        .runs
+        .iter()
+        .filter_map(|r| {
+            let rt = r.target(&t.name).filter(|rt| !rt.changes.is_empty())?;
+            Some(TimelineEntry {
+                run: text::clean(&r.run_id.0),
+                href: site.run_href(ROOT, &r.run_id.0),
+                at: utc(rt.collected_at),
+                changes: rt.changes.iter().map(|c| site.change(ROOT, r, &t.name, c)).collect(),
+            })
+        })
+        .collect();
+
+    let recent: Vec<_> = site.runs.iter().take(RECENT_RUNS).rev().collect();
+    let failing_in = |rt: Option<&TargetRun>| {
+        rt.map_or(0, |x| x.findings.iter().filter(|f| is_failing(f)).count())
+    };
+    let series: Vec<usize> = recent.iter().map(|r| failing_in(r.target(&t.name))).collect();
+    let history = recent
+        .iter()
+        .map(|r| {
+            let rt = r.target(&t.name);
+            HistoryRow {
+                run: text::clean(&r.run_id.0),
+                href: site.run_href(ROOT, &r.run_id.0),
+                started: utc(r.started_at),
+                status: rt.map_or("not in this run", |x| x.status.as_str()).to_owned(),
+                failing: count(failing_in(rt)),
+            }
+        })
+        .collect();
+
+    let snapshot = site.snapshots.get(&t.name);
+    let inventory = snapshot.map(|s| Inventory {
+        count: count(s.config.len()),
+        rows: s
+            .config
+            .iter()
+            .map(|(key, e)| SettingRow {
+                id: site.ids.setting(&t.name, key),
+                setting: text::clean(setting_name(key)),
+                value: Val::of(&e.display_value()),
+                location: text::clean(&e.location().unwrap_or_else(|| "\u{2014}".to_owned())),
+                note: match (e.pending_restart, e.redacted) {
+                    (true, true) => "pending restart; redacted".to_owned(),
+                    (true, false) => "pending restart".to_owned(),
+                    (false, true) => "redacted".to_owned(),
+                    (false, false) => String::new(),
+                },
+            })
+            .collect(),
+    });
+    let inventory_note = if inventory.is_some() {
+        String::new()
+    } else {
+        "No snapshot of this target is available (it has not been collected).".to_owned()
+    };
+
+    TargetPage {
+        layout: site.layout(
+            ROOT,
+            format!("Target {name}"),
+            vec![home(ROOT)],
+            format!("Target {name}"),
+        ),
+        header,
+        collected: t.status == TargetStatus::Ok,
+        findings: site.groups(ROOT, run, &[t]),
+        timeline,
+        chart: chart::bars("Failing findings on this target per run", &series, 40),
+        history,
+        inventory,
+        inventory_note,
+    }
+}

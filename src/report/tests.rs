@@ -1,0 +1,236 @@
+//! Report properties over the fixtures: deterministic, escaped, self-contained, linked,
+//! within budget; and a snapshot of the index page.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use regex::Regex;
+
+use super::fixtures::{self, HOSTILE};
+use super::{Page, ReportInput, render};
+use crate::run::Run;
+
+fn pages_for(
+    run: &Run,
+    history: &[Run],
+    snapshots: &BTreeMap<String, crate::snapshot::Snapshot>,
+) -> Vec<Page> {
+    render(&ReportInput { run, history, snapshots }).expect("fixture renders")
+}
+
+fn fixture_pages() -> Vec<Page> {
+    pages_for(&fixtures::second_run(), &[fixtures::first_run()], &fixtures::snapshots())
+}
+
+fn page<'a>(pages: &'a [Page], path: &str) -> &'a Page {
+    pages.iter().find(|p| p.path == path).unwrap_or_else(|| panic!("no page {path}"))
+}
+
+fn attr(html: &str, name: &str) -> Vec<String> {
+    let re = Regex::new(&format!(r#"\s{name}="([^"]*)""#)).unwrap();
+    re.captures_iter(html).map(|c| c[1].to_owned()).collect()
+}
+
+fn ids(html: &str) -> BTreeSet<String> {
+    attr(html, "id").into_iter().collect()
+}
+
+/// `reports/runs` + `../targets/a.html` → `reports/targets/a.html`.
+fn resolve(from: &str, href: &str) -> String {
+    let mut parts: Vec<&str> = from.split('/').collect();
+    parts.pop();
+    for seg in href.split('/') {
+        match seg {
+            ".." => {
+                parts.pop();
+            }
+            "." => {}
+            s => parts.push(s),
+        }
+    }
+    parts.join("/")
+}
+
+#[test]
+fn renders_the_expected_pages() {
+    let paths: Vec<String> = fixture_pages().into_iter().map(|p| p.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "reports/index.html",
+            "reports/runs/20261125t161500z-3f9a.html",
+            "reports/runs/20261124t161500z-0001.html",
+            "reports/targets/pg-primary.html",
+            "reports/targets/pg-replica-2.html",
+        ]
+    );
+}
+
+#[test]
+fn render_is_deterministic() {
+    assert_eq!(fixture_pages(), fixture_pages());
+}
+
+#[test]
+fn hostile_values_appear_only_escaped() {
+    let pages = fixture_pages();
+    let all: String = pages.iter().map(|p| p.html.as_str()).collect();
+    assert!(
+        all.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;")
+            || all.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+    );
+    assert!(
+        all.contains("&quot;&#39;&amp;") || all.contains("&quot;&#x27;&amp;"),
+        "quotes escaped"
+    );
+    for p in &pages {
+        assert!(!p.html.to_ascii_lowercase().contains("<script"), "{} has a script tag", p.path);
+        assert!(!p.html.contains('\u{0}'), "{} has a NUL", p.path);
+        assert!(!p.html.contains(HOSTILE), "{} has the raw hostile value", p.path);
+        assert!(!p.html.contains("<b>"), "{} has an unescaped error message", p.path);
+    }
+    assert!(all.contains("main\u{2400}x"), "NUL shown as a control picture");
+}
+
+#[test]
+fn failing_findings_have_the_same_id_on_run_and_target_pages() {
+    let pages = fixture_pages();
+    let run = fixtures::second_run();
+    let run_page = ids(&page(&pages, "reports/runs/20261125t161500z-3f9a.html").html);
+    let target_page = ids(&page(&pages, "reports/targets/pg-primary.html").html);
+    let failing: Vec<_> = run.targets[0]
+        .findings
+        .iter()
+        .filter(|f| f.status == crate::finding::FindingStatus::Fail)
+        .collect();
+    assert_eq!(failing.len(), 4);
+    for f in failing {
+        let id = format!("f-pg-primary-{}", super::slug(&f.rule));
+        assert!(run_page.contains(&id), "run page lacks {id}");
+        assert!(target_page.contains(&id), "target page lacks {id}");
+    }
+}
+
+#[test]
+fn ids_are_unique_and_well_formed() {
+    let re = Regex::new("^[a-z0-9-]+$").unwrap();
+    for p in fixture_pages() {
+        let all = attr(&p.html, "id");
+        let unique: BTreeSet<_> = all.iter().collect();
+        assert_eq!(all.len(), unique.len(), "duplicate id on {}", p.path);
+        for id in &all {
+            assert!(re.is_match(id), "{id} on {}", p.path);
+        }
+    }
+}
+
+#[test]
+fn every_relative_link_resolves() {
+    let pages = fixture_pages();
+    let by_path: BTreeMap<&str, BTreeSet<String>> =
+        pages.iter().map(|p| (p.path.as_str(), ids(&p.html))).collect();
+    let mut checked = 0;
+    for p in &pages {
+        for href in attr(&p.html, "href") {
+            let (file, anchor) = href.split_once('#').unwrap_or((&href, ""));
+            let target = if file.is_empty() { p.path.clone() } else { resolve(&p.path, file) };
+            let Some(target_ids) = by_path.get(target.as_str()) else {
+                panic!("{} links to {href}: no page {target}", p.path);
+            };
+            assert!(
+                anchor.is_empty() || target_ids.contains(anchor),
+                "{} links to {href}: no id {anchor}",
+                p.path
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} links");
+}
+
+#[test]
+fn nothing_is_fetched_from_elsewhere() {
+    for p in fixture_pages() {
+        for url in attr(&p.html, "href").into_iter().chain(attr(&p.html, "src")) {
+            assert!(!url.contains("://") && !url.starts_with("//"), "{} has {url}", p.path);
+        }
+        assert!(!p.html.contains("http://") && !p.html.contains("https://"), "{}", p.path);
+        assert!(!p.html.contains("@import") && !p.html.contains("url("), "{}", p.path);
+    }
+}
+
+#[test]
+fn every_page_has_breadcrumb_and_footer() {
+    for p in fixture_pages() {
+        assert!(p.html.contains(r#"<nav aria-label="Breadcrumb">"#), "{}", p.path);
+        assert!(
+            p.html.contains("generated at 2026-11-25 16:15:42 UTC by driftwatch 0.1.0"),
+            "{}",
+            p.path
+        );
+    }
+}
+
+#[test]
+fn css_and_charts_stay_within_budget() {
+    let pages = fixture_pages();
+    let index = &page(&pages, "reports/index.html").html;
+    let css = &index[index.find("<style>").unwrap()..index.find("</style>").unwrap()];
+    assert!(css.len() <= 12 * 1024, "CSS is {} bytes", css.len());
+    for p in &pages {
+        let mut rest = p.html.as_str();
+        while let Some(start) = rest.find("<svg") {
+            let end = rest[start..].find("</svg>").unwrap() + start + 6;
+            let svg = &rest[start..end];
+            assert!(svg.len() < 1024, "{}: SVG of {} bytes", p.path, svg.len());
+            assert!(
+                svg.contains(r#"role="img""#)
+                    && svg.contains("aria-label=")
+                    && svg.contains("<title>")
+            );
+            rest = &rest[end..];
+        }
+    }
+}
+
+#[test]
+fn run_page_with_1000_findings_stays_under_500_kb() {
+    let run = fixtures::big_run();
+    let pages = pages_for(&run, &[], &BTreeMap::new());
+    let run_page = page(&pages, "reports/runs/20261125t161500z-b16b.html");
+    assert!(run_page.html.len() < 500 * 1024, "run page is {} bytes", run_page.html.len());
+    assert_eq!(run_page.html.matches("<article ").count(), 100);
+    let index = page(&pages, "reports/index.html");
+    assert!(index.html.len() < 200 * 1024, "index is {} bytes", index.html.len());
+}
+
+#[test]
+fn changes_show_before_and_after() {
+    let pages = fixture_pages();
+    let html = &page(&pages, "reports/runs/20261125t161500z-3f9a.html").html;
+    assert!(html.contains(r#"<tr id="c-20261125t161500z-3f9a-pg-primary-ssl">"#));
+    assert!(html.contains("<del><code>on</code></del> &rarr; <span class=\"lbl\">now</span><ins><code>off</code></ins>"));
+    assert!(html.contains("PG-CONN-001"), "resolved finding listed");
+    assert!(html.contains("… (5,000 chars)"));
+}
+
+#[test]
+fn index_page_snapshot() {
+    let pages = fixture_pages();
+    insta::assert_snapshot!("index", page(&pages, "reports/index.html").html);
+}
+
+/// Writes the fixture pages to `$DRIFTWATCH_REPORT_PREVIEW` (e.g. `/tmp/report-preview`)
+/// for a look in a browser; does nothing when the variable is unset.
+#[test]
+fn write_preview_when_asked() {
+    let Some(dir) = std::env::var_os("DRIFTWATCH_REPORT_PREVIEW") else { return };
+    let dir = std::path::PathBuf::from(dir);
+    for p in fixture_pages()
+        .into_iter()
+        .chain(pages_for(&fixtures::big_run(), &[], &BTreeMap::new()).into_iter().skip(1).take(1))
+    {
+        let path = dir.join(&p.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, p.html).unwrap();
+    }
+}
