@@ -68,15 +68,24 @@ impl Ids {
         format!("r-{}", self.run(run))
     }
 
-    /// Page path below `reports/`: `targets/<slug>.html`.
+    /// Page path below `reports/`: `targets/<target>.html`, the store layout's
+    /// contract. Config only admits file-safe target names; any other name (never
+    /// produced by driftwatch) falls back to its slug.
     pub fn target_page(&self, name: &str) -> String {
-        format!("targets/{}.html", self.target(name))
+        format!("targets/{}.html", if file_safe(name) { name.to_owned() } else { self.target(name) })
     }
 
-    /// Page path below `reports/`: `runs/<slug>.html`.
+    /// Page path below `reports/`: `runs/<run-id>.html`, as the store layout says.
     pub fn run_page(&self, id: &str) -> String {
-        format!("runs/{}.html", self.run(id))
+        format!("runs/{}.html", if file_safe(id) { id.to_owned() } else { self.run(id) })
     }
+}
+
+/// A name that can stand as a file name in any store and URL without escaping.
+fn file_safe(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn unique_slugs<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, String> {

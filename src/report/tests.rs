@@ -57,8 +57,8 @@ fn renders_the_expected_pages() {
         paths,
         [
             "reports/index.html",
-            "reports/runs/20261125t161500z-3f9a.html",
-            "reports/runs/20261124t161500z-0001.html",
+            "reports/runs/20261125T161500Z-3f9a.html",
+            "reports/runs/20261124T161500Z-0001.html",
             "reports/targets/pg-primary.html",
             "reports/targets/pg-replica-2.html",
         ]
@@ -95,7 +95,7 @@ fn hostile_values_appear_only_escaped() {
 fn failing_findings_have_the_same_id_on_run_and_target_pages() {
     let pages = fixture_pages();
     let run = fixtures::second_run();
-    let run_page = ids(&page(&pages, "reports/runs/20261125t161500z-3f9a.html").html);
+    let run_page = ids(&page(&pages, "reports/runs/20261125T161500Z-3f9a.html").html);
     let target_page = ids(&page(&pages, "reports/targets/pg-primary.html").html);
     let failing: Vec<_> = run.targets[0]
         .findings
@@ -196,7 +196,7 @@ fn css_and_charts_stay_within_budget() {
 fn run_page_with_1000_findings_stays_under_500_kb() {
     let run = fixtures::big_run();
     let pages = pages_for(&run, &[], &BTreeMap::new());
-    let run_page = page(&pages, "reports/runs/20261125t161500z-b16b.html");
+    let run_page = page(&pages, "reports/runs/20261125T161500Z-b16b.html");
     assert!(run_page.html.len() < 500 * 1024, "run page is {} bytes", run_page.html.len());
     assert_eq!(run_page.html.matches("<article ").count(), 100);
     let index = page(&pages, "reports/index.html");
@@ -206,7 +206,7 @@ fn run_page_with_1000_findings_stays_under_500_kb() {
 #[test]
 fn changes_show_before_and_after() {
     let pages = fixture_pages();
-    let html = &page(&pages, "reports/runs/20261125t161500z-3f9a.html").html;
+    let html = &page(&pages, "reports/runs/20261125T161500Z-3f9a.html").html;
     assert!(html.contains(r#"<tr id="c-20261125t161500z-3f9a-pg-primary-ssl">"#));
     assert!(html.contains("<del><code>on</code></del> &rarr; <span class=\"lbl\">now</span><ins><code>off</code></ins>"));
     assert!(html.contains("PG-CONN-001"), "resolved finding listed");
