@@ -1,0 +1,594 @@
+//! Raw TOML → validated policies. Each `[policy]`, `[[rule]]` and `[[waiver]]` table is
+//! deserialized on its own, so one bad rule does not hide the problems of the next;
+//! every problem becomes a [`Diagnostic`] at the offending value's line and column.
+
+use std::collections::{BTreeMap, HashMap};
+use std::marker::PhantomData;
+use std::ops::Range;
+
+use chrono::NaiveDate;
+use regex::Regex;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use sha2::{Digest as _, Sha256};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::rule::{Bound, Condition, Expect, Literal, Missing, Rule};
+use super::units::Expected;
+use super::{AppliesTo, Policy, PolicySource, Waiver};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::finding::Severity;
+use crate::snapshot::{Kind, Role};
+
+/// Key prefixes a rule may read.
+const NAMESPACES: [&str; 3] = ["setting.", "server.", "state."];
+const OPERATORS: &str = "equals, not_equals, one_of, min, max, matches, present, absent";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    name: Spanned<String>,
+    version: Spanned<String>,
+    #[serde(default)]
+    description: Option<String>,
+    applies_to: RawAppliesTo,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAppliesTo {
+    kind: Kind,
+    #[serde(default)]
+    role: Option<Spanned<OneOrMany<Role>>>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: Spanned<String>,
+    key: Spanned<String>,
+    expect: Spanned<OperatorTable>,
+    severity: Spanned<String>,
+    #[serde(default)]
+    rationale: Option<String>,
+    #[serde(default)]
+    remediation: Option<String>,
+    #[serde(default)]
+    when: Option<Spanned<OperatorTable>>,
+    #[serde(default)]
+    roles: Option<Spanned<OneOrMany<Role>>>,
+    #[serde(default)]
+    missing: Option<Missing>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWaiver {
+    rule: Spanned<String>,
+    #[serde(default)]
+    target: Option<Spanned<String>>,
+    reason: Spanned<String>,
+    expires: Spanned<toml::Value>,
+}
+
+/// An `expect` or `when` table: operator name → value, both with spans.
+type OperatorTable = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
+
+/// `"replica"` or `["primary", "standalone"]`.
+struct OneOrMany<T>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                T::deserialize(de::value::StrDeserializer::<E>::new(s)).map(|t| OneOrMany(vec![t]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(OneOrMany(items))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// What the cross-file checks need from one file, even when the file has problems.
+struct FileFacts {
+    policy: Option<Policy>,
+    name: Option<Spanned<String>>,
+    /// Every `[[rule]] id` that is a string, valid rule or not.
+    rule_ids: Vec<(String, Range<usize>)>,
+    waiver_rules: Vec<(String, Range<usize>)>,
+    /// The file did not parse as TOML: its rule ids may be incomplete.
+    broken: bool,
+}
+
+/// Load every file, then check across files: duplicate policy names, duplicate rule
+/// ids, waivers for unknown rules. Sources must be sorted by path.
+pub(super) fn load_all(sources: &[PolicySource]) -> Result<Vec<Policy>, Diagnostics> {
+    let mut diags = Vec::new();
+    let facts: Vec<FileFacts> = sources.iter().map(|s| load_file(s, &mut diags)).collect();
+
+    let mut names: HashMap<&str, &str> = HashMap::new();
+    let mut ids: HashMap<&str, &str> = HashMap::new();
+    for (src, f) in sources.iter().zip(&facts) {
+        if let Some(name) = &f.name
+            && let Some(first) = names.insert(name.get_ref(), &src.path)
+        {
+            let msg = format!("policy name `{}` is already used by {first}", name.get_ref());
+            diags.push(Diagnostic::at_span(&src.file, &src.text, Some(name.span()), msg));
+        }
+        for (id, span) in &f.rule_ids {
+            if let Some(first) = ids.get(id.as_str()) {
+                let msg = format!("duplicate rule id `{id}` (first defined in {first})");
+                diags.push(Diagnostic::at_span(&src.file, &src.text, Some(span.clone()), msg));
+            } else {
+                ids.insert(id, &src.path);
+            }
+        }
+    }
+    if facts.iter().all(|f| !f.broken) {
+        for (src, f) in sources.iter().zip(&facts) {
+            for (rule, span) in f.waiver_rules.iter().filter(|(r, _)| !ids.contains_key(r.as_str()))
+            {
+                let msg = format!("waiver for unknown rule `{rule}`");
+                diags.push(Diagnostic::at_span(&src.file, &src.text, Some(span.clone()), msg));
+            }
+        }
+    }
+    if !diags.is_empty() {
+        return Err(Diagnostics::sorted(diags));
+    }
+    Ok(facts.into_iter().filter_map(|f| f.policy).collect())
+}
+
+/// Reports problems of one file as they are found.
+struct Sink<'a> {
+    src: &'a PolicySource,
+    diags: &'a mut Vec<Diagnostic>,
+    before: usize,
+}
+
+impl Sink<'_> {
+    fn at(&mut self, span: Range<usize>, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::at_span(&self.src.file, &self.src.text, Some(span), msg));
+    }
+
+    fn serde(&mut self, context: &str, e: &toml::de::Error) {
+        let msg = format!("{context}: {}", e.message().trim_end());
+        self.diags.push(Diagnostic::at_span(&self.src.file, &self.src.text, e.span(), msg));
+    }
+
+    fn clean(&self) -> bool {
+        self.diags.len() == self.before
+    }
+}
+
+fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
+    let before = diags.len();
+    let mut sink = Sink { src, diags, before };
+    let mut facts = FileFacts {
+        policy: None,
+        name: None,
+        rule_ids: vec![],
+        waiver_rules: vec![],
+        broken: false,
+    };
+    let (root, errors) = DeTable::parse_recoverable(&src.text);
+    for e in &errors {
+        sink.serde("invalid TOML", e);
+    }
+    facts.broken = !errors.is_empty();
+
+    let (mut policy, mut rules, mut waivers) = (None, vec![], vec![]);
+    for (key, value) in root.into_inner() {
+        match key.get_ref().as_ref() {
+            "policy" => policy = Some(value),
+            "rule" => rules = tables(value, "rule", &mut sink),
+            "waiver" => waivers = tables(value, "waiver", &mut sink),
+            other => {
+                let msg = format!(
+                    "unknown top-level key `{other}` (expected [policy], [[rule]] or [[waiver]])"
+                );
+                sink.at(key.span(), msg);
+            }
+        }
+    }
+    for t in &rules {
+        if let Some(id) = t.get_ref().get("id").filter(|v| v.get_ref().is_str())
+            && let Some(s) = id.get_ref().as_str()
+        {
+            facts.rule_ids.push((s.to_owned(), id.span()));
+        }
+    }
+    if facts.broken {
+        return facts;
+    }
+
+    let header = match policy.map(|p| RawPolicy::deserialize(ValueDeserializer::from(p))) {
+        Some(Ok(raw)) => policy_header(raw, &mut sink),
+        Some(Err(e)) => {
+            sink.serde("[policy]", &e);
+            None
+        }
+        None => {
+            sink.diags.push(Diagnostic::whole_file(&src.file, "missing [policy] table"));
+            None
+        }
+    };
+    let rules: Vec<Rule> = rules
+        .into_iter()
+        .filter_map(|t| match RawRule::deserialize(ValueDeserializer::from(t)) {
+            Ok(raw) => rule(raw, &mut sink),
+            Err(e) => {
+                sink.serde("[[rule]]", &e);
+                None
+            }
+        })
+        .collect();
+    let waivers: Vec<Waiver> = waivers
+        .into_iter()
+        .filter_map(|t| match RawWaiver::deserialize(ValueDeserializer::from(t)) {
+            Ok(raw) => {
+                facts.waiver_rules.push((raw.rule.get_ref().clone(), raw.rule.span()));
+                waiver(raw, &mut sink)
+            }
+            Err(e) => {
+                sink.serde("[[waiver]]", &e);
+                None
+            }
+        })
+        .collect();
+
+    if let Some((name, version, description, applies_to)) = header {
+        facts.name = Some(name.clone());
+        if sink.clean() {
+            facts.policy = Some(Policy {
+                name: name.into_inner(),
+                version,
+                description,
+                path: src.path.clone(),
+                sha256: hex::encode(Sha256::digest(src.text.as_bytes())),
+                applies_to,
+                rules,
+                waivers,
+            });
+        }
+    }
+    facts
+}
+
+/// The elements of `[[rule]]` / `[[waiver]]`; anything else is a diagnostic.
+fn tables<'i>(
+    value: Spanned<DeValue<'i>>,
+    name: &str,
+    sink: &mut Sink<'_>,
+) -> Vec<Spanned<DeValue<'i>>> {
+    let span = value.span();
+    match value.into_inner() {
+        DeValue::Array(items) => items.into_iter().collect(),
+        other => {
+            let msg = format!(
+                "`{name}` must be an array of tables: write [[{name}]], found a {}",
+                other.type_str()
+            );
+            sink.at(span, msg);
+            vec![]
+        }
+    }
+}
+
+type Header = (Spanned<String>, String, Option<String>, AppliesTo);
+
+fn policy_header(raw: RawPolicy, sink: &mut Sink<'_>) -> Option<Header> {
+    let mut ok = true;
+    for (field, value) in [("name", &raw.name), ("version", &raw.version)] {
+        if value.get_ref().trim().is_empty() {
+            sink.at(value.span(), format!("[policy] {field} must not be empty"));
+            ok = false;
+        }
+    }
+    let roles = roles(raw.applies_to.role, "applies_to.role", sink)?;
+    let applies_to = AppliesTo { kind: raw.applies_to.kind, roles, labels: raw.applies_to.labels };
+    ok.then(|| (raw.name, raw.version.into_inner(), raw.description, applies_to))
+}
+
+fn roles(
+    raw: Option<Spanned<OneOrMany<Role>>>,
+    field: &str,
+    sink: &mut Sink<'_>,
+) -> Option<Vec<Role>> {
+    match raw {
+        None => Some(vec![]),
+        Some(list) if list.get_ref().0.is_empty() => {
+            sink.at(list.span(), format!("{field} must name at least one role (or be left out)"));
+            None
+        }
+        Some(list) => Some(list.into_inner().0),
+    }
+}
+
+fn rule(raw: RawRule, sink: &mut Sink<'_>) -> Option<Rule> {
+    let before = sink.diags.len();
+    if raw.id.get_ref().trim().is_empty() {
+        sink.at(raw.id.span(), "rule id must not be empty");
+    }
+    check_key(&raw.key, sink);
+    let severity = Severity::parse(raw.severity.get_ref());
+    if severity.is_none() {
+        let msg = format!(
+            "unknown severity `{}` (expected critical, high, medium, low or info)",
+            raw.severity.get_ref()
+        );
+        sink.at(raw.severity.span(), msg);
+    }
+    let expect = operators(raw.expect, "expect", sink);
+    let when = raw.when.map(|w| condition(w, sink));
+    let roles = roles(raw.roles, "roles", sink);
+    if sink.diags.len() != before {
+        return None;
+    }
+    Some(Rule {
+        id: raw.id.into_inner(),
+        key: raw.key.into_inner(),
+        expect: expect?,
+        severity: severity?,
+        rationale: raw.rationale,
+        remediation: raw.remediation,
+        when: when.flatten(),
+        roles: roles?,
+        missing: raw.missing.unwrap_or(Missing::Error),
+    })
+}
+
+fn check_key(key: &Spanned<String>, sink: &mut Sink<'_>) -> bool {
+    let k = key.get_ref();
+    let ok = NAMESPACES.iter().any(|ns| k.len() > ns.len() && k.starts_with(ns));
+    if !ok {
+        let msg = format!(
+            "key `{k}` must start with `setting.`, `server.` or `state.` (e.g. `setting.{k}`)"
+        );
+        sink.at(key.span(), msg);
+    }
+    ok
+}
+
+/// A `when` table: `key` plus one operator.
+fn condition(table: Spanned<OperatorTable>, sink: &mut Sink<'_>) -> Option<Condition> {
+    let span = table.span();
+    let mut table = table.into_inner();
+    let Some((_, key)) = table.remove_entry("key") else {
+        sink.at(span, "`when` needs a `key` and one operator");
+        return None;
+    };
+    let key = match key.get_ref() {
+        toml::Value::String(s) => Spanned::new(key.span(), s.clone()),
+        other => {
+            sink.at(
+                key.span(),
+                format!("`when.key` must be a string, found a {}", other.type_str()),
+            );
+            return None;
+        }
+    };
+    let key_ok = check_key(&key, sink);
+    let expect = operators(Spanned::new(span, table), "when", sink)?;
+    key_ok.then(|| Condition { key: key.into_inner(), expect })
+}
+
+/// The one operator of an `expect` or `when` table (or `min` and `max` together).
+fn operators(table: Spanned<OperatorTable>, what: &str, sink: &mut Sink<'_>) -> Option<Expect> {
+    let span = table.span();
+    let mut entries: Vec<_> = table.into_inner().into_iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    let mut ok = true;
+    let mut names: Vec<Spanned<String>> = Vec::new();
+    let mut found: Vec<Expect> = Vec::new();
+    let (mut min, mut max) = (None, None);
+    for (name, value) in entries {
+        let parsed = match name.get_ref().as_str() {
+            "equals" => literal(&value, sink).map(Expect::Equals),
+            "not_equals" => literal(&value, sink).map(Expect::NotEquals),
+            "one_of" => one_of(&value, sink),
+            "min" => bound(&value, sink).map(|b| {
+                min = Some((b.clone(), value.span()));
+                Expect::Range { min: Some(b), max: None }
+            }),
+            "max" => bound(&value, sink).map(|b| {
+                max = Some((b.clone(), value.span()));
+                Expect::Range { min: None, max: Some(b) }
+            }),
+            "matches" => matches(&value, sink),
+            op @ ("present" | "absent") => presence(op, &value, sink),
+            other => {
+                let msg =
+                    format!("unknown operator `{other}` in `{what}` (expected one of {OPERATORS})");
+                sink.at(name.span(), msg);
+                ok = false;
+                continue;
+            }
+        };
+        names.push(name);
+        match parsed {
+            Some(expect) => found.push(expect),
+            None => ok = false,
+        }
+    }
+    if names.is_empty() {
+        if ok {
+            sink.at(span, format!("`{what}` needs one operator ({OPERATORS})"));
+        }
+        return None;
+    }
+    let is_bound = |n: &Spanned<String>| matches!(n.get_ref().as_str(), "min" | "max");
+    if names.len() > 1 && !names.iter().all(is_bound) {
+        let (first, second) = (&names[0], &names[1]);
+        let msg = format!(
+            "`{what}` takes exactly one operator (found `{}` and `{}`)",
+            first.get_ref(),
+            second.get_ref()
+        );
+        sink.at(second.span(), msg);
+        return None;
+    }
+    if !ok {
+        return None;
+    }
+    match (min, max) {
+        (Some((lo, _)), Some((hi, hi_span))) => range(lo, hi, hi_span, sink),
+        _ => found.pop(),
+    }
+}
+
+/// `min` and `max` together: same kind of quantity, `min <= max`.
+fn range(lo: Bound, hi: Bound, hi_span: Range<usize>, sink: &mut Sink<'_>) -> Option<Expect> {
+    let (a, b) = match (lo.value, hi.value) {
+        (Expected::Bare(a), Expected::Bare(b)) => (a, b),
+        (Expected::Quantity(a), Expected::Quantity(b)) if a.dimension == b.dimension => {
+            (a.amount, b.amount)
+        }
+        (Expected::Quantity(_), Expected::Quantity(_)) => {
+            sink.at(hi_span, "`min` and `max` measure different things (memory vs time)");
+            return None;
+        }
+        _ => {
+            sink.at(hi_span, "`min` and `max` must both have units or both be plain numbers");
+            return None;
+        }
+    };
+    if a > b {
+        sink.at(hi_span, format!("`max` ({}) is below `min` ({})", hi.written, lo.written));
+        return None;
+    }
+    Some(Expect::Range { min: Some(lo), max: Some(hi) })
+}
+
+fn matches(value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Option<Expect> {
+    let toml::Value::String(s) = value.get_ref() else {
+        let msg = format!("`matches` takes a regex string, found a {}", value.get_ref().type_str());
+        sink.at(value.span(), msg);
+        return None;
+    };
+    match Regex::new(s) {
+        Ok(re) => Some(Expect::Matches(re)),
+        Err(e) => {
+            sink.at(value.span(), format!("invalid regex: {}", regex_reason(&e)));
+            None
+        }
+    }
+}
+
+fn presence(op: &str, value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Option<Expect> {
+    match (op, value.get_ref()) {
+        ("present", toml::Value::Boolean(true)) => Some(Expect::Present),
+        ("absent", toml::Value::Boolean(true)) => Some(Expect::Absent),
+        _ => {
+            let other = if op == "present" { "absent" } else { "present" };
+            let msg =
+                format!("`{op}` must be `true` (to expect the opposite, write `{other} = true`)");
+            sink.at(value.span(), msg);
+            None
+        }
+    }
+}
+
+fn regex_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(&text);
+    last.trim().trim_start_matches("error: ").to_owned()
+}
+
+fn literal(value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Option<Literal> {
+    match value.get_ref() {
+        toml::Value::String(s) => Some(Literal::Str(s.clone())),
+        toml::Value::Integer(n) => Some(Literal::Int(*n)),
+        toml::Value::Float(n) => Some(Literal::Float(*n)),
+        toml::Value::Boolean(b) => Some(Literal::Bool(*b)),
+        other => {
+            sink.at(
+                value.span(),
+                format!("expected a string, number or boolean, found a {}", other.type_str()),
+            );
+            None
+        }
+    }
+}
+
+fn one_of(value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Option<Expect> {
+    let toml::Value::Array(items) = value.get_ref() else {
+        sink.at(
+            value.span(),
+            format!("`one_of` takes a list, found a {}", value.get_ref().type_str()),
+        );
+        return None;
+    };
+    if items.is_empty() {
+        sink.at(value.span(), "`one_of` needs at least one value");
+        return None;
+    }
+    let literals: Option<Vec<Literal>> =
+        items.iter().map(|v| literal(&Spanned::new(value.span(), v.clone()), sink)).collect();
+    literals.map(Expect::OneOf)
+}
+
+fn bound(value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Option<Bound> {
+    let parsed = match value.get_ref() {
+        toml::Value::Integer(n) => Ok((n.to_string(), Expected::Bare(*n as f64))),
+        toml::Value::Float(n) => Ok((n.to_string(), Expected::Bare(*n))),
+        toml::Value::String(s) => Expected::parse(s)
+            .map(|e| (s.trim().to_owned(), e))
+            .map_err(|e| format!("invalid quantity `{s}`: {e}")),
+        other => Err(format!(
+            "expected a number or a quantity like \"64MB\" or \"5min\", found a {}",
+            other.type_str()
+        )),
+    };
+    match parsed {
+        Ok((written, value)) => Some(Bound { written, value }),
+        Err(msg) => {
+            sink.at(value.span(), msg);
+            None
+        }
+    }
+}
+
+fn waiver(raw: RawWaiver, sink: &mut Sink<'_>) -> Option<Waiver> {
+    let mut ok = true;
+    if raw.reason.get_ref().trim().is_empty() {
+        sink.at(raw.reason.span(), "a waiver needs a reason");
+        ok = false;
+    }
+    if let Some(t) = raw.target.as_ref().filter(|t| t.get_ref().trim().is_empty()) {
+        sink.at(t.span(), "waiver target must not be empty (leave it out to cover every target)");
+        ok = false;
+    }
+    let expires = match raw.expires.get_ref() {
+        toml::Value::Datetime(dt) if dt.time.is_none() && dt.offset.is_none() => {
+            NaiveDate::parse_from_str(&dt.to_string(), "%Y-%m-%d").ok()
+        }
+        toml::Value::String(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok(),
+        _ => None,
+    };
+    if expires.is_none() {
+        sink.at(raw.expires.span(), "`expires` must be a date like 2027-03-31");
+    }
+    let expires = expires?;
+    ok.then(|| Waiver {
+        rule: raw.rule.into_inner(),
+        target: raw.target.map(Spanned::into_inner),
+        reason: raw.reason.into_inner(),
+        expires,
+    })
+}
+
