@@ -21,8 +21,6 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::finding::Severity;
 use crate::snapshot::{Kind, Role};
 
-/// Key prefixes a rule may read.
-const NAMESPACES: [&str; 3] = ["setting.", "server.", "state."];
 const OPERATORS: &str = "equals, not_equals, one_of, min, max, matches, present, absent";
 
 #[derive(Deserialize)]
@@ -38,7 +36,7 @@ struct RawPolicy {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAppliesTo {
-    kind: Kind,
+    kind: Spanned<String>,
     #[serde(default)]
     role: Option<Spanned<OneOrMany<Role>>>,
     #[serde(default)]
@@ -280,8 +278,8 @@ fn tables<'i>(
         DeValue::Array(items) => items.into_iter().collect(),
         other => {
             let msg = format!(
-                "`{name}` must be an array of tables: write [[{name}]], found a {}",
-                other.type_str()
+                "`{name}` must be an array of tables: write [[{name}]], found {}",
+                a(other.type_str())
             );
             sink.at(span, msg);
             vec![]
@@ -299,8 +297,19 @@ fn policy_header(raw: RawPolicy, sink: &mut Sink<'_>) -> Option<Header> {
             ok = false;
         }
     }
-    let roles = roles(raw.applies_to.role, "applies_to.role", sink)?;
-    let applies_to = AppliesTo { kind: raw.applies_to.kind, roles, labels: raw.applies_to.labels };
+    let kind = raw.applies_to.kind;
+    let kind = match Kind::ALL.into_iter().find(|k| k.as_str() == kind.get_ref()) {
+        Some(k) => Some(k),
+        None => {
+            let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+            let msg =
+                format!("unknown kind `{}` (expected one of {})", kind.get_ref(), names.join(", "));
+            sink.at(kind.span(), msg);
+            None
+        }
+    };
+    let roles = roles(raw.applies_to.role, "applies_to.role", sink);
+    let applies_to = AppliesTo { kind: kind?, roles: roles?, labels: raw.applies_to.labels };
     ok.then(|| (raw.name, raw.version.into_inner(), raw.description, applies_to))
 }
 
@@ -352,13 +361,15 @@ fn rule(raw: RawRule, sink: &mut Sink<'_>) -> Option<Rule> {
     })
 }
 
+/// Keys are namespaced (`setting.wal_level`, `state.…`, `replication.primary_host`): a
+/// bare `wal_level` is a typo that would otherwise only show up as an absent key.
 fn check_key(key: &Spanned<String>, sink: &mut Sink<'_>) -> bool {
     let k = key.get_ref();
-    let ok = NAMESPACES.iter().any(|ns| k.len() > ns.len() && k.starts_with(ns));
+    let ok = k.split_once('.').is_some_and(|(ns, name)| {
+        !ns.is_empty() && !name.is_empty() && !k.contains(char::is_whitespace)
+    });
     if !ok {
-        let msg = format!(
-            "key `{k}` must start with `setting.`, `server.` or `state.` (e.g. `setting.{k}`)"
-        );
+        let msg = format!("key `{k}` needs a namespace, e.g. `setting.{k}` or `state.{k}`");
         sink.at(key.span(), msg);
     }
     ok
@@ -377,7 +388,7 @@ fn condition(table: Spanned<OperatorTable>, sink: &mut Sink<'_>) -> Option<Condi
         other => {
             sink.at(
                 key.span(),
-                format!("`when.key` must be a string, found a {}", other.type_str()),
+                format!("`when.key` must be a string, found {}", a(other.type_str())),
             );
             return None;
         }
@@ -476,7 +487,8 @@ fn range(lo: Bound, hi: Bound, hi_span: Range<usize>, sink: &mut Sink<'_>) -> Op
 
 fn matches(value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Option<Expect> {
     let toml::Value::String(s) = value.get_ref() else {
-        let msg = format!("`matches` takes a regex string, found a {}", value.get_ref().type_str());
+        let msg =
+            format!("`matches` takes a regex string, found {}", a(value.get_ref().type_str()));
         sink.at(value.span(), msg);
         return None;
     };
@@ -503,6 +515,12 @@ fn presence(op: &str, value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Opti
     }
 }
 
+/// `an array`, `a string`.
+fn a(type_name: &str) -> String {
+    let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {type_name}")
+}
+
 fn regex_reason(e: &regex::Error) -> String {
     let text = e.to_string();
     let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(&text);
@@ -518,7 +536,7 @@ fn literal(value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Option<Literal>
         other => {
             sink.at(
                 value.span(),
-                format!("expected a string, number or boolean, found a {}", other.type_str()),
+                format!("expected a string, number or boolean, found {}", a(other.type_str())),
             );
             None
         }
@@ -529,7 +547,7 @@ fn one_of(value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Option<Expect> {
     let toml::Value::Array(items) = value.get_ref() else {
         sink.at(
             value.span(),
-            format!("`one_of` takes a list, found a {}", value.get_ref().type_str()),
+            format!("`one_of` takes a list, found {}", a(value.get_ref().type_str())),
         );
         return None;
     };
@@ -550,8 +568,8 @@ fn bound(value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Option<Bound> {
             .map(|e| (s.trim().to_owned(), e))
             .map_err(|e| format!("invalid quantity `{s}`: {e}")),
         other => Err(format!(
-            "expected a number or a quantity like \"64MB\" or \"5min\", found a {}",
-            other.type_str()
+            "expected a number or a quantity like \"64MB\" or \"5min\", found {}",
+            a(other.type_str())
         )),
     };
     match parsed {
@@ -592,3 +610,5 @@ fn waiver(raw: RawWaiver, sink: &mut Sink<'_>) -> Option<Waiver> {
     })
 }
 
+#[cfg(test)]
+mod tests;
