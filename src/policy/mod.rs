@@ -342,3 +342,6 @@ fn verdict(
         },
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -215,8 +215,12 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// The observed value as a person reads it: `16384 8kB (128MB)`, `on`, `0 ms`.
+/// The observed value as a person reads it: `16384 8kB (128MB)`, `on`, `0 ms`, and
+/// `''` for an empty string (as `SHOW` would need it quoted).
 pub fn display_observed(entry: &Entry) -> String {
+    if entry.value.is_empty() {
+        return "''".to_owned();
+    }
     let plain = entry.display_value();
     let Some(unit) = entry.unit.as_deref().filter(|u| !u.trim().is_empty()) else {
         return plain;
@@ -382,5 +386,6 @@ mod tests {
         assert_eq!(display_observed(&entry("0", Some("ms"))), "0 ms");
         assert_eq!(display_observed(&entry("64", Some("MB"))), "64 MB");
         assert_eq!(display_observed(&entry("on", None)), "on");
+        assert_eq!(display_observed(&entry("", None)), "''");
     }
 }
