@@ -1,18 +1,347 @@
 //! Policy baselines: loading the TOML files of `policies/`, and evaluating their rules
 //! against a snapshot. Evaluation is pure: no I/O, no clock (the caller passes `today`).
 //!
-//! INTERFACE (owned by the policy work; the rest of the crate uses only these items):
+//! [`read_dir`] is the only function that touches the file system. [`parse`] turns the
+//! files into a validated [`PolicySet`], reporting every problem in every file at once
+//! with file:line:col. [`evaluate`] turns a set, a target and its snapshot into
+//! [`Finding`]s: a policy violation is a finding, never an error.
 //!
-//! ```ignore
-//! pub struct PolicySource { pub path: String /* relative, '/'-separated */, pub file: PathBuf, pub text: String }
-//! pub fn read_dir(dir: &Path) -> Result<Vec<PolicySource>, Diagnostics>;      // the one I/O function
-//! pub fn parse(sources: Vec<PolicySource>) -> Result<PolicySet, Diagnostics>;  // pure, all problems at once
-//! impl PolicySet {
-//!     pub fn bundle(&self) -> &PolicyBundle;            // crate::run::PolicyBundle
-//!     pub fn sources(&self) -> &[PolicySource];         // to store the exact files a run used
-//! }
-//! pub struct TargetFacts<'a> { pub name: &'a str, pub kind: Kind, pub role: Role,
-//!                              pub labels: &'a BTreeMap<String, String> }
-//! pub fn evaluate(set: &PolicySet, target: &TargetFacts<'_>, snapshot: &Snapshot,
-//!                 state: &State, today: chrono::NaiveDate) -> Vec<Finding>;
-//! ```
+//! - [`rule`]: rules, operators, and checking one value.
+//! - [`units`]: PostgreSQL memory and time units.
+//! - [`waiver`]: dated exceptions to a rule.
+//! - `load`: raw TOML → validated types, with diagnostics.
+
+mod load;
+pub mod rule;
+pub mod units;
+pub mod waiver;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::finding::{Finding, FindingStatus};
+use crate::run::{PolicyBundle, PolicyRef};
+use crate::snapshot::{Entry, Kind, Role, Snapshot, State};
+pub use rule::{Condition, Expect, Literal, Missing, Rule};
+pub use waiver::Waiver;
+
+/// One policy file as read from disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySource {
+    /// Relative to the policies folder, `/`-separated (`postgres/replication.toml`).
+    pub path: String,
+    /// The file as given to [`read_dir`], for diagnostics.
+    pub file: PathBuf,
+    pub text: String,
+}
+
+/// The target facts a policy's `applies_to` and a rule's `roles` look at.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetFacts<'a> {
+    pub name: &'a str,
+    pub kind: Kind,
+    /// The role the configuration declares.
+    pub role: Role,
+    pub labels: &'a BTreeMap<String, String>,
+}
+
+/// Which targets a policy applies to: all conditions must hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliesTo {
+    pub kind: Kind,
+    /// Declared roles; empty means every role.
+    pub roles: Vec<Role>,
+    /// Labels the target must carry, with these values.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl AppliesTo {
+    pub fn matches(&self, target: &TargetFacts<'_>) -> bool {
+        self.kind == target.kind
+            && (self.roles.is_empty() || self.roles.contains(&target.role))
+            && self.labels.iter().all(|(k, v)| target.labels.get(k) == Some(v))
+    }
+}
+
+/// One validated policy file.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: String,
+    pub version: String,
+    pub description: Option<String>,
+    /// Same as its [`PolicySource::path`].
+    pub path: String,
+    /// Lowercase hex sha256 of the file's bytes.
+    pub sha256: String,
+    pub applies_to: AppliesTo,
+    pub rules: Vec<Rule>,
+    /// Waivers written in this file; they may cover rules of any file.
+    pub waivers: Vec<Waiver>,
+}
+
+/// Every policy file of a run, validated, with the exact sources it came from.
+#[derive(Debug, Clone)]
+pub struct PolicySet {
+    sources: Vec<PolicySource>,
+    policies: Vec<Policy>,
+    bundle: PolicyBundle,
+}
+
+impl PolicySet {
+    /// Name, version and sha256 of every file, and the digest of them all.
+    pub fn bundle(&self) -> &PolicyBundle {
+        &self.bundle
+    }
+
+    /// The files exactly as read, sorted by path, to store with a run.
+    pub fn sources(&self) -> &[PolicySource] {
+        &self.sources
+    }
+
+    /// The policies, in the order of their paths.
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
+    }
+
+    /// Every waiver of every file.
+    pub fn waivers(&self) -> impl Iterator<Item = &Waiver> {
+        self.policies.iter().flat_map(|p| &p.waivers)
+    }
+}
+
+/// Read every `*.toml` file under `dir`, recursively, sorted by relative path. Names
+/// starting with `.` (editor droppings, hidden folders) are skipped. A missing folder,
+/// an unreadable or non-UTF-8 file, or a folder without policy files is a diagnostic.
+pub fn read_dir(dir: &Path) -> Result<Vec<PolicySource>, Diagnostics> {
+    let mut sources = Vec::new();
+    let mut problems = Vec::new();
+    if !dir.is_dir() {
+        let msg = format!("policy folder {} does not exist or is not a folder", dir.display());
+        return Err(Diagnostics(vec![Diagnostic::whole_file(dir, msg)]));
+    }
+    walk(dir, "", &mut sources, &mut problems);
+    if problems.is_empty() && sources.is_empty() {
+        let msg = format!("policy folder {} holds no .toml files", dir.display());
+        problems.push(Diagnostic::whole_file(dir, msg));
+    }
+    if !problems.is_empty() {
+        return Err(Diagnostics::sorted(problems));
+    }
+    sources.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(sources)
+}
+
+fn walk(dir: &Path, prefix: &str, sources: &mut Vec<PolicySource>, problems: &mut Vec<Diagnostic>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            problems.push(Diagnostic::whole_file(dir, format!("cannot read folder: {e}")));
+            return;
+        }
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                problems.push(Diagnostic::whole_file(dir, format!("cannot read folder: {e}")));
+                continue;
+            }
+        };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let file = entry.path();
+        let rel = format!("{prefix}{name}");
+        // Follow symlinks to files; do not descend into symlinked folders (no cycles).
+        let is_real_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_real_dir {
+            walk(&file, &format!("{rel}/"), sources, problems);
+        } else if name.ends_with(".toml") && file.is_file() {
+            match std::fs::read(&file) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => sources.push(PolicySource { path: rel, file, text }),
+                    Err(_) => problems.push(Diagnostic::whole_file(&file, "not valid UTF-8")),
+                },
+                Err(e) => problems.push(Diagnostic::whole_file(&file, format!("cannot read: {e}"))),
+            }
+        }
+    }
+}
+
+/// Validate policy files: every problem in every file, or the set. Pure.
+pub fn parse(mut sources: Vec<PolicySource>) -> Result<PolicySet, Diagnostics> {
+    sources.sort_by(|a, b| a.path.cmp(&b.path));
+    let policies = load::load_all(&sources)?;
+    let bundle = bundle_of(&policies);
+    Ok(PolicySet { sources, policies, bundle })
+}
+
+/// The bundle of a set of policies. Its digest is the lowercase hex sha256 of one line
+/// per file, sorted by path: `<path> NUL <sha256 of the file> LF`. The same files give
+/// the same digest whatever order they were read in; any byte changed in any file, or a
+/// file added, removed or renamed, changes it.
+fn bundle_of(policies: &[Policy]) -> PolicyBundle {
+    let mut refs: Vec<PolicyRef> = policies
+        .iter()
+        .map(|p| PolicyRef {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            sha256: p.sha256.clone(),
+            path: p.path.clone(),
+        })
+        .collect();
+    refs.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut hasher = Sha256::new();
+    for r in &refs {
+        hasher.update(r.path.as_bytes());
+        hasher.update([0]);
+        hasher.update(r.sha256.as_bytes());
+        hasher.update(b"\n");
+    }
+    PolicyBundle { digest: hex::encode(hasher.finalize()), policies: refs }
+}
+
+/// Evaluate every rule of every policy that applies to `target`: one finding per rule,
+/// waivers applied, sorted by severity (most severe first) then rule id.
+pub fn evaluate(
+    set: &PolicySet,
+    target: &TargetFacts<'_>,
+    snapshot: &Snapshot,
+    state: &State,
+    today: chrono::NaiveDate,
+) -> Vec<Finding> {
+    let lookup = Lookup { snapshot, state };
+    let mut findings = Vec::new();
+    for policy in set.policies.iter().filter(|p| p.applies_to.matches(target)) {
+        for rule in &policy.rules {
+            let mut finding = evaluate_rule(&policy.name, rule, target, &lookup);
+            waiver::apply(&mut finding, target.name, set.waivers(), today);
+            findings.push(finding);
+        }
+    }
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.rule.cmp(&b.rule)));
+    findings
+}
+
+/// Where a rule's key is read: `state.…` from the volatile state, `server.version` and
+/// `server.role` from the snapshot's identity, anything else from its configuration.
+struct Lookup<'a> {
+    snapshot: &'a Snapshot,
+    state: &'a State,
+}
+
+impl Lookup<'_> {
+    fn get(&self, key: &str) -> Option<Entry> {
+        match key {
+            "server.version" => Some(Entry::new(self.snapshot.server.version.clone())),
+            "server.role" => Some(Entry::new(self.snapshot.server.role.as_str())),
+            k if k.starts_with("state.") => self.state.get(k).cloned(),
+            k => self.snapshot.get(k).cloned(),
+        }
+    }
+}
+
+fn evaluate_rule(
+    policy: &str,
+    rule: &Rule,
+    target: &TargetFacts<'_>,
+    lookup: &Lookup<'_>,
+) -> Finding {
+    let observed = lookup.get(&rule.key);
+    let expected = rule.expect.to_string();
+    let actual = observed.as_ref().map(rule::display_observed);
+    let (status, message) =
+        verdict(rule, target, lookup, observed.as_ref(), &expected, actual.as_deref());
+    Finding {
+        rule: rule.id.clone(),
+        policy: policy.to_owned(),
+        key: rule.key.clone(),
+        severity: rule.severity,
+        status,
+        expected,
+        actual,
+        message,
+        rationale: rule.rationale.clone(),
+        remediation: rule.remediation.clone(),
+        location: observed.as_ref().and_then(Entry::location),
+        waiver: None,
+    }
+}
+
+fn verdict(
+    rule: &Rule,
+    target: &TargetFacts<'_>,
+    lookup: &Lookup<'_>,
+    observed: Option<&Entry>,
+    expected: &str,
+    actual: Option<&str>,
+) -> (FindingStatus, String) {
+    use FindingStatus as S;
+    use rule::Outcome;
+    let key = &rule.key;
+    if !rule.roles.is_empty() && !rule.roles.contains(&target.role) {
+        let roles: Vec<&str> = rule.roles.iter().map(|r| r.as_str()).collect();
+        let msg = format!(
+            "Applies only to {} targets; {} is declared {}.",
+            roles.join(" or "),
+            target.name,
+            target.role
+        );
+        return (S::NotApplicable, msg);
+    }
+    if let Some(when) = &rule.when {
+        let cond = lookup.get(&when.key);
+        match when.expect.check(cond.as_ref()) {
+            Some(Outcome::Holds) => {}
+            Some(Outcome::Fails) => {
+                let seen =
+                    cond.as_ref().map_or_else(|| "absent".to_owned(), rule::display_observed);
+                let msg = format!(
+                    "Not applicable: {} is {seen}, and the rule applies only when it is {}.",
+                    when.key, when.expect
+                );
+                return (S::NotApplicable, msg);
+            }
+            None => {
+                let msg = format!(
+                    "Not applicable: {} is absent, and the rule applies only when it is {}.",
+                    when.key, when.expect
+                );
+                return (S::NotApplicable, msg);
+            }
+            Some(Outcome::Error(e)) => {
+                return (
+                    S::Error,
+                    format!("Could not evaluate the precondition on {}: {e}.", when.key),
+                );
+            }
+        }
+    }
+    let actual = actual.unwrap_or("absent");
+    match rule.expect.check(observed) {
+        Some(Outcome::Holds) => {
+            (S::Pass, format!("{key} is {actual}, which satisfies {expected}."))
+        }
+        Some(Outcome::Fails) => (S::Fail, format!("{key} is {actual}; expected {expected}.")),
+        Some(Outcome::Error(e)) => {
+            (S::Error, format!("Could not compare {key} ({actual}) with {expected}: {e}."))
+        }
+        None => match rule.missing {
+            Missing::Error => {
+                (S::Error, format!("{key} is absent from the snapshot; expected {expected}."))
+            }
+            Missing::Fail => (S::Fail, format!("{key} is absent; expected {expected}.")),
+            Missing::Pass => (S::Pass, format!("{key} is absent, which the rule accepts.")),
+            Missing::NotApplicable => {
+                (S::NotApplicable, format!("Not applicable: {key} is absent on this server."))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;
