@@ -91,9 +91,16 @@ pub async fn run(
             .then(|(i, target, collected, duration_ms)| {
                 let previous = &previous;
                 async move {
-                    let (result, snapshot) =
-                        assess(target, collected, duration_ms, policies, store, previous, started_at)
-                            .await?;
+                    let (result, snapshot) = assess(
+                        target,
+                        collected,
+                        duration_ms,
+                        policies,
+                        store,
+                        previous,
+                        started_at,
+                    )
+                    .await?;
                     log_target(&result);
                     progress.target_done(&result);
                     Ok::<_, StoreError>((i, result, snapshot))
@@ -170,7 +177,10 @@ async fn publish_reports(
 }
 
 /// Collects one target within its deadline. Never fails: failure is a result.
-async fn collect_target(target: &Target, settings: &AuditSettings) -> Result<Collected, CollectError> {
+async fn collect_target(
+    target: &Target,
+    settings: &AuditSettings,
+) -> Result<Collected, CollectError> {
     let url = target.connection.resolve().map_err(CollectError::Failed)?;
     let endpoint = Endpoint {
         target: target.name.clone(),
@@ -242,8 +252,14 @@ async fn assess(
     }
     tracing::debug!(target = %target.name, digest = %digest.short(), new = written == Written::New, "snapshot stored");
 
-    let facts = TargetFacts { name: &target.name, kind: target.kind, role: target.role, labels: &target.labels };
-    result.findings = policy::evaluate(policies, &facts, &snapshot, &state, started_at.date_naive());
+    let facts = TargetFacts {
+        name: &target.name,
+        kind: target.kind,
+        role: target.role,
+        labels: &target.labels,
+    };
+    result.findings =
+        policy::evaluate(policies, &facts, &snapshot, &state, started_at.date_naive());
     result.detected_role = Some(snapshot.server.role);
     result.server_version = Some(snapshot.server.version.clone());
     result.snapshot = Some(digest);
@@ -288,11 +304,12 @@ impl PreviousSnapshots {
             }
             let run = store.get_run(id).await?;
             for t in run.targets {
-                if let Some(digest) = t.snapshot {
-                    if targets.iter().any(|c| c.name == t.name) && !found.contains_key(&t.name) {
-                        found.insert(t.name, digest);
-                        wanted -= 1;
-                    }
+                if let Some(digest) = t.snapshot
+                    && targets.iter().any(|c| c.name == t.name)
+                    && !found.contains_key(&t.name)
+                {
+                    found.insert(t.name, digest);
+                    wanted -= 1;
                 }
             }
         }
@@ -308,7 +325,12 @@ impl PreviousSnapshots {
 fn entropy() -> u16 {
     use std::hash::{BuildHasher as _, Hasher as _};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
     h.write_u32(std::process::id());
     h.finish() as u16
 }

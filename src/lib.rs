@@ -14,6 +14,7 @@
 //! - [`report`]: HTML pages from run data.
 //! - [`audit`]: one run; the only module that knows the order of the pipeline.
 
+pub mod audit;
 pub mod collect;
 pub mod config;
 pub mod diagnostic;

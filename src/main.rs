@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return cli::EXIT_RUNTIME;
+            return cli::exit_runtime();
         }
     };
     runtime.block_on(cli::dispatch(args, show_progress))

@@ -13,7 +13,7 @@ use driftwatch::policy;
 use driftwatch::run::{Run, TargetRun, TargetStatus};
 use driftwatch::store::Store;
 
-use super::{ConfigArg, EXIT_DRIFT, EXIT_RUNTIME, report_diagnostics};
+use super::{ConfigArg, exit_drift, exit_runtime, report_diagnostics};
 
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
@@ -52,7 +52,7 @@ pub async fn run(args: AuditArgs, show_progress: bool) -> ExitCode {
         Ok(store) => store,
         Err(e) => {
             eprintln!("error: {e}");
-            return EXIT_RUNTIME;
+            return exit_runtime();
         }
     };
 
@@ -63,7 +63,7 @@ pub async fn run(args: AuditArgs, show_progress: bool) -> ExitCode {
             bar.finish();
             tracing::error!(error = %e, "run failed");
             eprintln!("error: run failed: {e}");
-            return EXIT_RUNTIME;
+            return exit_runtime();
         }
     };
     bar.finish();
@@ -83,7 +83,7 @@ fn exit_code(run: &Run, fail_on: Option<Severity>) -> ExitCode {
         .targets
         .iter()
         .any(|t| t.status != TargetStatus::Ok || t.failing_at_least(threshold) > 0);
-    if failing { EXIT_DRIFT } else { ExitCode::SUCCESS }
+    if failing { exit_drift() } else { ExitCode::SUCCESS }
 }
 
 /// The human summary: one line per target, then what needs attention.
@@ -107,7 +107,9 @@ fn text(run: &Run, store: &StoreLocation) -> String {
         target_text(&mut out, t);
     }
     if let StoreLocation::Local(dir) = store {
-        let _ = writeln!(out, "report: {}", dir.join("reports/index.html").display());
+        let index = dir.join("reports/index.html");
+        let index = std::fs::canonicalize(&index).unwrap_or(index);
+        let _ = writeln!(out, "report: {}", index.display());
     }
     out
 }

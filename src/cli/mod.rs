@@ -9,9 +9,20 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use driftwatch::diagnostic::Diagnostics;
 
-pub const EXIT_DRIFT: ExitCode = ExitCode::from(1);
-pub const EXIT_USAGE: ExitCode = ExitCode::from(2);
-pub const EXIT_RUNTIME: ExitCode = ExitCode::from(3);
+/// Drift at or above `--fail-on`.
+pub fn exit_drift() -> ExitCode {
+    ExitCode::from(1)
+}
+
+/// Usage, config or policy error.
+pub fn exit_usage() -> ExitCode {
+    ExitCode::from(2)
+}
+
+/// Runtime failure: the store is unreachable, the runtime cannot start, …
+pub fn exit_runtime() -> ExitCode {
+    ExitCode::from(3)
+}
 
 /// Audits the live configuration of databases and caches against versioned policy
 /// baselines, keeps the history in object storage and publishes HTML drift reports.
@@ -57,5 +68,5 @@ pub fn report_diagnostics(what: &str, diagnostics: &Diagnostics) -> ExitCode {
     eprintln!("{diagnostics}");
     let n = diagnostics.0.len();
     eprintln!("error: invalid {what} ({n} problem{})", if n == 1 { "" } else { "s" });
-    EXIT_USAGE
+    exit_usage()
 }

@@ -23,7 +23,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         other => return Err(format!("unknown unit `{other}` in `{text}`: use ms, s, min or h")),
     };
     let secs = number * scale;
-    if !(secs > 0.0) || !secs.is_finite() || secs > 86_400.0 * 365.0 {
+    if secs.is_nan() || secs <= 0.0 || !secs.is_finite() || secs > 86_400.0 * 365.0 {
         return Err(format!("`{text}` must be more than zero and at most a year"));
     }
     Ok(Duration::from_secs_f64(secs))

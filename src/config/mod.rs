@@ -304,10 +304,10 @@ impl Checker<'_> {
                 t.password_file,
                 t.password_env,
             );
-            if let Some(group) = &t.group {
-                if let Err(e) = check_name(group.get_ref()) {
-                    self.error(Some(group.span()), e.replace("target name", "group name"));
-                }
+            if let Some(group) = &t.group
+                && let Err(e) = check_name(group.get_ref())
+            {
+                self.error(Some(group.span()), e.replace("target name", "group name"));
             }
             if let Some(connection) = connection {
                 out.push(Target {

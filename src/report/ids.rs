@@ -72,7 +72,10 @@ impl Ids {
     /// contract. Config only admits file-safe target names; any other name (never
     /// produced by driftwatch) falls back to its slug.
     pub fn target_page(&self, name: &str) -> String {
-        format!("targets/{}.html", if file_safe(name) { name.to_owned() } else { self.target(name) })
+        format!(
+            "targets/{}.html",
+            if file_safe(name) { name.to_owned() } else { self.target(name) }
+        )
     }
 
     /// Page path below `reports/`: `runs/<run-id>.html`, as the store layout says.

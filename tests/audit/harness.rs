@@ -159,7 +159,18 @@ pub fn policies_dir() -> PathBuf {
 #[track_caller]
 pub fn psql(port: u16, sql: &str) -> String {
     let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-d", "postgres", "-Atqc", sql])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-Atqc",
+            sql,
+        ])
         .output()
         .expect("run psql");
     assert!(out.status.success(), "psql {sql:?} failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -193,7 +204,9 @@ impl Drop for AlteredSetting {
 #[track_caller]
 fn wait_for_setting(name: &str, value: &str) {
     for _ in 0..50 {
-        if psql(PRIMARY_PORT, &format!("SELECT setting FROM pg_settings WHERE name = '{name}'")) == value {
+        if psql(PRIMARY_PORT, &format!("SELECT setting FROM pg_settings WHERE name = '{name}'"))
+            == value
+        {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
