@@ -1,11 +1,12 @@
 //! Runs the real `driftwatch` binary against the real local servers, in a scratch
 //! folder with its own config and store.
 
-use std::fs::File;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
+
+pub use crate::support::lock::ServerLock;
 
 pub const PRIMARY_PORT: u16 = 5432;
 pub const REPLICA_PORT: u16 = 5433;
@@ -23,31 +24,16 @@ pub fn require_port(port: u16, what: &str) {
     }
 }
 
-/// A lock that orders tests touching the primary's configuration: tests that change it
-/// hold it exclusively, tests that depend on it being stable hold it shared. A file
-/// lock, so it also holds across test processes.
-pub struct PrimaryLock(#[allow(dead_code)] File);
+/// The lock on the primary's configuration (see [`ServerLock`]).
+pub struct PrimaryLock;
 
 impl PrimaryLock {
-    fn open() -> File {
-        File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(std::env::temp_dir().join("driftwatch-tests-primary.lock"))
-            .expect("open lock file")
+    pub fn shared() -> ServerLock {
+        ServerLock::shared("pg-primary")
     }
 
-    pub fn shared() -> PrimaryLock {
-        let f = Self::open();
-        f.lock_shared().expect("lock");
-        PrimaryLock(f)
-    }
-
-    pub fn exclusive() -> PrimaryLock {
-        let f = Self::open();
-        f.lock().expect("lock");
-        PrimaryLock(f)
+    pub fn exclusive() -> ServerLock {
+        ServerLock::exclusive("pg-primary")
     }
 }
 

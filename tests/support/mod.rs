@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: service URLs, endpoints and the
 //! "is the service up?" check that names the command to start it.
 
+pub mod lock;
+
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::time::Duration;
 
