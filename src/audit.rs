@@ -12,17 +12,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::{NaiveDate, Utc};
 use futures::StreamExt as _;
 
 use crate::collect::{self, CollectError, Collected, Endpoint};
 use crate::config::{AuditSettings, Config, Target};
 use crate::diff;
-use crate::policy::{self, PolicySet, TargetFacts};
+use crate::policy::{self, Group, Member, PolicySet, TargetFacts};
 use crate::redact;
 use crate::report;
 use crate::run::{Run, RunId, Summary, TargetRun, TargetStatus};
-use crate::snapshot::{Digest, Snapshot};
+use crate::snapshot::{Digest, Role, Snapshot};
 use crate::store::{Store, StoreError, Written};
 
 /// How many earlier runs the reports look back over (trend, timelines).
@@ -36,7 +36,8 @@ pub enum AuditError {
     Report(#[from] report::ReportError),
 }
 
-/// Told about each target as it finishes, for progress bars and logs.
+/// Told about each target as its collection finishes (before policies are evaluated),
+/// for progress bars.
 pub trait Progress: Sync {
     fn started(&self, _targets: usize) {}
     fn target_done(&self, _result: &TargetRun) {}
@@ -91,17 +92,8 @@ pub async fn run(
             .then(|(i, target, collected, duration_ms)| {
                 let previous = &previous;
                 async move {
-                    let (result, snapshot) = assess(
-                        target,
-                        collected,
-                        duration_ms,
-                        policies,
-                        store,
-                        previous,
-                        started_at,
-                    )
-                    .await?;
-                    log_target(&result);
+                    let (result, snapshot) =
+                        assess(target, collected, duration_ms, store, previous).await?;
                     progress.target_done(&result);
                     Ok::<_, StoreError>((i, result, snapshot))
                 }
@@ -120,6 +112,9 @@ pub async fn run(
         }
         targets.push(result);
     }
+    // Group rules compare members with each other: evaluate once all are collected.
+    evaluate_all(policies, &mut targets, &snapshots, started_at.date_naive());
+    targets.iter().for_each(log_target);
 
     let bundle = policies.bundle().clone();
     store
@@ -198,15 +193,14 @@ async fn collect_target(
     }
 }
 
-/// Turns one collection into a target result: redact, store, diff, evaluate.
+/// Turns one collection into a target result: redact, store, diff. Findings come later,
+/// from [`evaluate_all`], once every member of every group is collected.
 async fn assess(
     target: &Target,
     collected: Result<Collected, CollectError>,
     duration_ms: u64,
-    policies: &PolicySet,
     store: &Store,
     previous: &PreviousSnapshots,
-    started_at: DateTime<Utc>,
 ) -> Result<(TargetRun, Option<Snapshot>), StoreError> {
     let collected_at = Utc::now();
     let mut result = TargetRun {
@@ -252,19 +246,61 @@ async fn assess(
     }
     tracing::debug!(target = %target.name, digest = %digest.short(), new = written == Written::New, "snapshot stored");
 
-    let facts = TargetFacts {
-        name: &target.name,
-        kind: target.kind,
-        role: target.role,
-        labels: &target.labels,
-    };
-    result.findings =
-        policy::evaluate(policies, &facts, &snapshot, &state, started_at.date_naive());
     result.detected_role = Some(snapshot.server.role);
     result.server_version = Some(snapshot.server.version.clone());
     result.snapshot = Some(digest);
     result.state = state;
     Ok((result, Some(snapshot)))
+}
+
+/// Evaluates the policies on every collected target, each with its replication group
+/// (the targets sharing its `group`), so parity rules see every member.
+fn evaluate_all(
+    policies: &PolicySet,
+    targets: &mut [TargetRun],
+    snapshots: &BTreeMap<String, Snapshot>,
+    today: NaiveDate,
+) {
+    let mut findings = Vec::with_capacity(targets.len());
+    for t in targets.iter() {
+        let Some(snapshot) = snapshots.get(&t.name) else {
+            findings.push(Vec::new());
+            continue;
+        };
+        let group_members: Vec<&TargetRun> = match &t.group {
+            Some(g) => targets.iter().filter(|o| o.group.as_ref() == Some(g)).collect(),
+            None => Vec::new(),
+        };
+        let members: Vec<Member<'_>> = group_members
+            .iter()
+            .filter_map(|m| {
+                let snapshot = snapshots.get(&m.name)?;
+                Some(Member { name: &m.name, role: m.role, snapshot, state: &m.state })
+            })
+            .collect();
+        let not_collected: Vec<(&str, Role)> = group_members
+            .iter()
+            .filter(|m| !snapshots.contains_key(&m.name))
+            .map(|m| (m.name.as_str(), m.role))
+            .collect();
+        let group = t.group.as_deref().map(|name| Group {
+            name,
+            members: &members,
+            not_collected: &not_collected,
+        });
+        let facts = TargetFacts { name: &t.name, kind: t.kind, role: t.role, labels: &t.labels };
+        findings.push(policy::evaluate_in(
+            policies,
+            &facts,
+            snapshot,
+            &t.state,
+            group.as_ref(),
+            today,
+        ));
+    }
+    for (t, f) in targets.iter_mut().zip(findings) {
+        t.findings = f;
+    }
 }
 
 fn log_target(result: &TargetRun) {

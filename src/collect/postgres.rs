@@ -29,7 +29,10 @@
 //!   reports a position); `state.replicas.count`.
 //! - Per row of `pg_replication_slots`: `state.slot.<slot_name>.active`, `.slot_type`,
 //!   `.wal_status`, `.safe_wal_size` (`B`, when not NULL), `.retained_bytes` (`B`, WAL
-//!   head − `restart_lsn`, ≥ 0, when `restart_lsn` is set); `state.slots.count`.
+//!   head − `restart_lsn`, ≥ 0, when `restart_lsn` is set); `state.slots.count`, and
+//!   totals for policies: `state.slots.lost` (slots whose WAL is gone),
+//!   `state.slots.inactive`, `state.slots.inactive_retained_bytes` (`B`, WAL held back
+//!   by slots nobody consumes).
 //! - On a standby only: `state.wal_receiver.status` (`not running` when the view is
 //!   empty), `.sender_host`, `.sender_port`, `.slot_name`, `.conninfo` (masked by
 //!   PostgreSQL), `.last_msg_receipt_at`; `state.replication.replay_lag_bytes` (`B`,
@@ -274,7 +277,16 @@ async fn slots(conn: &mut Session<'_>, state: &mut State) -> Result<(), CollectE
          ORDER BY slot_name",
     )
     .await?;
+    let (mut lost, mut inactive, mut inactive_retained) = (0u64, 0u64, 0f64);
     for row in &rows {
+        let wal_status = text(row, 3)?;
+        if wal_status.as_deref() == Some("lost") {
+            lost += 1;
+        }
+        if text(row, 1)?.as_deref() == Some("false") {
+            inactive += 1;
+            inactive_retained += text(row, 5)?.and_then(|b| b.parse::<f64>().ok()).unwrap_or(0.0);
+        }
         let prefix = format!("state.slot.{}", text(row, 0)?.unwrap_or_default());
         let fields = [
             ("active", 1, None),
@@ -290,6 +302,15 @@ async fn slots(conn: &mut Session<'_>, state: &mut State) -> Result<(), CollectE
         }
     }
     insert(state, "state.slots.count".into(), rows.len().to_string(), None);
+    // Totals that policies can hold a line on without knowing slot names.
+    insert(state, "state.slots.lost".into(), lost.to_string(), None);
+    insert(state, "state.slots.inactive".into(), inactive.to_string(), None);
+    insert(
+        state,
+        "state.slots.inactive_retained_bytes".into(),
+        inactive_retained.to_string(),
+        Some("B"),
+    );
     Ok(())
 }
 

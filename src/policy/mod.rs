@@ -11,6 +11,7 @@
 //! - [`waiver`]: dated exceptions to a rule.
 //! - `load`: raw TOML → validated types, with diagnostics.
 
+pub mod group;
 mod load;
 pub mod rule;
 pub mod units;
@@ -25,7 +26,8 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::finding::{Finding, FindingStatus};
 use crate::run::{PolicyBundle, PolicyRef};
 use crate::snapshot::{Entry, Kind, Role, Snapshot, State};
-pub use rule::{Condition, Expect, Literal, Missing, Rule};
+pub use group::{Group, Member};
+pub use rule::{Condition, Expect, Literal, Missing, Parity, Rule};
 pub use waiver::Waiver;
 
 /// One policy file as read from disk.
@@ -205,8 +207,8 @@ fn bundle_of(policies: &[Policy]) -> PolicyBundle {
     PolicyBundle { digest: hex::encode(hasher.finalize()), policies: refs }
 }
 
-/// Evaluate every rule of every policy that applies to `target`: one finding per rule,
-/// waivers applied, sorted by severity (most severe first) then rule id.
+/// Evaluate every rule of every policy that applies to `target`, alone: group
+/// operators (`same_as`, `at_least`, `unique`) are not applicable. See [`evaluate_in`].
 pub fn evaluate(
     set: &PolicySet,
     target: &TargetFacts<'_>,
@@ -214,11 +216,25 @@ pub fn evaluate(
     state: &State,
     today: chrono::NaiveDate,
 ) -> Vec<Finding> {
+    evaluate_in(set, target, snapshot, state, None, today)
+}
+
+/// Evaluate every rule of every policy that applies to `target`, as a member of
+/// `group` when it has one: one finding per rule, waivers applied, sorted by severity
+/// (most severe first) then rule id.
+pub fn evaluate_in(
+    set: &PolicySet,
+    target: &TargetFacts<'_>,
+    snapshot: &Snapshot,
+    state: &State,
+    group: Option<&Group<'_>>,
+    today: chrono::NaiveDate,
+) -> Vec<Finding> {
     let lookup = Lookup { snapshot, state };
     let mut findings = Vec::new();
     for policy in set.policies.iter().filter(|p| p.applies_to.matches(target)) {
         for rule in &policy.rules {
-            let mut finding = evaluate_rule(&policy.name, rule, target, &lookup);
+            let mut finding = evaluate_rule(&policy.name, rule, target, &lookup, group);
             waiver::apply(&mut finding, target.name, set.waivers(), today);
             findings.push(finding);
         }
@@ -250,12 +266,13 @@ fn evaluate_rule(
     rule: &Rule,
     target: &TargetFacts<'_>,
     lookup: &Lookup<'_>,
+    group: Option<&Group<'_>>,
 ) -> Finding {
     let observed = lookup.get(&rule.key);
     let expected = rule.expect.to_string();
     let actual = observed.as_ref().map(rule::display_observed);
     let (status, message) =
-        verdict(rule, target, lookup, observed.as_ref(), &expected, actual.as_deref());
+        verdict(rule, target, lookup, group, observed.as_ref(), &expected, actual.as_deref());
     Finding {
         rule: rule.id.clone(),
         policy: policy.to_owned(),
@@ -276,6 +293,7 @@ fn verdict(
     rule: &Rule,
     target: &TargetFacts<'_>,
     lookup: &Lookup<'_>,
+    group: Option<&Group<'_>>,
     observed: Option<&Entry>,
     expected: &str,
     actual: Option<&str>,
@@ -320,6 +338,9 @@ fn verdict(
                 );
             }
         }
+    }
+    if let Expect::Parity(parity) = rule.expect {
+        return group::verdict(parity, rule, target, lookup.snapshot, observed, group);
     }
     let actual = actual.unwrap_or("absent");
     match rule.expect.check(observed) {

@@ -88,6 +88,34 @@ pub enum Expect {
     Matches(Regex),
     Present,
     Absent,
+    /// Compares the target with the other members of its replication group.
+    Parity(Parity),
+}
+
+/// The group operators. They need every member's snapshot, so they are evaluated with
+/// the group (see `policy::Group`); without one they are not applicable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parity {
+    /// `same_as = "primary"`: equal to the group primary's value.
+    SameAsPrimary,
+    /// `at_least = "primary"`: at least the group primary's value (standby sizing).
+    AtLeastPrimary,
+    /// `unique = true`: no other member has the same value (`server_id`).
+    Unique,
+    /// `matches_declared_role = true`: the role the server reports is the one the
+    /// config declares (a replica answering as a primary is a promotion or split brain).
+    DeclaredRole,
+}
+
+impl fmt::Display for Parity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Parity::SameAsPrimary => "same as the group's primary",
+            Parity::AtLeastPrimary => "≥ the group's primary",
+            Parity::Unique => "unique in the group",
+            Parity::DeclaredRole => "the declared role",
+        })
+    }
 }
 
 impl fmt::Display for Expect {
@@ -114,6 +142,7 @@ impl fmt::Display for Expect {
             Expect::Range { min: None, max: None } => f.write_str("anything"),
             Expect::Matches(re) => write!(f, "matches {}", re.as_str()),
             Expect::Present => f.write_str("present"),
+            Expect::Parity(p) => write!(f, "{p}"),
             Expect::Absent => f.write_str("absent"),
         }
     }
@@ -167,6 +196,7 @@ impl Expect {
             }
             Expect::Matches(re) => verdict(re.is_match(&entry.value)),
             Expect::Present | Expect::Absent => verdict(true),
+            Expect::Parity(p) => Outcome::Error(format!("`{p}` is evaluated with the group")),
         })
     }
 }

@@ -262,3 +262,47 @@ fn bad_policy_exits_2_with_place() {
     assert!(stderr.contains("broken.toml:8:"), "{stderr}");
     assert!(!ws.dir.path().join("driftwatch-data").exists(), "nothing is written");
 }
+
+fn finding<'a>(target: &'a Value, rule: &str) -> &'a Value {
+    target["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == rule)
+        .unwrap_or_else(|| panic!("no finding {rule}: {:#}", target["findings"]))
+}
+
+#[test]
+fn group_rules_compare_the_standby_with_its_primary() {
+    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
+    require_port(REPLICA_PORT, "PostgreSQL streaming replica");
+    let _lock = PrimaryLock::shared();
+    let ws = Workspace::new(&[PRIMARY, REPLICA]);
+    let run = ws.audit_json();
+    let replica = target(&run, "pg-replica");
+    let sizing = finding(replica, "PG-REPL-010");
+    assert_eq!(sizing["status"], "pass", "{sizing:#}");
+    assert!(sizing["message"].as_str().unwrap().contains("pg-primary"), "{sizing:#}");
+    assert_eq!(finding(replica, "PG-HEALTH-001")["status"], "pass");
+    assert_eq!(finding(replica, "PG-TOPO-001")["status"], "pass");
+    assert_eq!(finding(target(&run, "pg-primary"), "PG-REPL-010")["status"], "not_applicable");
+}
+
+#[test]
+fn a_replica_declared_primary_is_a_critical_role_mismatch() {
+    require_port(REPLICA_PORT, "PostgreSQL streaming replica");
+    let ws = Workspace::new(&[Target {
+        name: "claims-primary",
+        port: REPLICA_PORT,
+        role: "primary",
+        user: "postgres",
+    }]);
+    let run = ws.audit_json();
+    let mismatch = finding(target(&run, "claims-primary"), "PG-TOPO-001");
+    assert_eq!(mismatch["status"], "fail", "{mismatch:#}");
+    assert_eq!(mismatch["severity"], "critical");
+    assert!(
+        mismatch["message"].as_str().unwrap().contains("declared primary but reports replica"),
+        "{mismatch:#}"
+    );
+}

@@ -8,10 +8,11 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::Sink;
-use crate::policy::rule::{Bound, Expect, Literal};
+use crate::policy::rule::{Bound, Expect, Literal, Parity};
 use crate::policy::units::Expected;
 
-const OPERATORS: &str = "equals, not_equals, one_of, min, max, matches, present, absent";
+const OPERATORS: &str = "equals, not_equals, one_of, min, max, matches, present, absent, \
+                         same_as, at_least, unique, matches_declared_role";
 
 /// An `expect` or `when` table: operator name → value, both with spans.
 pub(super) type OperatorTable = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
@@ -44,6 +45,9 @@ pub(super) fn operators(
             }),
             "matches" => matches(&value, sink),
             op @ ("present" | "absent") => presence(op, &value, sink),
+            op @ ("same_as" | "at_least" | "unique" | "matches_declared_role") => {
+                parity(op, &value, what, sink).map(Expect::Parity)
+            }
             other => {
                 let msg =
                     format!("unknown operator `{other}` in `{what}` (expected one of {OPERATORS})");
@@ -118,6 +122,38 @@ fn matches(value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Option<Expect> 
         Ok(re) => Some(Expect::Matches(re)),
         Err(e) => {
             sink.at(value.span(), format!("invalid regex: {}", regex_reason(&e)));
+            None
+        }
+    }
+}
+
+/// Group operators: `same_as = "primary"`, `at_least = "primary"`, `unique = true`,
+/// `matches_declared_role = true`. They compare a target with its group, so they make
+/// no sense as a `when` precondition.
+fn parity(
+    op: &str,
+    value: &Spanned<toml::Value>,
+    what: &str,
+    sink: &mut Sink<'_>,
+) -> Option<Parity> {
+    if what == "when" {
+        sink.at(value.span(), format!("`{op}` compares with the group and cannot be a `when`"));
+        return None;
+    }
+    match (op, value.get_ref()) {
+        ("same_as", toml::Value::String(s)) if s == "primary" => Some(Parity::SameAsPrimary),
+        ("at_least", toml::Value::String(s)) if s == "primary" => Some(Parity::AtLeastPrimary),
+        ("same_as" | "at_least", _) => {
+            sink.at(
+                value.span(),
+                format!("`{op}` compares with the group's primary: write `{op} = \"primary\"`"),
+            );
+            None
+        }
+        ("unique", toml::Value::Boolean(true)) => Some(Parity::Unique),
+        ("matches_declared_role", toml::Value::Boolean(true)) => Some(Parity::DeclaredRole),
+        _ => {
+            sink.at(value.span(), format!("`{op}` must be `true`"));
             None
         }
     }

@@ -39,9 +39,23 @@ fn shipped() -> PolicySet {
     parse(sources).unwrap_or_else(|d| panic!("{d}"))
 }
 
+/// What the collector reads on an idle, healthy pair.
+const PRIMARY_STATE: &str = "
+    state.slots.lost = 0
+    state.slots.inactive_retained_bytes = 0 B
+";
+const REPLICA_STATE: &str = "
+    state.slots.lost = 0
+    state.slots.inactive_retained_bytes = 0 B
+    state.wal_receiver.status = streaming
+    state.replication.replay_lag_s = 0 s
+    state.replication.replay_paused = false
+";
+
 fn statuses(role: Role) -> String {
     let set = shipped();
-    let (snap, state) = snapshot(role, PG15_DEFAULTS);
+    let readings = if role == Role::Replica { REPLICA_STATE } else { PRIMARY_STATE };
+    let (snap, state) = snapshot(role, &format!("{PG15_DEFAULTS}{readings}"));
     let labels = BTreeMap::new();
     let target = TargetFacts { name: "db1", kind: Kind::Postgres, role, labels: &labels };
     let findings = evaluate(&set, &target, &snap, &state, today());
@@ -51,14 +65,20 @@ fn statuses(role: Role) -> String {
 #[test]
 fn shipped_baseline_loads() {
     let set = shipped();
-    let names: Vec<(&str, &str)> =
-        set.bundle().policies.iter().map(|p| (p.path.as_str(), p.name.as_str())).collect();
+    let names: Vec<(&str, &str)> = set
+        .bundle()
+        .policies
+        .iter()
+        .filter(|p| p.path.starts_with("postgres/"))
+        .map(|p| (p.path.as_str(), p.name.as_str()))
+        .collect();
     assert_eq!(
         names,
         [
             ("postgres/durability.toml", "postgres-durability"),
             ("postgres/replication.toml", "postgres-replication"),
             ("postgres/sessions.toml", "postgres-sessions"),
+            ("postgres/topology.toml", "postgres-topology"),
         ]
     );
     for rule in set.policies().iter().flat_map(|p| &p.rules) {
@@ -75,9 +95,20 @@ fn shipped_baseline_on_stock_pg15_primary() {
     let want = "\
 PG-DUR-001 critical pass
 PG-DUR-003 critical pass
+PG-HEALTH-001 critical not_applicable
+PG-HEALTH-004 critical pass
 PG-REPL-001 critical pass
+PG-REPL-010 critical not_applicable
+PG-REPL-011 critical not_applicable
+PG-REPL-012 critical not_applicable
+PG-REPL-013 critical not_applicable
+PG-REPL-014 critical not_applicable
+PG-TOPO-001 critical pass
 PG-DUR-002 high pass
 PG-DUR-005 high not_applicable
+PG-HEALTH-002 high not_applicable
+PG-HEALTH-003 high not_applicable
+PG-HEALTH-005 high pass
 PG-REPL-002 high pass
 PG-REPL-004 high fail
 PG-REPL-020 high not_applicable
@@ -86,6 +117,7 @@ PG-REPL-003 medium pass
 PG-REPL-006 medium not_applicable
 PG-REPL-007 medium not_applicable
 PG-REPL-008 medium pass
+PG-REPL-015 medium not_applicable
 PG-REPL-021 medium not_applicable
 PG-REPL-022 medium not_applicable
 PG-SESS-002 medium fail
@@ -103,9 +135,20 @@ fn shipped_baseline_on_stock_pg15_replica() {
     let want = "\
 PG-DUR-001 critical pass
 PG-DUR-003 critical pass
+PG-HEALTH-001 critical pass
+PG-HEALTH-004 critical pass
 PG-REPL-001 critical pass
+PG-REPL-010 critical not_applicable
+PG-REPL-011 critical not_applicable
+PG-REPL-012 critical not_applicable
+PG-REPL-013 critical not_applicable
+PG-REPL-014 critical not_applicable
+PG-TOPO-001 critical pass
 PG-DUR-002 high pass
 PG-DUR-005 high not_applicable
+PG-HEALTH-002 high pass
+PG-HEALTH-003 high pass
+PG-HEALTH-005 high pass
 PG-REPL-002 high not_applicable
 PG-REPL-004 high not_applicable
 PG-REPL-020 high pass
@@ -114,6 +157,7 @@ PG-REPL-003 medium not_applicable
 PG-REPL-006 medium not_applicable
 PG-REPL-007 medium not_applicable
 PG-REPL-008 medium not_applicable
+PG-REPL-015 medium not_applicable
 PG-REPL-021 medium fail
 PG-REPL-022 medium pass
 PG-SESS-002 medium fail
