@@ -43,6 +43,37 @@ pub enum StoreLocation {
     Local(PathBuf),
     /// In memory, gone when the process ends: for tests and dry runs.
     Memory,
+    /// An object store service: S3 (or S3-compatible), Google Cloud Storage, Azure Blob.
+    Cloud(CloudStore),
+}
+
+/// A bucket (or container) and prefix in a cloud object store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CloudStore {
+    pub service: CloudService,
+    /// `s3://bucket/prefix`: the bucket and the prefix every object goes under.
+    pub url: String,
+    /// `object_store` options by their config key (`aws_endpoint`, `aws_region`, …),
+    /// added to what the service's standard environment variables say.
+    pub options: BTreeMap<String, String>,
+}
+
+/// Options may hold credentials: never print them.
+impl std::fmt::Debug for CloudStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudStore")
+            .field("service", &self.service)
+            .field("url", &self.url)
+            .field("options", &self.options.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloudService {
+    S3,
+    Gcs,
+    Azure,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,8 +257,8 @@ impl Checker<'_> {
         }
     }
 
-    fn store(&mut self, base: &Path, store: raw::Store) -> StoreLocation {
-        let Some(url) = store.url else {
+    fn store(&mut self, base: &Path, mut store: raw::Store) -> StoreLocation {
+        let Some(url) = store.url.take() else {
             return StoreLocation::Local(base.join("driftwatch-data"));
         };
         let span = url.span();
@@ -244,17 +275,90 @@ impl Checker<'_> {
         if url == "memory://" || url == "memory:///" {
             return StoreLocation::Memory;
         }
-        if let Some((scheme, _)) = url.split_once("://") {
+        if let Some((scheme, rest)) = url.split_once("://") {
+            let service = match scheme {
+                "s3" | "s3a" => CloudService::S3,
+                "gs" => CloudService::Gcs,
+                "az" | "abfs" | "abfss" | "azure" => CloudService::Azure,
+                _ => {
+                    self.error(
+                        Some(span),
+                        format!(
+                            "store scheme `{scheme}://` is not supported: use a path, file:///…, memory://, s3://, gs:// or az://"
+                        ),
+                    );
+                    return StoreLocation::Memory;
+                }
+            };
+            if rest.split('/').next().is_none_or(str::is_empty) {
+                self.error(
+                    Some(span),
+                    format!("`{url}` names no bucket: write {scheme}://bucket/prefix"),
+                );
+            }
+            let options = self.cloud_options(service, store);
+            return StoreLocation::Cloud(CloudStore { service, url, options });
+        }
+        if store.endpoint.is_some() || store.region.is_some() || !store.options.is_empty() {
             self.error(
-                Some(span),
-                format!("store scheme `{scheme}://` is not supported: use a path, file:///… or memory://"),
+                Some(span.clone()),
+                "endpoint, region and options apply to s3://, gs:// and az:// stores only",
             );
-            return StoreLocation::Memory;
         }
         if url.trim().is_empty() {
             self.error(Some(span), "store.url is empty");
         }
         StoreLocation::Local(base.join(url))
+    }
+
+    /// The cloud store's options by `object_store` config key, each checked against
+    /// the service's known keys so a typo is a config error, not a silent default.
+    fn cloud_options(
+        &mut self,
+        service: CloudService,
+        store: raw::Store,
+    ) -> BTreeMap<String, String> {
+        let mut options = BTreeMap::new();
+        let prefix = match service {
+            CloudService::S3 => "aws",
+            CloudService::Gcs => "google",
+            CloudService::Azure => "azure",
+        };
+        if let Some(endpoint) = store.endpoint {
+            match service {
+                CloudService::S3 => options.insert("aws_endpoint".into(), endpoint.into_inner()),
+                CloudService::Azure => {
+                    options.insert("azure_storage_endpoint".into(), endpoint.into_inner())
+                }
+                CloudService::Gcs => {
+                    self.error(Some(endpoint.span()), "endpoint applies to s3:// and az:// stores");
+                    None
+                }
+            };
+        }
+        if let Some(region) = store.region {
+            if service == CloudService::S3 {
+                options.insert("aws_region".into(), region.into_inner());
+            } else {
+                self.error(Some(region.span()), "region applies to s3:// stores only");
+            }
+        }
+        if let Some(allow) = store.allow_http {
+            options.insert(format!("{prefix}_allow_http"), allow.to_string());
+        }
+        if let Some(path_style) = store.path_style
+            && service == CloudService::S3
+        {
+            options.insert("aws_virtual_hosted_style_request".into(), (!path_style).to_string());
+        }
+        for (key, value) in store.options {
+            if let Err(e) = crate::store::check_option(service, key.get_ref()) {
+                self.error(Some(key.span()), e);
+                continue;
+            }
+            options.insert(key.into_inner(), value);
+        }
+        options
     }
 
     fn audit(&mut self, audit: raw::Audit) -> AuditSettings {

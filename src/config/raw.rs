@@ -11,8 +11,20 @@ use crate::snapshot::{Kind, Role};
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Store {
-    /// Where history goes: a path, `file:///…` or `memory://`.
+    /// Where history goes: a path, `file:///…`, `memory://`, `s3://bucket/prefix`,
+    /// `gs://bucket/prefix`, `az://container/prefix`.
     pub url: Option<Spanned<String>>,
+    /// S3-compatible endpoint (`http://127.0.0.1:9000`).
+    pub endpoint: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    /// Allow plain `http://` endpoints (S3-compatible servers on a private network).
+    pub allow_http: Option<bool>,
+    /// Path-style requests (`endpoint/bucket/key`), which most S3-compatible servers need.
+    pub path_style: Option<bool>,
+    /// Any other `object_store` option (`aws_sse_kms_key_id = …`). Credentials belong in
+    /// the standard environment variables, not here.
+    #[serde(default)]
+    pub options: BTreeMap<Spanned<String>, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -213,3 +213,44 @@ fn password_comes_from_file_at_resolve_time() {
     let missing = Connection::UrlEnv("DRIFTWATCH_TEST_SURELY_UNSET".into());
     assert!(missing.resolve().unwrap_err().contains("DRIFTWATCH_TEST_SURELY_UNSET"));
 }
+
+const ONE_TARGET: &str =
+    "[[targets]]\nname = \"a\"\nkind = \"postgres\"\nurl = \"postgres://h/x\"\nrole = \"primary\"\n";
+
+#[test]
+fn s3_store_with_options() {
+    let c = check_ok(&format!(
+        "[store]\nurl = \"s3://bucket/history\"\nendpoint = \"http://127.0.0.1:9000\"\nregion = \"eu-west-1\"\nallow_http = true\npath_style = true\noptions = {{ aws_sse_kms_key_id = \"k\" }}\n{ONE_TARGET}"
+    ));
+    let StoreLocation::Cloud(cloud) = c.store else { panic!("{:?}", c.store) };
+    assert_eq!(cloud.service, CloudService::S3);
+    assert_eq!(cloud.url, "s3://bucket/history");
+    let keys: Vec<(&str, &str)> = cloud.options.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        keys,
+        [
+            ("aws_allow_http", "true"),
+            ("aws_endpoint", "http://127.0.0.1:9000"),
+            ("aws_region", "eu-west-1"),
+            ("aws_sse_kms_key_id", "k"),
+            ("aws_virtual_hosted_style_request", "false"),
+        ]
+    );
+    assert!(!format!("{cloud:?}").contains("\"k\""), "options values stay out of Debug");
+}
+
+#[test]
+fn cloud_store_problems() {
+    check_err(
+        &format!("[store]\nurl = \"s3://\"\noptions = {{ aws_regoin = \"x\" }}\n{ONE_TARGET}"),
+        &["2:7: names no bucket", "3:13: unknown store option `aws_regoin`"],
+    );
+    check_err(
+        &format!("[store]\nurl = \"gs://b\"\nregion = \"x\"\n{ONE_TARGET}"),
+        &["3:10: region applies to s3://"],
+    );
+    check_err(
+        &format!("[store]\nurl = \"./data\"\nregion = \"x\"\n{ONE_TARGET}"),
+        &["2:7: endpoint, region and options apply to s3://"],
+    );
+}

@@ -9,13 +9,16 @@
 //! crash before the manifest leaves at worst orphan snapshots or policy files, never a
 //! manifest that points at something missing.
 
+mod backend;
+#[doc(hidden)]
+pub mod conformance;
 pub mod layout;
+
+pub use backend::check_option;
 
 use std::sync::Arc;
 
 use futures::TryStreamExt as _;
-use object_store::local::LocalFileSystem;
-use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
 use crate::config::StoreLocation;
@@ -57,19 +60,8 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (and for a local folder, creates) the store.
     pub fn open(location: &StoreLocation) -> Result<Store, StoreError> {
-        match location {
-            StoreLocation::Memory => {
-                Ok(Store::from_object_store(Arc::new(InMemory::new()), "memory://"))
-            }
-            StoreLocation::Local(dir) => {
-                let description = dir.display().to_string();
-                let open_err = |source| StoreError::Open { location: description.clone(), source };
-                std::fs::create_dir_all(dir).map_err(open_err)?;
-                let fs = LocalFileSystem::new_with_prefix(dir)
-                    .map_err(|e| open_err(std::io::Error::other(e.to_string())))?;
-                Ok(Store::from_object_store(Arc::new(fs), &description))
-            }
-        }
+        let (inner, description) = backend::open(location)?;
+        Ok(Store { inner, description })
     }
 
     pub fn from_object_store(inner: Arc<dyn ObjectStore>, description: &str) -> Store {

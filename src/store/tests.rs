@@ -1,87 +1,17 @@
-//! One conformance suite, run against every backend this build supports.
-
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, Utc};
+//! The conformance suite on the backends that need no server.
 
 use super::*;
-use crate::run::{PolicyBundle, Summary};
-use crate::snapshot::{Entry, Kind, Role, ServerInfo};
-
-fn snapshot(value: &str) -> Snapshot {
-    let mut config = BTreeMap::new();
-    config.insert("setting.wal_level".to_owned(), Entry::new(value));
-    Snapshot {
-        target: "db1".into(),
-        kind: Kind::Postgres,
-        server: ServerInfo { version: "15.20".into(), role: Role::Primary },
-        config,
-    }
-}
-
-fn run(id: &str) -> Run {
-    let at: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-25T16:15:00Z").unwrap().to_utc();
-    Run {
-        run_id: RunId(id.into()),
-        started_at: at,
-        finished_at: at,
-        trigger: "manual".into(),
-        driftwatch_version: "0.0.0".into(),
-        policy_bundle: PolicyBundle { digest: "d".into(), policies: vec![] },
-        previous_run: None,
-        targets: vec![],
-        summary: Summary::default(),
-    }
-}
-
-async fn conformance(store: Store) {
-    // Content addressing: the same config is written once.
-    let (d1, w1) = store.put_snapshot(&snapshot("replica")).await.unwrap();
-    let (d2, w2) = store.put_snapshot(&snapshot("replica")).await.unwrap();
-    let (d3, w3) = store.put_snapshot(&snapshot("logical")).await.unwrap();
-    assert_eq!((d1 == d2, w1, w2), (true, Written::New, Written::AlreadyThere));
-    assert_ne!(d1, d3);
-    assert_eq!(w3, Written::New);
-    assert_eq!(store.get_snapshot("db1", &d1).await.unwrap(), snapshot("replica"));
-
-    // A digest that names other content is caught.
-    let missing = store.get_snapshot("db1", &Digest("0".repeat(64))).await;
-    assert!(matches!(missing, Err(StoreError::Backend { op: "get", .. })), "{missing:?}");
-
-    // Manifests: create-only, listed oldest first.
-    store.commit_run(&run("20261125T161500Z-0002")).await.unwrap();
-    store.commit_run(&run("20261124T090000Z-0001")).await.unwrap();
-    assert!(store.commit_run(&run("20261125T161500Z-0002")).await.is_err());
-    let ids = store.list_runs().await.unwrap();
-    assert_eq!(
-        ids,
-        vec![RunId("20261124T090000Z-0001".into()), RunId("20261125T161500Z-0002".into())]
-    );
-    let recent = store.recent_runs(1).await.unwrap();
-    assert_eq!(recent.len(), 1);
-    assert_eq!(recent[0].run_id.0, "20261125T161500Z-0002");
-
-    // Policy files are immutable; a second put of the same bundle is fine.
-    store.put_policy_files("b1", [("postgres/a.toml", b"x".as_slice())]).await.unwrap();
-    store.put_policy_files("b1", [("postgres/a.toml", b"x".as_slice())]).await.unwrap();
-    assert_eq!(store.get_bytes("policies/b1/postgres/a.toml").await.unwrap(), b"x");
-
-    // Reports are replaced in place.
-    store.put_report("reports/index.html", "one").await.unwrap();
-    store.put_report("reports/index.html", "two").await.unwrap();
-    assert_eq!(store.get_bytes("reports/index.html").await.unwrap(), b"two");
-}
 
 #[tokio::test]
 async fn memory_backend() {
-    conformance(Store::open(&StoreLocation::Memory).unwrap()).await;
+    conformance::run(Store::open(&StoreLocation::Memory).unwrap()).await;
 }
 
 #[tokio::test]
 async fn local_folder_backend() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("not-yet-there");
-    conformance(Store::open(&StoreLocation::Local(root.clone())).unwrap()).await;
+    conformance::run(Store::open(&StoreLocation::Local(root.clone())).unwrap()).await;
     // The layout on disk is the documented one.
     assert!(root.join("runs/2026/11/25/20261125T161500Z-0002.json").is_file());
     assert_eq!(std::fs::read_dir(root.join("snapshots/db1")).unwrap().count(), 2);

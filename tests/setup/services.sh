@@ -228,3 +228,4 @@ ensure_primary
 ensure_auditor
 ensure_unprivileged
 ensure_replica
+bash "$(dirname "${BASH_SOURCE[0]}")/s3.sh"

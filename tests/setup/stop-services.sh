@@ -17,3 +17,12 @@ if [[ -n $pid && $(ps -o stat= -p "$pid" 2>/dev/null) == [^Z]* ]]; then
 else
     echo "replica  127.0.0.1:5433: not running"
 fi
+
+# The S3-compatible server (moto).
+S3_PID=/var/tmp/driftwatch-ci/s3/moto.pid
+if [[ -f $S3_PID ]] && kill "$(cat "$S3_PID")" 2>/dev/null; then
+    rm -f "$S3_PID"
+    echo "s3       127.0.0.1:9310: stopped"
+else
+    echo "s3       127.0.0.1:9310: not running"
+fi

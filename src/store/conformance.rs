@@ -1,0 +1,76 @@
+//! One conformance suite for every backend: memory and the local folder in unit tests,
+//! a real S3-compatible server in the integration tests. Public (but hidden) so the
+//! integration tests can run it too, like `object_store`'s own `integration` module.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::run::{PolicyBundle, Summary};
+use crate::snapshot::{Entry, Kind, Role, ServerInfo};
+
+fn snapshot(value: &str) -> Snapshot {
+    let mut config = BTreeMap::new();
+    config.insert("setting.wal_level".to_owned(), Entry::new(value));
+    Snapshot {
+        target: "db1".into(),
+        kind: Kind::Postgres,
+        server: ServerInfo { version: "15.20".into(), role: Role::Primary },
+        config,
+    }
+}
+
+fn manifest(id: &str) -> Run {
+    let at: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-25T16:15:00Z").unwrap().to_utc();
+    Run {
+        run_id: RunId(id.into()),
+        started_at: at,
+        finished_at: at,
+        trigger: "manual".into(),
+        driftwatch_version: "0.0.0".into(),
+        policy_bundle: PolicyBundle { digest: "d".into(), policies: vec![] },
+        previous_run: None,
+        targets: vec![],
+        summary: Summary::default(),
+    }
+}
+
+/// Runs the whole suite against `store`, which must be empty.
+pub async fn run(store: Store) {
+    // Content addressing: the same config is written once.
+    let (d1, w1) = store.put_snapshot(&snapshot("replica")).await.unwrap();
+    let (d2, w2) = store.put_snapshot(&snapshot("replica")).await.unwrap();
+    let (d3, w3) = store.put_snapshot(&snapshot("logical")).await.unwrap();
+    assert_eq!((d1 == d2, w1, w2), (true, Written::New, Written::AlreadyThere));
+    assert_ne!(d1, d3);
+    assert_eq!(w3, Written::New);
+    assert_eq!(store.get_snapshot("db1", &d1).await.unwrap(), snapshot("replica"));
+
+    // A digest that names other content is caught.
+    let missing = store.get_snapshot("db1", &Digest("0".repeat(64))).await;
+    assert!(matches!(missing, Err(StoreError::Backend { op: "get", .. })), "{missing:?}");
+
+    // Manifests: create-only, listed oldest first.
+    store.commit_run(&manifest("20261125T161500Z-0002")).await.unwrap();
+    store.commit_run(&manifest("20261124T090000Z-0001")).await.unwrap();
+    assert!(store.commit_run(&manifest("20261125T161500Z-0002")).await.is_err());
+    let ids = store.list_runs().await.unwrap();
+    assert_eq!(
+        ids,
+        vec![RunId("20261124T090000Z-0001".into()), RunId("20261125T161500Z-0002".into())]
+    );
+    let recent = store.recent_runs(1).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].run_id.0, "20261125T161500Z-0002");
+
+    // Policy files are immutable; a second put of the same bundle is fine.
+    store.put_policy_files("b1", [("postgres/a.toml", b"x".as_slice())]).await.unwrap();
+    store.put_policy_files("b1", [("postgres/a.toml", b"x".as_slice())]).await.unwrap();
+    assert_eq!(store.get_bytes("policies/b1/postgres/a.toml").await.unwrap(), b"x");
+
+    // Reports are replaced in place.
+    store.put_report("reports/index.html", "one").await.unwrap();
+    store.put_report("reports/index.html", "two").await.unwrap();
+    assert_eq!(store.get_bytes("reports/index.html").await.unwrap(), b"two");
+}
