@@ -21,6 +21,7 @@ use crate::diff;
 use crate::policy::{self, Group, Member, PolicySet, TargetFacts};
 use crate::redact;
 use crate::report;
+use crate::rollback;
 use crate::run::{Run, RunId, Summary, TargetRun, TargetStatus};
 use crate::snapshot::{Digest, Role, Snapshot};
 use crate::store::{Store, StoreError, Written};
@@ -78,6 +79,10 @@ pub async fn run(
     let _enter = span.enter();
 
     let earlier = store.list_runs().await?;
+    if let Some(last) = earlier.last() {
+        // A crash between the last commit and its index entries is repaired here.
+        store.index_run(&store.get_run(last).await?).await?;
+    }
     let previous = PreviousSnapshots::find(store, &earlier, &config.targets).await?;
     progress.started(config.targets.len());
 
@@ -137,6 +142,7 @@ pub async fn run(
         summary,
     };
     store.commit_run(&run).await?;
+    store.index_run(&run).await?;
     tracing::info!(
         targets = run.summary.targets,
         targets_ok = run.summary.targets_ok,
@@ -241,6 +247,15 @@ async fn assess(
         if *before != digest {
             let old = store.get_snapshot(&target.name, before).await?;
             result.changes = diff::diff(&old, &snapshot);
+            for change in &mut result.changes {
+                change.rollback = rollback::statement_for(
+                    snapshot.kind,
+                    change,
+                    old.get(&change.key),
+                    snapshot.get(&change.key),
+                    &snapshot,
+                );
+            }
         }
         result.previous_snapshot = Some(before.clone());
     }

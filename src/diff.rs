@@ -18,6 +18,9 @@ pub struct Change {
     /// Where the old value had been set, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_location: Option<String>,
+    /// The statement that puts the old value back (never run by driftwatch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<String>,
 }
 
 /// The changes from `before` to `after`, in key order. Only values (with their units)
@@ -55,6 +58,7 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
                             after: Some(en.display_value()),
                             location: en.location(),
                             previous_location: eo.location(),
+                            rollback: None,
                         });
                     }
                     old.next();
@@ -77,6 +81,7 @@ fn added(key: &str, e: &Entry) -> Change {
         after: Some(e.display_value()),
         location: e.location(),
         previous_location: None,
+        rollback: None,
     }
 }
 
@@ -87,6 +92,7 @@ fn removed(key: &str, e: &Entry) -> Change {
         after: None,
         location: None,
         previous_location: e.location(),
+        rollback: None,
     }
 }
 

@@ -10,21 +10,25 @@ use crate::diff::Change;
 use crate::finding::{Finding, FindingStatus, Severity};
 use crate::snapshot::{Digest, Kind, Role, State};
 
-/// A run's id: sorts by time, unique enough for several instances
-/// (`20261125T161500Z-3f9a`).
+/// A run's id: sorts by time (to the millisecond), unique enough for several
+/// instances (`20261125T161500.123Z-3f9a`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RunId(pub String);
 
 impl RunId {
     pub fn new(started_at: DateTime<Utc>, entropy: u16) -> RunId {
-        RunId(format!("{}-{entropy:04x}", started_at.format("%Y%m%dT%H%M%SZ")))
+        RunId(format!("{}-{entropy:04x}", started_at.format("%Y%m%dT%H%M%S%.3fZ")))
     }
 
-    /// The run's start as encoded in its id, if the id is well formed.
+    /// The run's start as encoded in its id, if the id is well formed (ids without
+    /// milliseconds, `20261125T161500Z-3f9a`, are read too).
     pub fn timestamp(&self) -> Option<DateTime<Utc>> {
-        let stamp = self.0.get(..16)?;
-        chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ").ok().map(|n| n.and_utc())
+        let stamp = self.0.split('-').next()?;
+        ["%Y%m%dT%H%M%S%.3fZ", "%Y%m%dT%H%M%SZ"]
+            .iter()
+            .find_map(|f| chrono::NaiveDateTime::parse_from_str(stamp, f).ok())
+            .map(|n| n.and_utc())
     }
 }
 
@@ -193,9 +197,12 @@ mod tests {
         let t2 = DateTime::parse_from_rfc3339("2026-11-25T16:20:00Z").unwrap().to_utc();
         let a = RunId::new(t1, 0xffff);
         let b = RunId::new(t2, 0x0001);
-        assert_eq!(a.0, "20261125T161500Z-ffff");
-        assert!(a < b);
+        let c = RunId::new(t2 + chrono::Duration::milliseconds(7), 0x0000);
+        assert_eq!(a.0, "20261125T161500.000Z-ffff");
+        assert!(a < b && b < c);
         assert_eq!(a.timestamp(), Some(t1));
+        assert_eq!(c.timestamp(), Some(t2 + chrono::Duration::milliseconds(7)));
+        assert_eq!(RunId("20261125T161500Z-3f9a".into()).timestamp(), Some(t1));
     }
 
     /// The JSON of a run is a contract (`audit --output json`, the stored manifest):
@@ -250,6 +257,7 @@ mod tests {
                 after: Some("minimal".into()),
                 location: Some("postgresql.auto.conf:3".into()),
                 previous_location: None,
+                rollback: Some("ALTER SYSTEM SET wal_level = 'replica';".into()),
             }],
         };
         let targets = vec![target];

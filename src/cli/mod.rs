@@ -1,13 +1,17 @@
 //! Command-line arguments (clap) and the commands behind them.
 
 mod audit;
+mod history;
+mod maintenance;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use driftwatch::config::{self, Config};
 use driftwatch::diagnostic::Diagnostics;
+use driftwatch::store::Store;
 
 /// Drift at or above `--fail-on`.
 pub fn exit_drift() -> ExitCode {
@@ -46,6 +50,17 @@ pub enum LogFormat {
 pub enum Command {
     /// Audit every configured target once, store the run and write the reports.
     Audit(audit::AuditArgs),
+    /// Every change of one target's configuration, newest first.
+    History(history::HistoryArgs),
+    /// Compare two snapshots: `target`, `target@<run-id>` or `target@<time>`.
+    Diff(history::DiffArgs),
+    /// Print the statements that restore a target's settings (never runs them).
+    Rollback(history::RollbackArgs),
+    /// Delete runs and reports older than the retention age, then unreferenced snapshots.
+    Gc(maintenance::GcArgs),
+    /// Maintain the change index.
+    #[command(subcommand)]
+    Index(maintenance::IndexCommand),
 }
 
 /// Where the config comes from: `--config`, else `$DRIFTWATCH_CONFIG`, else
@@ -60,7 +75,22 @@ pub struct ConfigArg {
 pub async fn dispatch(args: Args, show_progress: bool) -> ExitCode {
     match args.command {
         Command::Audit(a) => audit::run(a, show_progress).await,
+        Command::History(a) => history::history(a).await,
+        Command::Diff(a) => history::diff(a).await,
+        Command::Rollback(a) => history::rollback(a).await,
+        Command::Gc(a) => maintenance::gc(a).await,
+        Command::Index(c) => maintenance::index(c).await,
     }
+}
+
+/// The config and its store, for commands that only read (or prune) the history.
+pub fn open_history(arg: &ConfigArg) -> Result<(Config, Store), ExitCode> {
+    let config = config::load(&arg.config).map_err(|d| report_diagnostics("config", &d))?;
+    let store = Store::open(&config.store).map_err(|e| {
+        eprintln!("error: {e}");
+        exit_runtime()
+    })?;
+    Ok((config, store))
 }
 
 /// Prints every problem of a bad config or policy folder and returns exit code 2.

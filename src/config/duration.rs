@@ -1,4 +1,4 @@
-//! Durations as people write them in config: `500ms`, `5s`, `2min`, `1h`.
+//! Durations as people write them in config: `500ms`, `5s`, `2min`, `1h`, `90d`.
 
 use std::time::Duration;
 
@@ -19,12 +19,13 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "s" | "sec" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
+        "d" => 86_400.0,
         "" => return Err(format!("`{text}` has no unit: write e.g. `{text}s` or `{text}ms`")),
-        other => return Err(format!("unknown unit `{other}` in `{text}`: use ms, s, min or h")),
+        other => return Err(format!("unknown unit `{other}` in `{text}`: use ms, s, min, h or d")),
     };
     let secs = number * scale;
-    if secs.is_nan() || secs <= 0.0 || !secs.is_finite() || secs > 86_400.0 * 365.0 {
-        return Err(format!("`{text}` must be more than zero and at most a year"));
+    if secs.is_nan() || secs <= 0.0 || !secs.is_finite() || secs > 86_400.0 * 3650.0 {
+        return Err(format!("`{text}` must be more than zero and at most ten years"));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -52,6 +53,7 @@ mod tests {
         ok("2min", 120_000);
         ok("2m", 120_000);
         ok("1h", 3_600_000);
+        ok("90d", 90 * 86_400_000);
     }
 
     #[test]

@@ -33,7 +33,16 @@ pub struct Config {
     /// Absolute (or config-relative resolved) policies folder.
     pub policies_dir: PathBuf,
     pub audit: AuditSettings,
+    pub retention: Retention,
     pub targets: Vec<Target>,
+}
+
+/// How long history is kept (`driftwatch gc`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// `None`: keep everything unless `gc --older-than` says otherwise.
+    pub max_age: Option<Duration>,
+    pub snapshot_grace: Duration,
 }
 
 /// Where the history lives.
@@ -183,6 +192,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
     let mut store = raw::Store::default();
     let mut policies = raw::Policies::default();
     let mut audit = raw::Audit::default();
+    let mut retention = raw::Retention::default();
     let mut targets = Vec::new();
     let mut saw_targets = false;
     for (key, value) in table {
@@ -190,13 +200,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
             "store" => store = cx.section(value).unwrap_or_default(),
             "policies" => policies = cx.section(value).unwrap_or_default(),
             "audit" => audit = cx.section(value).unwrap_or_default(),
+            "retention" => retention = cx.section(value).unwrap_or_default(),
             "targets" => {
                 saw_targets = true;
                 targets = cx.targets(value);
             }
             other => cx.error(
                 Some(key.span()),
-                format!("unknown section `{other}`: expected store, policies, audit or targets"),
+                format!("unknown section `{other}`: expected store, policies, audit, retention or targets"),
             ),
         }
     }
@@ -211,6 +222,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
         None => base.join("policies"),
     };
     let audit = cx.audit(audit);
+    let retention = Retention {
+        max_age: retention.max_age.map(|a| cx.duration(Some(a), Duration::ZERO)),
+        snapshot_grace: cx.duration(retention.snapshot_grace, Duration::from_secs(3600)),
+    };
     if !saw_targets {
         cx.problems.push(Diagnostic::whole_file(
             path,
@@ -220,7 +235,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
     let targets = cx.check_targets(&base, targets);
 
     if cx.problems.is_empty() {
-        Ok(Config { file: path.to_owned(), store, policies_dir, audit, targets })
+        Ok(Config { file: path.to_owned(), store, policies_dir, audit, retention, targets })
     } else {
         Err(Diagnostics::sorted(cx.problems))
     }

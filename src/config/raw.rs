@@ -67,3 +67,12 @@ pub struct Target {
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Runs (and their reports) older than this are deleted by `driftwatch gc`.
+    pub max_age: Option<Spanned<String>>,
+    /// Unreferenced snapshots younger than this are kept: a run may be writing them.
+    pub snapshot_grace: Option<Spanned<String>>,
+}

@@ -214,8 +214,7 @@ fn password_comes_from_file_at_resolve_time() {
     assert!(missing.resolve().unwrap_err().contains("DRIFTWATCH_TEST_SURELY_UNSET"));
 }
 
-const ONE_TARGET: &str =
-    "[[targets]]\nname = \"a\"\nkind = \"postgres\"\nurl = \"postgres://h/x\"\nrole = \"primary\"\n";
+const ONE_TARGET: &str = "[[targets]]\nname = \"a\"\nkind = \"postgres\"\nurl = \"postgres://h/x\"\nrole = \"primary\"\n";
 
 #[test]
 fn s3_store_with_options() {
@@ -225,7 +224,8 @@ fn s3_store_with_options() {
     let StoreLocation::Cloud(cloud) = c.store else { panic!("{:?}", c.store) };
     assert_eq!(cloud.service, CloudService::S3);
     assert_eq!(cloud.url, "s3://bucket/history");
-    let keys: Vec<(&str, &str)> = cloud.options.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let keys: Vec<(&str, &str)> =
+        cloud.options.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(
         keys,
         [

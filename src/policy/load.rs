@@ -16,7 +16,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::rule::{Condition, Missing, Rule};
-use super::{AppliesTo, Policy, PolicySource, Waiver};
+use super::{AppliesTo, ExpectedDifference, Policy, PolicySource, Waiver};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::finding::Severity;
 use crate::snapshot::{Kind, Role};
@@ -68,6 +68,13 @@ struct RawWaiver {
     target: Option<Spanned<String>>,
     reason: Spanned<String>,
     expires: Spanned<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpectedDifference {
+    keys: Vec<Spanned<String>>,
+    reason: String,
 }
 
 /// `"replica"` or `["primary", "standalone"]`.
@@ -184,15 +191,18 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
     }
     facts.broken = !errors.is_empty();
 
-    let (mut policy, mut rules, mut waivers) = (None, vec![], vec![]);
+    let (mut policy, mut rules, mut waivers, mut differences) = (None, vec![], vec![], vec![]);
     for (key, value) in root.into_inner() {
         match key.get_ref().as_ref() {
             "policy" => policy = Some(value),
             "rule" => rules = tables(value, "rule", &mut sink),
             "waiver" => waivers = tables(value, "waiver", &mut sink),
+            "expected_difference" => {
+                differences = tables(value, "expected_difference", &mut sink);
+            }
             other => {
                 let msg = format!(
-                    "unknown top-level key `{other}` (expected [policy], [[rule]] or [[waiver]])"
+                    "unknown top-level key `{other}` (expected [policy], [[rule]], [[waiver]] or [[expected_difference]])"
                 );
                 sink.at(key.span(), msg);
             }
@@ -244,6 +254,17 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
         })
         .collect();
 
+    let expected_differences: Vec<ExpectedDifference> = differences
+        .into_iter()
+        .filter_map(|t| match RawExpectedDifference::deserialize(ValueDeserializer::from(t)) {
+            Ok(raw) => expected_difference(raw, &mut sink),
+            Err(e) => {
+                sink.serde("[[expected_difference]]", &e);
+                None
+            }
+        })
+        .collect();
+
     if let Some((name, version, description, applies_to)) = header {
         facts.name = Some(name.clone());
         if sink.clean() {
@@ -256,6 +277,7 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
                 applies_to,
                 rules,
                 waivers,
+                expected_differences,
             });
         }
     }
@@ -263,6 +285,26 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
 }
 
 /// The elements of `[[rule]]` / `[[waiver]]`; anything else is a diagnostic.
+fn expected_difference(
+    raw: RawExpectedDifference,
+    sink: &mut Sink<'_>,
+) -> Option<ExpectedDifference> {
+    let mut keys = Vec::with_capacity(raw.keys.len());
+    for key in raw.keys {
+        if !key.get_ref().contains('.') {
+            let msg = format!(
+                "key `{}` needs a namespace, e.g. `setting.{}`",
+                key.get_ref(),
+                key.get_ref()
+            );
+            sink.at(key.span(), msg);
+            return None;
+        }
+        keys.push(key.into_inner());
+    }
+    Some(ExpectedDifference { keys, reason: raw.reason })
+}
+
 fn tables<'i>(
     value: Spanned<DeValue<'i>>,
     name: &str,

@@ -82,6 +82,16 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// Waivers written in this file; they may cover rules of any file.
     pub waivers: Vec<Waiver>,
+    /// Settings expected to differ between two targets this policy applies to (by
+    /// role or by identity), which `driftwatch diff` shows apart.
+    pub expected_differences: Vec<ExpectedDifference>,
+}
+
+/// `[[expected_difference]]`: keys that legitimately differ between targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedDifference {
+    pub keys: Vec<String>,
+    pub reason: String,
 }
 
 /// Every policy file of a run, validated, with the exact sources it came from.
@@ -106,6 +116,16 @@ impl PolicySet {
     /// The policies, in the order of their paths.
     pub fn policies(&self) -> &[Policy] {
         &self.policies
+    }
+
+    /// Why `key` may differ between two targets of `kind`, if a policy says it may.
+    pub fn expected_difference(&self, kind: Kind, key: &str) -> Option<&str> {
+        self.policies
+            .iter()
+            .filter(|p| p.applies_to.kind == kind)
+            .flat_map(|p| &p.expected_differences)
+            .find(|d| d.keys.iter().any(|k| k == key))
+            .map(|d| d.reason.as_str())
     }
 
     /// Every waiver of every file.

@@ -181,6 +181,7 @@ pub fn second_run() -> Run {
             after: Some("off".into()),
             location: Some("postgresql.auto.conf:3".into()),
             previous_location: Some("postgresql.conf:101".into()),
+            rollback: Some("ALTER SYSTEM RESET ssl;".into()),
         },
         Change {
             key: "setting.max_wal_senders".into(),
@@ -188,6 +189,7 @@ pub fn second_run() -> Run {
             after: Some("8".into()),
             location: Some("postgresql.conf:88".into()),
             previous_location: Some("postgresql.conf:88".into()),
+            rollback: None,
         },
         Change {
             key: "setting.application_name".into(),
@@ -195,6 +197,7 @@ pub fn second_run() -> Run {
             after: Some(HOSTILE.into()),
             location: Some("command line".into()),
             previous_location: None,
+            rollback: None,
         },
         Change {
             key: "setting.shared_preload_libraries".into(),
@@ -202,6 +205,7 @@ pub fn second_run() -> Run {
             after: Some(long_value()),
             location: Some("postgresql.conf:12".into()),
             previous_location: Some("postgresql.conf:12".into()),
+            rollback: None,
         },
     ];
     let replica = unreachable(target("pg-replica-2", Role::Replica, t0));

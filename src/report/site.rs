@@ -178,6 +178,7 @@ impl<'a> Site<'a> {
             after: c.after.as_deref().map(Val::of),
             location: c.location.as_deref().map(text::clean),
             previous_location: c.previous_location.as_deref().map(text::clean),
+            rollback: c.rollback.as_deref().map(text::clean),
         }
     }
 

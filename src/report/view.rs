@@ -144,6 +144,8 @@ pub struct ChangeView {
     pub after: Option<Val>,
     pub location: Option<String>,
     pub previous_location: Option<String>,
+    /// The statement that restores the old value.
+    pub rollback: Option<String>,
 }
 
 /// One row of a runs table (trend or recent runs).

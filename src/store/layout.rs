@@ -5,6 +5,7 @@
 //! snapshots/<target>/<sha256>.json        stable config, create-only
 //! runs/<YYYY>/<MM>/<DD>/<run-id>.json     run manifest, create-only, written LAST
 //! policies/<bundle-digest>/<path>         the exact policy files a run used
+//! index/changes/<target>/<run-id>.json    one target's changes in one run (derived)
 //! reports/index.html                      latest overview
 //! reports/runs/<run-id>.html              one run
 //! reports/targets/<target>.html           one target
@@ -40,6 +41,14 @@ pub fn run_id_of(path: &Path) -> Option<RunId> {
     let name = path.filename()?;
     let id = name.strip_suffix(".json")?;
     path.as_ref().starts_with(RUNS).then(|| RunId(id.to_owned()))
+}
+
+pub fn change_index_dir(target: &str) -> Path {
+    Path::from(format!("index/changes/{target}"))
+}
+
+pub fn change_index(target: &str, run: &RunId) -> Path {
+    Path::from(format!("index/changes/{target}/{run}.json"))
 }
 
 pub fn policy_file(bundle_digest: &str, relative: &str) -> Path {

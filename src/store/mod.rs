@@ -12,7 +12,12 @@
 mod backend;
 #[doc(hidden)]
 pub mod conformance;
+mod gc;
+mod index;
 pub mod layout;
+
+pub use gc::GcReport;
+pub use index::IndexEntry;
 
 pub use backend::check_option;
 
@@ -186,7 +191,7 @@ impl Store {
         }
     }
 
-    async fn get(&self, path: &object_store::path::Path) -> Result<Vec<u8>, StoreError> {
+    pub(super) async fn get(&self, path: &object_store::path::Path) -> Result<Vec<u8>, StoreError> {
         let result = self.inner.get(path).await.map_err(|source| StoreError::Backend {
             op: "get",
             path: path.to_string(),

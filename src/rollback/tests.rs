@@ -1,0 +1,147 @@
+//! Rollback plans per engine.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::snapshot::{Role, ServerInfo};
+
+fn snap(kind: Kind, entries: &[(&str, Entry)]) -> Snapshot {
+    Snapshot {
+        target: "t".into(),
+        kind,
+        server: ServerInfo { version: "x".into(), role: Role::Primary },
+        config: entries
+            .iter()
+            .map(|(k, e)| ((*k).to_owned(), e.clone()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+fn pg(value: &str, context: &str, file: Option<&str>) -> Entry {
+    let mut e = Entry::new(value);
+    e.context = Some(context.into());
+    e.source_file = file.map(str::to_owned);
+    e.source = Some(if file.is_some() { "configuration file" } else { "default" }.into());
+    e
+}
+
+#[track_caller]
+fn check(desired: Snapshot, current: Snapshot, expect: &str) {
+    assert_eq!(plan(&desired, &current).script(), expect);
+}
+
+#[test]
+fn postgres_set_reset_and_restart() {
+    let desired = snap(
+        Kind::Postgres,
+        &[
+            ("setting.synchronous_commit", pg("on", "user", None)),
+            (
+                "setting.max_connections",
+                pg("100", "postmaster", Some("/etc/postgresql/15/main/postgresql.conf")),
+            ),
+            (
+                "setting.work_mem",
+                pg("4096", "user", Some("/var/lib/postgresql/15/main/postgresql.auto.conf")),
+            ),
+        ],
+    );
+    let current = snap(
+        Kind::Postgres,
+        &[
+            (
+                "setting.synchronous_commit",
+                pg("off", "user", Some("/var/lib/postgresql/15/main/postgresql.auto.conf")),
+            ),
+            (
+                "setting.max_connections",
+                pg("200", "postmaster", Some("/etc/postgresql/15/main/postgresql.conf")),
+            ),
+            (
+                "setting.work_mem",
+                pg("8192", "user", Some("/var/lib/postgresql/15/main/postgresql.auto.conf")),
+            ),
+        ],
+    );
+    check(
+        desired,
+        current,
+        "ALTER SYSTEM SET max_connections = '100';  -- restart required\n\
+         ALTER SYSTEM RESET synchronous_commit;\n\
+         ALTER SYSTEM SET work_mem = '4096';\n\
+         SELECT pg_reload_conf();\n",
+    );
+}
+
+#[test]
+fn quoting_is_safe() {
+    let desired = snap(
+        Kind::Postgres,
+        &[("setting.archive_command", pg("cp '%p' /a", "sighup", Some("x.conf")))],
+    );
+    let current =
+        snap(Kind::Postgres, &[("setting.archive_command", pg("", "sighup", Some("x.conf")))]);
+    check(
+        desired,
+        current,
+        "ALTER SYSTEM SET archive_command = 'cp ''%p'' /a';\nSELECT pg_reload_conf();\n",
+    );
+}
+
+#[test]
+fn secrets_are_never_written_out() {
+    let mut secret = pg("[REDACTED]", "sighup", Some("x.conf"));
+    secret.redacted = true;
+    let desired = snap(Kind::Redis, &[("setting.masterauth", secret)]);
+    let current = snap(Kind::Redis, &[("setting.masterauth", Entry::new(""))]);
+    check(
+        desired,
+        current,
+        "-- masterauth: holds a secret (redacted); restore it by hand\nCONFIG REWRITE\n",
+    );
+}
+
+#[test]
+fn mysql_and_redis_forms() {
+    let desired = snap(
+        Kind::Mysql,
+        &[("setting.read_only", Entry::new("ON")), ("setting.log_bin", Entry::new("ON"))],
+    );
+    let current = snap(
+        Kind::Mysql,
+        &[("setting.read_only", Entry::new("OFF")), ("setting.log_bin", Entry::new("OFF"))],
+    );
+    let p = plan(&desired, &current);
+    assert_eq!(
+        p.steps[0].statement,
+        "SET GLOBAL log_bin = ON; -- and in the option file, or a restart loses it"
+    );
+    assert!(p.steps[0].needs_restart);
+    assert_eq!(
+        p.steps[1].statement,
+        "SET GLOBAL read_only = ON; -- and in the option file, or a restart loses it"
+    );
+
+    let desired = snap(
+        Kind::Redis,
+        &[
+            ("setting.save", Entry::new("3600 1 300 100")),
+            ("setting.replica-read-only", Entry::new("yes")),
+        ],
+    );
+    let current = snap(
+        Kind::Redis,
+        &[("setting.save", Entry::new("")), ("setting.replica-read-only", Entry::new("no"))],
+    );
+    check(
+        desired,
+        current,
+        "CONFIG SET replica-read-only \"yes\"\nCONFIG SET save \"3600 1 300 100\"\nCONFIG REWRITE\n",
+    );
+}
+
+#[test]
+fn nothing_changed_nothing_to_run() {
+    let s = snap(Kind::Postgres, &[("setting.a", pg("1", "user", None))]);
+    assert_eq!(plan(&s, &s).script(), "");
+}

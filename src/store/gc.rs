@@ -1,0 +1,111 @@
+//! Retention: deleting runs older than an age, then what no remaining run refers to.
+//!
+//! Order matters for a crash half-way: a run's derived objects (report page, change
+//! index entries) go before its manifest, so no manifest is ever left pointing at a
+//! deleted object; snapshots and policy bundles go last, and only those that no
+//! remaining manifest names and that are older than a grace period — a run in
+//! progress may have just written one it has not committed yet.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use futures::TryStreamExt as _;
+use serde::Serialize;
+
+use super::{Store, StoreError, layout};
+use crate::run::RunId;
+
+/// What a garbage collection removed (or, dry, would remove).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GcReport {
+    pub runs: usize,
+    pub report_pages: usize,
+    pub index_entries: usize,
+    pub snapshots: usize,
+    pub policy_files: usize,
+    pub runs_kept: usize,
+}
+
+impl Store {
+    /// Deletes runs that started before `cutoff` (never the newest run), then
+    /// snapshots and policy files no remaining run refers to and that were written more
+    /// than `grace` ago. With `dry_run`, deletes nothing and reports what it would.
+    pub async fn gc(
+        &self,
+        cutoff: DateTime<Utc>,
+        grace: Duration,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<GcReport, StoreError> {
+        let mut report = GcReport::default();
+        let ids = self.list_runs().await?;
+        let newest = ids.last().cloned();
+        let (old, kept): (Vec<RunId>, Vec<RunId>) = ids.into_iter().partition(|id| {
+            Some(id) != newest.as_ref() && id.timestamp().is_some_and(|t| t < cutoff)
+        });
+        for id in &old {
+            let run = self.get_run(id).await?;
+            for t in run.targets.iter().filter(|t| !t.changes.is_empty()) {
+                self.remove(&layout::change_index(&t.name, id), dry_run).await?;
+                report.index_entries += 1;
+            }
+            self.remove(&layout::report(&format!("reports/runs/{id}.html")), dry_run).await?;
+            report.report_pages += 1;
+            self.remove(&layout::run(id), dry_run).await?;
+            report.runs += 1;
+        }
+        report.runs_kept = kept.len();
+
+        let mut snapshots = HashSet::new();
+        let mut bundles = HashSet::new();
+        for id in &kept {
+            let run = self.get_run(id).await?;
+            bundles.insert(run.policy_bundle.digest.clone());
+            for t in run.targets {
+                snapshots.extend(
+                    t.snapshot
+                        .into_iter()
+                        .chain(t.previous_snapshot)
+                        .map(|d| (t.name.clone(), d.0)),
+                );
+            }
+        }
+        let settled = now - grace;
+        for meta in self.list_all("snapshots").await? {
+            let parts: Vec<&str> = meta.location.as_ref().split('/').collect();
+            let [_, target, file] = parts.as_slice() else { continue };
+            let Some(digest) = file.strip_suffix(".json") else { continue };
+            if !snapshots.contains(&((*target).to_owned(), digest.to_owned()))
+                && meta.last_modified < settled
+            {
+                self.remove(&meta.location, dry_run).await?;
+                report.snapshots += 1;
+            }
+        }
+        for meta in self.list_all("policies").await? {
+            let Some(bundle) = meta.location.as_ref().split('/').nth(1) else { continue };
+            if !bundles.contains(bundle) && meta.last_modified < settled {
+                self.remove(&meta.location, dry_run).await?;
+                report.policy_files += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn list_all(&self, prefix: &str) -> Result<Vec<object_store::ObjectMeta>, StoreError> {
+        let prefix = object_store::path::Path::from(prefix);
+        self.inner.list(Some(&prefix)).try_collect().await.map_err(|source| StoreError::Backend {
+            op: "list",
+            path: prefix.to_string(),
+            source,
+        })
+    }
+
+    async fn remove(
+        &self,
+        path: &object_store::path::Path,
+        dry_run: bool,
+    ) -> Result<(), StoreError> {
+        if dry_run { Ok(()) } else { self.delete(path).await }
+    }
+}

@@ -1,0 +1,116 @@
+//! The per-target change index: one small object per run in which a target's
+//! configuration changed (`index/changes/<target>/<run-id>.json`). A history query lists
+//! one target's folder (names sort by time) and reads only those objects, never the
+//! run manifests. The index is derived data: written after the manifest it comes from,
+//! repaired at the start of the next run if a crash cut it short, and rebuildable from
+//! the manifests with [`Store::rebuild_index`].
+
+use chrono::{DateTime, Utc};
+use futures::{StreamExt as _, TryStreamExt as _};
+use object_store::ObjectStoreExt as _;
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError, Written, layout};
+use crate::diff::Change;
+use crate::run::{Run, RunId, TargetRun};
+use crate::snapshot::Digest;
+
+/// How many index objects a query reads at once.
+const READ_AHEAD: usize = 32;
+
+/// The changes of one target in one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    pub run_id: RunId,
+    pub target: String,
+    pub collected_at: DateTime<Utc>,
+    pub snapshot: Digest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_snapshot: Option<Digest>,
+    pub changes: Vec<Change>,
+}
+
+impl IndexEntry {
+    /// The entry a target's result in a run gives, if it changed anything.
+    pub fn of(run_id: &RunId, t: &TargetRun) -> Option<IndexEntry> {
+        let snapshot = t.snapshot.clone()?;
+        if t.changes.is_empty() {
+            return None;
+        }
+        Some(IndexEntry {
+            run_id: run_id.clone(),
+            target: t.name.clone(),
+            collected_at: t.collected_at,
+            snapshot,
+            previous_snapshot: t.previous_snapshot.clone(),
+            changes: t.changes.clone(),
+        })
+    }
+}
+
+impl Store {
+    /// Writes the index entries of a committed run (create-only, so writing them again
+    /// is harmless). Returns how many were new.
+    pub async fn index_run(&self, run: &Run) -> Result<usize, StoreError> {
+        let mut new = 0;
+        for entry in run.targets.iter().filter_map(|t| IndexEntry::of(&run.run_id, t)) {
+            let bytes = serde_json::to_vec(&entry).expect("an index entry serializes");
+            if self.create(&layout::change_index(&entry.target, &entry.run_id), bytes).await?
+                == Written::New
+            {
+                new += 1;
+            }
+        }
+        Ok(new)
+    }
+
+    /// One target's changes, oldest first, from runs after `after` (all when `None`).
+    pub async fn changes_of(
+        &self,
+        target: &str,
+        after: Option<&RunId>,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        let prefix = layout::change_index_dir(target);
+        let listing = match after {
+            Some(id) => {
+                self.inner.list_with_offset(Some(&prefix), &layout::change_index(target, id))
+            }
+            None => self.inner.list(Some(&prefix)),
+        };
+        let mut paths: Vec<_> =
+            listing.map_ok(|m| m.location).try_collect().await.map_err(|source| {
+                StoreError::Backend { op: "list", path: prefix.to_string(), source }
+            })?;
+        paths.sort();
+        futures::stream::iter(paths)
+            .map(|path| async move {
+                let bytes = self.get(&path).await?;
+                serde_json::from_slice::<IndexEntry>(&bytes)
+                    .map_err(|source| StoreError::Corrupt { path: path.to_string(), source })
+            })
+            .buffered(READ_AHEAD)
+            .try_collect()
+            .await
+    }
+
+    /// Rebuilds the whole index from the run manifests. Returns (runs read, entries
+    /// written). Existing entries are kept (they are immutable and equal).
+    pub async fn rebuild_index(&self) -> Result<(usize, usize), StoreError> {
+        let ids = self.list_runs().await?;
+        let mut written = 0;
+        for id in &ids {
+            written += self.index_run(&self.get_run(id).await?).await?;
+        }
+        Ok((ids.len(), written))
+    }
+
+    /// Deletes one object; a missing object is not an error.
+    pub(super) async fn delete(&self, path: &object_store::path::Path) -> Result<(), StoreError> {
+        match self.inner.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => {
+                Err(StoreError::Backend { op: "delete", path: path.to_string(), source })
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! `history`, `diff` and `rollback` over a real history: settings changed on the real
+//! primary between audits, then read back, compared, and rolled back by running the
+//! printed statements.
+
+use serde_json::Value;
+
+use crate::audit::harness::*;
+
+fn json(ws: &Workspace, args: &[&str]) -> Value {
+    let out = ws.driftwatch(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn text(ws: &Workspace, args: &[&str]) -> String {
+    let out = ws.driftwatch(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn keys(rows: &Value) -> Vec<String> {
+    rows.as_array().unwrap().iter().map(|r| r["key"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn history_diff_and_rollback_follow_real_changes() {
+    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
+    require_port(REPLICA_PORT, "PostgreSQL streaming replica");
+    let _lock = PrimaryLock::exclusive();
+    let ws = Workspace::new(&[PRIMARY, REPLICA]);
+    let first = ws.audit_json()["run_id"].as_str().unwrap().to_owned();
+    let _work_mem = AlteredSetting::set("work_mem", "8192");
+    let second = ws.audit_json()["run_id"].as_str().unwrap().to_owned();
+    let _sync = AlteredSetting::set("synchronous_commit", "off");
+    let third = ws.audit_json()["run_id"].as_str().unwrap().to_owned();
+
+    // History: newest first, from the change index.
+    let rows = json(&ws, &["history", "--target", "pg-primary", "--output", "json"]);
+    assert_eq!(keys(&rows), ["setting.synchronous_commit", "setting.work_mem"], "{rows:#}");
+    assert_eq!(rows[0]["run_id"], third.as_str());
+    assert_eq!(rows[1]["run_id"], second.as_str());
+    assert_eq!(rows[1]["before"], "4096 kB");
+    assert_eq!(rows[1]["after"], "8192 kB");
+    assert!(rows[0]["rollback"].as_str().unwrap().contains("synchronous_commit"), "{rows:#}");
+    let only =
+        json(&ws, &["history", "--target", "pg-primary", "--key", "work_mem", "--output", "json"]);
+    assert_eq!(keys(&only), ["setting.work_mem"]);
+    let none = json(&ws, &["history", "--target", "pg-replica", "--output", "json"]);
+    assert_eq!(keys(&none), Vec::<String>::new());
+    assert_eq!(ws.count_files("index/changes/pg-primary"), 2);
+
+    // Diff of one target at two runs.
+    let a = format!("pg-primary@{first}");
+    let d = json(&ws, &["diff", &a, "pg-primary", "--output", "json"]);
+    assert_eq!(
+        keys(&d["differences"]),
+        ["setting.synchronous_commit", "setting.work_mem"],
+        "{d:#}"
+    );
+    // Primary against replica: role and identity differences are shown apart.
+    let d = json(&ws, &["diff", "pg-primary", "pg-replica", "--output", "json"]);
+    let expected: Vec<String> = d["expected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(expected.contains(&"setting.primary_conninfo".to_owned()), "{d:#}");
+    assert!(expected.contains(&"setting.port".to_owned()), "{d:#}");
+    assert!(!keys(&d["differences"]).contains(&"setting.port".to_owned()));
+
+    // Rollback to the first run: print, apply ourselves, audit, and nothing differs.
+    let script = text(&ws, &["rollback", "--target", "pg-primary", "--to", &first]);
+    assert!(script.contains("ALTER SYSTEM RESET synchronous_commit;"), "{script}");
+    assert!(script.contains("ALTER SYSTEM RESET work_mem;"), "{script}");
+    assert!(script.contains("SELECT pg_reload_conf();"), "{script}");
+    for statement in script.lines().filter(|l| !l.starts_with("--") && !l.trim().is_empty()) {
+        psql(PRIMARY_PORT, statement);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    ws.audit_json();
+    let d = json(&ws, &["diff", &a, "pg-primary", "--output", "json"]);
+    assert_eq!(
+        keys(&d["differences"]),
+        Vec::<String>::new(),
+        "rollback restored everything: {d:#}"
+    );
+    // A stock server fails some rule in every run: there is no last-pass to go back to,
+    // and the command says so instead of printing an empty plan.
+    let last_pass = ws.driftwatch(&["rollback", "--target", "pg-primary", "--to", "last-pass"]);
+    assert_eq!(last_pass.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&last_pass.stderr).contains("never passed every rule"));
+}
+
+#[test]
+fn gc_deletes_old_runs_and_unreferenced_snapshots_only() {
+    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
+    let _lock = PrimaryLock::shared();
+    let ws = Workspace::new(&[PRIMARY]);
+    ws.audit_json();
+    ws.audit_json();
+    assert_eq!(ws.count_files("runs"), 2);
+    let out = ws.driftwatch(&["gc", "--older-than", "1s", "--dry-run"]);
+    assert!(out.status.success());
+    assert_eq!(ws.count_files("runs"), 2, "a dry run deletes nothing");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = ws.driftwatch(&["gc", "--older-than", "1s"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("deleted 1 runs"), "{stdout}");
+    assert_eq!(ws.count_files("runs"), 1, "the newest run is always kept");
+    assert_eq!(ws.count_files("snapshots"), 1, "the snapshot the kept run names stays");
+    // The kept history still reads.
+    text(&ws, &["diff", "pg-primary", "pg-primary"]);
+    let no_age = ws.driftwatch(&["gc"]);
+    assert_eq!(no_age.status.code(), Some(2), "no retention configured and no --older-than");
+}
