@@ -14,7 +14,9 @@
 //!   (`REPLICATION CLIENT` is the old name of `BINLOG MONITOR`);
 //! - MySQL 8: `GRANT REPLICATION CLIENT ON *.* TO auditor`.
 //!
-//! `SHOW GLOBAL VARIABLES` and the variable views need no grant. Without the grant the
+//! `SHOW GLOBAL VARIABLES` and MariaDB's `information_schema` need no grant; should a
+//! MySQL server refuse `performance_schema.variables_info`, the collector fails naming
+//! `GRANT SELECT ON performance_schema.variables_info`. Without the grant the
 //! collector fails with the server's message and the grant to add. Listing connected
 //! replicas one by one (`SHOW SLAVE HOSTS`) needs `REPLICATION MASTER ADMIN` on MariaDB
 //! (an administrative privilege, deliberately not part of the minimal grant) and
@@ -254,6 +256,14 @@ async fn provenance(
         Ok(rows) => rows,
         // Older servers lack the view: values without provenance are still worth having.
         Err(e) if error_number(&e) == Some(ER_NO_SUCH_TABLE) => return Ok(()),
+        Err(sqlx::Error::Database(db))
+            if session.flavor == Flavor::MySql && is_denied(db.as_ref()) =>
+        {
+            return Err(failed(format!(
+                "{what}: {}: GRANT SELECT ON performance_schema.variables_info to the auditor",
+                db.message()
+            )));
+        }
         Err(e) => return Err(query_error(what, &e, session.flavor)),
     };
     for row in &rows {
@@ -514,7 +524,12 @@ fn error_number(e: &sqlx::Error) -> Option<u16> {
 }
 
 fn is_access_denied(e: &sqlx::Error) -> bool {
-    matches!(error_number(e), Some(ER_SPECIFIC_ACCESS_DENIED | ER_TABLEACCESS_DENIED))
+    matches!(e, sqlx::Error::Database(db) if is_denied(db.as_ref()))
+}
+
+fn is_denied(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.try_downcast_ref::<MySqlDatabaseError>()
+        .is_some_and(|e| matches!(e.number(), ER_SPECIFIC_ACCESS_DENIED | ER_TABLEACCESS_DENIED))
 }
 
 fn query_error(what: &str, e: &sqlx::Error, flavor: Flavor) -> CollectError {
