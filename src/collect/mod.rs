@@ -5,7 +5,8 @@
 //! - **Read-only.** Only statements that read: `SHOW`, `SELECT` from catalog and
 //!   statistics views, `CONFIG GET`, `INFO`, `ROLE`, `stats`. Nothing that writes,
 //!   locks, or changes a session beyond its own timeouts.
-//! - **Least privilege.** Works with a monitoring account (PostgreSQL `pg_monitor`);
+//! - **Least privilege.** Works with a monitoring account (PostgreSQL `pg_monitor`,
+//!   MySQL `REPLICATION CLIENT`, MariaDB `BINLOG MONITOR` + `SLAVE MONITOR`);
 //!   when a privilege is missing, says which one in the error.
 //! - **Bounded.** Connecting is bounded by `connect_timeout`, every statement by
 //!   `statement_timeout`; the caller bounds the whole collection by `target_timeout`.
@@ -18,6 +19,7 @@
 //!   else sees them. Errors must not contain the connection password (the caller
 //!   redacts them too).
 
+pub mod mysql;
 pub mod postgres;
 
 use std::time::Duration;
@@ -67,6 +69,7 @@ impl std::fmt::Debug for Endpoint {
 pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     match endpoint.kind {
         Kind::Postgres => postgres::collect(endpoint).await,
+        Kind::Mysql => mysql::collect(endpoint).await,
         other => Err(CollectError::Failed(format!("no collector for kind `{other}` yet"))),
     }
 }

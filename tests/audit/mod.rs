@@ -2,6 +2,7 @@
 //! streaming replica, a real store folder.
 
 pub mod harness;
+mod mysql;
 mod reports;
 
 use harness::*;

@@ -1,3 +1,4 @@
 //! Tests against live servers started by `tests/setup/services.sh`.
 
+mod mysql;
 mod postgres;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Test services for `cargo test --test tests`: the system PostgreSQL 15 on 127.0.0.1:5432
 # as primary, a least-privilege auditor role (pg_monitor), a role with no grants, and a
-# streaming replica on 127.0.0.1:5433.
+# streaming replica on 127.0.0.1:5433; then MariaDB (tests/setup/mariadb.sh): the system
+# MariaDB on 127.0.0.1:3306 with binary logging, a replica on 127.0.0.1:3307.
 #
 # Usage (as root):  bash tests/setup/services.sh
 # Stop the replica: bash tests/setup/stop-services.sh
@@ -228,4 +229,5 @@ ensure_primary
 ensure_auditor
 ensure_unprivileged
 ensure_replica
+bash "$(dirname "${BASH_SOURCE[0]}")/mariadb.sh"
 bash "$(dirname "${BASH_SOURCE[0]}")/s3.sh"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Stops the test replica started by tests/setup/services.sh. Leaves the system
-# PostgreSQL (the primary on 127.0.0.1:5432), its slot and the replica's data dir alone,
-# so the next services.sh run restarts the replica quickly.
+# Stops the test replicas started by tests/setup/services.sh. Leaves the system
+# PostgreSQL and MariaDB (the primaries on 127.0.0.1:5432 and :3306), the slot and the
+# replicas' data dirs alone, so the next services.sh run restarts the replicas quickly.
 #
 # Usage (as root): bash tests/setup/stop-services.sh
 set -euo pipefail
@@ -16,6 +16,21 @@ if [[ -n $pid && $(ps -o stat= -p "$pid" 2>/dev/null) == [^Z]* ]]; then
     echo "replica  127.0.0.1:5433: stopped (data kept in $REPLICA_DIR)"
 else
     echo "replica  127.0.0.1:5433: not running"
+fi
+
+# The MariaDB replica (tests/setup/mariadb.sh).
+MARIADB_REPLICA_DIR=/var/tmp/driftwatch-ci/mariadb-replica
+pid=$(head -n 1 "$MARIADB_REPLICA_DIR/mysqld.pid" 2>/dev/null || true)
+if [[ -n $pid && $(ps -o stat= -p "$pid" 2>/dev/null) == [^Z]* ]]; then
+    mariadb-admin --protocol=socket -S "$MARIADB_REPLICA_DIR/mysqld.sock" -u root shutdown 2>/dev/null ||
+        kill "$pid"
+    for _ in $(seq 60); do
+        [[ $(ps -o stat= -p "$pid" 2>/dev/null) == [^Z]* ]] || break
+        sleep 1
+    done
+    echo "replica  127.0.0.1:3307: stopped (data kept in $MARIADB_REPLICA_DIR)"
+else
+    echo "replica  127.0.0.1:3307: not running"
 fi
 
 # The S3-compatible server (moto).

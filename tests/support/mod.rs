@@ -16,6 +16,29 @@ pub const START_SERVICES: &str = "bash tests/setup/services.sh";
 pub const PG_PRIMARY: u16 = 5432;
 pub const PG_REPLICA: u16 = 5433;
 
+/// The test MariaDB primary (system MariaDB) and the replica `mariadb.sh` creates.
+pub const MY_PRIMARY: u16 = 3306;
+pub const MY_REPLICA: u16 = 3307;
+
+/// A root URL for the local MariaDB on `port` (empty password).
+pub fn my_url(port: u16) -> String {
+    my_url_as("root", "", port)
+}
+
+pub fn my_url_as(user: &str, password: &str, port: u16) -> String {
+    match password {
+        "" => format!("mysql://{user}@127.0.0.1:{port}/"),
+        _ => format!("mysql://{user}:{password}@127.0.0.1:{port}/"),
+    }
+}
+
+/// The MariaDB on `port`, checked to be up.
+#[track_caller]
+pub fn my_endpoint(port: u16) -> Endpoint {
+    require_service("127.0.0.1", port, START_SERVICES);
+    endpoint(Kind::Mysql, &my_url(port), Duration::from_secs(5))
+}
+
 /// A superuser URL for the local PostgreSQL on `port` (trust auth).
 pub fn pg_url(port: u16) -> String {
     pg_url_as("postgres", port)

@@ -52,12 +52,33 @@ const REPLICA_STATE: &str = "
     state.replication.replay_paused = false
 ";
 
+/// `SHOW GLOBAL VARIABLES` on a stock MariaDB 10.11 from Debian, for the variables the
+/// baseline reads, plus a replica's healthy replication state (ignored on a primary).
+const MARIADB1011_DEFAULTS: &str = "
+    server.flavor = mariadb
+    innodb_flush_log_at_trx_commit = 1
+    sync_binlog = 0
+    log_bin = OFF
+    binlog_format = MIXED
+    slave_skip_errors = OFF
+    slave_net_timeout = 60
+    read_only = OFF
+    relay_log_recovery = OFF
+    state.replication.default.io_running = Yes
+    state.replication.default.sql_running = Yes
+    state.replication.default.seconds_behind = 0 s
+";
+
 fn statuses(role: Role) -> String {
-    let set = shipped();
     let readings = if role == Role::Replica { REPLICA_STATE } else { PRIMARY_STATE };
-    let (snap, state) = snapshot(role, &format!("{PG15_DEFAULTS}{readings}"));
+    statuses_of(Kind::Postgres, role, &format!("{PG15_DEFAULTS}{readings}"))
+}
+
+fn statuses_of(kind: Kind, role: Role, settings: &str) -> String {
+    let set = shipped();
+    let (snap, state) = snapshot(role, settings);
     let labels = BTreeMap::new();
-    let target = TargetFacts { name: "db1", kind: Kind::Postgres, role, labels: &labels };
+    let target = TargetFacts { name: "db1", kind, role, labels: &labels };
     let findings = evaluate(&set, &target, &snap, &state, today());
     findings.iter().map(|f| format!("{} {} {}\n", f.rule, f.severity, f.status)).collect()
 }
@@ -75,6 +96,8 @@ fn shipped_baseline_loads() {
     assert_eq!(
         names,
         [
+            ("mysql/durability.toml", "mysql-durability"),
+            ("mysql/replication.toml", "mysql-replication"),
             ("postgres/durability.toml", "postgres-durability"),
             ("postgres/replication.toml", "postgres-replication"),
             ("postgres/sessions.toml", "postgres-sessions"),
@@ -168,4 +191,50 @@ PG-SESS-001 low not_applicable
 PG-SESS-004 low pass
 ";
     assert_eq!(statuses(Role::Replica), want);
+}
+
+#[test]
+fn shipped_baseline_on_stock_mariadb_primary() {
+    let want = "\
+MY-REPL-001 critical fail
+MY-REPL-030 critical not_applicable
+MY-REPL-031 critical not_applicable
+MY-DUR-001 high pass
+MY-DUR-002 high not_applicable
+MY-REPL-002 high not_applicable
+MY-REPL-005 high pass
+MY-REPL-006 high not_applicable
+MY-REPL-020 high not_applicable
+MY-REPL-032 high not_applicable
+MY-REPL-003 medium not_applicable
+MY-REPL-004 medium not_applicable
+MY-REPL-007 medium pass
+MY-REPL-008 medium not_applicable
+MY-REPL-021 medium not_applicable
+MY-REPL-022 medium not_applicable
+";
+    assert_eq!(statuses_of(Kind::Mysql, Role::Primary, MARIADB1011_DEFAULTS), want);
+}
+
+#[test]
+fn shipped_baseline_on_stock_mariadb_replica() {
+    let want = "\
+MY-REPL-001 critical not_applicable
+MY-REPL-030 critical pass
+MY-REPL-031 critical pass
+MY-DUR-001 high pass
+MY-DUR-002 high not_applicable
+MY-REPL-002 high not_applicable
+MY-REPL-005 high pass
+MY-REPL-006 high not_applicable
+MY-REPL-020 high fail
+MY-REPL-032 high pass
+MY-REPL-003 medium not_applicable
+MY-REPL-004 medium not_applicable
+MY-REPL-007 medium pass
+MY-REPL-008 medium not_applicable
+MY-REPL-021 medium not_applicable
+MY-REPL-022 medium fail
+";
+    assert_eq!(statuses_of(Kind::Mysql, Role::Replica, MARIADB1011_DEFAULTS), want);
 }
