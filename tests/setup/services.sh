@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Test services for `cargo test --test tests`: the system PostgreSQL 15 on 127.0.0.1:5432
 # as primary, a least-privilege auditor role (pg_monitor), a role with no grants, and a
-# streaming replica on 127.0.0.1:5433.
+# streaming replica on 127.0.0.1:5433; then (redis.sh, memcached.sh) a Redis replica on
+# 127.0.0.1:6380 of the system Redis on :6379 with ACL users, and memcached on :11211.
 #
 # Usage (as root):  bash tests/setup/services.sh
 # Stop the replica: bash tests/setup/stop-services.sh
@@ -228,3 +229,5 @@ ensure_primary
 ensure_auditor
 ensure_unprivileged
 ensure_replica
+bash "$(dirname "$0")/redis.sh"
+bash "$(dirname "$0")/memcached.sh"
