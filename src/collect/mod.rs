@@ -19,6 +19,7 @@
 //!   redacts them too).
 
 pub mod postgres;
+pub mod redis;
 
 use std::time::Duration;
 
@@ -67,6 +68,7 @@ impl std::fmt::Debug for Endpoint {
 pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     match endpoint.kind {
         Kind::Postgres => postgres::collect(endpoint).await,
+        Kind::Redis => redis::collect(endpoint).await,
         other => Err(CollectError::Failed(format!("no collector for kind `{other}` yet"))),
     }
 }

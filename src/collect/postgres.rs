@@ -429,7 +429,7 @@ fn failed(message: String) -> CollectError {
 }
 
 /// `5s`, `500ms`, `1.5s`: how a person writes a timeout.
-fn human_duration(d: Duration) -> String {
+pub(super) fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
