@@ -18,6 +18,7 @@
 //!   else sees them. Errors must not contain the connection password (the caller
 //!   redacts them too).
 
+pub mod memcached;
 pub mod postgres;
 pub mod redis;
 
@@ -69,6 +70,7 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     match endpoint.kind {
         Kind::Postgres => postgres::collect(endpoint).await,
         Kind::Redis => redis::collect(endpoint).await,
+        Kind::Memcached => memcached::collect(endpoint).await,
         other => Err(CollectError::Failed(format!("no collector for kind `{other}` yet"))),
     }
 }
