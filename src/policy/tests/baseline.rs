@@ -56,9 +56,14 @@ fn shipped_baseline_loads() {
     assert_eq!(
         names,
         [
+            ("memcached/capacity.toml", "memcached-capacity"),
+            ("memcached/security.toml", "memcached-security"),
             ("postgres/durability.toml", "postgres-durability"),
             ("postgres/replication.toml", "postgres-replication"),
             ("postgres/sessions.toml", "postgres-sessions"),
+            ("redis/replication.toml", "redis-replication"),
+            ("redis/resources.toml", "redis-resources"),
+            ("redis/security.toml", "redis-security"),
         ]
     );
     for rule in set.policies().iter().flat_map(|p| &p.rules) {
