@@ -179,6 +179,32 @@ mod tests {
     }
 
     #[test]
+    fn every_redis_secret_is_caught() {
+        // The settings `CONFIG GET *` returns in clear on Redis 7.
+        for name in [
+            "requirepass",
+            "masterauth",
+            "masteruser",
+            "tls-key-file-pass",
+            "tls-client-key-file-pass",
+        ] {
+            check_entry(&format!("setting.{name}"), "driftwatch-test-secret", MARKER);
+        }
+        // Paths and knobs with secret-looking names stay visible for baselines.
+        for (name, value) in [
+            ("tls-key-file", "/etc/redis/tls/redis.key"),
+            ("tls-client-key-file", "/etc/redis/tls/client.key"),
+            ("tls-auth-clients", "yes"),
+            ("aclfile", "/etc/redis/users.acl"),
+            ("tracking-table-max-keys", "1000000"),
+            ("lazyfree-lazy-user-del", "no"),
+            ("protected-mode", "yes"),
+        ] {
+            check_entry(&format!("setting.{name}"), value, value);
+        }
+    }
+
+    #[test]
     fn policy_knobs_stay_visible() {
         check_entry("setting.password_encryption", "scram-sha-256", "scram-sha-256");
         check_entry("setting.ssl_passphrase_command_supports_reload", "off", "off");

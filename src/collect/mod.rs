@@ -19,8 +19,10 @@
 //!   else sees them. Errors must not contain the connection password (the caller
 //!   redacts them too).
 
+pub mod memcached;
 pub mod mysql;
 pub mod postgres;
+pub mod redis;
 
 use std::time::Duration;
 
@@ -70,6 +72,7 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     match endpoint.kind {
         Kind::Postgres => postgres::collect(endpoint).await,
         Kind::Mysql => mysql::collect(endpoint).await,
-        other => Err(CollectError::Failed(format!("no collector for kind `{other}` yet"))),
+        Kind::Redis => redis::collect(endpoint).await,
+        Kind::Memcached => memcached::collect(endpoint).await,
     }
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Test services for `cargo test --test tests`: the system PostgreSQL 15 on 127.0.0.1:5432
 # as primary, a least-privilege auditor role (pg_monitor), a role with no grants, and a
-# streaming replica on 127.0.0.1:5433; then MariaDB (tests/setup/mariadb.sh): the system
-# MariaDB on 127.0.0.1:3306 with binary logging, a replica on 127.0.0.1:3307.
+# streaming replica on 127.0.0.1:5433; then MariaDB (mariadb.sh): the system MariaDB on
+# 127.0.0.1:3306 with binary logging and a replica on 127.0.0.1:3307; a Redis replica
+# (redis.sh) on 127.0.0.1:6380 of the system Redis on :6379 with ACL users; memcached
+# (memcached.sh) on :11211; and an S3-compatible server (s3.sh, moto) on :9310.
 #
 # Usage (as root):  bash tests/setup/services.sh
 # Stop the replica: bash tests/setup/stop-services.sh
@@ -231,3 +233,5 @@ ensure_unprivileged
 ensure_replica
 bash "$(dirname "${BASH_SOURCE[0]}")/mariadb.sh"
 bash "$(dirname "${BASH_SOURCE[0]}")/s3.sh"
+bash "$(dirname "${BASH_SOURCE[0]}")/redis.sh"
+bash "$(dirname "${BASH_SOURCE[0]}")/memcached.sh"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Stops the test replicas started by tests/setup/services.sh. Leaves the system
-# PostgreSQL and MariaDB (the primaries on 127.0.0.1:5432 and :3306), the slot and the
-# replicas' data dirs alone, so the next services.sh run restarts the replicas quickly.
+# Stops the test services started by tests/setup/services.sh: the PostgreSQL, MariaDB
+# and Redis replicas, memcached and the S3-compatible server. Leaves the system
+# PostgreSQL, MariaDB and Redis (the primaries) alone, and the replicas' data, so the
+# next services.sh run restarts the replicas quickly.
 #
 # Usage (as root): bash tests/setup/stop-services.sh
 set -euo pipefail
@@ -40,4 +41,32 @@ if [[ -f $S3_PID ]] && kill "$(cat "$S3_PID")" 2>/dev/null; then
     echo "s3       127.0.0.1:9310: stopped"
 else
     echo "s3       127.0.0.1:9310: not running"
+fi
+
+REDIS_REPLICA_DIR=/var/tmp/driftwatch-ci/redis-replica
+pid=$(cat "$REDIS_REPLICA_DIR/redis.pid" 2>/dev/null || true)
+if [[ -n $pid && $(ps -o stat= -p "$pid" 2>/dev/null) == [^Z]* ]] &&
+    [[ $(redis-cli -h 127.0.0.1 -p 6380 PING 2>/dev/null) == PONG ]]; then
+    redis-cli -h 127.0.0.1 -p 6380 SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "redis    127.0.0.1:6380: stopped (config kept in $REDIS_REPLICA_DIR)"
+else
+    echo "redis    127.0.0.1:6380: not running"
+fi
+
+MEMCACHED_PIDFILE=/var/tmp/driftwatch-ci/memcached/memcached.pid
+pid=$(cat "$MEMCACHED_PIDFILE" 2>/dev/null || true)
+if [[ -n $pid && $(ps -o comm= -p "$pid" 2>/dev/null) == memcached ]]; then
+    kill "$pid"
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    rm -f "$MEMCACHED_PIDFILE"
+    echo "memcached 127.0.0.1:11211: stopped"
+else
+    echo "memcached 127.0.0.1:11211: not running"
 fi

@@ -39,6 +39,42 @@ pub fn my_endpoint(port: u16) -> Endpoint {
     endpoint(Kind::Mysql, &my_url(port), Duration::from_secs(5))
 }
 
+/// The test Redis primary (system Redis) and the replica `redis.sh` starts from its
+/// own config file; memcached.
+pub const REDIS_PRIMARY: u16 = 6379;
+pub const REDIS_REPLICA: u16 = 6380;
+pub const MEMCACHED: u16 = 11211;
+
+/// The least-privilege ACL user `redis.sh` creates on both Redis servers, and one
+/// without `+config|get`.
+pub const REDIS_AUDITOR: (&str, &str) = ("driftwatch-auditor", "driftwatch-auditor-pw");
+pub const REDIS_NOCONFIG: (&str, &str) = ("driftwatch-noconfig", "driftwatch-noconfig-pw");
+
+/// The Redis on `port` as the default user (no password here).
+pub fn redis_url(port: u16) -> String {
+    format!("redis://127.0.0.1:{port}")
+}
+
+/// The Redis on `port` as an ACL user, password in the URL as `Connection::resolve`
+/// puts it.
+pub fn redis_url_as((user, password): (&str, &str), port: u16) -> String {
+    format!("redis://{user}:{password}@127.0.0.1:{port}")
+}
+
+/// The Redis on `port`, checked to be up.
+#[track_caller]
+pub fn redis_endpoint(port: u16) -> Endpoint {
+    require_service("127.0.0.1", port, START_SERVICES);
+    endpoint(Kind::Redis, &redis_url(port), Duration::from_secs(5))
+}
+
+/// The test memcached, checked to be up.
+#[track_caller]
+pub fn memcached_endpoint() -> Endpoint {
+    require_service("127.0.0.1", MEMCACHED, START_SERVICES);
+    endpoint(Kind::Memcached, &format!("memcached://127.0.0.1:{MEMCACHED}"), Duration::from_secs(5))
+}
+
 /// A superuser URL for the local PostgreSQL on `port` (trust auth).
 pub fn pg_url(port: u16) -> String {
     pg_url_as("postgres", port)

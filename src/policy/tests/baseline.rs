@@ -86,22 +86,24 @@ fn statuses_of(kind: Kind, role: Role, settings: &str) -> String {
 #[test]
 fn shipped_baseline_loads() {
     let set = shipped();
-    let names: Vec<(&str, &str)> = set
-        .bundle()
-        .policies
-        .iter()
-        .filter(|p| p.path.starts_with("postgres/"))
-        .map(|p| (p.path.as_str(), p.name.as_str()))
-        .collect();
+    let names: Vec<(&str, &str)> =
+        set.bundle().policies.iter().map(|p| (p.path.as_str(), p.name.as_str())).collect();
     assert_eq!(
         names,
         [
+            ("memcached/capacity.toml", "memcached-capacity"),
+            ("memcached/security.toml", "memcached-security"),
             ("mysql/durability.toml", "mysql-durability"),
             ("mysql/replication.toml", "mysql-replication"),
+            ("mysql/topology.toml", "mysql-topology"),
             ("postgres/durability.toml", "postgres-durability"),
             ("postgres/replication.toml", "postgres-replication"),
             ("postgres/sessions.toml", "postgres-sessions"),
             ("postgres/topology.toml", "postgres-topology"),
+            ("redis/replication.toml", "redis-replication"),
+            ("redis/resources.toml", "redis-resources"),
+            ("redis/security.toml", "redis-security"),
+            ("redis/topology.toml", "redis-topology"),
         ]
     );
     for rule in set.policies().iter().flat_map(|p| &p.rules) {
@@ -197,13 +199,17 @@ PG-SESS-004 low pass
 fn shipped_baseline_on_stock_mariadb_primary() {
     let want = "\
 MY-REPL-001 critical fail
+MY-REPL-010 critical not_applicable
+MY-REPL-011 critical not_applicable
 MY-REPL-030 critical not_applicable
 MY-REPL-031 critical not_applicable
+MY-TOPO-001 critical pass
 MY-DUR-001 high pass
 MY-DUR-002 high not_applicable
 MY-REPL-002 high not_applicable
 MY-REPL-005 high pass
 MY-REPL-006 high not_applicable
+MY-REPL-012 high not_applicable
 MY-REPL-020 high not_applicable
 MY-REPL-032 high not_applicable
 MY-REPL-003 medium not_applicable
@@ -220,13 +226,17 @@ MY-REPL-022 medium not_applicable
 fn shipped_baseline_on_stock_mariadb_replica() {
     let want = "\
 MY-REPL-001 critical not_applicable
+MY-REPL-010 critical not_applicable
+MY-REPL-011 critical not_applicable
 MY-REPL-030 critical pass
 MY-REPL-031 critical pass
+MY-TOPO-001 critical pass
 MY-DUR-001 high pass
 MY-DUR-002 high not_applicable
 MY-REPL-002 high not_applicable
 MY-REPL-005 high pass
 MY-REPL-006 high not_applicable
+MY-REPL-012 high not_applicable
 MY-REPL-020 high fail
 MY-REPL-032 high pass
 MY-REPL-003 medium not_applicable
