@@ -18,6 +18,7 @@
 //!   else sees them. Errors must not contain the connection password (the caller
 //!   redacts them too).
 
+pub mod conffile;
 pub mod postgres;
 
 use std::time::Duration;
