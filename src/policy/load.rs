@@ -16,7 +16,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::rule::{Condition, Missing, Rule};
-use super::{AppliesTo, Policy, PolicySource, Waiver};
+use super::{AppliesTo, Overlay, Policy, PolicySource, Waiver};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::finding::Severity;
 use crate::snapshot::{Kind, Role};
@@ -103,6 +103,7 @@ struct FileFacts {
     /// Every `[[rule]] id` that is a string, valid rule or not.
     rule_ids: Vec<(String, Range<usize>)>,
     waiver_rules: Vec<(String, Range<usize>)>,
+    overlay_rules: Vec<(String, Range<usize>)>,
     /// The file did not parse as TOML: its rule ids may be incomplete.
     broken: bool,
 }
@@ -136,6 +137,11 @@ pub(super) fn load_all(sources: &[PolicySource]) -> Result<Vec<Policy>, Diagnost
             for (rule, span) in f.waiver_rules.iter().filter(|(r, _)| !ids.contains_key(r.as_str()))
             {
                 let msg = format!("waiver for unknown rule `{rule}`");
+                diags.push(Diagnostic::at_span(&src.file, &src.text, Some(span.clone()), msg));
+            }
+            for (rule, span) in f.overlay_rules.iter().filter(|(r, _)| !ids.contains_key(r.as_str()))
+            {
+                let msg = format!("overlay for unknown rule `{rule}`");
                 diags.push(Diagnostic::at_span(&src.file, &src.text, Some(span.clone()), msg));
             }
         }
@@ -176,6 +182,7 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
         name: None,
         rule_ids: vec![],
         waiver_rules: vec![],
+        overlay_rules: vec![],
         broken: false,
     };
     let (root, errors) = DeTable::parse_recoverable(&src.text);
@@ -184,15 +191,16 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
     }
     facts.broken = !errors.is_empty();
 
-    let (mut policy, mut rules, mut waivers) = (None, vec![], vec![]);
+    let (mut policy, mut rules, mut waivers, mut overlays) = (None, vec![], vec![], vec![]);
     for (key, value) in root.into_inner() {
         match key.get_ref().as_ref() {
             "policy" => policy = Some(value),
             "rule" => rules = tables(value, "rule", &mut sink),
             "waiver" => waivers = tables(value, "waiver", &mut sink),
+            "overlay" => overlays = tables(value, "overlay", &mut sink),
             other => {
                 let msg = format!(
-                    "unknown top-level key `{other}` (expected [policy], [[rule]] or [[waiver]])"
+                    "unknown top-level key `{other}` (expected [policy], [[rule]], [[waiver]] or [[overlay]])"
                 );
                 sink.at(key.span(), msg);
             }
@@ -243,6 +251,19 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
             }
         })
         .collect();
+    let overlays: Vec<Overlay> = overlays
+        .into_iter()
+        .filter_map(|t| match overlay::RawOverlay::deserialize(ValueDeserializer::from(t)) {
+            Ok(raw) => {
+                facts.overlay_rules.push((raw.rule.get_ref().clone(), raw.rule.span()));
+                overlay::overlay(raw, &mut sink)
+            }
+            Err(e) => {
+                sink.serde("[[overlay]]", &e);
+                None
+            }
+        })
+        .collect();
 
     if let Some((name, version, description, applies_to)) = header {
         facts.name = Some(name.clone());
@@ -256,6 +277,7 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
                 applies_to,
                 rules,
                 waivers,
+                overlays,
             });
         }
     }
@@ -423,5 +445,6 @@ fn waiver(raw: RawWaiver, sink: &mut Sink<'_>) -> Option<Waiver> {
 }
 
 mod operators;
+mod overlay;
 #[cfg(test)]
 mod tests;

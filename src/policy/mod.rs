@@ -9,9 +9,11 @@
 //! - [`rule`]: rules, operators, and checking one value.
 //! - [`units`]: PostgreSQL memory and time units.
 //! - [`waiver`]: dated exceptions to a rule.
+//! - [`overlay`]: per-environment changes to a rule (`[[overlay]]`).
 //! - `load`: raw TOML → validated types, with diagnostics.
 
 mod load;
+pub mod overlay;
 pub mod rule;
 pub mod units;
 pub mod waiver;
@@ -26,6 +28,7 @@ use crate::finding::{Finding, FindingStatus};
 use crate::run::{PolicyBundle, PolicyRef};
 use crate::snapshot::{Entry, Kind, Role, Snapshot, State};
 pub use rule::{Condition, Expect, Literal, Missing, Rule};
+pub use overlay::Overlay;
 pub use waiver::Waiver;
 
 /// One policy file as read from disk.
@@ -80,6 +83,8 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// Waivers written in this file; they may cover rules of any file.
     pub waivers: Vec<Waiver>,
+    /// Overlays written in this file; they may change rules of any file.
+    pub overlays: Vec<Overlay>,
 }
 
 /// Every policy file of a run, validated, with the exact sources it came from.
@@ -109,6 +114,11 @@ impl PolicySet {
     /// Every waiver of every file.
     pub fn waivers(&self) -> impl Iterator<Item = &Waiver> {
         self.policies.iter().flat_map(|p| &p.waivers)
+    }
+
+    /// Every overlay of every file, in path order.
+    pub fn overlays(&self) -> impl Iterator<Item = &Overlay> {
+        self.policies.iter().flat_map(|p| &p.overlays)
     }
 }
 
@@ -218,13 +228,34 @@ pub fn evaluate(
     let mut findings = Vec::new();
     for policy in set.policies.iter().filter(|p| p.applies_to.matches(target)) {
         for rule in &policy.rules {
-            let mut finding = evaluate_rule(&policy.name, rule, target, &lookup);
+            let mut finding = match overlay::apply(rule, set.overlays(), target.labels) {
+                overlay::Effective::Rule(rule) => evaluate_rule(&policy.name, &rule, target, &lookup),
+                overlay::Effective::Disabled(o) => disabled(&policy.name, rule, o),
+            };
             waiver::apply(&mut finding, target.name, set.waivers(), today);
             findings.push(finding);
         }
     }
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.rule.cmp(&b.rule)));
     findings
+}
+
+/// The finding of a rule an overlay switched off: not applicable, saying why.
+fn disabled(policy: &str, rule: &Rule, overlay: &Overlay) -> Finding {
+    Finding {
+        rule: rule.id.clone(),
+        policy: policy.to_owned(),
+        key: rule.key.clone(),
+        severity: rule.severity,
+        status: FindingStatus::NotApplicable,
+        expected: rule.expect.to_string(),
+        actual: None,
+        message: format!("Disabled by an overlay for targets labelled {}.", overlay.describe()),
+        rationale: rule.rationale.clone(),
+        remediation: rule.remediation.clone(),
+        location: None,
+        waiver: None,
+    }
 }
 
 /// Where a rule's key is read: `state.…` from the volatile state, `server.version` and
@@ -344,4 +375,4 @@ fn verdict(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
