@@ -12,9 +12,11 @@
 //! - [`finding`], [`run`]: the data a run produces, stored as its manifest.
 //! - [`store`]: the history on `object_store`: layout and commit protocol.
 //! - [`report`]: HTML pages from run data.
+//! - [`check`]: configuration files judged by the baselines, before deployment.
 //! - [`audit`]: one run; the only module that knows the order of the pipeline.
 
 pub mod audit;
+pub mod check;
 pub mod collect;
 pub mod config;
 pub mod diagnostic;

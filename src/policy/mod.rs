@@ -9,10 +9,12 @@
 //! - [`rule`]: rules, operators, and checking one value.
 //! - [`units`]: PostgreSQL memory and time units.
 //! - [`waiver`]: dated exceptions to a rule.
+//! - [`lint`]: checks beyond loading (unknown settings, units, expired waivers).
 //! - [`overlay`]: per-environment changes to a rule (`[[overlay]]`).
 //! - `load`: raw TOML → validated types, with diagnostics.
 
 mod load;
+pub mod lint;
 pub mod overlay;
 pub mod rule;
 pub mod units;
