@@ -2,5 +2,6 @@
 //! `bash tests/setup/services.sh` starts; they fail, never skip, when those are down.
 
 mod audit;
+mod check;
 mod live;
 mod support;

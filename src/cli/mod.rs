@@ -1,6 +1,9 @@
 //! Command-line arguments (clap) and the commands behind them.
 
 mod audit;
+mod baseline;
+mod check;
+mod policy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +49,14 @@ pub enum LogFormat {
 pub enum Command {
     /// Audit every configured target once, store the run and write the reports.
     Audit(audit::AuditArgs),
+    /// Check configuration files against the baselines, before deployment.
+    Check(check::CheckArgs),
+    /// Policy tools.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Baseline tools.
+    #[command(subcommand)]
+    Baseline(baseline::BaselineCommand),
 }
 
 /// Where the config comes from: `--config`, else `$DRIFTWATCH_CONFIG`, else
@@ -60,7 +71,16 @@ pub struct ConfigArg {
 pub async fn dispatch(args: Args, show_progress: bool) -> ExitCode {
     match args.command {
         Command::Audit(a) => audit::run(a, show_progress).await,
+        Command::Check(a) => check::run(a),
+        Command::Policy(c) => policy::run(c),
+        Command::Baseline(c) => baseline::run(c).await,
     }
+}
+
+/// `--fail-on` values.
+pub fn parse_severity(s: &str) -> Result<driftwatch::finding::Severity, String> {
+    driftwatch::finding::Severity::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a severity: critical, high, medium, low or info"))
 }
 
 /// Prints every problem of a bad config or policy folder and returns exit code 2.

@@ -160,7 +160,7 @@ fn check_key(kind: Option<Kind>, key: &str, span: Range<usize>, at: &mut impl Fn
 pub fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let name = name.to_ascii_lowercase();
     known
-        .map(|k| (strsim::jaro_winkler(&name, k), k))
+        .map(|k| (strsim::jaro_winkler(&name, &k.to_ascii_lowercase()), k))
         .filter(|(score, _)| *score >= 0.88)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| k)

@@ -19,6 +19,9 @@ pub struct DefaultSetting {
     pub unit: Option<String>,
     #[serde(default)]
     pub vartype: Option<String>,
+    /// PostgreSQL's `context`; `internal` settings cannot be set in a file.
+    #[serde(default)]
+    pub context: Option<String>,
 }
 
 impl DefaultSetting {
@@ -27,6 +30,7 @@ impl DefaultSetting {
         Entry {
             unit: self.unit.clone(),
             vartype: self.vartype.clone(),
+            context: self.context.clone(),
             source: Some("default".into()),
             ..Entry::new(self.value.clone())
         }
@@ -54,6 +58,15 @@ pub fn defaults(kind: Kind) -> &'static BTreeMap<String, DefaultSetting> {
             .unwrap_or_else(|e| panic!("shipped defaults for {kind} are invalid: {e}"))
             .settings
     })
+}
+
+/// The name as the engine spells it, found case-insensitively (`datestyle` → `DateStyle`).
+pub fn canonical_name(kind: Kind, name: &str) -> Option<&'static str> {
+    let known = defaults(kind);
+    if let Some((k, _)) = known.get_key_value(name) {
+        return Some(k.as_str());
+    }
+    known.keys().find(|k| k.eq_ignore_ascii_case(name)).map(String::as_str)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use defaults::{DefaultSetting, defaults};
+pub use defaults::{DefaultSetting, canonical_name, defaults};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::snapshot::{Entry, Kind, Role, ServerInfo, Snapshot};
@@ -100,16 +100,33 @@ pub fn snapshot(
     role: Role,
     files: &dyn Files,
 ) -> Result<Snapshot, Diagnostics> {
-    let mut config = parse(kind, path, files)?;
-    for (name, d) in defaults(kind) {
-        config.entry(format!("setting.{name}")).or_insert_with(|| d.entry());
+    Ok(with_defaults(kind, path, role, parse(kind, path, files)?))
+}
+
+/// Settings parsed from `path` (and maybe more files) over the engine's defaults.
+pub fn with_defaults(
+    kind: Kind,
+    path: &Path,
+    role: Role,
+    mut config: BTreeMap<String, Entry>,
+) -> Snapshot {
+    // `internal` settings come from the build and initdb, not from a file: leave them
+    // absent rather than guess.
+    for (name, d) in defaults(kind).iter().filter(|(_, d)| d.context.as_deref() != Some("internal")) {
+        let entry = config.entry(format!("setting.{name}")).or_insert_with(|| d.entry());
+        // A value from the file is in the setting's unit (the parser converted it).
+        if entry.source.as_deref() != Some("default") {
+            entry.unit = d.unit.clone();
+            entry.vartype = d.vartype.clone();
+            entry.context = d.context.clone();
+        }
     }
-    Ok(Snapshot {
+    Snapshot {
         target: path.display().to_string(),
         kind,
         server: ServerInfo { version: String::new(), role },
         config,
-    })
+    }
 }
 
 /// What a parser collects: settings in file order (later ones win) and problems.

@@ -64,6 +64,10 @@ pub fn option(key: &str, value: Option<&str>) -> (String, String) {
 /// `ON`/`OFF` for boolean variables, bytes for sizes of numeric ones.
 fn normalise(name: &str, value: &str) -> String {
     let Some(default) = defaults(Kind::Mysql).get(name) else { return value.to_owned() };
+    // `log-bin = mariadb-bin` names the binlog files and turns logging on.
+    if name == "log_bin" && parse_bool(value).is_none() {
+        return "ON".to_owned();
+    }
     if matches!(default.value.as_str(), "ON" | "OFF")
         && let Some(b) = parse_bool(value)
     {
@@ -229,8 +233,8 @@ mod tests {
     #[test]
     fn dashes_booleans_skip_and_loose() {
         check(
-            &[("/my.cnf", "[mysqld]\nread-only\nskip-log-bin\nskip-name-resolve\nloose-gtid-strict-mode = 1\nlog_slave_updates = true\ndisable-local-infile\n")],
-            "gtid_strict_mode=ON@/my.cnf:5\nlocal_infile=OFF@/my.cnf:7\nlog_bin=OFF@/my.cnf:3\nlog_slave_updates=ON@/my.cnf:6\nread_only=ON@/my.cnf:2\nskip_name_resolve=ON@/my.cnf:4",
+            &[("/my.cnf", "[mysqld]\nread-only\nlog-bin = x-bin\nskip-log-bin\nskip-name-resolve\nloose-gtid-strict-mode = 1\nlog_slave_updates = true\ndisable-local-infile\n")],
+            "gtid_strict_mode=ON@/my.cnf:6\nlocal_infile=OFF@/my.cnf:8\nlog_bin=OFF@/my.cnf:4\nlog_slave_updates=ON@/my.cnf:7\nread_only=ON@/my.cnf:2\nskip_name_resolve=ON@/my.cnf:5",
         );
     }
 

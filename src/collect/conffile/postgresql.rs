@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::{DefaultSetting, Files, MAX_INCLUDE_DEPTH, Settings, defaults, dir_files, read, relative_to};
+use super::{DefaultSetting, Files, canonical_name, MAX_INCLUDE_DEPTH, Settings, defaults, dir_files, read, relative_to};
 use crate::policy::rule::parse_bool;
 use crate::policy::units::{self, Expected, Unit};
 use crate::snapshot::Kind;
@@ -113,7 +113,7 @@ fn parse_text(path: &Path, text: &str, files: &dyn Files, out: &mut Settings, de
                 include(&name, &value, path, line, files, out, depth);
             }
             _ => match normalise(&name, &value) {
-                Ok(value) => out.set(&name, value, path, line),
+                Ok(value) => out.set(canonical_name(Kind::Postgres, &name).unwrap_or(&name), value, path, line),
                 Err(msg) => out.problem(path, line, msg),
             },
         }
@@ -157,7 +157,8 @@ fn include(
 
 /// The value as `pg_settings` would report it, or PostgreSQL's complaint.
 fn normalise(name: &str, value: &str) -> Result<String, String> {
-    let Some(default) = defaults(Kind::Postgres).get(name) else {
+    let default = canonical_name(Kind::Postgres, name).and_then(|n| defaults(Kind::Postgres).get(n));
+    let Some(default) = default else {
         if name.contains('.') {
             return Ok(value.to_owned()); // an extension's setting: taken as written
         }
@@ -298,6 +299,11 @@ mod tests {
         let got = parse_files(Kind::Postgres, Path::new("/a.conf"), &MemoryFiles::new([("/a.conf", "include 'a.conf'\n")]));
         let msg = got.unwrap_err().to_string();
         assert!(msg.contains("nested more than 10 deep"), "{msg}");
+    }
+
+    #[test]
+    fn mixed_case_names_as_pg_settings_spells_them() {
+        check(&[("/p.conf", "datestyle = 'iso, mdy'\nTIMEZONE = UTC\n")], "DateStyle=iso, mdy@/p.conf:1\nTimeZone=UTC@/p.conf:2");
     }
 
     #[test]
