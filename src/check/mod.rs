@@ -94,28 +94,27 @@ pub fn check(
     let rules: HashMap<&str, &Rule> =
         set.policies().iter().flat_map(|p| &p.rules).map(|r| (r.id.as_str(), r)).collect();
     let top = subject.files.first().map(|f| f.display().to_string()).unwrap_or_default();
-    let findings: Vec<CheckFinding> =
-        policy::evaluate(set, &facts, snapshot, &State::new(), today)
-            .into_iter()
-            .map(|mut finding| {
-                if let Some(why) = rules.get(finding.rule.as_str()).and_then(|r| needs_live_server(r))
-                    && finding.status != FindingStatus::NotApplicable
-                {
-                    finding.status = FindingStatus::NotApplicable;
-                    finding.message = format!("Not applicable: needs a live server ({why}).");
-                    finding.actual = None;
-                    finding.location = None;
-                    finding.waiver = None;
-                }
-                let entry = snapshot.get(&finding.key);
-                let written = entry.and_then(|e| Some((e.source_file.clone()?, e.source_line?)));
-                let (file, line, default) = match written {
-                    Some((file, line)) => (file, line, false),
-                    None => (top.clone(), 1, entry.is_some()),
-                };
-                CheckFinding { finding, file, line, default }
-            })
-            .collect();
+    let findings: Vec<CheckFinding> = policy::evaluate(set, &facts, snapshot, &State::new(), today)
+        .into_iter()
+        .map(|mut finding| {
+            if let Some(why) = rules.get(finding.rule.as_str()).and_then(|r| needs_live_server(r))
+                && finding.status != FindingStatus::NotApplicable
+            {
+                finding.status = FindingStatus::NotApplicable;
+                finding.message = format!("Not applicable: needs a live server ({why}).");
+                finding.actual = None;
+                finding.location = None;
+                finding.waiver = None;
+            }
+            let entry = snapshot.get(&finding.key);
+            let written = entry.and_then(|e| Some((e.source_file.clone()?, e.source_line?)));
+            let (file, line, default) = match written {
+                Some((file, line)) => (file, line, false),
+                None => (top.clone(), 1, entry.is_some()),
+            };
+            CheckFinding { finding, file, line, default }
+        })
+        .collect();
     let mut summary = Summary { rules: findings.len(), ..Summary::default() };
     for f in &findings {
         match f.finding.status {
@@ -155,18 +154,17 @@ pub fn needs_live_server(rule: &Rule) -> Option<String> {
 
 /// Operators that judge one value on its own; anything else (group parity operators
 /// such as `same_as`, `at_least`, `unique`) compares several live servers.
-#[allow(unreachable_patterns)]
 fn is_group_operator(expect: &Expect) -> bool {
-    match expect {
+    !matches!(
+        expect,
         Expect::Equals(_)
-        | Expect::NotEquals(_)
-        | Expect::OneOf(_)
-        | Expect::Range { .. }
-        | Expect::Matches(_)
-        | Expect::Present
-        | Expect::Absent => false,
-        _ => true,
-    }
+            | Expect::NotEquals(_)
+            | Expect::OneOf(_)
+            | Expect::Range { .. }
+            | Expect::Matches(_)
+            | Expect::Present
+            | Expect::Absent
+    )
 }
 
 #[cfg(test)]

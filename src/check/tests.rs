@@ -50,8 +50,12 @@ when = { key = "state.wal_receiver.status", equals = "streaming" }
 /// finding, sorted by rule id.
 #[track_caller]
 fn check_conf(conf: &str, expect: &str) {
-    let set = parse(vec![PolicySource { path: "p.toml".into(), file: PathBuf::from("p.toml"), text: POLICY.into() }])
-        .unwrap_or_else(|d| panic!("{d}"));
+    let set = parse(vec![PolicySource {
+        path: "p.toml".into(),
+        file: PathBuf::from("p.toml"),
+        text: POLICY.into(),
+    }])
+    .unwrap_or_else(|d| panic!("{d}"));
     let path = Path::new("/etc/pg/postgresql.conf");
     let files = MemoryFiles::new([("/etc/pg/postgresql.conf", conf)]);
     let snapshot = conffile::snapshot(Kind::Postgres, path, Role::Primary, &files).unwrap();
@@ -62,7 +66,16 @@ fn check_conf(conf: &str, expect: &str) {
     let mut got: Vec<String> = report
         .findings
         .iter()
-        .map(|f| format!("{} {} {}:{}{}", f.finding.rule, f.finding.status, f.file, f.line, if f.default { " default" } else { "" }))
+        .map(|f| {
+            format!(
+                "{} {} {}:{}{}",
+                f.finding.rule,
+                f.finding.status,
+                f.file,
+                f.line,
+                if f.default { " default" } else { "" }
+            )
+        })
         .collect();
     got.sort();
     assert_eq!(got.join("\n"), expect.trim());
@@ -82,8 +95,17 @@ fn values_written_defaults_and_live_only_rules() {
 
 #[test]
 fn live_only_reasons() {
-    let set = parse(vec![PolicySource { path: "p.toml".into(), file: PathBuf::from("p.toml"), text: POLICY.into() }]).unwrap();
-    let why: Vec<String> = set.policies()[0].rules.iter().map(|r| format!("{}: {:?}", r.id, needs_live_server(r))).collect();
+    let set = parse(vec![PolicySource {
+        path: "p.toml".into(),
+        file: PathBuf::from("p.toml"),
+        text: POLICY.into(),
+    }])
+    .unwrap();
+    let why: Vec<String> = set.policies()[0]
+        .rules
+        .iter()
+        .map(|r| format!("{}: {:?}", r.id, needs_live_server(r)))
+        .collect();
     assert_eq!(
         why,
         [
@@ -98,5 +120,8 @@ fn live_only_reasons() {
 
 #[test]
 fn junit_and_text_escape_xml() {
-    assert_eq!(output::xml_escape("a<b & \"c\"\n'd'\u{1}"), "a&lt;b &amp; &quot;c&quot;&#10;&apos;d&apos;\u{fffd}");
+    assert_eq!(
+        output::xml_escape("a<b & \"c\"\n'd'\u{1}"),
+        "a&lt;b &amp; &quot;c&quot;&#10;&apos;d&apos;\u{fffd}"
+    );
 }

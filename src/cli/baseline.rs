@@ -82,6 +82,8 @@ pub async fn run(command: BaselineCommand) -> ExitCode {
             },
         };
     }
-    eprintln!("error: the store holds no snapshot of target `{target}`: run `driftwatch audit` first");
+    eprintln!(
+        "error: the store holds no snapshot of target `{target}`: run `driftwatch audit` first"
+    );
     exit_usage()
 }

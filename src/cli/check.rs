@@ -56,9 +56,10 @@ enum Output {
 }
 
 pub fn parse_kind(s: &str) -> Result<Kind, String> {
-    Kind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-        format!("`{s}` is not a kind: postgres, mysql, redis or memcached")
-    })
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| format!("`{s}` is not a kind: postgres, mysql, redis or memcached"))
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -102,7 +103,9 @@ pub fn run(args: CheckArgs) -> ExitCode {
     }
     let mut snapshot = conffile::with_defaults(args.kind, &args.files[0], args.role, config);
     let target = args.target.clone().unwrap_or_else(|| {
-        args.files[0].file_name().map_or_else(|| snapshot.target.clone(), |n| n.to_string_lossy().into_owned())
+        args.files[0]
+            .file_name()
+            .map_or_else(|| snapshot.target.clone(), |n| n.to_string_lossy().into_owned())
     });
     snapshot.target = target.clone();
     let labels: BTreeMap<String, String> = args.labels.iter().cloned().collect();

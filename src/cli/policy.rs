@@ -29,7 +29,10 @@ pub fn run(command: PolicyCommand) -> ExitCode {
     let mut problems = policy::lint::lint(&sources, today);
     let loaded = policy::parse(sources);
     let counts = match &loaded {
-        Ok(set) => Some((set.policies().len(), set.policies().iter().map(|p| p.rules.len()).sum::<usize>())),
+        Ok(set) => Some((
+            set.policies().len(),
+            set.policies().iter().map(|p| p.rules.len()).sum::<usize>(),
+        )),
         Err(d) => {
             problems.extend(d.0.iter().cloned());
             None

@@ -97,11 +97,14 @@ pub fn lint(sources: &[PolicySource], today: NaiveDate) -> Vec<Diagnostic> {
                 check_values(kind, setting.as_deref(), expect, &mut at);
             }
             if let Some(when) = &rule.when {
-                let when_key = when.get("key").and_then(|k| Some((k.get_ref().as_str()?.to_owned(), k.span())));
+                let when_key = when
+                    .get("key")
+                    .and_then(|k| Some((k.get_ref().as_str()?.to_owned(), k.span())));
                 if let Some((k, span)) = &when_key {
                     check_key(kind, k, span.clone(), &mut at);
                 }
-                let setting = when_key.and_then(|(k, _)| k.strip_prefix("setting.").map(str::to_owned));
+                let setting =
+                    when_key.and_then(|(k, _)| k.strip_prefix("setting.").map(str::to_owned));
                 check_values(kind, setting.as_deref(), when, &mut at);
             }
         }
@@ -113,7 +116,9 @@ pub fn lint(sources: &[PolicySource], today: NaiveDate) -> Vec<Diagnostic> {
         for waiver in &file.waiver {
             let Some(expires) = &waiver.expires else { continue };
             let date = match expires.get_ref() {
-                toml::Value::Datetime(dt) => NaiveDate::parse_from_str(&dt.to_string(), "%Y-%m-%d").ok(),
+                toml::Value::Datetime(dt) => {
+                    NaiveDate::parse_from_str(&dt.to_string(), "%Y-%m-%d").ok()
+                }
                 toml::Value::String(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok(),
                 _ => None,
             };
@@ -121,7 +126,9 @@ pub fn lint(sources: &[PolicySource], today: NaiveDate) -> Vec<Diagnostic> {
                 let rule = waiver.rule.as_deref().unwrap_or("?");
                 at(
                     expires.span(),
-                    format!("waiver for `{rule}` expired on {date}: renew it with a new date and reason, or remove it"),
+                    format!(
+                        "waiver for `{rule}` expired on {date}: renew it with a new date and reason, or remove it"
+                    ),
                 );
             }
         }
@@ -129,12 +136,19 @@ pub fn lint(sources: &[PolicySource], today: NaiveDate) -> Vec<Diagnostic> {
     out
 }
 
-fn check_key(kind: Option<Kind>, key: &str, span: Range<usize>, at: &mut impl FnMut(Range<usize>, String)) {
+fn check_key(
+    kind: Option<Kind>,
+    key: &str,
+    span: Range<usize>,
+    at: &mut impl FnMut(Range<usize>, String),
+) {
     let Some((ns, name)) = key.split_once('.') else { return }; // loading reports it
     match ns {
         "state" => {}
         "server" if matches!(name, "version" | "role") => {}
-        "server" => at(span, format!("unknown key `{key}` (server keys: server.version, server.role)")),
+        "server" => {
+            at(span, format!("unknown key `{key}` (server keys: server.version, server.role)"))
+        }
         "setting" => {
             let Some(kind) = kind else { return };
             if kind == Kind::Postgres && name.contains('.') {
@@ -147,12 +161,19 @@ fn check_key(kind: Option<Kind>, key: &str, span: Range<usize>, at: &mut impl Fn
             let mut msg = format!("no {kind} setting is called `{name}`");
             if let Some(best) = closest(name, known.keys().map(String::as_str)) {
                 msg.push_str(&format!("; did you mean `setting.{best}`?"));
-            } else if let Some(other) = Kind::ALL.into_iter().find(|k| *k != kind && defaults(*k).contains_key(name)) {
-                msg.push_str(&format!(" (`{name}` is a {other} setting; this policy applies to {kind})"));
+            } else if let Some(other) =
+                Kind::ALL.into_iter().find(|k| *k != kind && defaults(*k).contains_key(name))
+            {
+                msg.push_str(&format!(
+                    " (`{name}` is a {other} setting; this policy applies to {kind})"
+                ));
             }
             at(span, msg);
         }
-        other => at(span, format!("unknown key namespace `{other}` (expected setting., server. or state.)")),
+        other => at(
+            span,
+            format!("unknown key namespace `{other}` (expected setting., server. or state.)"),
+        ),
     }
 }
 
@@ -188,7 +209,10 @@ fn check_values(
         };
         for item in items {
             let toml::Value::String(text) = item else { continue };
-            let looks_numeric = text.trim().trim_start_matches(['-', '+']).starts_with(|c: char| c.is_ascii_digit());
+            let looks_numeric = text
+                .trim()
+                .trim_start_matches(['-', '+'])
+                .starts_with(|c: char| c.is_ascii_digit());
             if !looks_numeric {
                 continue;
             }
@@ -202,11 +226,16 @@ fn check_values(
                     match expected {
                         Some(d) if Some(d) != q.dimension => at(
                             value.span(),
-                            format!("`setting.{setting}` is a {} setting but `{text}` is a {got} value", d.as_str()),
+                            format!(
+                                "`setting.{setting}` is a {} setting but `{text}` is a {got} value",
+                                d.as_str()
+                            ),
                         ),
                         None => at(
                             value.span(),
-                            format!("`setting.{setting}` has no unit but `{text}` is a {got} value"),
+                            format!(
+                                "`setting.{setting}` has no unit but `{text}` is a {got} value"
+                            ),
                         ),
                         _ => {}
                     }
@@ -223,12 +252,17 @@ mod tests {
 
     use super::*;
 
-    const HEADER: &str = "[policy]\nname = \"p\"\nversion = \"1\"\napplies_to = { kind = \"postgres\" }\n";
+    const HEADER: &str =
+        "[policy]\nname = \"p\"\nversion = \"1\"\napplies_to = { kind = \"postgres\" }\n";
 
     /// Lints `body` (after a postgres header) on 2026-06-01; one line per problem.
     #[track_caller]
     fn check(body: &str, expect: &str) {
-        let src = PolicySource { path: "p.toml".into(), file: PathBuf::from("p.toml"), text: format!("{HEADER}{body}") };
+        let src = PolicySource {
+            path: "p.toml".into(),
+            file: PathBuf::from("p.toml"),
+            text: format!("{HEADER}{body}"),
+        };
         let today = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
         let got: Vec<String> = lint(&[src], today).iter().map(ToString::to_string).collect();
         assert_eq!(got.join("\n"), expect.trim());
@@ -264,8 +298,14 @@ mod tests {
 
     #[test]
     fn unknown_namespaces_and_server_keys() {
-        check(&rule("server.uptime", "{ present = true }"), "p.toml:7:7: unknown key `server.uptime` (server keys: server.version, server.role)");
-        check(&rule("settings.fsync", "{ equals = true }"), "p.toml:7:7: unknown key namespace `settings` (expected setting., server. or state.)");
+        check(
+            &rule("server.uptime", "{ present = true }"),
+            "p.toml:7:7: unknown key `server.uptime` (server keys: server.version, server.role)",
+        );
+        check(
+            &rule("settings.fsync", "{ equals = true }"),
+            "p.toml:7:7: unknown key namespace `settings` (expected setting., server. or state.)",
+        );
     }
 
     #[test]
@@ -282,8 +322,14 @@ mod tests {
             &rule("setting.work_mem", "{ equals = \"64mb\" }"),
             "p.toml:8:21: `64mb` does not parse as a quantity: unknown unit `mb` (memory units: B, kB, MB, GB, TB; time units: us, ms, s, min, h, d)",
         );
-        check(&rule("setting.statement_timeout", "{ min = \"64MB\" }"), "p.toml:8:18: `setting.statement_timeout` is a time setting but `64MB` is a memory value");
-        check(&rule("setting.max_connections", "{ one_of = [\"100\", \"5min\"] }"), "p.toml:8:21: `setting.max_connections` has no unit but `5min` is a time value");
+        check(
+            &rule("setting.statement_timeout", "{ min = \"64MB\" }"),
+            "p.toml:8:18: `setting.statement_timeout` is a time setting but `64MB` is a memory value",
+        );
+        check(
+            &rule("setting.max_connections", "{ one_of = [\"100\", \"5min\"] }"),
+            "p.toml:8:21: `setting.max_connections` has no unit but `5min` is a time value",
+        );
     }
 
     #[test]

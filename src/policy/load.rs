@@ -139,7 +139,8 @@ pub(super) fn load_all(sources: &[PolicySource]) -> Result<Vec<Policy>, Diagnost
                 let msg = format!("waiver for unknown rule `{rule}`");
                 diags.push(Diagnostic::at_span(&src.file, &src.text, Some(span.clone()), msg));
             }
-            for (rule, span) in f.overlay_rules.iter().filter(|(r, _)| !ids.contains_key(r.as_str()))
+            for (rule, span) in
+                f.overlay_rules.iter().filter(|(r, _)| !ids.contains_key(r.as_str()))
             {
                 let msg = format!("overlay for unknown rule `{rule}`");
                 diags.push(Diagnostic::at_span(&src.file, &src.text, Some(span.clone()), msg));

@@ -13,8 +13,8 @@
 //! - [`overlay`]: per-environment changes to a rule (`[[overlay]]`).
 //! - `load`: raw TOML → validated types, with diagnostics.
 
-mod load;
 pub mod lint;
+mod load;
 pub mod overlay;
 pub mod rule;
 pub mod units;
@@ -29,8 +29,8 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::finding::{Finding, FindingStatus};
 use crate::run::{PolicyBundle, PolicyRef};
 use crate::snapshot::{Entry, Kind, Role, Snapshot, State};
-pub use rule::{Condition, Expect, Literal, Missing, Rule};
 pub use overlay::Overlay;
+pub use rule::{Condition, Expect, Literal, Missing, Rule};
 pub use waiver::Waiver;
 
 /// One policy file as read from disk.
@@ -231,7 +231,9 @@ pub fn evaluate(
     for policy in set.policies.iter().filter(|p| p.applies_to.matches(target)) {
         for rule in &policy.rules {
             let mut finding = match overlay::apply(rule, set.overlays(), target.labels) {
-                overlay::Effective::Rule(rule) => evaluate_rule(&policy.name, &rule, target, &lookup),
+                overlay::Effective::Rule(rule) => {
+                    evaluate_rule(&policy.name, &rule, target, &lookup)
+                }
                 overlay::Effective::Disabled(o) => disabled(&policy.name, rule, o),
             };
             waiver::apply(&mut finding, target.name, set.waivers(), today);

@@ -33,8 +33,10 @@ impl Overlay {
     }
 }
 
-/// What the overlays make of a rule for one target.
+/// What the overlays make of a rule for one target. Short-lived (one per rule
+/// evaluated), so the size difference between the variants does not matter.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Effective<'a> {
     /// The rule to evaluate: as written, or with overlays applied (in file order, so a
     /// later overlay's field wins).
@@ -106,8 +108,10 @@ severity = "medium"
             .filter_map(|kv| kv.split_once('='))
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        let (snap, state) = snapshot(Role::Primary, "statement_timeout = 0 ms\nmax_connections = 500");
-        let target = TargetFacts { name: "db1", kind: Kind::Postgres, role: Role::Primary, labels: &labels };
+        let (snap, state) =
+            snapshot(Role::Primary, "statement_timeout = 0 ms\nmax_connections = 500");
+        let target =
+            TargetFacts { name: "db1", kind: Kind::Postgres, role: Role::Primary, labels: &labels };
         let got: Vec<String> = evaluate(&set, &target, &snap, &state, today())
             .iter()
             .map(|f| format!("{} {} {} {}", f.rule, f.severity, f.status, f.expected))

@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use crate::audit::harness::{AlteredSetting, PRIMARY, PRIMARY_PORT, PrimaryLock, Workspace, require_port};
+use crate::audit::harness::{
+    AlteredSetting, PRIMARY, PRIMARY_PORT, PrimaryLock, Workspace, require_port,
+};
 
 fn failing(run: &Value) -> Vec<String> {
     run["targets"][0]["findings"]
@@ -24,7 +26,14 @@ fn captured_baseline_passes_then_catches_a_change() {
 
     let captured = ws.dir.path().join("captured/baseline.toml");
     std::fs::create_dir_all(captured.parent().unwrap()).unwrap();
-    let out = ws.driftwatch(&["baseline", "capture", "--target", "pg-primary", "--out", captured.to_str().unwrap()]);
+    let out = ws.driftwatch(&[
+        "baseline",
+        "capture",
+        "--target",
+        "pg-primary",
+        "--out",
+        captured.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&captured).unwrap();
     assert!(text.contains("id = \"BL-PG-PRIMARY-001\""), "{text}");
@@ -34,7 +43,8 @@ fn captured_baseline_passes_then_catches_a_change() {
     // Audit again with only the captured policy.
     let config = std::fs::read_to_string(ws.config()).unwrap();
     let policies_line = config.lines().find(|l| l.starts_with("dir = ")).unwrap().to_owned();
-    let config = config.replace(&policies_line, &format!("dir = \"{}\"", captured.parent().unwrap().display()));
+    let config = config
+        .replace(&policies_line, &format!("dir = \"{}\"", captured.parent().unwrap().display()));
     std::fs::write(ws.config(), config).unwrap();
     let run = ws.audit_json();
     assert!(failing(&run).is_empty(), "{:#?}", failing(&run));

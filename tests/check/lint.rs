@@ -16,9 +16,13 @@ fn every_problem_kind_with_file_line_col() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let f = "tests/fixtures/check/broken/bad.toml";
     for want in [
-        format!("{f}:8:7: no postgres setting is called `shared_bufers`; did you mean `setting.shared_buffers`?"),
+        format!(
+            "{f}:8:7: no postgres setting is called `shared_bufers`; did you mean `setting.shared_buffers`?"
+        ),
         format!("{f}:15:21: `64mb` does not parse as a quantity"),
-        format!("{f}:21:18: `setting.statement_timeout` is a time setting but `64MB` is a memory value"),
+        format!(
+            "{f}:21:18: `setting.statement_timeout` is a time setting but `64MB` is a memory value"
+        ),
         format!("{f}:27:11: waiver for `B-001` expired on 2020-01-01"),
         format!("{f}:30:8: waiver for unknown rule `B-404`"),
     ] {

@@ -40,7 +40,16 @@ fn exit(out: &Output, code: i32) -> String {
 fn check(kind: &str, file: &str, role: &str, format: &str, code: i32) -> String {
     let policies = if kind == "postgres" { "policies" } else { "tests/fixtures/check/policies" };
     let out = driftwatch(&[
-        "check", "--kind", kind, "--file", file, "--role", role, "--policies", policies, "--output",
+        "check",
+        "--kind",
+        kind,
+        "--file",
+        file,
+        "--role",
+        role,
+        "--policies",
+        policies,
+        "--output",
         format,
     ]);
     exit(&out, code)
@@ -69,8 +78,21 @@ fn the_machines_own_files_parse_without_errors() {
         ("memcached", "tests/fixtures/check/memcached/memcached.conf"),
     ];
     for (kind, file) in files {
-        assert!(root().join(file).is_file(), "{file} is missing: install the {kind} server package");
-        let out = driftwatch(&["check", "--kind", kind, "--file", file, "--policies", "tests/fixtures/check/policies", "--output", "json"]);
+        assert!(
+            root().join(file).is_file(),
+            "{file} is missing: install the {kind} server package"
+        );
+        let out = driftwatch(&[
+            "check",
+            "--kind",
+            kind,
+            "--file",
+            file,
+            "--policies",
+            "tests/fixtures/check/policies",
+            "--output",
+            "json",
+        ]);
         assert_ne!(out.status.code(), Some(2), "{file}: {}", String::from_utf8_lossy(&out.stderr));
         let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
         assert_eq!(report["kind"], kind);
@@ -79,7 +101,8 @@ fn the_machines_own_files_parse_without_errors() {
 
 #[test]
 fn all_commented_sample_is_all_defaults() {
-    let out = check("postgres", "/usr/share/postgresql/15/postgresql.conf.sample", "primary", "json", 1);
+    let out =
+        check("postgres", "/usr/share/postgresql/15/postgresql.conf.sample", "primary", "json", 1);
     let report: Value = serde_json::from_str(&out).unwrap();
     for f in report["findings"].as_array().unwrap() {
         if f["status"] == "pass" || f["status"] == "fail" {
@@ -106,7 +129,8 @@ fn bad_postgres_text_names_rule_file_and_line() {
 
 #[test]
 fn bad_postgres_json() {
-    let report: Value = serde_json::from_str(&check("postgres", BAD_PG, "primary", "json", 1)).unwrap();
+    let report: Value =
+        serde_json::from_str(&check("postgres", BAD_PG, "primary", "json", 1)).unwrap();
     assert_eq!(report["file"], BAD_PG);
     assert_eq!(report["kind"], "postgres");
     assert_eq!(report["role"], "primary");
@@ -123,7 +147,8 @@ fn bad_postgres_json() {
 
 #[test]
 fn live_only_rules_are_not_applicable_never_pass() {
-    let report: Value = serde_json::from_str(&check("mysql", REPLICA_CNF, "replica", "json", 1)).unwrap();
+    let report: Value =
+        serde_json::from_str(&check("mysql", REPLICA_CNF, "replica", "json", 1)).unwrap();
     let lag = finding(&report, "MY-REPL-005");
     assert_eq!(lag["status"], "not_applicable");
     assert!(lag["message"].as_str().unwrap().contains("needs a live server"), "{lag:#}");
@@ -131,10 +156,14 @@ fn live_only_rules_are_not_applicable_never_pass() {
 
 #[test]
 fn mariadb_replica_without_read_only() {
-    let report: Value = serde_json::from_str(&check("mysql", REPLICA_CNF, "replica", "json", 1)).unwrap();
+    let report: Value =
+        serde_json::from_str(&check("mysql", REPLICA_CNF, "replica", "json", 1)).unwrap();
     let ro = finding(&report, "MY-REPL-001");
     assert_eq!((ro["status"].as_str(), ro["actual"].as_str()), (Some("fail"), Some("OFF")));
-    assert_eq!((ro["file"].as_str(), ro["line"].as_u64(), ro["default"].as_bool()), (Some(REPLICA_CNF), Some(1), Some(true)));
+    assert_eq!(
+        (ro["file"].as_str(), ro["line"].as_u64(), ro["default"].as_bool()),
+        (Some(REPLICA_CNF), Some(1), Some(true))
+    );
     // loose-gtid-strict-mode = 1 in conf.d/50-server.cnf; log-bin = name means ON.
     let gtid = finding(&report, "MY-REPL-002");
     assert_eq!(gtid["status"], "pass");
@@ -142,7 +171,8 @@ fn mariadb_replica_without_read_only() {
     assert_eq!(finding(&report, "MY-REPL-004")["status"], "pass");
     assert_eq!(finding(&report, "MY-REPL-003")["status"], "pass");
     // The same file as a primary: the replica rule does not apply.
-    let report: Value = serde_json::from_str(&check("mysql", REPLICA_CNF, "primary", "json", 0)).unwrap();
+    let report: Value =
+        serde_json::from_str(&check("mysql", REPLICA_CNF, "primary", "json", 0)).unwrap();
     assert_eq!(finding(&report, "MY-REPL-001")["status"], "not_applicable");
 }
 
@@ -155,7 +185,12 @@ fn sarif_locates_the_line_that_set_the_value() {
     assert_eq!(run["tool"]["driver"]["name"], "driftwatch");
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
     for r in rules {
-        assert!(r["id"].is_string() && r["shortDescription"]["text"].is_string() && r["help"]["text"].is_string(), "{r:#}");
+        assert!(
+            r["id"].is_string()
+                && r["shortDescription"]["text"].is_string()
+                && r["help"]["text"].is_string(),
+            "{r:#}"
+        );
     }
     let results = run["results"].as_array().unwrap();
     let pm = results.iter().find(|r| r["ruleId"] == "RD-SEC-001").expect("RD-SEC-001 result");
@@ -169,14 +204,22 @@ fn sarif_locates_the_line_that_set_the_value() {
         assert!(rules.iter().any(|x| x["id"] == r["ruleId"]));
     }
 
-    let sarif: Value = serde_json::from_str(&check("postgres", BAD_PG, "primary", "sarif", 1)).unwrap();
+    let sarif: Value =
+        serde_json::from_str(&check("postgres", BAD_PG, "primary", "sarif", 1)).unwrap();
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     let at = |rule: &str| {
         let r = results.iter().find(|r| r["ruleId"] == rule).unwrap();
         let loc = &r["locations"][0]["physicalLocation"];
-        (loc["artifactLocation"]["uri"].as_str().unwrap().to_owned(), loc["region"]["startLine"].as_u64().unwrap(), r["level"].as_str().unwrap().to_owned())
+        (
+            loc["artifactLocation"]["uri"].as_str().unwrap().to_owned(),
+            loc["region"]["startLine"].as_u64().unwrap(),
+            r["level"].as_str().unwrap().to_owned(),
+        )
     };
-    assert_eq!(at("PG-DUR-001"), ("tests/fixtures/check/postgres/bad/durability.conf".into(), 2, "error".into()));
+    assert_eq!(
+        at("PG-DUR-001"),
+        ("tests/fixtures/check/postgres/bad/durability.conf".into(), 2, "error".into())
+    );
     assert_eq!(at("PG-SESS-002"), (BAD_PG.into(), 1, "warning".into()));
     assert_eq!(at("PG-SESS-001"), (BAD_PG.into(), 1, "note".into()));
 }
@@ -186,9 +229,11 @@ fn junit_is_xml_with_one_testcase_per_rule() {
     let xml = check("postgres", BAD_PG, "primary", "junit", 1);
     let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
     let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
-    let json: Value = serde_json::from_str(&check("postgres", BAD_PG, "primary", "json", 1)).unwrap();
+    let json: Value =
+        serde_json::from_str(&check("postgres", BAD_PG, "primary", "json", 1)).unwrap();
     assert_eq!(cases.len(), json["findings"].as_array().unwrap().len());
-    let fsync = cases.iter().find(|c| c.attribute("name") == Some("PG-DUR-001 setting.fsync")).unwrap();
+    let fsync =
+        cases.iter().find(|c| c.attribute("name") == Some("PG-DUR-001 setting.fsync")).unwrap();
     assert_eq!(fsync.attribute("classname"), Some("postgres-durability"));
     let failure = fsync.children().find(|n| n.has_tag_name("failure")).expect("failure");
     assert!(failure.attribute("message").unwrap().contains("setting.fsync is off"));
@@ -203,7 +248,10 @@ fn junit_is_xml_with_one_testcase_per_rule() {
 fn fail_on_threshold() {
     // The all-defaults sample fails only high and lower rules.
     let sample = "/usr/share/postgresql/15/postgresql.conf.sample";
-    exit(&driftwatch(&["check", "--kind", "postgres", "--file", sample, "--fail-on", "critical"]), 0);
+    exit(
+        &driftwatch(&["check", "--kind", "postgres", "--file", sample, "--fail-on", "critical"]),
+        0,
+    );
     exit(&driftwatch(&["check", "--kind", "postgres", "--file", sample, "--fail-on", "high"]), 1);
     exit(&driftwatch(&["check", "--kind", "postgres", "--file", sample]), 1);
 }
@@ -224,7 +272,17 @@ fn overlays_and_waivers_apply_with_labels_and_target() {
     .unwrap();
     let policies = dir.path().to_str().unwrap();
     let run = |extra: &[&str]| -> Value {
-        let mut args = vec!["check", "--kind", "postgres", "--file", BAD_PG, "--policies", policies, "--output", "json"];
+        let mut args = vec![
+            "check",
+            "--kind",
+            "postgres",
+            "--file",
+            BAD_PG,
+            "--policies",
+            policies,
+            "--output",
+            "json",
+        ];
         args.extend(extra);
         serde_json::from_slice(&driftwatch(&args).stdout).unwrap()
     };
@@ -238,11 +296,20 @@ fn overlays_and_waivers_apply_with_labels_and_target() {
 
 #[test]
 fn parse_errors_exit_2_with_file_and_line() {
-    let out = driftwatch(&["check", "--kind", "postgres", "--file", "tests/fixtures/check/postgres/syntax-error.conf"]);
+    let out = driftwatch(&[
+        "check",
+        "--kind",
+        "postgres",
+        "--file",
+        "tests/fixtures/check/postgres/syntax-error.conf",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("tests/fixtures/check/postgres/syntax-error.conf:2:1: invalid value for parameter \"shared_buffers\": \"128mb\""), "{stderr}");
-    assert!(stderr.contains("syntax-error.conf:3:1: syntax error: unterminated quoted string"), "{stderr}");
+    assert!(
+        stderr.contains("syntax-error.conf:3:1: syntax error: unterminated quoted string"),
+        "{stderr}"
+    );
     let out = driftwatch(&["check", "--kind", "redis", "--file", "tests/fixtures/check/nope.conf"]);
     assert_eq!(out.status.code(), Some(2));
 }

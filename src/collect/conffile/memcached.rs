@@ -114,12 +114,16 @@ fn option(text: &str) -> Result<Vec<(String, String)>, String> {
     let (_, long, name, kind) = *spec;
     let value = match (kind, inline) {
         (Arg::Flag(v), None) => v.to_owned(),
-        (Arg::Flag(_), Some(extra)) => return Err(format!("`--{long}` takes no argument (found `{extra}`)")),
+        (Arg::Flag(_), Some(extra)) => {
+            return Err(format!("`--{long}` takes no argument (found `{extra}`)"));
+        }
         (_, None) => return Err(format!("`{name}` option needs a value")),
         (Arg::Text, Some(v)) => v.to_owned(),
         (Arg::Megabytes, Some(v)) => match v.parse::<u64>() {
             Ok(mb) => (mb << 20).to_string(),
-            Err(_) => binary_size(v, false).ok_or(format!("invalid memory size `{v}`"))?.to_string(),
+            Err(_) => {
+                binary_size(v, false).ok_or(format!("invalid memory size `{v}`"))?.to_string()
+            }
         },
         (Arg::Bytes, Some(v)) => match v.parse::<u64>() {
             Ok(b) => b.to_string(),
@@ -162,7 +166,9 @@ mod tests {
         let got = match parse_files(Kind::Memcached, Path::new("/m.conf"), &mem) {
             Ok(map) => map
                 .iter()
-                .map(|(k, e)| format!("{}={}@{}", &k["setting.".len()..], e.value, e.source_line.unwrap()))
+                .map(|(k, e)| {
+                    format!("{}={}@{}", &k["setting.".len()..], e.value, e.source_line.unwrap())
+                })
                 .collect::<Vec<_>>()
                 .join("\n"),
             Err(d) => d.to_string(),

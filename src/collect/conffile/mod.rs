@@ -81,7 +81,11 @@ impl Files for MemoryFiles {
 
 /// The settings a file (and what it includes) sets, without defaults: `setting.<name>`
 /// → entry with `source = "configuration file"`, file and line.
-pub fn parse(kind: Kind, path: &Path, files: &dyn Files) -> Result<BTreeMap<String, Entry>, Diagnostics> {
+pub fn parse(
+    kind: Kind,
+    path: &Path,
+    files: &dyn Files,
+) -> Result<BTreeMap<String, Entry>, Diagnostics> {
     let mut out = Settings::default();
     match kind {
         Kind::Postgres => postgresql::parse(path, files, &mut out),
@@ -112,7 +116,8 @@ pub fn with_defaults(
 ) -> Snapshot {
     // `internal` settings come from the build and initdb, not from a file: leave them
     // absent rather than guess.
-    for (name, d) in defaults(kind).iter().filter(|(_, d)| d.context.as_deref() != Some("internal")) {
+    for (name, d) in defaults(kind).iter().filter(|(_, d)| d.context.as_deref() != Some("internal"))
+    {
         let entry = config.entry(format!("setting.{name}")).or_insert_with(|| d.entry());
         // A value from the file is in the setting's unit (the parser converted it).
         if entry.source.as_deref() != Some("default") {
@@ -154,7 +159,12 @@ impl Settings {
     }
 
     pub fn problem(&mut self, file: &Path, line: usize, message: impl Into<String>) {
-        self.problems.push(Diagnostic { file: file.to_owned(), line, column: 1, message: message.into() });
+        self.problems.push(Diagnostic {
+            file: file.to_owned(),
+            line,
+            column: 1,
+            message: message.into(),
+        });
     }
 
     fn finish(self) -> Result<BTreeMap<String, Entry>, Diagnostics> {
@@ -182,9 +192,9 @@ pub fn dir_files(files: &dyn Files, dir: &Path, extensions: &[&str]) -> io::Resu
         .list_dir(dir)?
         .into_iter()
         .filter(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                !n.starts_with('.') && extensions.iter().any(|e| n.ends_with(e))
-            })
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.') && extensions.iter().any(|e| n.ends_with(e)))
         })
         .collect();
     out.sort();

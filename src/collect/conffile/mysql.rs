@@ -11,7 +11,9 @@
 
 use std::path::Path;
 
-use super::{Files, MAX_INCLUDE_DEPTH, Settings, binary_size, defaults, dir_files, read, relative_to};
+use super::{
+    Files, MAX_INCLUDE_DEPTH, Settings, binary_size, defaults, dir_files, read, relative_to,
+};
 use crate::policy::rule::parse_bool;
 use crate::snapshot::Kind;
 
@@ -174,23 +176,44 @@ fn strip_comment(text: &str) -> &str {
     text
 }
 
-fn directive(rest: &str, path: &Path, line: usize, files: &dyn Files, out: &mut Settings, depth: usize) {
+fn directive(
+    rest: &str,
+    path: &Path,
+    line: usize,
+    files: &dyn Files,
+    out: &mut Settings,
+    depth: usize,
+) {
     let (word, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     let arg = arg.trim();
     if !matches!(word, "include" | "includedir") {
-        return out.problem(path, line, format!("unknown directive `!{word}` (expected !include or !includedir)"));
+        return out.problem(
+            path,
+            line,
+            format!("unknown directive `!{word}` (expected !include or !includedir)"),
+        );
     }
     if arg.is_empty() {
         return out.problem(path, line, format!("`!{word}` needs a path"));
     }
     if depth + 1 > MAX_INCLUDE_DEPTH {
-        return out.problem(path, line, format!("!{word} nested more than {MAX_INCLUDE_DEPTH} deep (an include cycle?)"));
+        return out.problem(
+            path,
+            line,
+            format!("!{word} nested more than {MAX_INCLUDE_DEPTH} deep (an include cycle?)"),
+        );
     }
     let target = relative_to(path, arg);
     let list = if word == "includedir" {
         match dir_files(files, &target, &[".cnf", ".conf"]) {
             Ok(list) => list,
-            Err(e) => return out.problem(path, line, format!("cannot open folder {}: {e}", target.display())),
+            Err(e) => {
+                return out.problem(
+                    path,
+                    line,
+                    format!("cannot open folder {}: {e}", target.display()),
+                );
+            }
         }
     } else {
         vec![target]
@@ -214,7 +237,9 @@ mod tests {
         let got = match parse_files(Kind::Mysql, Path::new(files[0].0), &mem) {
             Ok(map) => map
                 .iter()
-                .map(|(k, e)| format!("{}={}@{}", &k["setting.".len()..], e.value, e.location().unwrap()))
+                .map(|(k, e)| {
+                    format!("{}={}@{}", &k["setting.".len()..], e.value, e.location().unwrap())
+                })
                 .collect::<Vec<_>>()
                 .join("\n"),
             Err(d) => d.to_string(),
@@ -225,7 +250,10 @@ mod tests {
     #[test]
     fn sections_decide_what_applies() {
         check(
-            &[("/my.cnf", "[client]\nport = 1\n[mysqld]\nport = 2\n[mysqldump]\nquick\n[mariadb-10.11]\nserver-id = 7\n[mariadb-10.6]\nserver-id = 8\n[server]\nmax_connections=100\n")],
+            &[(
+                "/my.cnf",
+                "[client]\nport = 1\n[mysqld]\nport = 2\n[mysqldump]\nquick\n[mariadb-10.11]\nserver-id = 7\n[mariadb-10.6]\nserver-id = 8\n[server]\nmax_connections=100\n",
+            )],
             "max_connections=100@/my.cnf:12\nport=2@/my.cnf:4\nserver_id=7@/my.cnf:8",
         );
     }
@@ -233,7 +261,10 @@ mod tests {
     #[test]
     fn dashes_booleans_skip_and_loose() {
         check(
-            &[("/my.cnf", "[mysqld]\nread-only\nlog-bin = x-bin\nskip-log-bin\nskip-name-resolve\nloose-gtid-strict-mode = 1\nlog_slave_updates = true\ndisable-local-infile\n")],
+            &[(
+                "/my.cnf",
+                "[mysqld]\nread-only\nlog-bin = x-bin\nskip-log-bin\nskip-name-resolve\nloose-gtid-strict-mode = 1\nlog_slave_updates = true\ndisable-local-infile\n",
+            )],
             "gtid_strict_mode=ON@/my.cnf:6\nlocal_infile=OFF@/my.cnf:8\nlog_bin=OFF@/my.cnf:4\nlog_slave_updates=ON@/my.cnf:7\nread_only=ON@/my.cnf:2\nskip_name_resolve=ON@/my.cnf:5",
         );
     }
@@ -241,7 +272,10 @@ mod tests {
     #[test]
     fn quotes_comments_and_sizes() {
         check(
-            &[("/my.cnf", "# top\n; also\n[mysqld]\ninit_connect = \"SET NAMES utf8mb4 # kept\"  # dropped\ninnodb_buffer_pool_size = 1G\ndatadir = /var/lib/my#sql\nsql_mode='a\\tb'\n")],
+            &[(
+                "/my.cnf",
+                "# top\n; also\n[mysqld]\ninit_connect = \"SET NAMES utf8mb4 # kept\"  # dropped\ninnodb_buffer_pool_size = 1G\ndatadir = /var/lib/my#sql\nsql_mode='a\\tb'\n",
+            )],
             "datadir=/var/lib/my#sql@/my.cnf:6\ninit_connect=SET NAMES utf8mb4 # kept@/my.cnf:4\ninnodb_buffer_pool_size=1073741824@/my.cnf:5\nsql_mode=a\tb@/my.cnf:7",
         );
     }
@@ -250,7 +284,10 @@ mod tests {
     fn includes_and_overrides() {
         check(
             &[
-                ("/etc/mysql/my.cnf", "[mysqld]\nport = 1\n!includedir conf.d/\nmax_connections = 5\n!include /etc/extra.cnf\n"),
+                (
+                    "/etc/mysql/my.cnf",
+                    "[mysqld]\nport = 1\n!includedir conf.d/\nmax_connections = 5\n!include /etc/extra.cnf\n",
+                ),
                 ("/etc/mysql/conf.d/50-server.cnf", "[mysqld]\nport = 2\n"),
                 ("/etc/mysql/conf.d/60-galera.conf", "[galera]\nport = 3\n"),
                 ("/etc/mysql/conf.d/README", "[mysqld]\nport = 9\n"),
@@ -263,7 +300,10 @@ mod tests {
     #[test]
     fn errors_name_file_and_line() {
         check(
-            &[("/my.cnf", "port = 1\n[mysqld\n[mysqld]\nx = \"open\n!bogus\n!include /missing.cnf\n")],
+            &[(
+                "/my.cnf",
+                "port = 1\n[mysqld\n[mysqld]\nx = \"open\n!bogus\n!include /missing.cnf\n",
+            )],
             r#"
 /my.cnf:1:1: found an option without a preceding [group]
 /my.cnf:2:1: wrong group definition `[mysqld`

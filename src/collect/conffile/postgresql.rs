@@ -7,7 +7,10 @@
 
 use std::path::Path;
 
-use super::{DefaultSetting, Files, canonical_name, MAX_INCLUDE_DEPTH, Settings, defaults, dir_files, read, relative_to};
+use super::{
+    DefaultSetting, Files, MAX_INCLUDE_DEPTH, Settings, canonical_name, defaults, dir_files, read,
+    relative_to,
+};
 use crate::policy::rule::parse_bool;
 use crate::policy::units::{self, Expected, Unit};
 use crate::snapshot::Kind;
@@ -33,7 +36,8 @@ pub fn parse_line(line: &str) -> Result<Option<(String, String)>, String> {
         Some(c) => return Err(format!("expected a setting name, found `{c}`")),
     }
     let mut name = String::new();
-    while let Some(c) = chars.next_if(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.')) {
+    while let Some(c) = chars.next_if(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.'))
+    {
         name.push(c);
     }
     skip_ws(&mut chars);
@@ -113,7 +117,12 @@ fn parse_text(path: &Path, text: &str, files: &dyn Files, out: &mut Settings, de
                 include(&name, &value, path, line, files, out, depth);
             }
             _ => match normalise(&name, &value) {
-                Ok(value) => out.set(canonical_name(Kind::Postgres, &name).unwrap_or(&name), value, path, line),
+                Ok(value) => out.set(
+                    canonical_name(Kind::Postgres, &name).unwrap_or(&name),
+                    value,
+                    path,
+                    line,
+                ),
                 Err(msg) => out.problem(path, line, msg),
             },
         }
@@ -130,7 +139,8 @@ fn include(
     depth: usize,
 ) {
     if depth + 1 > MAX_INCLUDE_DEPTH {
-        let msg = format!("{directive} nested more than {MAX_INCLUDE_DEPTH} deep (an include cycle?)");
+        let msg =
+            format!("{directive} nested more than {MAX_INCLUDE_DEPTH} deep (an include cycle?)");
         return out.problem(path, line, msg);
     }
     let target = relative_to(path, value);
@@ -144,7 +154,9 @@ fn include(
                     }
                 }
             }
-            Err(e) => out.problem(path, line, format!("cannot open folder {}: {e}", target.display())),
+            Err(e) => {
+                out.problem(path, line, format!("cannot open folder {}: {e}", target.display()))
+            }
         }
         return;
     }
@@ -157,7 +169,8 @@ fn include(
 
 /// The value as `pg_settings` would report it, or PostgreSQL's complaint.
 fn normalise(name: &str, value: &str) -> Result<String, String> {
-    let default = canonical_name(Kind::Postgres, name).and_then(|n| defaults(Kind::Postgres).get(n));
+    let default =
+        canonical_name(Kind::Postgres, name).and_then(|n| defaults(Kind::Postgres).get(n));
     let Some(default) = default else {
         if name.contains('.') {
             return Ok(value.to_owned()); // an extension's setting: taken as written
@@ -239,7 +252,10 @@ mod tests {
     #[test]
     fn forms_and_comments() {
         check(
-            &[("/p.conf", "# c\n\nwal_level = replica  # why\nport 5433\nFSync=off\n  cluster_name = 'a b'\n")],
+            &[(
+                "/p.conf",
+                "# c\n\nwal_level = replica  # why\nport 5433\nFSync=off\n  cluster_name = 'a b'\n",
+            )],
             "cluster_name=a b@/p.conf:6\nfsync=off@/p.conf:5\nport=5433@/p.conf:4\nwal_level=replica@/p.conf:3",
         );
     }
@@ -255,21 +271,30 @@ mod tests {
     #[test]
     fn units_become_base_units() {
         check(
-            &[("/p.conf", "shared_buffers = 128MB\nstatement_timeout = '5min'\nwork_mem = 4096\ncheckpoint_completion_target = 0.9\n")],
+            &[(
+                "/p.conf",
+                "shared_buffers = 128MB\nstatement_timeout = '5min'\nwork_mem = 4096\ncheckpoint_completion_target = 0.9\n",
+            )],
             "checkpoint_completion_target=0.9@/p.conf:4\nshared_buffers=16384@/p.conf:1\nstatement_timeout=300000@/p.conf:2\nwork_mem=4096@/p.conf:3",
         );
     }
 
     #[test]
     fn booleans_and_enums_are_canonical() {
-        check(&[("/p.conf", "fsync = false\nhot_standby = YES\nwal_level = Logical\n")], "fsync=off@/p.conf:1\nhot_standby=on@/p.conf:2\nwal_level=logical@/p.conf:3");
+        check(
+            &[("/p.conf", "fsync = false\nhot_standby = YES\nwal_level = Logical\n")],
+            "fsync=off@/p.conf:1\nhot_standby=on@/p.conf:2\nwal_level=logical@/p.conf:3",
+        );
     }
 
     #[test]
     fn later_settings_win_across_includes() {
         check(
             &[
-                ("/etc/pg/postgresql.conf", "port = 1\ninclude 'extra.conf'\ninclude_dir = 'conf.d'\ninclude_if_exists '/nope.conf'\n"),
+                (
+                    "/etc/pg/postgresql.conf",
+                    "port = 1\ninclude 'extra.conf'\ninclude_dir = 'conf.d'\ninclude_if_exists '/nope.conf'\n",
+                ),
                 ("/etc/pg/extra.conf", "port = 2\nfsync = off\n"),
                 ("/etc/pg/conf.d/20-b.conf", "port = 4\n"),
                 ("/etc/pg/conf.d/10-a.conf", "port = 3\nfsync = on\n"),
@@ -282,7 +307,10 @@ mod tests {
     #[test]
     fn errors_name_file_and_line() {
         check(
-            &[("/p.conf", "port = 1\nwal_level =\nshared_buffers = 64mb\nfsync = maybe\nbogus_setting = 1\nport = 'x\ninclude 'missing.conf'\nwork_mem = 1 2\n")],
+            &[(
+                "/p.conf",
+                "port = 1\nwal_level =\nshared_buffers = 64mb\nfsync = maybe\nbogus_setting = 1\nport = 'x\ninclude 'missing.conf'\nwork_mem = 1 2\n",
+            )],
             r#"
 /p.conf:2:1: syntax error: missing value for `wal_level`
 /p.conf:3:1: invalid value for parameter "shared_buffers": "64mb" (valid units for this parameter are "B", "kB", "MB", "GB", and "TB")
@@ -296,18 +324,28 @@ mod tests {
 
     #[test]
     fn include_cycles_stop() {
-        let got = parse_files(Kind::Postgres, Path::new("/a.conf"), &MemoryFiles::new([("/a.conf", "include 'a.conf'\n")]));
+        let got = parse_files(
+            Kind::Postgres,
+            Path::new("/a.conf"),
+            &MemoryFiles::new([("/a.conf", "include 'a.conf'\n")]),
+        );
         let msg = got.unwrap_err().to_string();
         assert!(msg.contains("nested more than 10 deep"), "{msg}");
     }
 
     #[test]
     fn mixed_case_names_as_pg_settings_spells_them() {
-        check(&[("/p.conf", "datestyle = 'iso, mdy'\nTIMEZONE = UTC\n")], "DateStyle=iso, mdy@/p.conf:1\nTimeZone=UTC@/p.conf:2");
+        check(
+            &[("/p.conf", "datestyle = 'iso, mdy'\nTIMEZONE = UTC\n")],
+            "DateStyle=iso, mdy@/p.conf:1\nTimeZone=UTC@/p.conf:2",
+        );
     }
 
     #[test]
     fn extension_settings_are_kept() {
-        check(&[("/p.conf", "pg_stat_statements.max = 10000\n")], "pg_stat_statements.max=10000@/p.conf:1");
+        check(
+            &[("/p.conf", "pg_stat_statements.max = 10000\n")],
+            "pg_stat_statements.max=10000@/p.conf:1",
+        );
     }
 }

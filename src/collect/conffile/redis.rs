@@ -66,7 +66,8 @@ fn escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> char {
         Some('b') => '\u{8}',
         Some('a') => '\u{7}',
         Some('x') => {
-            let hex: String = [chars.peek().copied(), chars.clone().nth(1)].into_iter().flatten().collect();
+            let hex: String =
+                [chars.peek().copied(), chars.clone().nth(1)].into_iter().flatten().collect();
             match u8::from_str_radix(&hex, 16) {
                 Ok(n) if hex.len() == 2 => {
                     chars.next();
@@ -188,7 +189,10 @@ fn normalise(name: &str, args: &[String]) -> String {
 /// value of all classes, sizes in bytes, `replica` spelt `slave` as CONFIG GET does.
 fn buffer_limit(out: &mut Settings, args: &[String]) -> Result<String, String> {
     let [class, hard, soft, secs] = args else {
-        return Err("client-output-buffer-limit takes a class, a hard limit, a soft limit and seconds".into());
+        return Err(
+            "client-output-buffer-limit takes a class, a hard limit, a soft limit and seconds"
+                .into(),
+        );
     };
     let class = match class.to_ascii_lowercase().as_str() {
         "replica" | "slave" => "slave".to_owned(),
@@ -202,7 +206,9 @@ fn buffer_limit(out: &mut Settings, args: &[String]) -> Result<String, String> {
     let current = out
         .get_mut("client-output-buffer-limit")
         .map(|e| e.value.clone())
-        .or_else(|| defaults(Kind::Redis).get("client-output-buffer-limit").map(|d| d.value.clone()))
+        .or_else(|| {
+            defaults(Kind::Redis).get("client-output-buffer-limit").map(|d| d.value.clone())
+        })
         .unwrap_or_default();
     let words: Vec<&str> = current.split_whitespace().collect();
     let mut classes: Vec<(String, String)> = words
@@ -218,7 +224,14 @@ fn buffer_limit(out: &mut Settings, args: &[String]) -> Result<String, String> {
     Ok(classes.iter().map(|(c, l)| format!("{c} {l}")).collect::<Vec<_>>().join(" "))
 }
 
-fn include(arg: &str, path: &Path, line: usize, files: &dyn Files, out: &mut Settings, depth: usize) {
+fn include(
+    arg: &str,
+    path: &Path,
+    line: usize,
+    files: &dyn Files,
+    out: &mut Settings,
+    depth: usize,
+) {
     if depth + 1 > MAX_INCLUDE_DEPTH {
         let msg = format!("include nested more than {MAX_INCLUDE_DEPTH} deep (an include cycle?)");
         return out.problem(path, line, msg);
@@ -241,7 +254,9 @@ mod tests {
         let got = match parse_files(Kind::Redis, Path::new(files[0].0), &mem) {
             Ok(map) => map
                 .iter()
-                .map(|(k, e)| format!("{}={}@{}", &k["setting.".len()..], e.value, e.location().unwrap()))
+                .map(|(k, e)| {
+                    format!("{}={}@{}", &k["setting.".len()..], e.value, e.location().unwrap())
+                })
                 .collect::<Vec<_>>()
                 .join("\n"),
             Err(d) => d.to_string(),
@@ -252,14 +267,20 @@ mod tests {
     #[test]
     fn args_quotes_and_escapes() {
         assert_eq!(split_args(r#"a "b c" 'd\'e' "\x41\n""#).unwrap(), ["a", "b c", "d'e", "A\n"]);
-        assert_eq!(split_args(r#"a "b"c"#).unwrap_err(), "a closing quote must be followed by a space");
+        assert_eq!(
+            split_args(r#"a "b"c"#).unwrap_err(),
+            "a closing quote must be followed by a space"
+        );
         assert_eq!(split_args(r#"a "b"#).unwrap_err(), "unbalanced quotes");
     }
 
     #[test]
     fn directives_and_sizes() {
         check(
-            &[("/r.conf", "# c\nPort 6380\nbind 127.0.0.1 -::1\nmaxmemory 100mb\nprotected-mode NO\nrequirepass \"a b\"\n")],
+            &[(
+                "/r.conf",
+                "# c\nPort 6380\nbind 127.0.0.1 -::1\nmaxmemory 100mb\nprotected-mode NO\nrequirepass \"a b\"\n",
+            )],
             "bind=127.0.0.1 -::1@/r.conf:3\nmaxmemory=104857600@/r.conf:4\nport=6380@/r.conf:2\nprotected-mode=no@/r.conf:5\nrequirepass=a b@/r.conf:6",
         );
     }
@@ -273,7 +294,10 @@ mod tests {
     #[test]
     fn repeated_and_merged_directives() {
         check(
-            &[("/r.conf", "rename-command FLUSHALL \"\"\nrename-command CONFIG cfg\nclient-output-buffer-limit replica 512mb 128mb 60\nslave-read-only no\n")],
+            &[(
+                "/r.conf",
+                "rename-command FLUSHALL \"\"\nrename-command CONFIG cfg\nclient-output-buffer-limit replica 512mb 128mb 60\nslave-read-only no\n",
+            )],
             "client-output-buffer-limit=normal 0 0 0 slave 536870912 134217728 60 pubsub 33554432 8388608 60@/r.conf:3\nrename-command=FLUSHALL , CONFIG cfg@/r.conf:2\nreplica-read-only=no@/r.conf:4\nslave-read-only=no@/r.conf:4",
         );
     }
@@ -281,7 +305,10 @@ mod tests {
     #[test]
     fn includes_override() {
         check(
-            &[("/etc/redis/redis.conf", "port 1\ninclude local.conf\n"), ("/etc/redis/local.conf", "port 2\n")],
+            &[
+                ("/etc/redis/redis.conf", "port 1\ninclude local.conf\n"),
+                ("/etc/redis/local.conf", "port 2\n"),
+            ],
             "port=2@/etc/redis/local.conf:1",
         );
     }

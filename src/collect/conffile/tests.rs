@@ -12,7 +12,10 @@ fn defaults_fill_what_the_file_leaves_out() {
     assert_eq!((sb.value.as_str(), sb.unit.as_deref()), ("32768", Some("8kB")));
     assert_eq!(sb.location().as_deref(), Some("/p.conf:1"));
     let fsync = &snap.config["setting.fsync"];
-    assert_eq!((fsync.value.as_str(), fsync.source.as_deref(), fsync.location().as_deref()), ("on", Some("default"), Some("default")));
+    assert_eq!(
+        (fsync.value.as_str(), fsync.source.as_deref(), fsync.location().as_deref()),
+        ("on", Some("default"), Some("default"))
+    );
     // Fixed at build or initdb time: not guessed.
     assert!(!snap.config.contains_key("setting.data_checksums"));
     assert_eq!(snap.server.role, Role::Replica);

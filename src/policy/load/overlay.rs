@@ -60,5 +60,11 @@ pub(super) fn overlay(raw: RawOverlay, sink: &mut Sink<'_>) -> Option<Overlay> {
     if sink.diags.len() != before {
         return None;
     }
-    Some(Overlay { rule: raw.rule.into_inner(), labels, severity, expect: expect.flatten(), disabled })
+    Some(Overlay {
+        rule: raw.rule.into_inner(),
+        labels,
+        severity,
+        expect: expect.flatten(),
+        disabled,
+    })
 }
