@@ -12,9 +12,13 @@
 //! - [`finding`], [`run`]: the data a run produces, stored as its manifest.
 //! - [`store`]: the history on `object_store`: layout and commit protocol.
 //! - [`report`]: HTML pages from run data.
+//! - [`baseline`]: a policy captured from a stored snapshot.
+//! - [`check`]: configuration files judged by the baselines, before deployment.
 //! - [`audit`]: one run; the only module that knows the order of the pipeline.
 
 pub mod audit;
+pub mod baseline;
+pub mod check;
 pub mod collect;
 pub mod config;
 pub mod diagnostic;

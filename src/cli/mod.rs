@@ -1,8 +1,11 @@
 //! Command-line arguments (clap) and the commands behind them.
 
 mod audit;
+mod baseline;
+mod check;
 mod history;
 mod maintenance;
+mod policy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +64,14 @@ pub enum Command {
     /// Maintain the change index.
     #[command(subcommand)]
     Index(maintenance::IndexCommand),
+    /// Check configuration files against the baselines, before deployment.
+    Check(check::CheckArgs),
+    /// Policy tools.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Baseline tools.
+    #[command(subcommand)]
+    Baseline(baseline::BaselineCommand),
 }
 
 /// Where the config comes from: `--config`, else `$DRIFTWATCH_CONFIG`, else
@@ -80,6 +91,9 @@ pub async fn dispatch(args: Args, show_progress: bool) -> ExitCode {
         Command::Rollback(a) => history::rollback(a).await,
         Command::Gc(a) => maintenance::gc(a).await,
         Command::Index(c) => maintenance::index(c).await,
+        Command::Check(a) => check::run(a),
+        Command::Policy(c) => policy::run(c),
+        Command::Baseline(c) => baseline::run(c).await,
     }
 }
 
@@ -91,6 +105,12 @@ pub fn open_history(arg: &ConfigArg) -> Result<(Config, Store), ExitCode> {
         exit_runtime()
     })?;
     Ok((config, store))
+}
+
+/// `--fail-on` values.
+pub fn parse_severity(s: &str) -> Result<driftwatch::finding::Severity, String> {
+    driftwatch::finding::Severity::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a severity: critical, high, medium, low or info"))
 }
 
 /// Prints every problem of a bad config or policy folder and returns exit code 2.

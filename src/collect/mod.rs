@@ -19,6 +19,7 @@
 //!   else sees them. Errors must not contain the connection password (the caller
 //!   redacts them too).
 
+pub mod conffile;
 pub mod memcached;
 pub mod mysql;
 pub mod postgres;

@@ -16,7 +16,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::rule::{Condition, Missing, Rule};
-use super::{AppliesTo, ExpectedDifference, Policy, PolicySource, Waiver};
+use super::{AppliesTo, ExpectedDifference, Overlay, Policy, PolicySource, Waiver};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::finding::Severity;
 use crate::snapshot::{Kind, Role};
@@ -110,6 +110,7 @@ struct FileFacts {
     /// Every `[[rule]] id` that is a string, valid rule or not.
     rule_ids: Vec<(String, Range<usize>)>,
     waiver_rules: Vec<(String, Range<usize>)>,
+    overlay_rules: Vec<(String, Range<usize>)>,
     /// The file did not parse as TOML: its rule ids may be incomplete.
     broken: bool,
 }
@@ -143,6 +144,12 @@ pub(super) fn load_all(sources: &[PolicySource]) -> Result<Vec<Policy>, Diagnost
             for (rule, span) in f.waiver_rules.iter().filter(|(r, _)| !ids.contains_key(r.as_str()))
             {
                 let msg = format!("waiver for unknown rule `{rule}`");
+                diags.push(Diagnostic::at_span(&src.file, &src.text, Some(span.clone()), msg));
+            }
+            for (rule, span) in
+                f.overlay_rules.iter().filter(|(r, _)| !ids.contains_key(r.as_str()))
+            {
+                let msg = format!("overlay for unknown rule `{rule}`");
                 diags.push(Diagnostic::at_span(&src.file, &src.text, Some(span.clone()), msg));
             }
         }
@@ -183,6 +190,7 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
         name: None,
         rule_ids: vec![],
         waiver_rules: vec![],
+        overlay_rules: vec![],
         broken: false,
     };
     let (root, errors) = DeTable::parse_recoverable(&src.text);
@@ -191,7 +199,8 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
     }
     facts.broken = !errors.is_empty();
 
-    let (mut policy, mut rules, mut waivers, mut differences) = (None, vec![], vec![], vec![]);
+    let (mut policy, mut rules, mut waivers) = (None, vec![], vec![]);
+    let (mut differences, mut overlays) = (vec![], vec![]);
     for (key, value) in root.into_inner() {
         match key.get_ref().as_ref() {
             "policy" => policy = Some(value),
@@ -200,9 +209,10 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
             "expected_difference" => {
                 differences = tables(value, "expected_difference", &mut sink);
             }
+            "overlay" => overlays = tables(value, "overlay", &mut sink),
             other => {
                 let msg = format!(
-                    "unknown top-level key `{other}` (expected [policy], [[rule]], [[waiver]] or [[expected_difference]])"
+                    "unknown top-level key `{other}` (expected [policy], [[rule]], [[waiver]], [[overlay]] or [[expected_difference]])"
                 );
                 sink.at(key.span(), msg);
             }
@@ -253,6 +263,19 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
             }
         })
         .collect();
+    let overlays: Vec<Overlay> = overlays
+        .into_iter()
+        .filter_map(|t| match overlay::RawOverlay::deserialize(ValueDeserializer::from(t)) {
+            Ok(raw) => {
+                facts.overlay_rules.push((raw.rule.get_ref().clone(), raw.rule.span()));
+                overlay::overlay(raw, &mut sink)
+            }
+            Err(e) => {
+                sink.serde("[[overlay]]", &e);
+                None
+            }
+        })
+        .collect();
 
     let expected_differences: Vec<ExpectedDifference> = differences
         .into_iter()
@@ -278,6 +301,7 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
                 rules,
                 waivers,
                 expected_differences,
+                overlays,
             });
         }
     }
@@ -465,5 +489,6 @@ fn waiver(raw: RawWaiver, sink: &mut Sink<'_>) -> Option<Waiver> {
 }
 
 mod operators;
+mod overlay;
 #[cfg(test)]
 mod tests;

@@ -9,10 +9,14 @@
 //! - [`rule`]: rules, operators, and checking one value.
 //! - [`units`]: PostgreSQL memory and time units.
 //! - [`waiver`]: dated exceptions to a rule.
+//! - [`lint`]: checks beyond loading (unknown settings, units, expired waivers).
+//! - [`overlay`]: per-environment changes to a rule (`[[overlay]]`).
 //! - `load`: raw TOML → validated types, with diagnostics.
 
 pub mod group;
+pub mod lint;
 mod load;
+pub mod overlay;
 pub mod rule;
 pub mod units;
 pub mod waiver;
@@ -27,6 +31,7 @@ use crate::finding::{Finding, FindingStatus};
 use crate::run::{PolicyBundle, PolicyRef};
 use crate::snapshot::{Entry, Kind, Role, Snapshot, State};
 pub use group::{Group, Member};
+pub use overlay::Overlay;
 pub use rule::{Condition, Expect, Literal, Missing, Parity, Rule};
 pub use waiver::Waiver;
 
@@ -82,6 +87,8 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// Waivers written in this file; they may cover rules of any file.
     pub waivers: Vec<Waiver>,
+    /// Overlays written in this file; they may change rules of any file.
+    pub overlays: Vec<Overlay>,
     /// Settings expected to differ between two targets this policy applies to (by
     /// role or by identity), which `driftwatch diff` shows apart.
     pub expected_differences: Vec<ExpectedDifference>,
@@ -131,6 +138,11 @@ impl PolicySet {
     /// Every waiver of every file.
     pub fn waivers(&self) -> impl Iterator<Item = &Waiver> {
         self.policies.iter().flat_map(|p| &p.waivers)
+    }
+
+    /// Every overlay of every file, in path order.
+    pub fn overlays(&self) -> impl Iterator<Item = &Overlay> {
+        self.policies.iter().flat_map(|p| &p.overlays)
     }
 }
 
@@ -254,13 +266,36 @@ pub fn evaluate_in(
     let mut findings = Vec::new();
     for policy in set.policies.iter().filter(|p| p.applies_to.matches(target)) {
         for rule in &policy.rules {
-            let mut finding = evaluate_rule(&policy.name, rule, target, &lookup, group);
+            let mut finding = match overlay::apply(rule, set.overlays(), target.labels) {
+                overlay::Effective::Rule(rule) => {
+                    evaluate_rule(&policy.name, &rule, target, &lookup, group)
+                }
+                overlay::Effective::Disabled(o) => disabled(&policy.name, rule, o),
+            };
             waiver::apply(&mut finding, target.name, set.waivers(), today);
             findings.push(finding);
         }
     }
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.rule.cmp(&b.rule)));
     findings
+}
+
+/// The finding of a rule an overlay switched off: not applicable, saying why.
+fn disabled(policy: &str, rule: &Rule, overlay: &Overlay) -> Finding {
+    Finding {
+        rule: rule.id.clone(),
+        policy: policy.to_owned(),
+        key: rule.key.clone(),
+        severity: rule.severity,
+        status: FindingStatus::NotApplicable,
+        expected: rule.expect.to_string(),
+        actual: None,
+        message: format!("Disabled by an overlay for targets labelled {}.", overlay.describe()),
+        rationale: rule.rationale.clone(),
+        remediation: rule.remediation.clone(),
+        location: None,
+        waiver: None,
+    }
 }
 
 /// Where a rule's key is read: `state.…` from the volatile state, `server.version` and
@@ -385,4 +420,4 @@ fn verdict(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -212,7 +212,7 @@ fn same(entry: &Entry, literal: &Literal) -> Result<bool, String> {
         Literal::Bool(_) => None,
     };
     if let Some(expected) = expected
-        && units::parse_number(&entry.value).is_ok()
+        && units::Quantity::observed(&entry.value, None).is_ok()
     {
         return match units::comparable(&entry.value, entry.unit.as_deref(), expected) {
             Ok((obs, exp)) => Ok(units::Quantity { amount: obs, dimension: None }
@@ -324,6 +324,11 @@ mod tests {
         check(Expect::Equals(Literal::Int(60000)), Some("60000 ms"), Some(Holds));
         check(Expect::Equals(Literal::Float(0.9)), Some("0.9"), Some(Holds));
         check(Expect::Equals(lit("1min")), Some("60001 ms"), Some(Fails));
+        // A value as written in a configuration file carries its own unit.
+        check(Expect::Equals(lit("128MB")), Some("128MB"), Some(Holds));
+        check(Expect::Equals(lit("131072kB")), Some("128MB"), Some(Holds));
+        check(Expect::Range { min: bound("64MB"), max: None }, Some("128MB"), Some(Holds));
+        check(Expect::Range { min: bound("256MB"), max: None }, Some("128MB"), Some(Fails));
     }
 
     #[test]

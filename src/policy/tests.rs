@@ -17,12 +17,12 @@ fn source(path: &str, text: &str) -> PolicySource {
     PolicySource { path: path.into(), file: PathBuf::from(path), text: text.into() }
 }
 
-pub(super) fn today() -> NaiveDate {
+pub(crate) fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 6, 1).unwrap()
 }
 
 /// A snapshot from `key = value [unit]` lines; keys without a namespace are settings.
-pub(super) fn snapshot(role: Role, lines: &str) -> (Snapshot, State) {
+pub(crate) fn snapshot(role: Role, lines: &str) -> (Snapshot, State) {
     let mut config = BTreeMap::new();
     let mut state = State::new();
     for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {

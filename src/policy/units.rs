@@ -83,9 +83,18 @@ pub struct Quantity {
 impl Quantity {
     /// An observed value: `value` in the server's `unit` (`"16384"`, `Some("8kB")`).
     /// An unknown server unit is an error rather than a guess.
+    /// Without a server unit, a value that carries its own (`128MB` as written in a
+    /// configuration file) is read like a policy's quantity.
     pub fn observed(value: &str, unit: Option<&str>) -> Result<Quantity, UnitError> {
+        let unit = unit.map(str::trim).filter(|u| !u.is_empty());
+        if unit.is_none()
+            && parse_number(value).is_err()
+            && let Ok(Expected::Quantity(q)) = Expected::parse(value)
+        {
+            return Ok(q);
+        }
         let amount = parse_number(value)?;
-        match unit.map(str::trim).filter(|u| !u.is_empty()) {
+        match unit {
             None => Ok(Quantity { amount, dimension: None }),
             Some(unit) => {
                 let unit = Unit::parse(unit)?;
@@ -180,11 +189,15 @@ pub fn comparable(
     unit: Option<&str>,
     expected: Expected,
 ) -> Result<(f64, f64), CompareError> {
-    let raw = parse_number(value).map_err(CompareError::Unit)?;
     let observed = Quantity::observed(value, unit).map_err(CompareError::Unit)?;
     match expected.against(observed) {
         Ok(Quantity { amount, dimension: None }) if observed.dimension.is_some() => {
-            // Bare number: compare in the server's own unit.
+            // Bare number: compare in the server's own unit, or in the unit the value
+            // was written with (`128MB` against `128`).
+            let raw = match parse_number(value) {
+                Ok(n) => n,
+                Err(e) => number_prefix(value).ok_or(CompareError::Unit(e))?,
+            };
             Ok((raw, amount))
         }
         Ok(q) => Ok((observed.amount, q.amount)),
@@ -213,6 +226,16 @@ pub fn parse_number(text: &str) -> Result<f64, UnitError> {
         Ok(n) if well_formed && n.is_finite() => Ok(n),
         _ => Err(UnitError::NotANumber(text.into())),
     }
+}
+
+/// The number a quantity like `128MB` starts with.
+fn number_prefix(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let end = t
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && (c == '-' || c == '+'))))
+        .map_or(t.len(), |(i, _)| i);
+    parse_number(&t[..end]).ok()
 }
 
 /// An amount in the largest unit that divides it exactly (`134217728` bytes → `128MB`).
@@ -349,6 +372,23 @@ mod tests {
         check_compare("300", Some("s"), "300", Ok((300.0, 300.0)));
         check_compare("-1", Some("MB"), "-1", Ok((-1.0, -1.0)));
         check_compare("100", None, "100", Ok((100.0, 100.0)));
+    }
+
+    #[test]
+    fn observed_value_with_its_own_unit() {
+        // As written in a configuration file: no server unit, the suffix is the unit.
+        check_observed("128MB", None, Ok((128.0 * MB, Some(Dimension::Memory))));
+        check_observed("5min", Some(""), Ok((300e6, Some(Dimension::Time))));
+        check_compare("128MB", None, "64MB", Ok((128.0 * MB, 64.0 * MB)));
+        check_compare("128MB", None, "131072kB", Ok((128.0 * MB, 128.0 * MB)));
+        check_compare("128MB", None, "128", Ok((128.0, 128.0)));
+        check_compare(
+            "30s",
+            None,
+            "64MB",
+            Err("expected a memory value but the server reports a time value"),
+        );
+        check_observed("128mb", None, Err("`128mb` is not a number"));
     }
 
     #[test]

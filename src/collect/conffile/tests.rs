@@ -1,0 +1,40 @@
+//! Snapshots from files: the file's settings over the engine's defaults.
+
+use std::path::Path;
+
+use super::*;
+
+#[test]
+fn defaults_fill_what_the_file_leaves_out() {
+    let files = MemoryFiles::new([("/p.conf", "shared_buffers = 256MB\n")]);
+    let snap = snapshot(Kind::Postgres, Path::new("/p.conf"), Role::Replica, &files).unwrap();
+    let sb = &snap.config["setting.shared_buffers"];
+    assert_eq!((sb.value.as_str(), sb.unit.as_deref()), ("32768", Some("8kB")));
+    assert_eq!(sb.location().as_deref(), Some("/p.conf:1"));
+    let fsync = &snap.config["setting.fsync"];
+    assert_eq!(
+        (fsync.value.as_str(), fsync.source.as_deref(), fsync.location().as_deref()),
+        ("on", Some("default"), Some("default"))
+    );
+    // Fixed at build or initdb time: not guessed.
+    assert!(!snap.config.contains_key("setting.data_checksums"));
+    assert_eq!(snap.server.role, Role::Replica);
+}
+
+#[test]
+fn memory_files_list_folders() {
+    let files = MemoryFiles::new([("/a/b/c.conf", ""), ("/a/b/d/e.conf", ""), ("/a/x", "")]);
+    let mut got = files.list_dir(Path::new("/a/b")).unwrap();
+    got.sort();
+    assert_eq!(got, [Path::new("/a/b/c.conf"), Path::new("/a/b/d")]);
+    assert!(files.list_dir(Path::new("/nope")).is_err());
+}
+
+#[test]
+fn binary_sizes() {
+    assert_eq!(binary_size("4K", false), Some(4096));
+    assert_eq!(binary_size("1g", false), Some(1 << 30));
+    assert_eq!(binary_size("2MB", true), Some(2 << 20));
+    assert_eq!(binary_size("2MB", false), None);
+    assert_eq!(binary_size("12", false), None);
+}
