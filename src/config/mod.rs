@@ -9,6 +9,7 @@
 
 mod duration;
 mod raw;
+mod service;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -23,6 +24,9 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::snapshot::{Kind, Role};
 
 pub use duration::parse as parse_duration;
+pub use service::{
+    Cron, NotifyEvent, NotifyFormat, ScheduleSettings, ServerSettings, Webhook, WebhookUrl,
+};
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -33,6 +37,12 @@ pub struct Config {
     /// Absolute (or config-relative resolved) policies folder.
     pub policies_dir: PathBuf,
     pub audit: AuditSettings,
+    /// `[schedule]`: read by `serve` only.
+    pub schedule: ScheduleSettings,
+    /// `[server]`: read by `serve` only.
+    pub server: ServerSettings,
+    /// `[[notify]]` webhooks: read by `serve` only.
+    pub notify: Vec<Webhook>,
     pub targets: Vec<Target>,
 }
 
@@ -73,6 +83,8 @@ pub struct Target {
     pub group: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub connection: Connection,
+    /// Audited on this schedule alone (by `serve`) instead of `[schedule]`'s.
+    pub schedule: Option<Cron>,
 }
 
 /// How to build the connection URL at run time. The URL in config never holds a
@@ -152,6 +164,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
     let mut store = raw::Store::default();
     let mut policies = raw::Policies::default();
     let mut audit = raw::Audit::default();
+    let mut schedule = raw::Schedule::default();
+    let mut server = raw::Server::default();
+    let mut notify = Vec::new();
     let mut targets = Vec::new();
     let mut saw_targets = false;
     for (key, value) in table {
@@ -159,13 +174,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
             "store" => store = cx.section(value).unwrap_or_default(),
             "policies" => policies = cx.section(value).unwrap_or_default(),
             "audit" => audit = cx.section(value).unwrap_or_default(),
+            "schedule" => schedule = cx.section(value).unwrap_or_default(),
+            "server" => server = cx.section(value).unwrap_or_default(),
+            "notify" => notify = cx.notify(value),
             "targets" => {
                 saw_targets = true;
                 targets = cx.targets(value);
             }
             other => cx.error(
                 Some(key.span()),
-                format!("unknown section `{other}`: expected store, policies, audit or targets"),
+                format!(
+                    "unknown section `{other}`: expected store, policies, audit, schedule, server, notify or targets"
+                ),
             ),
         }
     }
@@ -180,6 +200,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
         None => base.join("policies"),
     };
     let audit = cx.audit(audit);
+    let schedule = cx.schedule(schedule);
+    let server = cx.server(server);
     if !saw_targets {
         cx.problems.push(Diagnostic::whole_file(
             path,
@@ -189,7 +211,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
     let targets = cx.check_targets(&base, targets);
 
     if cx.problems.is_empty() {
-        Ok(Config { file: path.to_owned(), store, policies_dir, audit, targets })
+        Ok(Config {
+            file: path.to_owned(),
+            store,
+            policies_dir,
+            audit,
+            schedule,
+            server,
+            notify,
+            targets,
+        })
     } else {
         Err(Diagnostics::sorted(cx.problems))
     }
@@ -309,6 +340,7 @@ impl Checker<'_> {
             {
                 self.error(Some(group.span()), e.replace("target name", "group name"));
             }
+            let schedule = t.schedule.and_then(|c| self.cron(&c));
             if let Some(connection) = connection {
                 out.push(Target {
                     name,
@@ -317,6 +349,7 @@ impl Checker<'_> {
                     group: t.group.map(Spanned::into_inner),
                     labels: t.labels,
                     connection,
+                    schedule,
                 });
             }
         }
