@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
+use tracing::Instrument as _;
 
 use crate::collect::{self, CollectError, Collected, Endpoint};
 use crate::config::{AuditSettings, Config, Target};
@@ -54,7 +55,7 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Manual => "manual",
             Trigger::Schedule => "schedule",
@@ -70,18 +71,48 @@ pub async fn run(
     trigger: Trigger,
     progress: &dyn Progress,
 ) -> Result<Run, AuditError> {
+    let all: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+    run_targets(config, policies, store, trigger, progress, &all).await
+}
+
+/// Runs one audit of the named targets only (in config order; unknown names are
+/// ignored) and commits it to the store: the run's manifest lists just those.
+pub async fn run_targets(
+    config: &Config,
+    policies: &PolicySet,
+    store: &Store,
+    trigger: Trigger,
+    progress: &dyn Progress,
+    names: &[&str],
+) -> Result<Run, AuditError> {
     let started_at = Utc::now();
     let run_id = RunId::new(started_at, entropy());
-    let clock = Instant::now();
     let span = tracing::info_span!("audit", run_id = %run_id);
-    let _enter = span.enter();
+    let targets: Vec<&Target> =
+        config.targets.iter().filter(|t| names.contains(&t.name.as_str())).collect();
+    run_inner(config, &targets, policies, store, trigger, progress, started_at, run_id)
+        .instrument(span)
+        .await
+}
 
+#[allow(clippy::too_many_arguments)]
+async fn run_inner(
+    config: &Config,
+    targets: &[&Target],
+    policies: &PolicySet,
+    store: &Store,
+    trigger: Trigger,
+    progress: &dyn Progress,
+    started_at: DateTime<Utc>,
+    run_id: RunId,
+) -> Result<Run, AuditError> {
+    let clock = Instant::now();
     let earlier = store.list_runs().await?;
-    let previous = PreviousSnapshots::find(store, &earlier, &config.targets).await?;
-    progress.started(config.targets.len());
+    let previous = PreviousSnapshots::find(store, &earlier, targets).await?;
+    progress.started(targets.len());
 
     let mut results: Vec<(usize, TargetRun, Option<Snapshot>)> =
-        futures::stream::iter(config.targets.iter().enumerate())
+        futures::stream::iter(targets.iter().copied().enumerate())
             .map(|(i, target)| async move {
                 let clock = Instant::now();
                 let collected = collect_target(target, &config.audit).await;
@@ -143,6 +174,7 @@ pub async fn run(
     };
     store.commit_run(&run).await?;
     tracing::info!(
+        trigger = run.trigger.as_str(),
         targets = run.summary.targets,
         targets_ok = run.summary.targets_ok,
         failing = run.summary.failing(),
@@ -295,7 +327,7 @@ fn log_target(result: &TargetRun) {
 struct PreviousSnapshots(HashMap<String, Digest>);
 
 impl PreviousSnapshots {
-    async fn find(store: &Store, runs: &[RunId], targets: &[Target]) -> Result<Self, StoreError> {
+    async fn find(store: &Store, runs: &[RunId], targets: &[&Target]) -> Result<Self, StoreError> {
         let mut found = HashMap::new();
         let mut wanted = targets.len();
         for id in runs.iter().rev() {
