@@ -13,6 +13,11 @@
 //! - [`store`]: the history on `object_store`: layout and commit protocol.
 //! - [`report`]: HTML pages from run data.
 //! - [`audit`]: one run; the only module that knows the order of the pipeline.
+//! - [`status`]: the service's in-memory view of its latest runs.
+//! - [`notify`]: what changed since the previous run, sent to webhooks.
+//! - [`server`]: the web server: reports, JSON API, `/metrics`, health.
+//! - [`schedule`]: `serve`: cron ticks, overlap guard, shutdown; the only module that
+//!   knows about cron and signals.
 
 pub mod audit;
 pub mod collect;
@@ -24,5 +29,7 @@ pub mod policy;
 pub mod redact;
 pub mod report;
 pub mod run;
+pub mod server;
 pub mod snapshot;
+pub mod status;
 pub mod store;
