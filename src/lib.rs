@@ -25,6 +25,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod diff;
 pub mod finding;
+pub mod notify;
 pub mod policy;
 pub mod redact;
 pub mod report;

@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 
+use crate::notify::Previous;
 use crate::run::{Run, RunId, TargetRun};
 
 /// Shared between the scheduler and the server. Never held across an `.await`.
@@ -24,6 +25,8 @@ pub struct Status {
     /// Each target's result in the newest committed run that audited it (targets on
     /// their own schedule are not in every run).
     pub targets: BTreeMap<String, LatestTarget>,
+    /// Each target's result in the newest run that could collect it.
+    pub collected: BTreeMap<String, TargetRun>,
     /// Ticks skipped because the run before was still going.
     pub skipped_ticks: u64,
 }
@@ -73,6 +76,9 @@ impl Status {
         self.last_success_at = Some(run.finished_at);
         self.policy_digest = Some(run.policy_bundle.digest.clone());
         for t in &run.targets {
+            if t.status == crate::run::TargetStatus::Ok {
+                self.collected.insert(t.name.clone(), t.clone());
+            }
             self.targets.insert(
                 t.name.clone(),
                 LatestTarget { run_id: run.run_id.clone(), result: t.clone() },
@@ -97,12 +103,24 @@ impl Status {
         });
     }
 
-    /// The latest result of each of `names` (those that have one).
-    pub fn previous(&self, names: &[&str]) -> BTreeMap<String, TargetRun> {
+    /// What notifications compare a run of `names` with.
+    pub fn previous(&self, names: &[&str]) -> BTreeMap<String, Previous> {
         names
             .iter()
-            .filter_map(|n| self.targets.get(*n).map(|t| ((*n).to_owned(), t.result.clone())))
+            .map(|n| {
+                let previous = Previous {
+                    status: self.targets.get(*n).map(|t| t.result.status),
+                    collected: self.collected.get(*n).cloned(),
+                };
+                ((*n).to_owned(), previous)
+            })
             .collect()
+    }
+
+    /// Forgets targets that are no longer configured.
+    pub fn retain_targets(&mut self, names: &[&str]) {
+        self.targets.retain(|n, _| names.contains(&n.as_str()));
+        self.collected.retain(|n, _| names.contains(&n.as_str()));
     }
 }
 
