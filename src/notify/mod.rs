@@ -95,7 +95,7 @@ pub fn events(previous: &BTreeMap<String, Previous>, run: &Run) -> Vec<Event> {
             continue;
         }
         let before: BTreeMap<(&str, &str), &Finding> =
-            prev.collected.iter().flat_map(|p| failing(p)).collect();
+            prev.collected.iter().flat_map(failing).collect();
         let after: BTreeMap<(&str, &str), &Finding> = failing(t).collect();
         let all_now: BTreeMap<(&str, &str), &Finding> =
             t.findings.iter().map(|f| ((f.rule.as_str(), f.key.as_str()), f)).collect();

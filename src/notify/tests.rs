@@ -60,7 +60,7 @@ fn first_sight_reports_current_failures() {
 #[test]
 fn unchanged_failures_are_not_repeated() {
     let a = ok_target("a", vec![finding("R1", "setting.x", Sev::High, S::Fail)]);
-    check(&[a.clone()], vec![a], &[]);
+    check(std::slice::from_ref(&a), vec![a.clone()], &[]);
 }
 
 #[test]
@@ -99,7 +99,7 @@ fn changes_are_reported() {
 fn unreachable_once_then_quiet_and_findings_kept_across_the_outage() {
     let up = ok_target("a", vec![finding("R1", "setting.x", Sev::High, S::Fail)]);
     let down = fixture::target("a", TargetStatus::Unreachable);
-    check(&[up.clone()], vec![down.clone()], &["down a unreachable"]);
+    check(std::slice::from_ref(&up), vec![down.clone()], &["down a unreachable"]);
     check(&[], vec![down.clone()], &["down a unreachable"]);
     // Still down: nothing new.
     let previous: BTreeMap<String, Previous> = [(
