@@ -111,36 +111,28 @@ async fn run_inner(
     let previous = PreviousSnapshots::find(store, &earlier, targets).await?;
     progress.started(targets.len());
 
-    let mut results: Vec<(usize, TargetRun, Option<Snapshot>)> =
-        futures::stream::iter(targets.iter().copied().enumerate())
-            .map(|(i, target)| async move {
-                let clock = Instant::now();
-                let collected = collect_target(target, &config.audit).await;
-                (i, target, collected, clock.elapsed().as_millis() as u64)
-            })
-            .buffer_unordered(config.audit.concurrency)
-            .then(|(i, target, collected, duration_ms)| {
-                let previous = &previous;
-                async move {
-                    let (result, snapshot) = assess(
-                        target,
-                        collected,
-                        duration_ms,
-                        policies,
-                        store,
-                        previous,
-                        started_at,
-                    )
-                    .await?;
-                    log_target(&result);
-                    progress.target_done(&result);
-                    Ok::<_, StoreError>((i, result, snapshot))
-                }
-            })
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
+    // Futures collected into a Vec (not a stream of closures) keep this future `Send`
+    // for the scheduler, which spawns it.
+    let collections: Vec<_> = targets
+        .iter()
+        .copied()
+        .enumerate()
+        .map(|(i, target)| async move {
+            let clock = Instant::now();
+            let collected = collect_target(target, &config.audit).await;
+            (i, target, collected, clock.elapsed().as_millis() as u64)
+        })
+        .collect();
+    let mut collections =
+        futures::stream::iter(collections).buffer_unordered(config.audit.concurrency);
+    let mut results: Vec<(usize, TargetRun, Option<Snapshot>)> = Vec::new();
+    while let Some((i, target, collected, duration_ms)) = collections.next().await {
+        let (result, snapshot) =
+            assess(target, collected, duration_ms, policies, store, &previous, started_at).await?;
+        log_target(&result);
+        progress.target_done(&result);
+        results.push((i, result, snapshot));
+    }
     results.sort_by_key(|(i, _, _)| *i);
 
     let mut targets = Vec::with_capacity(results.len());
@@ -153,12 +145,9 @@ async fn run_inner(
     }
 
     let bundle = policies.bundle().clone();
-    store
-        .put_policy_files(
-            &bundle.digest,
-            policies.sources().iter().map(|s| (s.path.as_str(), s.text.as_bytes())),
-        )
-        .await?;
+    let files: Vec<(&str, &[u8])> =
+        policies.sources().iter().map(|s| (s.path.as_str(), s.text.as_bytes())).collect();
+    store.put_policy_files(&bundle.digest, files).await?;
 
     let summary = Summary::of(&targets);
     let run = Run {

@@ -30,6 +30,7 @@ pub mod policy;
 pub mod redact;
 pub mod report;
 pub mod run;
+pub mod schedule;
 pub mod server;
 pub mod snapshot;
 pub mod status;

@@ -1,6 +1,7 @@
 //! Command-line arguments (clap) and the commands behind them.
 
 mod audit;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,9 @@ pub enum LogFormat {
 pub enum Command {
     /// Audit every configured target once, store the run and write the reports.
     Audit(audit::AuditArgs),
+    /// Audit on the configured schedules and serve reports, the JSON API and metrics
+    /// until SIGTERM/SIGINT.
+    Serve(serve::ServeArgs),
 }
 
 /// Where the config comes from: `--config`, else `$DRIFTWATCH_CONFIG`, else
@@ -60,6 +64,7 @@ pub struct ConfigArg {
 pub async fn dispatch(args: Args, show_progress: bool) -> ExitCode {
     match args.command {
         Command::Audit(a) => audit::run(a, show_progress).await,
+        Command::Serve(a) => serve::run(a).await,
     }
 }
 

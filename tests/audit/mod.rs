@@ -1,7 +1,7 @@
 //! `driftwatch audit` end to end: the real binary, the real PostgreSQL primary and its
 //! streaming replica, a real store folder.
 
-mod harness;
+pub mod harness;
 mod reports;
 
 use harness::*;
