@@ -3,4 +3,5 @@
 
 mod audit;
 mod live;
+mod serve;
 mod support;
