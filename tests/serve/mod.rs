@@ -315,3 +315,25 @@ fn serve_alert_rules_pass_promtool() {
         );
     }
 }
+
+#[test]
+fn serve_shipped_configs_are_valid() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for example in ["deploy/examples/driftwatch.toml", "deploy/examples/serve.toml"] {
+        if let Err(e) = driftwatch::config::load(&root.join(example)) {
+            panic!("{example}:\n{e}");
+        }
+    }
+    // The TOML inside the Kubernetes ConfigMap (a block scalar indented by 4).
+    let configmap = std::fs::read_to_string(root.join("deploy/kubernetes/configmap.yaml")).unwrap();
+    let (_, block) = configmap.split_once("driftwatch.toml: |\n").unwrap();
+    let toml: String = block
+        .lines()
+        .map(|l| l.strip_prefix("    ").unwrap_or(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let config =
+        driftwatch::config::parse(std::path::Path::new("/etc/driftwatch/driftwatch.toml"), &toml)
+            .unwrap_or_else(|e| panic!("configmap.yaml:\n{e}"));
+    assert_eq!(config.server.listen.to_string(), "0.0.0.0:9187");
+}
