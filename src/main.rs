@@ -28,7 +28,7 @@ fn main() -> ExitCode {
 /// default is warnings only, so the bar stays readable.
 fn init_logging(format: cli::LogFormat, quiet_default: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if quiet_default { "warn" } else { "info" };
+    let default = if quiet_default { "warn" } else { "info,tokio_cron_scheduler=warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
