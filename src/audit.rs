@@ -12,8 +12,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt as _;
+use tracing::Instrument as _;
 
 use crate::collect::{self, CollectError, Collected, Endpoint};
 use crate::config::{AuditSettings, Config, Target};
@@ -56,7 +57,7 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Manual => "manual",
             Trigger::Schedule => "schedule",
@@ -72,41 +73,70 @@ pub async fn run(
     trigger: Trigger,
     progress: &dyn Progress,
 ) -> Result<Run, AuditError> {
+    let all: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+    run_targets(config, policies, store, trigger, progress, &all).await
+}
+
+/// Runs one audit of the named targets only (in config order; unknown names are
+/// ignored) and commits it to the store: the run's manifest lists just those.
+pub async fn run_targets(
+    config: &Config,
+    policies: &PolicySet,
+    store: &Store,
+    trigger: Trigger,
+    progress: &dyn Progress,
+    names: &[&str],
+) -> Result<Run, AuditError> {
     let started_at = Utc::now();
     let run_id = RunId::new(started_at, entropy());
-    let clock = Instant::now();
     let span = tracing::info_span!("audit", run_id = %run_id);
-    let _enter = span.enter();
+    let targets: Vec<&Target> =
+        config.targets.iter().filter(|t| names.contains(&t.name.as_str())).collect();
+    run_inner(config, &targets, policies, store, trigger, progress, started_at, run_id)
+        .instrument(span)
+        .await
+}
 
+#[allow(clippy::too_many_arguments)]
+async fn run_inner(
+    config: &Config,
+    targets: &[&Target],
+    policies: &PolicySet,
+    store: &Store,
+    trigger: Trigger,
+    progress: &dyn Progress,
+    started_at: DateTime<Utc>,
+    run_id: RunId,
+) -> Result<Run, AuditError> {
+    let clock = Instant::now();
     let earlier = store.list_runs().await?;
     if let Some(last) = earlier.last() {
         // A crash between the last commit and its index entries is repaired here.
         store.index_run(&store.get_run(last).await?).await?;
     }
-    let previous = PreviousSnapshots::find(store, &earlier, &config.targets).await?;
-    progress.started(config.targets.len());
+    let previous = PreviousSnapshots::find(store, &earlier, targets).await?;
+    progress.started(targets.len());
 
-    let mut results: Vec<(usize, TargetRun, Option<Snapshot>)> =
-        futures::stream::iter(config.targets.iter().enumerate())
-            .map(|(i, target)| async move {
-                let clock = Instant::now();
-                let collected = collect_target(target, &config.audit).await;
-                (i, target, collected, clock.elapsed().as_millis() as u64)
-            })
-            .buffer_unordered(config.audit.concurrency)
-            .then(|(i, target, collected, duration_ms)| {
-                let previous = &previous;
-                async move {
-                    let (result, snapshot) =
-                        assess(target, collected, duration_ms, store, previous).await?;
-                    progress.target_done(&result);
-                    Ok::<_, StoreError>((i, result, snapshot))
-                }
-            })
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
+    // Futures collected into a Vec (not a stream of closures) keep this future `Send`
+    // for the scheduler, which spawns it.
+    let collections: Vec<_> = targets
+        .iter()
+        .copied()
+        .enumerate()
+        .map(|(i, target)| async move {
+            let clock = Instant::now();
+            let collected = collect_target(target, &config.audit).await;
+            (i, target, collected, clock.elapsed().as_millis() as u64)
+        })
+        .collect();
+    let mut collections =
+        futures::stream::iter(collections).buffer_unordered(config.audit.concurrency);
+    let mut results: Vec<(usize, TargetRun, Option<Snapshot>)> = Vec::new();
+    while let Some((i, target, collected, duration_ms)) = collections.next().await {
+        let (result, snapshot) = assess(target, collected, duration_ms, store, &previous).await?;
+        progress.target_done(&result);
+        results.push((i, result, snapshot));
+    }
     results.sort_by_key(|(i, _, _)| *i);
 
     let mut targets = Vec::with_capacity(results.len());
@@ -122,12 +152,9 @@ pub async fn run(
     targets.iter().for_each(log_target);
 
     let bundle = policies.bundle().clone();
-    store
-        .put_policy_files(
-            &bundle.digest,
-            policies.sources().iter().map(|s| (s.path.as_str(), s.text.as_bytes())),
-        )
-        .await?;
+    let files: Vec<(&str, &[u8])> =
+        policies.sources().iter().map(|s| (s.path.as_str(), s.text.as_bytes())).collect();
+    store.put_policy_files(&bundle.digest, files).await?;
 
     let summary = Summary::of(&targets);
     let run = Run {
@@ -144,6 +171,7 @@ pub async fn run(
     store.commit_run(&run).await?;
     store.index_run(&run).await?;
     tracing::info!(
+        trigger = run.trigger.as_str(),
         targets = run.summary.targets,
         targets_ok = run.summary.targets_ok,
         failing = run.summary.failing(),
@@ -346,7 +374,7 @@ fn log_target(result: &TargetRun) {
 struct PreviousSnapshots(HashMap<String, Digest>);
 
 impl PreviousSnapshots {
-    async fn find(store: &Store, runs: &[RunId], targets: &[Target]) -> Result<Self, StoreError> {
+    async fn find(store: &Store, runs: &[RunId], targets: &[&Target]) -> Result<Self, StoreError> {
         let mut found = HashMap::new();
         let mut wanted = targets.len();
         for id in runs.iter().rev() {

@@ -15,6 +15,11 @@
 //! - [`baseline`]: a policy captured from a stored snapshot.
 //! - [`check`]: configuration files judged by the baselines, before deployment.
 //! - [`audit`]: one run; the only module that knows the order of the pipeline.
+//! - [`status`]: the service's in-memory view of its latest runs.
+//! - [`notify`]: what changed since the previous run, sent to webhooks.
+//! - [`server`]: the web server: reports, JSON API, `/metrics`, health.
+//! - [`schedule`]: `serve`: cron ticks, overlap guard, shutdown; the only module that
+//!   knows about cron and signals.
 
 pub mod audit;
 pub mod baseline;
@@ -25,11 +30,15 @@ pub mod diagnostic;
 pub mod diff;
 pub mod finding;
 pub mod history;
+pub mod notify;
 pub mod policy;
 pub mod redact;
 pub mod report;
 pub mod rollback;
 pub mod run;
+pub mod schedule;
+pub mod server;
 pub mod snapshot;
+pub mod status;
 pub mod store;
 pub mod when;

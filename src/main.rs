@@ -10,7 +10,9 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
-    let show_progress = std::io::stderr().is_terminal() && args.log_format == cli::LogFormat::Text;
+    let show_progress = std::io::stderr().is_terminal()
+        && args.log_format == cli::LogFormat::Text
+        && matches!(args.command, cli::Command::Audit(_));
     init_logging(args.log_format, show_progress);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -26,11 +28,13 @@ fn main() -> ExitCode {
 /// default is warnings only, so the bar stays readable.
 fn init_logging(format: cli::LogFormat, quiet_default: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if quiet_default { "warn" } else { "info" };
+    let default = if quiet_default { "warn" } else { "info,tokio_cron_scheduler=warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
-        cli::LogFormat::Json => builder.json().flatten_event(true).init(),
+        // Without the module path: events carry their own `target` field (the audited
+        // server), which must not appear twice in one JSON object.
+        cli::LogFormat::Json => builder.json().flatten_event(true).with_target(false).init(),
         cli::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }

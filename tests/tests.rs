@@ -5,5 +5,6 @@ mod audit;
 mod check;
 mod history;
 mod live;
+mod serve;
 mod store;
 mod support;

@@ -6,6 +6,7 @@ mod check;
 mod history;
 mod maintenance;
 mod policy;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +73,9 @@ pub enum Command {
     /// Baseline tools.
     #[command(subcommand)]
     Baseline(baseline::BaselineCommand),
+    /// Audit on the configured schedules and serve reports, the JSON API and metrics
+    /// until SIGTERM/SIGINT.
+    Serve(serve::ServeArgs),
 }
 
 /// Where the config comes from: `--config`, else `$DRIFTWATCH_CONFIG`, else
@@ -94,6 +98,7 @@ pub async fn dispatch(args: Args, show_progress: bool) -> ExitCode {
         Command::Check(a) => check::run(a),
         Command::Policy(c) => policy::run(c),
         Command::Baseline(c) => baseline::run(c).await,
+        Command::Serve(a) => serve::run(a).await,
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod duration;
 mod raw;
+mod service;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -23,6 +24,9 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::snapshot::{Kind, Role};
 
 pub use duration::parse as parse_duration;
+pub use service::{
+    Cron, NotifyEvent, NotifyFormat, ScheduleSettings, ServerSettings, Webhook, WebhookUrl,
+};
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -34,6 +38,12 @@ pub struct Config {
     pub policies_dir: PathBuf,
     pub audit: AuditSettings,
     pub retention: Retention,
+    /// `[schedule]`: read by `serve` only.
+    pub schedule: ScheduleSettings,
+    /// `[server]`: read by `serve` only.
+    pub server: ServerSettings,
+    /// `[[notify]]` webhooks: read by `serve` only.
+    pub notify: Vec<Webhook>,
     pub targets: Vec<Target>,
 }
 
@@ -113,6 +123,8 @@ pub struct Target {
     pub group: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub connection: Connection,
+    /// Audited on this schedule alone (by `serve`) instead of `[schedule]`'s.
+    pub schedule: Option<Cron>,
 }
 
 /// How to build the connection URL at run time. The URL in config never holds a
@@ -193,6 +205,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
     let mut policies = raw::Policies::default();
     let mut audit = raw::Audit::default();
     let mut retention = raw::Retention::default();
+    let mut schedule = raw::Schedule::default();
+    let mut server = raw::Server::default();
+    let mut notify = Vec::new();
     let mut targets = Vec::new();
     let mut saw_targets = false;
     for (key, value) in table {
@@ -201,13 +216,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
             "policies" => policies = cx.section(value).unwrap_or_default(),
             "audit" => audit = cx.section(value).unwrap_or_default(),
             "retention" => retention = cx.section(value).unwrap_or_default(),
+            "schedule" => schedule = cx.section(value).unwrap_or_default(),
+            "server" => server = cx.section(value).unwrap_or_default(),
+            "notify" => notify = cx.notify(value),
             "targets" => {
                 saw_targets = true;
                 targets = cx.targets(value);
             }
             other => cx.error(
                 Some(key.span()),
-                format!("unknown section `{other}`: expected store, policies, audit, retention or targets"),
+                format!(
+                    "unknown section `{other}`: expected store, policies, audit, retention, schedule, server, notify or targets"
+                ),
             ),
         }
     }
@@ -226,6 +246,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
         max_age: retention.max_age.map(|a| cx.duration(Some(a), Duration::ZERO)),
         snapshot_grace: cx.duration(retention.snapshot_grace, Duration::from_secs(3600)),
     };
+    let schedule = cx.schedule(schedule);
+    let server = cx.server(server);
     if !saw_targets {
         cx.problems.push(Diagnostic::whole_file(
             path,
@@ -235,7 +257,17 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
     let targets = cx.check_targets(&base, targets);
 
     if cx.problems.is_empty() {
-        Ok(Config { file: path.to_owned(), store, policies_dir, audit, retention, targets })
+        Ok(Config {
+            file: path.to_owned(),
+            store,
+            policies_dir,
+            audit,
+            retention,
+            schedule,
+            server,
+            notify,
+            targets,
+        })
     } else {
         Err(Diagnostics::sorted(cx.problems))
     }
@@ -428,6 +460,7 @@ impl Checker<'_> {
             {
                 self.error(Some(group.span()), e.replace("target name", "group name"));
             }
+            let schedule = t.schedule.and_then(|c| self.cron(&c));
             if let Some(connection) = connection {
                 out.push(Target {
                     name,
@@ -436,6 +469,7 @@ impl Checker<'_> {
                     group: t.group.map(Spanned::into_inner),
                     labels: t.labels,
                     connection,
+                    schedule,
                 });
             }
         }

@@ -66,6 +66,45 @@ pub struct Target {
     pub group: Option<Spanned<String>>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Cron (6 fields, seconds first) of this target alone, instead of `[schedule]`'s.
+    pub schedule: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// When `serve` audits: 6 cron fields, seconds first (`0 */5 * * * *`).
+    pub cron: Option<Spanned<String>>,
+    /// Audit once as soon as `serve` starts (default true).
+    pub run_at_start: Option<bool>,
+    /// How long shutdown waits for a running audit (`30s`).
+    pub grace_period: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// Address the web server binds (`127.0.0.1:9187`).
+    pub listen: Option<Spanned<String>>,
+    /// Where people reach the reports, for links in notifications (`https://…`).
+    pub public_url: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// The webhook URL (may hold a token: never logged).
+    pub url: Option<Spanned<String>>,
+    /// Environment variable holding the webhook URL, read at each send.
+    pub url_env: Option<Spanned<String>>,
+    /// `json` (default) or `slack`.
+    pub format: Option<Spanned<String>>,
+    /// Bound on one POST (`10s`).
+    pub timeout: Option<Spanned<String>>,
+    /// Attempts after the first one failed (default 3).
+    pub retries: Option<Spanned<i64>>,
+    /// Which events to send: `new_failures`, `resolved`, `changes`, `unreachable`.
+    pub on: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -254,3 +254,119 @@ fn cloud_store_problems() {
         &["2:7: endpoint, region and options apply to s3://"],
     );
 }
+
+#[test]
+fn service_sections_default_when_absent() {
+    let c = check_ok(ONE_TARGET);
+    assert_eq!(c.schedule, ScheduleSettings::default());
+    assert_eq!(c.schedule.cron.pattern, "0 */5 * * * *");
+    assert_eq!(c.schedule.cron.interval, Duration::from_secs(300));
+    assert!(c.schedule.run_at_start);
+    assert_eq!(c.schedule.grace_period, Duration::from_secs(30));
+    assert_eq!(c.server.listen.to_string(), "127.0.0.1:9187");
+    assert_eq!(c.server.public_url, None);
+    assert!(c.notify.is_empty());
+    assert_eq!(c.targets[0].schedule, None);
+}
+
+#[test]
+fn service_sections_are_read() {
+    let c = check_ok(&format!(
+        r#"
+[schedule]
+cron = "*/10 * * * * *"
+run_at_start = false
+grace_period = "5s"
+
+[server]
+listen = "0.0.0.0:8080"
+public_url = "https://driftwatch.example.com/"
+
+[[notify]]
+url = "https://hooks.example.com/T000/B000/XXXX"
+format = "slack"
+timeout = "2s"
+retries = 1
+on = ["new_failures", "unreachable"]
+
+[[notify]]
+url_env = "DW_HOOK"
+
+{ONE_TARGET}schedule = "0 0 * * * *"
+"#
+    ));
+    assert_eq!(c.schedule.cron.interval, Duration::from_secs(10));
+    assert!(!c.schedule.run_at_start);
+    assert_eq!(c.schedule.grace_period, Duration::from_secs(5));
+    assert_eq!(c.server.listen.port(), 8080);
+    assert_eq!(c.server.public_url.as_deref(), Some("https://driftwatch.example.com"));
+    assert_eq!(c.notify.len(), 2);
+    assert_eq!(c.notify[0].format, NotifyFormat::Slack);
+    assert_eq!(c.notify[0].timeout, Duration::from_secs(2));
+    assert_eq!(c.notify[0].retries, 1);
+    assert_eq!(
+        c.notify[0].on.iter().copied().collect::<Vec<_>>(),
+        [NotifyEvent::NewFailures, NotifyEvent::Unreachable]
+    );
+    assert_eq!(c.notify[1].url, WebhookUrl::Env("DW_HOOK".into()));
+    assert_eq!(c.notify[1].format, NotifyFormat::Json);
+    assert_eq!(c.notify[1].retries, 3);
+    assert_eq!(c.notify[1].on.len(), 4);
+    assert_eq!(c.targets[0].schedule.as_ref().unwrap().interval, Duration::from_secs(3600));
+}
+
+#[test]
+fn cron_intervals() {
+    let interval = |p: &str| Cron::parse(p).unwrap().interval;
+    assert_eq!(interval("*/1 * * * * *"), Duration::from_secs(1));
+    assert_eq!(interval("0 30 2 * * *"), Duration::from_secs(86_400));
+    assert_eq!(interval("0 0 9 * * MON-FRI"), Duration::from_secs(3 * 86_400));
+}
+
+#[test]
+fn service_problems() {
+    check_err(
+        &format!(
+            r#"
+[schedule]
+cron = "*/5 * * * *"
+grace_period = "soon"
+
+[server]
+listen = "localhost"
+public_url = "ftp://x"
+
+[[notify]]
+url = "https://h/x"
+format = "teams"
+retries = 99
+on = ["changes", "everything"]
+
+[[notify]]
+url = "https://h/x"
+url_env = "HOOK"
+
+[[notify]]
+on = []
+
+{ONE_TARGET}schedule = "0 61 * * * *"
+"#
+        ),
+        &[
+            "3:8: has 5 fields",
+            "4:16: not a duration",
+            "7:10: not an address",
+            "8:14: must be an http:// or https:// URL",
+            "12:10: unknown notify format `teams`",
+            "13:11: between 0 and 10",
+            "14:18: unknown event `everything`",
+            "18:11: not both",
+            "20:1: needs `url` or `url_env`",
+            "28:12: invalid cron",
+        ],
+    );
+    check_err(
+        &format!("[schedule]\noverlap = true\n{ONE_TARGET}"),
+        &["2:1: unknown field `overlap`"],
+    );
+}

@@ -73,4 +73,9 @@ pub async fn run(store: Store) {
     store.put_report("reports/index.html", "one").await.unwrap();
     store.put_report("reports/index.html", "two").await.unwrap();
     assert_eq!(store.get_bytes("reports/index.html").await.unwrap(), b"two");
+
+    // Optional reads and the liveness check (what the web server uses).
+    assert_eq!(store.find_bytes("reports/index.html").await.unwrap().as_deref(), Some(&b"two"[..]));
+    assert_eq!(store.find_bytes("reports/nope.html").await.unwrap(), None);
+    store.check().await.unwrap();
 }

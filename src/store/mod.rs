@@ -178,6 +178,26 @@ impl Store {
         self.get(&object_store::path::Path::from(relative)).await
     }
 
+    /// Like [`Store::get_bytes`], but a missing object is `None`, not an error.
+    pub async fn find_bytes(&self, relative: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.get(&object_store::path::Path::from(relative)).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(StoreError::Backend { source: object_store::Error::NotFound { .. }, .. }) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the store answers: one metadata request (a missing object is an answer).
+    pub async fn check(&self) -> Result<(), StoreError> {
+        let path = object_store::path::Path::from("reports/index.html");
+        match self.inner.head(&path).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(StoreError::Backend { op: "head", path: path.to_string(), source }),
+        }
+    }
+
     async fn create(
         &self,
         path: &object_store::path::Path,

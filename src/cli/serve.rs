@@ -1,0 +1,59 @@
+//! `driftwatch serve`: the scheduler and the web server until SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+
+use driftwatch::config;
+use driftwatch::policy;
+use driftwatch::schedule::{self, Service};
+use driftwatch::store::Store;
+
+use super::{ConfigArg, exit_runtime, report_diagnostics};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+/// Exit codes: 0 after a graceful shutdown, 2 for a bad config or policy, 3 when the
+/// store cannot open or the listener cannot bind, 130 on a second signal.
+pub async fn run(args: ServeArgs) -> ExitCode {
+    let config = match config::load(&args.config.config) {
+        Ok(config) => config,
+        Err(diagnostics) => return report_diagnostics("config", &diagnostics),
+    };
+    let policies = match policy::read_dir(&config.policies_dir).and_then(policy::parse) {
+        Ok(policies) => policies,
+        Err(diagnostics) => return report_diagnostics("policies", &diagnostics),
+    };
+    let store = match Store::open(&config.store) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_runtime();
+        }
+    };
+    let listen = config.server.listen;
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen on {listen} (server.listen): {e}");
+            return exit_runtime();
+        }
+    };
+    let shutdown = match schedule::shutdown_signals() {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!("error: cannot install signal handlers: {e}");
+            return exit_runtime();
+        }
+    };
+    match schedule::run(Service { config, policies, store }, listener, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "serve failed");
+            eprintln!("error: {e}");
+            exit_runtime()
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The settings only `driftwatch serve` reads: `[schedule]`, `[server]`, `[[notify]]`
+//! and the per-target `schedule`. Checked like the rest: pure, every problem with its
+//! place. A cron pattern is parsed here with the scheduler's own parser settings, so a
+//! bad one is a config error (exit 2), never a surprise after start-up.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use toml::Spanned;
+
+use super::{Checker, raw};
+
+/// When and how `serve` runs audits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleSettings {
+    /// The service-wide schedule: every target without a `schedule` of its own.
+    pub cron: Cron,
+    /// Audit once as soon as the service starts.
+    pub run_at_start: bool,
+    /// How long shutdown waits for a running audit.
+    pub grace_period: Duration,
+}
+
+impl Default for ScheduleSettings {
+    fn default() -> Self {
+        ScheduleSettings {
+            cron: Cron::parse(DEFAULT_CRON).expect("the default cron parses"),
+            run_at_start: true,
+            grace_period: Duration::from_secs(30),
+        }
+    }
+}
+
+pub const DEFAULT_CRON: &str = "0 */5 * * * *";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9187";
+
+/// A checked cron pattern: 6 fields (seconds first), optional 7th = year; UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cron {
+    pub pattern: String,
+    /// The longest gap between two ticks (over the next few ticks): what "the schedule
+    /// interval" means for readiness.
+    pub interval: Duration,
+}
+
+impl Cron {
+    /// The parser settings tokio-cron-scheduler uses: seconds required, day-of-month
+    /// AND day-of-week.
+    pub fn parse(text: &str) -> Result<Cron, String> {
+        let pattern = text.trim();
+        let fields = pattern.split_whitespace().count();
+        if !(6..=7).contains(&fields) {
+            return Err(format!(
+                "cron `{pattern}` has {fields} fields: write 6, seconds first (`0 */5 * * * *` = every 5 minutes)"
+            ));
+        }
+        let cron = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Required)
+            .dom_and_dow(true)
+            .build()
+            .parse(pattern)
+            .map_err(|e| format!("invalid cron `{pattern}`: {e}"))?;
+        // A fixed reference keeps validation free of the clock.
+        let mut at: DateTime<Utc> = DateTime::from_timestamp(1_767_225_600, 0).expect("2026-01-01");
+        let mut interval = Duration::ZERO;
+        for i in 0..16 {
+            let Ok(next) = cron.find_next_occurrence(&at, false) else {
+                return match i {
+                    0 => Err(format!("cron `{pattern}` never fires")),
+                    _ => break,
+                };
+            };
+            if i > 0 {
+                interval = interval.max((next - at).to_std().unwrap_or_default());
+            }
+            at = next;
+        }
+        Ok(Cron { pattern: pattern.to_owned(), interval: interval.max(Duration::from_secs(1)) })
+    }
+}
+
+/// The built-in web server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// Base URL of the server as people reach it, without a trailing `/`.
+    pub public_url: Option<String>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings { listen: DEFAULT_LISTEN.parse().expect("valid"), public_url: None }
+    }
+}
+
+/// One `[[notify]]` webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: WebhookUrl,
+    pub format: NotifyFormat,
+    pub timeout: Duration,
+    /// Attempts after a failed first one.
+    pub retries: u32,
+    pub on: BTreeSet<NotifyEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookUrl {
+    Literal(String),
+    Env(String),
+}
+
+impl WebhookUrl {
+    /// The URL to POST to, read from the environment at each send when so configured.
+    pub fn resolve(&self) -> Result<String, String> {
+        match self {
+            WebhookUrl::Literal(url) => Ok(url.clone()),
+            WebhookUrl::Env(var) => std::env::var(var)
+                .map_err(|_| format!("environment variable `{var}` (url_env) is not set")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyFormat {
+    /// A generic JSON document.
+    Json,
+    /// Slack-compatible `{"text", "blocks"}`.
+    Slack,
+}
+
+/// What a notification can be about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    NewFailures,
+    Resolved,
+    Changes,
+    Unreachable,
+}
+
+impl NotifyEvent {
+    pub const ALL: [NotifyEvent; 4] = [
+        NotifyEvent::NewFailures,
+        NotifyEvent::Resolved,
+        NotifyEvent::Changes,
+        NotifyEvent::Unreachable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::NewFailures => "new_failures",
+            NotifyEvent::Resolved => "resolved",
+            NotifyEvent::Changes => "changes",
+            NotifyEvent::Unreachable => "unreachable",
+        }
+    }
+}
+
+impl Checker<'_> {
+    pub(super) fn schedule(&mut self, raw: raw::Schedule) -> ScheduleSettings {
+        let defaults = ScheduleSettings::default();
+        ScheduleSettings {
+            cron: raw.cron.and_then(|c| self.cron(&c)).unwrap_or(defaults.cron),
+            run_at_start: raw.run_at_start.unwrap_or(defaults.run_at_start),
+            grace_period: self.duration(raw.grace_period, defaults.grace_period),
+        }
+    }
+
+    pub(super) fn cron(&mut self, value: &Spanned<String>) -> Option<Cron> {
+        Cron::parse(value.get_ref()).map_err(|e| self.error(Some(value.span()), e)).ok()
+    }
+
+    pub(super) fn server(&mut self, raw: raw::Server) -> ServerSettings {
+        let defaults = ServerSettings::default();
+        let listen = match raw.listen {
+            None => defaults.listen,
+            Some(listen) => listen.get_ref().trim().parse().unwrap_or_else(|_| {
+                self.error(
+                    Some(listen.span()),
+                    format!(
+                        "server.listen `{}` is not an address: write ip:port, e.g. `{DEFAULT_LISTEN}`",
+                        listen.get_ref()
+                    ),
+                );
+                defaults.listen
+            }),
+        };
+        let public_url = raw.public_url.and_then(|u| {
+            self.http_url(&u, "server.public_url")
+                .map(|()| u.into_inner().trim_end_matches('/').to_owned())
+        });
+        ServerSettings { listen, public_url }
+    }
+
+    pub(super) fn notify(&mut self, value: Spanned<toml::de::DeValue<'_>>) -> Vec<Webhook> {
+        let span = value.span();
+        let toml::de::DeValue::Array(items) = value.into_inner() else {
+            self.error(Some(span), "`notify` must be an array of tables: write [[notify]]");
+            return Vec::new();
+        };
+        items
+            .into_iter()
+            .filter_map(|item| {
+                let item_span = item.span();
+                let raw: raw::Notify = self.section(item)?;
+                self.webhook(item_span, raw)
+            })
+            .collect()
+    }
+
+    fn webhook(&mut self, span: std::ops::Range<usize>, raw: raw::Notify) -> Option<Webhook> {
+        let url = match (raw.url, raw.url_env) {
+            (Some(url), None) => {
+                self.http_url(&url, "notify.url")?;
+                WebhookUrl::Literal(url.into_inner())
+            }
+            (None, Some(var)) if var.get_ref().trim().is_empty() => {
+                self.error(Some(var.span()), "notify.url_env is empty");
+                return None;
+            }
+            (None, Some(var)) => WebhookUrl::Env(var.into_inner()),
+            (Some(_), Some(var)) => {
+                self.error(Some(var.span()), "give either url or url_env, not both");
+                return None;
+            }
+            (None, None) => {
+                self.error(Some(span), "[[notify]] needs `url` or `url_env`");
+                return None;
+            }
+        };
+        let format = match raw.format {
+            None => NotifyFormat::Json,
+            Some(f) => match f.get_ref().as_str() {
+                "json" => NotifyFormat::Json,
+                "slack" => NotifyFormat::Slack,
+                other => {
+                    self.error(
+                        Some(f.span()),
+                        format!("unknown notify format `{other}`: json or slack"),
+                    );
+                    NotifyFormat::Json
+                }
+            },
+        };
+        let timeout = self.duration(raw.timeout, Duration::from_secs(10));
+        let retries = match raw.retries {
+            None => 3,
+            Some(r) if (0..=10).contains(r.get_ref()) => *r.get_ref() as u32,
+            Some(r) => {
+                self.error(Some(r.span()), "notify.retries must be between 0 and 10");
+                3
+            }
+        };
+        let on = match raw.on {
+            None => NotifyEvent::ALL.into_iter().collect(),
+            Some(list) => {
+                let mut on = BTreeSet::new();
+                if list.get_ref().is_empty() {
+                    self.error(
+                        Some(list.span()),
+                        "notify.on is empty: leave it out to get every event",
+                    );
+                }
+                for event in list.into_inner() {
+                    match NotifyEvent::ALL.into_iter().find(|e| e.as_str() == event.get_ref()) {
+                        Some(e) => {
+                            on.insert(e);
+                        }
+                        None => self.error(
+                            Some(event.span()),
+                            format!(
+                                "unknown event `{}`: new_failures, resolved, changes or unreachable",
+                                event.get_ref()
+                            ),
+                        ),
+                    }
+                }
+                on
+            }
+        };
+        Some(Webhook { url, format, timeout, retries, on })
+    }
+
+    fn http_url(&mut self, value: &Spanned<String>, what: &str) -> Option<()> {
+        match url::Url::parse(value.get_ref()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(()),
+            Ok(u) => {
+                self.error(
+                    Some(value.span()),
+                    format!("{what} must be an http:// or https:// URL, not {}://", u.scheme()),
+                );
+                None
+            }
+            Err(e) => {
+                self.error(Some(value.span()), format!("{what} is not a URL: {e}"));
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! `driftwatch serve`: audits on cron schedules, serves the results, shuts down
+//! cleanly. The only module that knows about cron and signals.
+//!
+//! - Each schedule ([`plans`]: the service-wide `[schedule] cron` for most targets, one
+//!   per distinct per-target `schedule`) is a tokio-cron-scheduler job. A tick takes
+//!   that schedule's mutex with `try_lock_owned`: when the run before is still going,
+//!   the tick is skipped and logged, never stacked.
+//! - Runs are spawned on a [`TaskTracker`]. Shutdown is ours, not the scheduler
+//!   library's: when the `shutdown` future resolves, a [`CancellationToken`] stops new
+//!   ticks, notification retries and the web server; the tracker waits for the running
+//!   audit up to `grace_period`; then [`run`] returns. [`shutdown_signals`] resolves on
+//!   SIGTERM/SIGINT and exits the process at once (130) on a second one.
+//! - After each run the in-memory [`Status`] is updated (metrics, readiness) and the
+//!   differences with the previous results go to the webhooks.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::audit::{self, Quiet, Trigger};
+use crate::config::{Config, Cron};
+use crate::notify::{self, Notifier};
+use crate::policy::PolicySet;
+use crate::server::{self, AppState};
+use crate::status::{SharedStatus, Status};
+use crate::store::{Store, StoreError};
+
+/// How many recent manifests start-up reads to rebuild the status.
+const STARTUP_HISTORY: usize = 50;
+/// How long shutdown waits for the scheduler library and the web server.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the service runs with: checked config, loaded policies, an open store.
+pub struct Service {
+    pub config: Config,
+    pub policies: PolicySet,
+    pub store: Store,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("reading the history: {0}")]
+    Store(#[from] StoreError),
+    #[error("scheduler: {0}")]
+    Scheduler(String),
+    #[error("{0}")]
+    Notify(String),
+    #[error("web server: {0}")]
+    Server(String),
+}
+
+/// One cron schedule and the targets it audits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// `service` for `[schedule] cron`, else the pattern.
+    pub name: String,
+    pub cron: Cron,
+    pub targets: Vec<String>,
+}
+
+/// The schedules of a config: targets without their own `schedule` share the
+/// service-wide one; targets with the same own pattern share a run.
+pub fn plans(config: &Config) -> Vec<Plan> {
+    let mut plans: Vec<Plan> = Vec::new();
+    let shared: Vec<String> =
+        config.targets.iter().filter(|t| t.schedule.is_none()).map(|t| t.name.clone()).collect();
+    if !shared.is_empty() {
+        plans.push(Plan {
+            name: "service".into(),
+            cron: config.schedule.cron.clone(),
+            targets: shared,
+        });
+    }
+    let mut own: Vec<Plan> = Vec::new();
+    for t in &config.targets {
+        let Some(cron) = &t.schedule else { continue };
+        match own.iter_mut().find(|p| p.cron.pattern == cron.pattern) {
+            Some(plan) => plan.targets.push(t.name.clone()),
+            None => own.push(Plan {
+                name: cron.pattern.clone(),
+                cron: cron.clone(),
+                targets: vec![t.name.clone()],
+            }),
+        }
+    }
+    plans.extend(own);
+    plans
+}
+
+/// Runs the service until `shutdown` resolves: the web server on `listener` and the
+/// audits on their schedules. Returns after the running audit finished or
+/// `grace_period` passed.
+pub async fn run(
+    service: Service,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let started_at = Utc::now();
+    let config = &service.config;
+    let names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+    let mut status = Status::from_history(&service.store.recent_runs(STARTUP_HISTORY).await?);
+    status.retain_targets(&names);
+    let status = status.shared();
+    let notifier = Notifier::new(config.notify.clone(), config.server.public_url.clone())
+        .map_err(ServeError::Notify)?;
+    let plans = plans(config);
+    let longest = plans.iter().map(|p| p.cron.interval).max().unwrap_or(Duration::from_secs(300));
+    let grace_period = config.schedule.grace_period;
+    let run_at_start = config.schedule.run_at_start;
+    let token = CancellationToken::new();
+    let tracker = TaskTracker::new();
+
+    let app = AppState {
+        store: service.store.clone(),
+        status: status.clone(),
+        targets: Arc::new(names.iter().map(|n| (*n).to_owned()).collect()),
+        ready_within: longest * 3,
+        started_at,
+    };
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let mut web = tokio::spawn(server::serve(listener, app, token.clone().cancelled_owned()));
+
+    let ctx = Arc::new(Context { service, status, notifier, token: token.clone(), tracker });
+    let scheduler = JobScheduler::new().await.map_err(scheduler_error)?;
+    for plan in &plans {
+        let plan = Arc::new(plan.clone());
+        let lock = Arc::new(Mutex::new(()));
+        let (c, p, l) = (ctx.clone(), plan.clone(), lock.clone());
+        let job = Job::new_async(plan.cron.pattern.as_str(), move |_, _| {
+            let (c, p, l) = (c.clone(), p.clone(), l.clone());
+            Box::pin(async move { tick(&c, &p, &l) })
+        })
+        .map_err(scheduler_error)?;
+        scheduler.add(job).await.map_err(scheduler_error)?;
+        tracing::info!(schedule = %plan.name, cron = %plan.cron.pattern, targets = plan.targets.len(), "schedule added");
+        if run_at_start {
+            tick(&ctx, &plan, &lock);
+        }
+    }
+    scheduler.start().await.map_err(scheduler_error)?;
+    tracing::info!(listen = %address, schedules = plans.len(), "driftwatch serve started");
+
+    let web_ended = tokio::select! {
+        () = shutdown => None,
+        ended = &mut web => Some(ended),
+    };
+    token.cancel();
+    let mut scheduler = scheduler;
+    match tokio::time::timeout(STOP_TIMEOUT, scheduler.shutdown()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "scheduler did not stop cleanly"),
+        Err(_) => tracing::warn!("scheduler did not stop in time"),
+    }
+    ctx.tracker.close();
+    if !ctx.tracker.is_empty() {
+        tracing::info!(
+            grace_period_s = grace_period.as_secs_f64(),
+            "waiting for the running audit"
+        );
+    }
+    if tokio::time::timeout(grace_period, ctx.tracker.wait()).await.is_err() {
+        tracing::warn!(
+            grace_period_s = grace_period.as_secs_f64(),
+            "grace period over: abandoning the running audit (it will not be committed)"
+        );
+    }
+    match web_ended {
+        Some(ended) => {
+            let why = match ended {
+                Ok(Ok(())) => "stopped".to_owned(),
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => e.to_string(),
+            };
+            Err(ServeError::Server(why))
+        }
+        None => {
+            if tokio::time::timeout(STOP_TIMEOUT, web).await.is_err() {
+                tracing::warn!("web server did not stop in time");
+            }
+            tracing::info!("driftwatch serve stopped");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT. The handlers are installed when this is
+/// called, so no signal is lost before the future is polled. A second signal exits
+/// the process at once with status 130.
+pub fn shutdown_signals() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal = name,
+            "shutting down: no new runs, waiting for the running one (signal again to exit now)"
+        );
+        tokio::spawn(async move {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::warn!(signal = name, "second signal: exiting now");
+            std::process::exit(130);
+        });
+    })
+}
+
+/// What every tick needs.
+struct Context {
+    service: Service,
+    status: SharedStatus,
+    notifier: Notifier,
+    token: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// A tick of `plan`: start a run unless one is still going or we are shutting down.
+fn tick(ctx: &Arc<Context>, plan: &Arc<Plan>, lock: &Arc<Mutex<()>>) {
+    if ctx.token.is_cancelled() {
+        return;
+    }
+    let Ok(guard) = lock.clone().try_lock_owned() else {
+        ctx.status.write().expect("status lock").skipped_ticks += 1;
+        tracing::warn!(schedule = %plan.name, "tick skipped: the previous run is still in progress");
+        return;
+    };
+    let (ctx2, plan) = (ctx.clone(), plan.clone());
+    ctx.tracker.spawn(async move {
+        let _guard = guard;
+        execute(&ctx2, &plan).await;
+    });
+}
+
+/// One scheduled run: audit, update the status, notify.
+async fn execute(ctx: &Context, plan: &Plan) {
+    let names: Vec<&str> = plan.targets.iter().map(String::as_str).collect();
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let s = &ctx.service;
+    let result =
+        audit::run_targets(&s.config, &s.policies, &s.store, Trigger::Schedule, &Quiet, &names)
+            .await;
+    let duration_ms = clock.elapsed().as_millis() as u64;
+    match result {
+        Ok(run) => {
+            let events = {
+                let mut status = ctx.status.write().expect("status lock");
+                let previous = status.previous(&names);
+                status.record(&run);
+                notify::events(&previous, &run)
+            };
+            tracing::info!(
+                run_id = %run.run_id,
+                schedule = %plan.name,
+                targets = run.summary.targets,
+                targets_ok = run.summary.targets_ok,
+                targets_unreachable = run.summary.targets_unreachable,
+                targets_error = run.summary.targets_error,
+                failing = run.summary.failing(),
+                changes = run.summary.changes,
+                events = events.len(),
+                duration_ms,
+                "scheduled run finished"
+            );
+            if !events.is_empty() && !ctx.notifier.is_empty() {
+                ctx.notifier.send(&run, &events, &ctx.token).await;
+            }
+        }
+        Err(e) => {
+            ctx.status.write().expect("status lock").record_failure(
+                started_at,
+                Utc::now(),
+                e.to_string(),
+            );
+            tracing::error!(schedule = %plan.name, error = %e, duration_ms, "scheduled run failed");
+        }
+    }
+}
+
+fn scheduler_error(e: tokio_cron_scheduler::JobSchedulerError) -> ServeError {
+    ServeError::Scheduler(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn targets_are_grouped_by_schedule() {
+        let config = crate::config::parse(
+            Path::new("/x/driftwatch.toml"),
+            r#"
+[schedule]
+cron = "0 */5 * * * *"
+[[targets]]
+name = "a"
+kind = "postgres"
+url = "postgres://h/x"
+role = "primary"
+[[targets]]
+name = "b"
+kind = "postgres"
+url = "postgres://h/x"
+role = "primary"
+schedule = "*/10 * * * * *"
+[[targets]]
+name = "c"
+kind = "postgres"
+url = "postgres://h/x"
+role = "primary"
+[[targets]]
+name = "d"
+kind = "postgres"
+url = "postgres://h/x"
+role = "primary"
+schedule = "*/10 * * * * *"
+"#,
+        )
+        .unwrap();
+        let got: Vec<(String, Vec<String>)> =
+            plans(&config).into_iter().map(|p| (p.name, p.targets)).collect();
+        assert_eq!(
+            got,
+            [
+                ("service".to_owned(), vec!["a".to_owned(), "c".to_owned()]),
+                ("*/10 * * * * *".to_owned(), vec!["b".to_owned(), "d".to_owned()]),
+            ]
+        );
+    }
+}

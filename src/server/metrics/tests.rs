@@ -1,0 +1,119 @@
+//! Metric text: escaping, the lag table, and a whole page that parses line by line.
+
+use super::*;
+use crate::finding::{FindingStatus as S, Severity as Sev};
+use crate::run::TargetStatus;
+use crate::status::fixture::{self, *};
+
+#[track_caller]
+fn check_escape(input: &str, expect: &str) {
+    assert_eq!(escape_label(input), expect);
+}
+
+#[test]
+fn label_values_are_escaped_and_redacted() {
+    check_escape("plain-name_1", "plain-name_1");
+    check_escape(r#"a"b"#, r#"a\"b"#);
+    check_escape(r"a\b", r"a\\b");
+    check_escape("a\nb", r"a\nb");
+    check_escape("postgres://u:hunter2@h/x", "postgres://u:[REDACTED]@h/x");
+    check_escape("host=h password=hunter2", "host=h password=[REDACTED]");
+}
+
+#[track_caller]
+fn check_lags(target: &str, state: &[(&str, &str)], expect: &[(&str, f64)]) {
+    let t = with_state(fixture::target(target, TargetStatus::Ok), state);
+    let got = replication_lags(target, &t.state);
+    let expect: Vec<(String, f64)> = expect.iter().map(|(r, s)| ((*r).to_owned(), *s)).collect();
+    assert_eq!(got, expect);
+}
+
+#[test]
+fn lag_keys() {
+    check_lags(
+        "primary",
+        &[
+            ("state.replica.r1.replay_lag_s", "0.25"),
+            ("state.replica.r1.write_lag_s", "9"),
+            ("state.replica.r2.replay_lag_s", "3"),
+            ("state.replica.r3.replay_lag_s", "not a number"),
+        ],
+        &[("r1", 0.25), ("r2", 3.0)],
+    );
+    check_lags("standby", &[("state.replication.replay_lag_s", "12.5")], &[("standby", 12.5)]);
+    check_lags("standby", &[("state.replication.replay_lag_bytes", "100")], &[]);
+}
+
+/// Every non-comment line is `name{labels} value` with a parseable value.
+#[track_caller]
+fn parse(page: &str) -> Vec<(String, String, f64)> {
+    let sample = regex::Regex::new(
+        r#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (\S+)$"#,
+    )
+    .unwrap();
+    page.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let c = sample.captures(l).unwrap_or_else(|| panic!("bad sample line: {l:?}"));
+            let value = c[3].parse::<f64>().unwrap_or_else(|_| panic!("bad value: {l:?}"));
+            (c[1].to_owned(), c.get(2).map_or("", |m| m.as_str()).to_owned(), value)
+        })
+        .collect()
+}
+
+#[test]
+fn page_from_a_run() {
+    let mut primary = with_state(
+        fixture::target("db\"1", TargetStatus::Ok),
+        &[("state.replica.r1.replay_lag_s", "1.5")],
+    );
+    primary.findings = vec![
+        finding("A", "setting.a", Sev::Critical, S::Fail),
+        finding("B", "setting.b", Sev::Critical, S::Fail),
+        finding("C", "setting.c", Sev::Low, S::Pass),
+    ];
+    primary.changes = vec![change("setting.a", "on", "off")];
+    let gone = fixture::target("gone", TargetStatus::Unreachable);
+    let mut status = Status::from_history(&[run("20261125T161500Z-0001", vec![primary, gone])]);
+    status.skipped_ticks = 2;
+    let page = render(&status);
+    let samples = parse(&page);
+    let find = |name: &str, labels: &str| {
+        samples
+            .iter()
+            .find(|(n, l, _)| n == name && l == labels)
+            .unwrap_or_else(|| panic!("no {name}{labels} in\n{page}"))
+            .2
+    };
+    assert_eq!(
+        find("driftwatch_findings", r#"{target="db\"1",severity="critical",status="fail"}"#),
+        2.0
+    );
+    assert_eq!(
+        find("driftwatch_findings", r#"{target="db\"1",severity="low",status="pass"}"#),
+        1.0
+    );
+    assert_eq!(find("driftwatch_target_up", r#"{target="db\"1",kind="postgres"}"#), 1.0);
+    assert_eq!(find("driftwatch_target_up", r#"{target="gone",kind="postgres"}"#), 0.0);
+    assert_eq!(find("driftwatch_replication_lag_seconds", r#"{target="db\"1",replica="r1"}"#), 1.5);
+    assert_eq!(find("driftwatch_last_run_timestamp_seconds", ""), 1_795_623_302.5);
+    assert_eq!(find("driftwatch_last_run_duration_seconds", ""), 2.5);
+    assert_eq!(find("driftwatch_last_run_success", ""), 1.0);
+    assert_eq!(find("driftwatch_last_run_changes", ""), 1.0);
+    assert_eq!(find("driftwatch_runs_skipped_total", ""), 2.0);
+    assert_eq!(find("driftwatch_policy_bundle_info", r#"{digest="d1"}"#), 1.0);
+    // Each family is announced once, before its samples.
+    for (name, _, _) in &samples {
+        assert_eq!(page.matches(&format!("# TYPE {name} ")).count(), 1, "{name}");
+    }
+}
+
+#[test]
+fn failed_run_and_empty_status() {
+    let page = render(&Status::default());
+    assert!(!page.contains("driftwatch_last_run_success"));
+    let mut status = Status::default();
+    status.record_failure(at("2026-11-25T16:15:00Z"), at("2026-11-25T16:15:01Z"), "x".into());
+    let samples = parse(&render(&status));
+    assert!(samples.iter().any(|(n, _, v)| n == "driftwatch_last_run_success" && *v == 0.0));
+}

@@ -1,0 +1,211 @@
+//! What the service knows about its latest runs, in memory: written by the scheduler
+//! after each run, read by the web server (metrics, readiness, `/api/targets`) and by
+//! notifications (the previous result of each target). At start-up it is filled from
+//! the newest manifests in the store, so a restart does not reset the metrics.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+
+use crate::notify::Previous;
+use crate::run::{Run, RunId, TargetRun};
+
+/// Shared between the scheduler and the server. Never held across an `.await`.
+pub type SharedStatus = Arc<RwLock<Status>>;
+
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    /// The last run attempt, committed or not.
+    pub last_run: Option<LastRun>,
+    /// When the last committed run finished.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Digest of the policy bundle the last committed run used.
+    pub policy_digest: Option<String>,
+    /// Each target's result in the newest committed run that audited it (targets on
+    /// their own schedule are not in every run).
+    pub targets: BTreeMap<String, LatestTarget>,
+    /// Each target's result in the newest run that could collect it.
+    pub collected: BTreeMap<String, TargetRun>,
+    /// Ticks skipped because the run before was still going.
+    pub skipped_ticks: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastRun {
+    /// `None` when the run failed before its manifest was committed.
+    pub run_id: Option<RunId>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// Committed: the store took the manifest (unreachable targets do not fail a run).
+    pub success: bool,
+    pub changes: usize,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestTarget {
+    pub run_id: RunId,
+    pub result: TargetRun,
+}
+
+impl Status {
+    pub fn shared(self) -> SharedStatus {
+        Arc::new(RwLock::new(self))
+    }
+
+    /// Rebuilds the status from stored runs, newest first.
+    pub fn from_history(newest_first: &[Run]) -> Status {
+        let mut status = Status::default();
+        for run in newest_first.iter().rev() {
+            status.record(run);
+        }
+        status
+    }
+
+    /// Takes in a committed run.
+    pub fn record(&mut self, run: &Run) {
+        self.last_run = Some(LastRun {
+            run_id: Some(run.run_id.clone()),
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            success: true,
+            changes: run.summary.changes,
+            error: None,
+        });
+        self.last_success_at = Some(run.finished_at);
+        self.policy_digest = Some(run.policy_bundle.digest.clone());
+        for t in &run.targets {
+            if t.status == crate::run::TargetStatus::Ok {
+                self.collected.insert(t.name.clone(), t.clone());
+            }
+            self.targets.insert(
+                t.name.clone(),
+                LatestTarget { run_id: run.run_id.clone(), result: t.clone() },
+            );
+        }
+    }
+
+    /// Takes in a run that failed (the store refused it).
+    pub fn record_failure(
+        &mut self,
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+        error: String,
+    ) {
+        self.last_run = Some(LastRun {
+            run_id: None,
+            started_at,
+            finished_at,
+            success: false,
+            changes: 0,
+            error: Some(error),
+        });
+    }
+
+    /// What notifications compare a run of `names` with.
+    pub fn previous(&self, names: &[&str]) -> BTreeMap<String, Previous> {
+        names
+            .iter()
+            .map(|n| {
+                let previous = Previous {
+                    status: self.targets.get(*n).map(|t| t.result.status),
+                    collected: self.collected.get(*n).cloned(),
+                };
+                ((*n).to_owned(), previous)
+            })
+            .collect()
+    }
+
+    /// Forgets targets that are no longer configured.
+    pub fn retain_targets(&mut self, names: &[&str]) {
+        self.targets.retain(|n, _| names.contains(&n.as_str()));
+        self.collected.retain(|n, _| names.contains(&n.as_str()));
+    }
+}
+
+/// Small runs for the unit tests of status consumers (metrics, notifications).
+#[cfg(test)]
+pub mod fixture {
+    use chrono::{DateTime, Utc};
+
+    use crate::diff::Change;
+    use crate::finding::{Finding, FindingStatus, Severity};
+    use crate::run::{PolicyBundle, Run, RunId, Summary, TargetRun, TargetStatus};
+    use crate::snapshot::{Entry, Kind, Role};
+
+    pub fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).expect("fixture time").to_utc()
+    }
+
+    pub fn finding(rule: &str, key: &str, severity: Severity, status: FindingStatus) -> Finding {
+        Finding {
+            rule: rule.into(),
+            policy: "p".into(),
+            key: key.into(),
+            severity,
+            status,
+            expected: "on".into(),
+            actual: Some("off".into()),
+            message: format!("{key} is off"),
+            rationale: None,
+            remediation: None,
+            location: None,
+            waiver: None,
+        }
+    }
+
+    pub fn change(key: &str, before: &str, after: &str) -> Change {
+        Change {
+            key: key.into(),
+            before: Some(before.into()),
+            after: Some(after.into()),
+            location: None,
+            previous_location: None,
+            rollback: None,
+        }
+    }
+
+    pub fn target(name: &str, status: TargetStatus) -> TargetRun {
+        TargetRun {
+            name: name.into(),
+            kind: Kind::Postgres,
+            role: Role::Primary,
+            detected_role: None,
+            group: None,
+            labels: Default::default(),
+            address: format!("postgres://auditor@{name}:5432/postgres"),
+            status,
+            error: (status != TargetStatus::Ok).then(|| "connection refused".to_owned()),
+            server_version: None,
+            snapshot: None,
+            previous_snapshot: None,
+            collected_at: at("2026-11-25T16:15:01Z"),
+            duration_ms: 5,
+            state: Default::default(),
+            findings: vec![],
+            changes: vec![],
+        }
+    }
+
+    pub fn with_state(mut t: TargetRun, pairs: &[(&str, &str)]) -> TargetRun {
+        for (k, v) in pairs {
+            t.state.insert((*k).into(), Entry::new(*v));
+        }
+        t
+    }
+
+    pub fn run(id: &str, targets: Vec<TargetRun>) -> Run {
+        Run {
+            run_id: RunId(id.into()),
+            started_at: at("2026-11-25T16:15:00Z"),
+            finished_at: at("2026-11-25T16:15:02.5Z"),
+            trigger: "schedule".into(),
+            driftwatch_version: "0.0.0".into(),
+            policy_bundle: PolicyBundle { digest: "d1".into(), policies: vec![] },
+            previous_run: None,
+            summary: Summary::of(&targets),
+            targets,
+        }
+    }
+}
