@@ -4,7 +4,7 @@
 //! - `setting.<name>` keys (of rules and their `when`) that the policy's engine does not
 //!   have, with a did-you-mean from its known setting names (the shipped defaults
 //!   data), and a hint when the name belongs to another engine; `server.` keys other
-//!   than `server.version` and `server.role`; unknown namespaces.
+//!   than the ones collectors write; unknown namespaces.
 //! - Values that do not parse with their units (`equals = "64mb"`), and quantities of
 //!   the wrong kind for a PostgreSQL setting (`min = "64MB"` on a time setting).
 //! - Waivers whose `expires` date has passed.
@@ -136,6 +136,39 @@ pub fn lint(sources: &[PolicySource], today: NaiveDate) -> Vec<Diagnostic> {
     out
 }
 
+/// The `server.` keys collectors write.
+const SERVER_KEYS: &[&str] = &["version", "role", "flavor", "config_file", "redis_mode"];
+
+/// Setting names of versions or flavours other than the ones the defaults data was
+/// generated from (MariaDB 10.11, memcached 1.6 builds without every option), which
+/// baselines may name with `missing = "not_applicable"`.
+fn other_versions(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Mysql => &[
+            // MySQL 8
+            "gtid_mode",
+            "enforce_gtid_consistency",
+            "super_read_only",
+            "server_uuid",
+            "replica_skip_errors",
+            "replica_net_timeout",
+            "replica_parallel_workers",
+            "replica_parallel_type",
+            "replica_preserve_commit_order",
+            "log_replica_updates",
+            "binlog_expire_logs_seconds",
+            "binlog_transaction_dependency_tracking",
+            "source_verify_checksum",
+            "replica_exec_mode",
+            "replica_sql_verify_checksum",
+            "persisted_globals_load",
+            "caching_sha2_password_auto_generate_rsa_keys",
+        ],
+        Kind::Memcached => &["flush_enabled", "shutdown_command", "ssl_enabled"],
+        Kind::Postgres | Kind::Redis => &[],
+    }
+}
+
 fn check_key(
     kind: Option<Kind>,
     key: &str,
@@ -145,17 +178,18 @@ fn check_key(
     let Some((ns, name)) = key.split_once('.') else { return }; // loading reports it
     match ns {
         "state" => {}
-        "server" if matches!(name, "version" | "role") => {}
-        "server" => {
-            at(span, format!("unknown key `{key}` (server keys: server.version, server.role)"))
-        }
+        "server" if SERVER_KEYS.contains(&name) => {}
+        "server" => at(
+            span,
+            format!("unknown key `{key}` (server keys: server.{})", SERVER_KEYS.join(", server.")),
+        ),
         "setting" => {
             let Some(kind) = kind else { return };
             if kind == Kind::Postgres && name.contains('.') {
                 return; // an extension's setting
             }
             let known = defaults(kind);
-            if known.contains_key(name) {
+            if known.contains_key(name) || other_versions(kind).contains(&name) {
                 return;
             }
             let mut msg = format!("no {kind} setting is called `{name}`");
@@ -300,7 +334,7 @@ mod tests {
     fn unknown_namespaces_and_server_keys() {
         check(
             &rule("server.uptime", "{ present = true }"),
-            "p.toml:7:7: unknown key `server.uptime` (server keys: server.version, server.role)",
+            "p.toml:7:7: unknown key `server.uptime` (server keys: server.version, server.role, server.flavor, server.config_file, server.redis_mode)",
         );
         check(
             &rule("settings.fsync", "{ equals = true }"),

@@ -58,7 +58,9 @@ pub async fn runs(State(state): State<AppState>, Query(q): Query<RunsQuery>) -> 
 pub async fn run(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let plain = !id.is_empty()
         && id.len() <= 100
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && !id.starts_with('.')
+        && !id.contains("..")
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !plain {
         return not_found("no such run");
     }
