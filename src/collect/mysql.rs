@@ -40,6 +40,10 @@
 //!   `gtid_binlog_pos`, `gtid_binlog_state`, `gtid_current_pos`, `gtid_slave_pos`
 //!   (MariaDB), `gtid_executed`, `gtid_purged`, `gtid_owned` (MySQL).
 //! - `server.flavor`: `mariadb` or `mysql`.
+//! - `pending.<name>` (MySQL 8): variables in `performance_schema.persisted_variables`
+//!   (`SET PERSIST_ONLY`, or `mysqld-auto.cnf` edited) whose value differs from the
+//!   live one: they apply at the next restart. `server.pending_source` is
+//!   `persisted_variables`; MariaDB has no persisted variables: `not_applicable`.
 //! - `Snapshot::server`: `version` from `SELECT VERSION()`; `role` = `replica` when
 //!   replica status shows a configured source (a non-empty `Master_Host`/`Source_Host`),
 //!   else `primary` (like PostgreSQL, never "standalone").
@@ -205,6 +209,7 @@ async fn read(
     let mut config = settings(session).await?;
     provenance(session, &mut config).await?;
     config.insert("server.flavor".into(), Entry::new(session.flavor.as_str()));
+    persisted(session, &mut config).await?;
 
     let mut state = State::new();
     state.insert("state.connect_ms".into(), Entry::new(connect_ms.to_string()).with_unit("ms"));
@@ -231,6 +236,40 @@ async fn settings(session: &mut Session<'_>) -> Result<BTreeMap<String, Entry>, 
         config.insert(format!("setting.{name}"), Entry::new(text(row, 1).unwrap_or_default()));
     }
     Ok(config)
+}
+
+/// MySQL 8's persisted variables that differ from the live values (`pending.<name>`).
+async fn persisted(
+    session: &mut Session<'_>,
+    config: &mut BTreeMap<String, Entry>,
+) -> Result<(), CollectError> {
+    use super::pending::{SOURCE_KEY, mysql, source_entry};
+    if session.flavor == Flavor::MariaDb {
+        let why = "MariaDB has no persisted variables (SET PERSIST)".to_owned();
+        config.insert(SOURCE_KEY.into(), source_entry("not_applicable", Some(why)));
+        return Ok(());
+    }
+    let what = "reading performance_schema.persisted_variables";
+    let sql = "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM performance_schema.persisted_variables";
+    let entry = match try_fetch_all(session, what, sql).await? {
+        Ok(rows) => {
+            let pairs: Vec<(String, String)> = rows
+                .iter()
+                .map(|r| (text(r, 0).unwrap_or_default(), text(r, 1).unwrap_or_default()))
+                .collect();
+            let found = mysql(config, &pairs);
+            config.extend(found);
+            source_entry("persisted_variables", None)
+        }
+        Err(e) => {
+            let why = format!(
+                "{what}: {e}: GRANT SELECT ON performance_schema.persisted_variables to the auditor"
+            );
+            source_entry("unavailable", Some(crate::redact::text(&why).into_owned()))
+        }
+    };
+    config.insert(SOURCE_KEY.into(), entry);
+    Ok(())
 }
 
 /// Where each variable was set, from the view the engine offers (if any).

@@ -15,6 +15,13 @@
 //!   `extra_float_digits`; we send `application_name`), not the server's, and would
 //!   change the digest whenever driftwatch's driver does. `statement_timeout` is
 //!   enforced on the client side for the same reason, so the server's value shows.
+//! - `pending.<name>`: the value a setting takes on the next restart (`postmaster`
+//!   context) or reload, from the last `pg_file_settings` row for it, in the
+//!   `pg_settings` unit, with file and line; see [`super::pending`]. `pg_file_settings`
+//!   needs `GRANT SELECT ON pg_file_settings` and `GRANT EXECUTE ON FUNCTION
+//!   pg_show_all_file_settings()` (superuser only by default, not part of
+//!   `pg_monitor`); without them `server.pending_source` is `pending_restart_flag` and
+//!   only `pending_restart` on `setting.<name>` tells that a restart is awaited.
 //! - `Snapshot::server`: `version` from `server_version`; `role` = `replica` when
 //!   `pg_is_in_recovery()`, else `primary` (PostgreSQL never reports "standalone").
 //!
@@ -47,6 +54,7 @@
 //!
 //! Every column is cast to `text` in SQL, so decoding never depends on PostgreSQL types.
 
+use std::collections::BTreeMap;
 use std::str::FromStr as _;
 use std::time::{Duration, Instant};
 
@@ -125,7 +133,8 @@ async fn read(
 ) -> Result<Collected, CollectError> {
     check_privileges(conn).await?;
     let server = server_info(conn).await?;
-    let config = settings(conn).await?;
+    let (mut config, boot) = settings(conn).await?;
+    pending(conn, &mut config, &boot).await?;
 
     let mut state = State::new();
     state.insert("state.connect_ms".into(), Entry::new(connect_ms.to_string()).with_unit("ms"));
@@ -180,22 +189,28 @@ async fn server_info(conn: &mut Session<'_>) -> Result<ServerInfo, CollectError>
     Ok(ServerInfo { version, role })
 }
 
-async fn settings(
-    conn: &mut Session<'_>,
-) -> Result<std::collections::BTreeMap<String, Entry>, CollectError> {
+/// The settings, and each one's `boot_val` (what it goes back to when no file sets it).
+type Settings = (BTreeMap<String, Entry>, BTreeMap<String, String>);
+
+async fn settings(conn: &mut Session<'_>) -> Result<Settings, CollectError> {
     let rows = fetch_all(
         conn,
         "reading pg_settings",
         "SELECT name::text, setting::text, unit::text, vartype::text, context::text,
-                source::text, sourcefile::text, sourceline::text, pending_restart::text
+                source::text, sourcefile::text, sourceline::text, pending_restart::text,
+                boot_val::text
          FROM pg_settings
          WHERE source <> 'client'
          ORDER BY name",
     )
     .await?;
-    let mut config = std::collections::BTreeMap::new();
+    let mut config = BTreeMap::new();
+    let mut boot = BTreeMap::new();
     for row in &rows {
         let name = text(row, 0)?.unwrap_or_default();
+        if let Some(value) = text(row, 9)? {
+            boot.insert(name.clone(), value);
+        }
         let entry = Entry {
             value: text(row, 1)?.unwrap_or_default(),
             unit: text(row, 2)?,
@@ -206,10 +221,59 @@ async fn settings(
             source_line: text(row, 7)?.and_then(|line| line.parse().ok()),
             pending_restart: text(row, 8)?.as_deref() == Some("true"),
             redacted: false,
+            pending: None,
         };
         config.insert(format!("setting.{name}"), entry);
     }
-    Ok(config)
+    Ok((config, boot))
+}
+
+/// `pending.<name>` entries from `pg_file_settings` when this account may read it, and
+/// `server.pending_source` saying how much it could see.
+async fn pending(
+    conn: &mut Session<'_>,
+    config: &mut BTreeMap<String, Entry>,
+    boot: &BTreeMap<String, String>,
+) -> Result<(), CollectError> {
+    let row = fetch_one(
+        conn,
+        "checking access to pg_file_settings",
+        "SELECT current_user::text,
+                (has_table_privilege('pg_catalog.pg_file_settings', 'SELECT')
+                 AND has_function_privilege('pg_catalog.pg_show_all_file_settings()',
+                                            'EXECUTE'))::text",
+    )
+    .await?;
+    if text(&row, 1)?.as_deref() != Some("true") {
+        let user = text(&row, 0)?.unwrap_or_default();
+        let note = super::pending::pg_limited_note(&user);
+        let entry = super::pending::source_entry("pending_restart_flag", Some(note));
+        config.insert(super::pending::SOURCE_KEY.into(), entry);
+        return Ok(());
+    }
+    let rows = fetch_all(
+        conn,
+        "reading pg_file_settings",
+        "SELECT name::text, setting::text, sourcefile::text, sourceline::text
+         FROM pg_file_settings
+         WHERE name IS NOT NULL
+         ORDER BY seqno",
+    )
+    .await?;
+    let mut file_rows = Vec::with_capacity(rows.len());
+    for row in &rows {
+        file_rows.push(super::pending::FileRow {
+            name: text(row, 0)?.unwrap_or_default(),
+            value: text(row, 1)?.unwrap_or_default(),
+            file: text(row, 2)?,
+            line: text(row, 3)?.and_then(|l| l.parse().ok()),
+        });
+    }
+    let pending = super::pending::postgres(config, &file_rows, boot);
+    config.extend(pending);
+    let entry = super::pending::source_entry("pg_file_settings", None);
+    config.insert(super::pending::SOURCE_KEY.into(), entry);
+    Ok(())
 }
 
 /// Standbys streaming from this server (`pg_stat_replication`).

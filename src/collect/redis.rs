@@ -23,6 +23,13 @@
 //!   Redis does not say where a value was set, so there is no source/location.
 //! - `server.config_file` (INFO server `config_file`, when the server was started from
 //!   one) and `server.redis_mode` (`standalone`, `cluster`, `sentinel`).
+//! - `pending.<name>`: settings whose runtime value differs from what a restart would
+//!   bring back, i.e. changed with `CONFIG SET` and not saved with `CONFIG REWRITE`
+//!   (runtime-only drift, lost on restart). The value is the file's (or the engine's
+//!   default when the file does not set it), read with the `check` parser
+//!   (`conffile::redis`). Only when the server runs on this host (a loopback address or a
+//!   Unix socket) and `config_file` is readable here; `server.pending_source` is
+//!   `config_file` then, else `unavailable` with the reason. See [`super::pending`].
 //! - `Snapshot::server`: `version` from INFO server `redis_version`; `role` from `ROLE`
 //!   (`master` → primary, `slave` → replica).
 //!
@@ -55,7 +62,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo as _, Value};
 
 use super::{CollectError, Collected, Endpoint};
-use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
+use crate::snapshot::{Entry, Kind, Role, ServerInfo, Snapshot, State};
 
 /// The ACL a least-privilege auditor needs, for error messages.
 const ACL_HINT: &str = "the auditor needs +info +config|get +role +ping";
@@ -64,12 +71,14 @@ const ACL_HINT: &str = "the auditor needs +info +config|get +role +ping";
 pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     let info = connection_info(&endpoint.url)?;
     let address = address(info.addr());
+    let info_addr = info.addr().clone();
     let user = info.redis_settings().username().unwrap_or("default").to_owned();
     let started = Instant::now();
     let conn = connect(info, &address, &user, endpoint.connect_timeout).await?;
     let connect_ms = started.elapsed().as_millis();
 
-    let mut session = Session { conn, user, statement_timeout: endpoint.statement_timeout };
+    let mut session =
+        Session { conn, user, address: info_addr, statement_timeout: endpoint.statement_timeout };
     let result = read(&mut session, endpoint, connect_ms).await;
     // Dropping the last handle ends the connection's driver task and closes the socket.
     drop(session);
@@ -173,7 +182,8 @@ async fn read(
     let persistence = info(session, "persistence").await?;
     let memory = info(session, "memory").await?;
     let role = role(session).await?;
-    let config = settings(session, &server_info).await?;
+    let mut config = settings(session, &server_info).await?;
+    runtime_only(&mut config, &session.address, role);
 
     let mut state = State::new();
     insert(&mut state, "state.connect_ms", connect_ms.to_string(), Some("ms"));
@@ -266,6 +276,51 @@ async fn settings(
         }
     }
     Ok(config)
+}
+
+/// Adds `pending.<name>` for settings a restart would change back, and
+/// `server.pending_source`. Reads the server's configuration file through the `check`
+/// parser, only when the server runs on this host.
+fn runtime_only(config: &mut BTreeMap<String, Entry>, address: &ConnectionAddr, role: Role) {
+    use super::conffile::{self, RealFiles};
+    use super::pending::{self, SOURCE_KEY, source_entry};
+    let file = config.get("server.config_file").map(|e| e.value.clone());
+    let why_not = match (&file, is_local(address)) {
+        (None, _) => Some("the server was started without a configuration file".to_owned()),
+        (Some(_), false) => Some(
+            "the server runs on another host: its configuration file cannot be read here"
+                .to_owned(),
+        ),
+        (Some(_), true) => None,
+    };
+    if let Some(why) = why_not {
+        config.insert(SOURCE_KEY.into(), source_entry("unavailable", Some(why)));
+        return;
+    }
+    let path = std::path::PathBuf::from(file.unwrap_or_default());
+    match conffile::snapshot(Kind::Redis, &path, role, &RealFiles) {
+        Ok(restart) => {
+            let found = pending::redis(config, &restart.config);
+            config.extend(found);
+            config.insert(SOURCE_KEY.into(), source_entry("config_file", None));
+        }
+        Err(problems) => {
+            let why = format!("{} cannot be read or parsed here: {problems}", path.display());
+            let why = crate::redact::text(&why).into_owned();
+            config.insert(SOURCE_KEY.into(), source_entry("unavailable", Some(why)));
+        }
+    }
+}
+
+/// A server on this host: a loopback address or a Unix socket.
+fn is_local(address: &ConnectionAddr) -> bool {
+    match address {
+        ConnectionAddr::Tcp(host, _) | ConnectionAddr::TcpTls { host, .. } => {
+            host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        ConnectionAddr::Unix(_) => true,
+        _ => false,
+    }
 }
 
 /// The unit of a Redis setting whose value is a byte count or a duration (Redis prints
@@ -371,10 +426,12 @@ fn insert(state: &mut State, key: &str, value: String, unit: Option<&str>) {
     state.insert(key.to_owned(), entry);
 }
 
-/// The open connection, the user it logged in as, and the bound on each command.
+/// The open connection, the user it logged in as, where it goes, and the bound on each
+/// command.
 struct Session {
     conn: MultiplexedConnection,
     user: String,
+    address: ConnectionAddr,
     statement_timeout: Duration,
 }
 
