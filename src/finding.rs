@@ -77,6 +77,36 @@ impl fmt::Display for FindingStatus {
     }
 }
 
+/// When a finding bites: now, or only once a server restarts (or reloads).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Drift {
+    /// The running configuration (every finding of `findings[]`).
+    #[default]
+    Live,
+    /// A value written to a file (or persisted) that takes effect on the next restart
+    /// or reload.
+    Pending,
+    /// A value set at runtime only, which the next restart loses (the file's comes back).
+    RuntimeOnly,
+}
+
+impl Drift {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Drift::Live => "live",
+            Drift::Pending => "pending",
+            Drift::RuntimeOnly => "runtime_only",
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        *self == Drift::Live
+    }
+}
+
 /// A waiver that matched a finding, copied into the finding so the evidence stands on
 /// its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,4 +144,11 @@ pub struct Finding {
     pub location: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiver: Option<AppliedWaiver>,
+    /// `live` (not written) for findings on the running configuration; `pending` or
+    /// `runtime_only` for pre-flight findings (`preflight[]`).
+    #[serde(default, skip_serializing_if = "Drift::is_live")]
+    pub drift: Drift,
+    /// On pre-flight findings: the member whose restart (or reload) brings it about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarting: Option<String>,
 }

@@ -42,6 +42,8 @@ fn finding(
         remediation: Some(format!("ALTER SYSTEM SET {key} = '…';\nSELECT pg_reload_conf();")),
         location: Some("postgresql.conf:42".to_owned()),
         waiver: None,
+        drift: Default::default(),
+        restarting: None,
     }
 }
 
@@ -84,6 +86,7 @@ fn target(name: &str, role: Role, collected_at: DateTime<Utc>) -> TargetRun {
         state: BTreeMap::new(),
         findings: vec![],
         changes: vec![],
+        preflight: vec![],
     }
 }
 
