@@ -21,7 +21,7 @@ pub fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).expect("fixture time").to_utc()
 }
 
-fn finding(
+pub fn finding(
     rule: &str,
     key: &str,
     sev: Severity,
@@ -67,7 +67,7 @@ fn bundle() -> PolicyBundle {
     }
 }
 
-fn target(name: &str, role: Role, collected_at: DateTime<Utc>) -> TargetRun {
+pub fn target(name: &str, role: Role, collected_at: DateTime<Utc>) -> TargetRun {
     TargetRun {
         name: name.to_owned(),
         kind: Kind::Postgres,
@@ -99,7 +99,7 @@ fn unreachable(mut t: TargetRun) -> TargetRun {
     t
 }
 
-fn run(id: &str, started: &str, previous: Option<&str>, targets: Vec<TargetRun>) -> Run {
+pub fn run(id: &str, started: &str, previous: Option<&str>, targets: Vec<TargetRun>) -> Run {
     let started_at = at(started);
     Run {
         run_id: RunId(id.to_owned()),
