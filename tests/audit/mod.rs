@@ -4,6 +4,7 @@
 pub mod harness;
 mod mysql;
 mod reports;
+mod restart;
 
 use harness::*;
 use serde_json::Value;
