@@ -152,3 +152,37 @@ pub struct Finding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restarting: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `drift` and `restarting` are additive: absent on live findings, so the JSON of
+    /// `findings[]` is what it was; written on pre-flight findings.
+    #[test]
+    fn drift_is_written_only_off_live() {
+        let mut f = Finding {
+            rule: "R".into(),
+            policy: "p".into(),
+            key: "setting.x".into(),
+            severity: Severity::Critical,
+            status: FindingStatus::Fail,
+            expected: "1".into(),
+            actual: Some("2".into()),
+            message: "m".into(),
+            rationale: None,
+            remediation: None,
+            location: None,
+            waiver: None,
+            drift: Drift::Live,
+            restarting: None,
+        };
+        let live = serde_json::to_value(&f).unwrap();
+        assert!(live.get("drift").is_none() && live.get("restarting").is_none(), "{live}");
+        f.drift = Drift::RuntimeOnly;
+        f.restarting = Some("db1".into());
+        let json = serde_json::to_string(&f).unwrap();
+        assert!(json.contains(r#""drift":"runtime_only","restarting":"db1""#), "{json}");
+        assert_eq!(serde_json::from_str::<Finding>(&json).unwrap(), f);
+    }
+}

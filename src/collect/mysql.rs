@@ -78,6 +78,8 @@ use std::time::{Duration, Instant};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlRow};
 use sqlx::{Column as _, Connection as _, Row as _};
 
+mod persisted;
+
 use super::postgres::human_duration;
 use super::{CollectError, Collected, Endpoint};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
@@ -209,7 +211,7 @@ async fn read(
     let mut config = settings(session).await?;
     provenance(session, &mut config).await?;
     config.insert("server.flavor".into(), Entry::new(session.flavor.as_str()));
-    persisted(session, &mut config).await?;
+    persisted::read(session, &mut config).await?;
 
     let mut state = State::new();
     state.insert("state.connect_ms".into(), Entry::new(connect_ms.to_string()).with_unit("ms"));
@@ -236,40 +238,6 @@ async fn settings(session: &mut Session<'_>) -> Result<BTreeMap<String, Entry>, 
         config.insert(format!("setting.{name}"), Entry::new(text(row, 1).unwrap_or_default()));
     }
     Ok(config)
-}
-
-/// MySQL 8's persisted variables that differ from the live values (`pending.<name>`).
-async fn persisted(
-    session: &mut Session<'_>,
-    config: &mut BTreeMap<String, Entry>,
-) -> Result<(), CollectError> {
-    use super::pending::{SOURCE_KEY, mysql, source_entry};
-    if session.flavor == Flavor::MariaDb {
-        let why = "MariaDB has no persisted variables (SET PERSIST)".to_owned();
-        config.insert(SOURCE_KEY.into(), source_entry("not_applicable", Some(why)));
-        return Ok(());
-    }
-    let what = "reading performance_schema.persisted_variables";
-    let sql = "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM performance_schema.persisted_variables";
-    let entry = match try_fetch_all(session, what, sql).await? {
-        Ok(rows) => {
-            let pairs: Vec<(String, String)> = rows
-                .iter()
-                .map(|r| (text(r, 0).unwrap_or_default(), text(r, 1).unwrap_or_default()))
-                .collect();
-            let found = mysql(config, &pairs);
-            config.extend(found);
-            source_entry("persisted_variables", None)
-        }
-        Err(e) => {
-            let why = format!(
-                "{what}: {e}: GRANT SELECT ON performance_schema.persisted_variables to the auditor"
-            );
-            source_entry("unavailable", Some(crate::redact::text(&why).into_owned()))
-        }
-    };
-    config.insert(SOURCE_KEY.into(), entry);
-    Ok(())
 }
 
 /// Where each variable was set, from the view the engine offers (if any).

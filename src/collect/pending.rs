@@ -1,6 +1,7 @@
 //! Pending configuration: values that take effect on the next restart or reload, and
-//! runtime values a restart would lose. Pure: collectors read the rows, this module
-//! decides which `pending.<name>` entries they make.
+//! runtime values a restart would lose. Pure (collectors read the rows, this module
+//! decides which `pending.<name>` entries they make), except [`redis_from_file`], which
+//! reads a Redis configuration file through the `check` parser.
 //!
 //! `pending.<name>` holds the value `setting.<name>` will have after the next restart
 //! (or reload), in the live entry's unit, with the file and line that will set it, and
@@ -25,7 +26,7 @@ use std::collections::BTreeMap;
 
 use crate::collect::conffile::postgresql::normalise_value;
 use crate::policy::rule::parse_bool;
-use crate::snapshot::{Entry, PENDING_PREFIX, PendingKind};
+use crate::snapshot::{Entry, Kind, PENDING_PREFIX, PendingKind, Role};
 
 /// The stable-config key that says how much of the pending configuration was visible.
 pub const SOURCE_KEY: &str = "server.pending_source";
@@ -170,6 +171,40 @@ pub fn redis(
         out.insert(format!("{PENDING_PREFIX}{name}"), next);
     }
     out
+}
+
+/// Redis: adds `pending.<name>` for settings a restart would change back, and
+/// `server.pending_source`. Reads the configuration file `server.config_file` names
+/// (through the `check` parser, over the engine's defaults), only when the server runs
+/// on this host (`local`): a path on another host means nothing here.
+pub fn redis_from_file(config: &mut BTreeMap<String, Entry>, local: bool, role: Role) {
+    use super::conffile::{self, RealFiles};
+    let file = config.get("server.config_file").map(|e| e.value.clone());
+    let why_not = match (&file, local) {
+        (None, _) => Some("the server was started without a configuration file".to_owned()),
+        (Some(_), false) => Some(
+            "the server runs on another host: its configuration file cannot be read here"
+                .to_owned(),
+        ),
+        (Some(_), true) => None,
+    };
+    if let Some(why) = why_not {
+        config.insert(SOURCE_KEY.into(), source_entry("unavailable", Some(why)));
+        return;
+    }
+    let path = std::path::PathBuf::from(file.unwrap_or_default());
+    match conffile::snapshot(Kind::Redis, &path, role, &RealFiles) {
+        Ok(restart) => {
+            let found = redis(config, &restart.config);
+            config.extend(found);
+            config.insert(SOURCE_KEY.into(), source_entry("config_file", None));
+        }
+        Err(problems) => {
+            let why = format!("{} cannot be read or parsed here: {problems}", path.display());
+            let why = crate::redact::text(&why).into_owned();
+            config.insert(SOURCE_KEY.into(), source_entry("unavailable", Some(why)));
+        }
+    }
 }
 
 /// The live entry's value and another compare equal: as numbers, as booleans, else

@@ -61,6 +61,8 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{Connection as _, Row as _};
 
+mod pending;
+
 use super::{CollectError, Collected, Endpoint};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
@@ -134,7 +136,7 @@ async fn read(
     check_privileges(conn).await?;
     let server = server_info(conn).await?;
     let (mut config, boot) = settings(conn).await?;
-    pending(conn, &mut config, &boot).await?;
+    pending::read(conn, &mut config, &boot).await?;
 
     let mut state = State::new();
     state.insert("state.connect_ms".into(), Entry::new(connect_ms.to_string()).with_unit("ms"));
@@ -226,54 +228,6 @@ async fn settings(conn: &mut Session<'_>) -> Result<Settings, CollectError> {
         config.insert(format!("setting.{name}"), entry);
     }
     Ok((config, boot))
-}
-
-/// `pending.<name>` entries from `pg_file_settings` when this account may read it, and
-/// `server.pending_source` saying how much it could see.
-async fn pending(
-    conn: &mut Session<'_>,
-    config: &mut BTreeMap<String, Entry>,
-    boot: &BTreeMap<String, String>,
-) -> Result<(), CollectError> {
-    let row = fetch_one(
-        conn,
-        "checking access to pg_file_settings",
-        "SELECT current_user::text,
-                (has_table_privilege('pg_catalog.pg_file_settings', 'SELECT')
-                 AND has_function_privilege('pg_catalog.pg_show_all_file_settings()',
-                                            'EXECUTE'))::text",
-    )
-    .await?;
-    if text(&row, 1)?.as_deref() != Some("true") {
-        let user = text(&row, 0)?.unwrap_or_default();
-        let note = super::pending::pg_limited_note(&user);
-        let entry = super::pending::source_entry("pending_restart_flag", Some(note));
-        config.insert(super::pending::SOURCE_KEY.into(), entry);
-        return Ok(());
-    }
-    let rows = fetch_all(
-        conn,
-        "reading pg_file_settings",
-        "SELECT name::text, setting::text, sourcefile::text, sourceline::text
-         FROM pg_file_settings
-         WHERE name IS NOT NULL
-         ORDER BY seqno",
-    )
-    .await?;
-    let mut file_rows = Vec::with_capacity(rows.len());
-    for row in &rows {
-        file_rows.push(super::pending::FileRow {
-            name: text(row, 0)?.unwrap_or_default(),
-            value: text(row, 1)?.unwrap_or_default(),
-            file: text(row, 2)?,
-            line: text(row, 3)?.and_then(|l| l.parse().ok()),
-        });
-    }
-    let pending = super::pending::postgres(config, &file_rows, boot);
-    config.extend(pending);
-    let entry = super::pending::source_entry("pg_file_settings", None);
-    config.insert(super::pending::SOURCE_KEY.into(), entry);
-    Ok(())
 }
 
 /// Standbys streaming from this server (`pg_stat_replication`).

@@ -62,7 +62,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo as _, Value};
 
 use super::{CollectError, Collected, Endpoint};
-use crate::snapshot::{Entry, Kind, Role, ServerInfo, Snapshot, State};
+use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The ACL a least-privilege auditor needs, for error messages.
 const ACL_HINT: &str = "the auditor needs +info +config|get +role +ping";
@@ -183,7 +183,7 @@ async fn read(
     let memory = info(session, "memory").await?;
     let role = role(session).await?;
     let mut config = settings(session, &server_info).await?;
-    runtime_only(&mut config, &session.address, role);
+    super::pending::redis_from_file(&mut config, is_local(&session.address), role);
 
     let mut state = State::new();
     insert(&mut state, "state.connect_ms", connect_ms.to_string(), Some("ms"));
@@ -276,40 +276,6 @@ async fn settings(
         }
     }
     Ok(config)
-}
-
-/// Adds `pending.<name>` for settings a restart would change back, and
-/// `server.pending_source`. Reads the server's configuration file through the `check`
-/// parser, only when the server runs on this host.
-fn runtime_only(config: &mut BTreeMap<String, Entry>, address: &ConnectionAddr, role: Role) {
-    use super::conffile::{self, RealFiles};
-    use super::pending::{self, SOURCE_KEY, source_entry};
-    let file = config.get("server.config_file").map(|e| e.value.clone());
-    let why_not = match (&file, is_local(address)) {
-        (None, _) => Some("the server was started without a configuration file".to_owned()),
-        (Some(_), false) => Some(
-            "the server runs on another host: its configuration file cannot be read here"
-                .to_owned(),
-        ),
-        (Some(_), true) => None,
-    };
-    if let Some(why) = why_not {
-        config.insert(SOURCE_KEY.into(), source_entry("unavailable", Some(why)));
-        return;
-    }
-    let path = std::path::PathBuf::from(file.unwrap_or_default());
-    match conffile::snapshot(Kind::Redis, &path, role, &RealFiles) {
-        Ok(restart) => {
-            let found = pending::redis(config, &restart.config);
-            config.extend(found);
-            config.insert(SOURCE_KEY.into(), source_entry("config_file", None));
-        }
-        Err(problems) => {
-            let why = format!("{} cannot be read or parsed here: {problems}", path.display());
-            let why = crate::redact::text(&why).into_owned();
-            config.insert(SOURCE_KEY.into(), source_entry("unavailable", Some(why)));
-        }
-    }
 }
 
 /// A server on this host: a loopback address or a Unix socket.
