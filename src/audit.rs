@@ -19,7 +19,7 @@ use tracing::Instrument as _;
 use crate::collect::{self, CollectError, Collected, Endpoint};
 use crate::config::{AuditSettings, Config, Target};
 use crate::diff;
-use crate::policy::{self, Group, Member, PolicySet, TargetFacts};
+use crate::policy::{self, Group, Member, PolicySet, TargetFacts, preflight};
 use crate::redact;
 use crate::report;
 use crate::rollback;
@@ -255,6 +255,7 @@ async fn assess(
         state: BTreeMap::new(),
         findings: Vec::new(),
         changes: Vec::new(),
+        preflight: Vec::new(),
     };
     let Collected { mut snapshot, mut state } = match collected {
         Ok(collected) => collected,
@@ -343,6 +344,60 @@ fn evaluate_all(
     }
     for (t, f) in targets.iter_mut().zip(findings) {
         t.findings = f;
+    }
+    preflight_all(policies, targets, snapshots, today);
+}
+
+/// Restart pre-flight, per replication group (a target without a group alone): each
+/// member's findings once every member's pending values are applied. Runs after
+/// [`evaluate_all`] has the live findings it compares with.
+fn preflight_all(
+    policies: &PolicySet,
+    targets: &mut [TargetRun],
+    snapshots: &BTreeMap<String, Snapshot>,
+    today: NaiveDate,
+) {
+    let mut batches: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        match t.group.as_deref() {
+            Some(g) => match batches.iter_mut().find(|(name, _)| *name == Some(g)) {
+                Some((_, members)) => members.push(i),
+                None => batches.push((Some(g), vec![i])),
+            },
+            None => batches.push((None, vec![i])),
+        }
+    }
+    let mut results: Vec<(usize, Vec<crate::finding::Finding>)> = Vec::new();
+    for (group, members) in &batches {
+        let collected: Vec<usize> =
+            members.iter().copied().filter(|&i| snapshots.contains_key(&targets[i].name)).collect();
+        let not_collected: Vec<(&str, Role)> = members
+            .iter()
+            .filter(|&&i| !snapshots.contains_key(&targets[i].name))
+            .map(|&i| (targets[i].name.as_str(), targets[i].role))
+            .collect();
+        let subjects: Vec<preflight::Subject<'_>> = collected
+            .iter()
+            .map(|&i| {
+                let t = &targets[i];
+                preflight::Subject {
+                    facts: TargetFacts {
+                        name: &t.name,
+                        kind: t.kind,
+                        role: t.role,
+                        labels: &t.labels,
+                    },
+                    snapshot: &snapshots[&t.name],
+                    state: &t.state,
+                    live: &t.findings,
+                }
+            })
+            .collect();
+        let found = preflight::evaluate(policies, *group, &subjects, &not_collected, today);
+        results.extend(collected.into_iter().zip(found));
+    }
+    for (i, found) in results {
+        targets[i].preflight = found;
     }
 }
 

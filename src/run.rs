@@ -113,6 +113,12 @@ pub struct TargetRun {
     pub state: State,
     pub findings: Vec<Finding>,
     pub changes: Vec<Change>,
+    /// Restart pre-flight: what the next restart (or reload) of this target, or of its
+    /// group's primary, would break here, from the policies evaluated against the
+    /// configuration with every `pending.<name>` value applied. Only outcomes that the
+    /// pending values cause; `drift` and `restarting` say when and whose restart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<Finding>,
 }
 
 impl TargetRun {
@@ -137,6 +143,13 @@ pub struct Summary {
     /// Failing findings by severity.
     pub failing_by_severity: BTreeMap<String, usize>,
     pub changes: usize,
+    /// Failing (or not evaluable) pre-flight findings: what the next restarts would break.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub preflight: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -155,6 +168,11 @@ impl Summary {
                 }
             }
             s.changes += t.changes.len();
+            s.preflight += t
+                .preflight
+                .iter()
+                .filter(|f| matches!(f.status, FindingStatus::Fail | FindingStatus::Error))
+                .count();
         }
         s
     }
@@ -231,6 +249,8 @@ mod tests {
                 expires: "2026-01-01".into(),
                 expired: true,
             }),
+            drift: Default::default(),
+            restarting: None,
         };
         let mut state = State::new();
         state.insert("state.replicas.count".into(), Entry::new("1"));
@@ -259,6 +279,7 @@ mod tests {
                 previous_location: None,
                 rollback: Some("ALTER SYSTEM SET wal_level = 'replica';".into()),
             }],
+            preflight: vec![],
         };
         let targets = vec![target];
         let run = Run {

@@ -152,6 +152,8 @@ pub mod fixture {
             remediation: None,
             location: None,
             waiver: None,
+            drift: Default::default(),
+            restarting: None,
         }
     }
 
@@ -185,6 +187,7 @@ pub mod fixture {
             state: Default::default(),
             findings: vec![],
             changes: vec![],
+            preflight: vec![],
         }
     }
 

@@ -4,11 +4,13 @@
 //! [`render`] turns one run (plus earlier runs and the current snapshots) into pages:
 //! `reports/index.html`, `reports/runs/<run>.html` for the run and the most recent
 //! earlier ones (so every link in the folder resolves offline), and
-//! `reports/targets/<target>.html` for each target of the run. View models are built in
+//! `reports/targets/<target>.html` for each target of the run and
+//! `reports/groups/<group>.html` for each replication group of the run. View models are built in
 //! Rust (`view`, `*_page`), already formatted; templates only lay them out, with
 //! autoescape on and nothing marked safe.
 
 mod chart;
+mod group_page;
 mod history;
 mod ids;
 mod index_page;
@@ -16,10 +18,13 @@ mod run_page;
 mod site;
 mod target_page;
 mod text;
+mod timeline;
 mod view;
 
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod group_fixtures;
 #[cfg(test)]
 mod tests;
 
@@ -68,7 +73,7 @@ pub enum ReportError {
     },
 }
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 12] = [
     ("base.html", include_str!("../../report-templates/base.html")),
     ("_badge.html", include_str!("../../report-templates/_badge.html")),
     ("_value.html", include_str!("../../report-templates/_value.html")),
@@ -76,9 +81,11 @@ const TEMPLATES: [(&str, &str); 10] = [
     ("_change.html", include_str!("../../report-templates/_change.html")),
     ("_finding.html", include_str!("../../report-templates/_finding.html")),
     ("_findings.html", include_str!("../../report-templates/_findings.html")),
+    ("_preflight.html", include_str!("../../report-templates/_preflight.html")),
     ("index.html", include_str!("../../report-templates/index.html")),
     ("run.html", include_str!("../../report-templates/run.html")),
     ("target.html", include_str!("../../report-templates/target.html")),
+    ("group.html", include_str!("../../report-templates/group.html")),
 ];
 
 /// The parsed templates, built once and reused for every render.
@@ -95,7 +102,7 @@ impl Renderer {
     }
 
     /// Every page for `input`, index first, then run pages newest first, then target
-    /// pages by name. The same input gives byte-identical pages.
+    /// pages by name, then group pages by name. The same input gives byte-identical pages.
     pub fn render(&self, input: &ReportInput<'_>) -> Result<Vec<Page>, ReportError> {
         let site = site::Site::new(input);
         let mut pages = vec![self.page(
@@ -112,6 +119,10 @@ impl Renderer {
         for t in targets {
             let path = format!("reports/{}", site.ids.target_page(&t.name));
             pages.push(self.page(path, "target.html", &target_page::build(&site, t))?);
+        }
+        for g in &site.group_pages {
+            let path = format!("reports/{}", site.ids.group_page(g));
+            pages.push(self.page(path, "group.html", &group_page::build(&site, g))?);
         }
         Ok(pages)
     }

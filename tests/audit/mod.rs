@@ -4,6 +4,7 @@
 pub mod harness;
 mod mysql;
 mod reports;
+mod restart;
 mod topology;
 
 use harness::*;
