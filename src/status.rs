@@ -29,6 +29,10 @@ pub struct Status {
     pub collected: BTreeMap<String, TargetRun>,
     /// Ticks skipped because the run before was still going.
     pub skipped_ticks: u64,
+    /// Slots skipped because another instance sharing the store claimed them.
+    pub slots_lost: u64,
+    /// The newest committed run taken in (this instance's or another's).
+    pub newest_run: Option<RunId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +79,9 @@ impl Status {
         });
         self.last_success_at = Some(run.finished_at);
         self.policy_digest = Some(run.policy_bundle.digest.clone());
+        if self.newest_run.as_ref().is_none_or(|n| *n < run.run_id) {
+            self.newest_run = Some(run.run_id.clone());
+        }
         for t in &run.targets {
             if t.status == crate::run::TargetStatus::Ok {
                 self.collected.insert(t.name.clone(), t.clone());
@@ -206,6 +213,7 @@ pub mod fixture {
             previous_run: None,
             summary: Summary::of(&targets),
             targets,
+            slot: None,
         }
     }
 }

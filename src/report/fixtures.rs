@@ -108,6 +108,7 @@ fn run(id: &str, started: &str, previous: Option<&str>, targets: Vec<TargetRun>)
         previous_run: previous.map(|p| RunId(p.to_owned())),
         summary: Summary::of(&targets),
         targets,
+        slot: None,
     }
 }
 
