@@ -187,7 +187,7 @@ pub struct Run {
 /// One scheduled slot: a schedule's cron tick (to the second), and the shard of the
 /// targets when the fleet is sharded. Every instance sharing a store computes the same
 /// slot for the same tick; the store's lease on it says which instance ran it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Slot {
     /// The schedule's key: `service` for `[schedule] cron`, `cron-<hash>` for a
     /// per-target pattern. Path-safe (a-z, 0-9, `-`).
@@ -199,7 +199,7 @@ pub struct Slot {
 }
 
 /// Shard `index` of `count` (`index < count`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Shard {
     pub index: u32,
     pub count: u32,
