@@ -72,6 +72,16 @@ fn run_side_by_side(instances: &[(String, String)], names: &[&str]) -> Outcome {
             line.rsplit(' ').next().unwrap().parse().unwrap()
         })
         .collect();
+    // Every instance, winner or loser, follows the whole history: ready, and each
+    // target audited recently (the loser took the winner's runs in).
+    for s in &serves {
+        let ready = s.get("/readyz");
+        assert_eq!(ready.status, 200, "{}\nlogs:\n{}", ready.body, s.logs());
+        let targets = s.get("/api/targets").json();
+        for t in targets["targets"].as_array().expect("a list of targets") {
+            assert_ne!(t["status"], "pending", "{t:#}");
+        }
+    }
     let pids = serves.iter().map(Serve::pid).collect();
     serves.iter().for_each(|s| s.signal(libc::SIGTERM));
     let mut logged = Vec::new();
