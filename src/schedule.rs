@@ -34,7 +34,7 @@ use crate::config::{Config, Cron};
 use crate::fleet::{self, Instance};
 use crate::notify::{self, Notifier};
 use crate::policy::PolicySet;
-use crate::run::{Shard, Slot};
+use crate::run::{RunId, Shard, Slot};
 use crate::server::{self, AppState};
 use crate::status::{SharedStatus, Status};
 use crate::store::{Store, StoreError};
@@ -143,6 +143,7 @@ pub async fn run(
         started_at,
     };
     let all_names = app.targets.clone();
+    let window = catch_up_window(longest, config.audit.target_timeout);
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut web = tokio::spawn(server::serve(listener, app, token.clone().cancelled_owned()));
 
@@ -155,6 +156,8 @@ pub async fn run(
         instance,
         shard,
         names: all_names,
+        window,
+        seen: Default::default(),
     });
     let scheduler = JobScheduler::new().await.map_err(scheduler_error)?;
     for plan in &plans {
@@ -271,6 +274,10 @@ struct Context {
     shard: Option<Shard>,
     /// Every configured target (the status keeps only these).
     names: Arc<Vec<String>>,
+    /// How far back from the newest known run [`catch_up`] looks for runs it missed.
+    window: chrono::Duration,
+    /// Runs within that window already taken into the status.
+    seen: std::sync::Mutex<std::collections::BTreeSet<RunId>>,
 }
 
 /// A tick of `plan`: start a run unless one is still going or we are shutting down.
@@ -331,21 +338,32 @@ async fn claim(ctx: &Context, plan: &Plan, slot: &Slot) -> bool {
     won
 }
 
-/// Takes the runs committed since the newest one the status knows (by other instances
-/// sharing the store) into the status: at most the newest [`STARTUP_HISTORY`].
+/// Takes the runs other instances sharing the store committed into the status. Runs
+/// of one slot commit in any order (an earlier-started run may commit last), so this
+/// lists every run started within `ctx.window` of the newest one known, and reads the
+/// ones not taken in yet (at most [`STARTUP_HISTORY`]). `Status::record` keeps each
+/// target's newest result, whatever order runs arrive in.
 async fn catch_up(ctx: &Context) {
     let newest = ctx.status.read().expect("status lock").newest_run.clone();
+    let from = newest.and_then(|n| n.timestamp()).map(|t| RunId::new(t - ctx.window, 0));
     let store = &ctx.service.store;
-    let ids = match store.runs_after(newest.as_ref()).await {
+    let ids = match store.runs_after(from.as_ref()).await {
         Ok(ids) => ids,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read other instances' runs");
             return;
         }
     };
-    let skip = ids.len().saturating_sub(STARTUP_HISTORY);
+    let unseen: Vec<RunId> = {
+        let mut seen = ctx.seen.lock().expect("seen lock");
+        if let Some(from) = &from {
+            seen.retain(|id| id > from);
+        }
+        ids.into_iter().filter(|id| !seen.contains(id)).collect()
+    };
+    let skip = unseen.len().saturating_sub(STARTUP_HISTORY);
     let mut runs = Vec::new();
-    for id in &ids[skip..] {
+    for id in &unseen[skip..] {
         match store.get_run(id).await {
             Ok(run) => runs.push(run),
             Err(e) => tracing::warn!(run_id = %id, error = %e, "cannot read a run"),
@@ -354,6 +372,7 @@ async fn catch_up(ctx: &Context) {
     if runs.is_empty() {
         return;
     }
+    ctx.seen.lock().expect("seen lock").extend(runs.iter().map(|r| r.run_id.clone()));
     let names: Vec<&str> = ctx.names.iter().map(String::as_str).collect();
     let mut status = ctx.status.write().expect("status lock");
     for run in &runs {
@@ -379,6 +398,7 @@ async fn execute(ctx: &Context, plan: &Plan, slot: &Slot) {
                 status.record(&run);
                 notify::events(&previous, &run)
             };
+            ctx.seen.lock().expect("seen lock").insert(run.run_id.clone());
             tracing::info!(
                 run_id = %run.run_id,
                 schedule = %plan.name,
@@ -406,6 +426,14 @@ async fn execute(ctx: &Context, plan: &Plan, slot: &Slot) {
             tracing::error!(schedule = %plan.name, error = %e, duration_ms, "scheduled run failed");
         }
     }
+}
+
+/// Runs of one slot may commit up to a collection deadline apart, and an instance may
+/// lose several slots in a row: look back three intervals plus a deadline, at least a
+/// minute.
+fn catch_up_window(longest: Duration, target_timeout: Duration) -> chrono::Duration {
+    let window = (longest * 3 + target_timeout).max(Duration::from_secs(60));
+    chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(1))
 }
 
 fn scheduler_error(e: tokio_cron_scheduler::JobSchedulerError) -> ServeError {
