@@ -23,7 +23,7 @@ use crate::policy::{self, Group, Member, PolicySet, TargetFacts, preflight};
 use crate::redact;
 use crate::report;
 use crate::rollback;
-use crate::run::{Run, RunId, Summary, TargetRun, TargetStatus};
+use crate::run::{Run, RunId, Slot, Summary, TargetRun, TargetStatus};
 use crate::snapshot::{Digest, Role, Snapshot};
 use crate::store::{Store, StoreError, Written};
 
@@ -87,27 +87,57 @@ pub async fn run_targets(
     progress: &dyn Progress,
     names: &[&str],
 ) -> Result<Run, AuditError> {
+    run_some(config, policies, store, trigger, progress, names, None).await
+}
+
+/// Like [`run_targets`] for a scheduled `slot` the caller has claimed
+/// ([`Store::claim_slot`]): the manifest records the slot.
+pub async fn run_slot(
+    config: &Config,
+    policies: &PolicySet,
+    store: &Store,
+    progress: &dyn Progress,
+    names: &[&str],
+    slot: &Slot,
+) -> Result<Run, AuditError> {
+    run_some(config, policies, store, Trigger::Schedule, progress, names, Some(slot)).await
+}
+
+async fn run_some(
+    config: &Config,
+    policies: &PolicySet,
+    store: &Store,
+    trigger: Trigger,
+    progress: &dyn Progress,
+    names: &[&str],
+    slot: Option<&Slot>,
+) -> Result<Run, AuditError> {
     let started_at = Utc::now();
     let run_id = RunId::new(started_at, entropy());
     let span = tracing::info_span!("audit", run_id = %run_id);
     let targets: Vec<&Target> =
         config.targets.iter().filter(|t| names.contains(&t.name.as_str())).collect();
-    run_inner(config, &targets, policies, store, trigger, progress, started_at, run_id)
-        .instrument(span)
-        .await
+    let run = Started { trigger, started_at, run_id, slot: slot.cloned() };
+    run_inner(config, &targets, policies, store, progress, run).instrument(span).await
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a run is before it collects anything.
+struct Started {
+    trigger: Trigger,
+    started_at: DateTime<Utc>,
+    run_id: RunId,
+    slot: Option<Slot>,
+}
+
 async fn run_inner(
     config: &Config,
     targets: &[&Target],
     policies: &PolicySet,
     store: &Store,
-    trigger: Trigger,
     progress: &dyn Progress,
-    started_at: DateTime<Utc>,
-    run_id: RunId,
+    started: Started,
 ) -> Result<Run, AuditError> {
+    let Started { trigger, started_at, run_id, slot } = started;
     let clock = Instant::now();
     let earlier = store.list_runs().await?;
     if let Some(last) = earlier.last() {
@@ -167,6 +197,7 @@ async fn run_inner(
         previous_run: earlier.last().cloned(),
         targets,
         summary,
+        slot,
     };
     store.commit_run(&run).await?;
     store.index_run(&run).await?;

@@ -197,6 +197,30 @@ pub struct Run {
     pub previous_run: Option<RunId>,
     pub targets: Vec<TargetRun>,
     pub summary: Summary,
+    /// The scheduled slot this run was claimed for (`serve` only; see [`Slot`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<Slot>,
+}
+
+/// One scheduled slot: a schedule's cron tick (to the second), and the shard of the
+/// targets when the fleet is sharded. Every instance sharing a store computes the same
+/// slot for the same tick; the store's lease on it says which instance ran it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Slot {
+    /// The schedule's key: `service` for `[schedule] cron`, `cron-<hash>` for a
+    /// per-target pattern. Path-safe (a-z, 0-9, `-`).
+    pub schedule: String,
+    /// The cron tick, whole seconds, UTC.
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+}
+
+/// Shard `index` of `count` (`index < count`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
 }
 
 impl Run {
@@ -300,6 +324,7 @@ mod tests {
             previous_run: Some(RunId("20261125T161000Z-0001".into())),
             summary: Summary::of(&targets),
             targets,
+            slot: None,
         };
         insta::assert_json_snapshot!(run);
         let back: Run = serde_json::from_str(&serde_json::to_string(&run).unwrap()).unwrap();

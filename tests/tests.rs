@@ -3,7 +3,9 @@
 
 mod audit;
 mod check;
+mod crash;
 mod history;
+mod lease;
 mod live;
 mod serve;
 mod store;

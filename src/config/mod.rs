@@ -25,7 +25,8 @@ use crate::snapshot::{Kind, Role};
 
 pub use duration::parse as parse_duration;
 pub use service::{
-    Cron, NotifyEvent, NotifyFormat, ScheduleSettings, ServerSettings, Webhook, WebhookUrl,
+    Cron, MAX_SHARDS, NotifyEvent, NotifyFormat, ScheduleSettings, ServerSettings, ShardSource,
+    Sharding, Webhook, WebhookUrl,
 };
 
 /// The validated configuration.

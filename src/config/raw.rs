@@ -79,6 +79,12 @@ pub struct Schedule {
     pub run_at_start: Option<bool>,
     /// How long shutdown waits for a running audit (`30s`).
     pub grace_period: Option<Spanned<String>>,
+    /// Split the targets over this many shards (instances sharing one store).
+    pub shards: Option<Spanned<i64>>,
+    /// This instance's shard, `0..shards`.
+    pub shard: Option<Spanned<i64>>,
+    /// Take the shard from the host name's trailing `-<n>` (a StatefulSet ordinal).
+    pub shard_from_hostname: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -370,3 +370,46 @@ on = []
         &["2:1: unknown field `overlap`"],
     );
 }
+
+#[test]
+fn sharding_is_read_and_checked() {
+    let c = check_ok(&format!("[schedule]\nshards = 3\nshard = 2\n{ONE_TARGET}"));
+    assert_eq!(c.schedule.sharding, Some(Sharding { count: 3, this: ShardSource::Index(2) }));
+    let c = check_ok(&format!("[schedule]\nshards = 3\nshard_from_hostname = true\n{ONE_TARGET}"));
+    let sharding = c.schedule.sharding.unwrap();
+    assert_eq!(sharding.index("driftwatch-1"), Ok(1));
+    assert!(sharding.index("driftwatch-3").unwrap_err().contains("at most 3 replicas"));
+    assert!(sharding.index("laptop").unwrap_err().contains("does not end in `-<number>`"));
+    assert_eq!(check_ok(ONE_TARGET).schedule.sharding, None);
+
+    check_err(
+        &format!("[schedule]\nshard = 1\nshard_from_hostname = true\n{ONE_TARGET}"),
+        &["2:9: needs schedule.shards", "3:23: needs schedule.shards"],
+    );
+    check_err(
+        &format!("[schedule]\nshards = 0\nshard = 0\n{ONE_TARGET}"),
+        &["2:10: between 1 and 1024"],
+    );
+    check_err(
+        &format!("[schedule]\nshards = 2\nshard = 2\n{ONE_TARGET}"),
+        &["3:9: between 0 and 1"],
+    );
+    check_err(
+        &format!("[schedule]\nshards = 2\n{ONE_TARGET}"),
+        &["2:10: needs this instance's shard"],
+    );
+    check_err(
+        &format!("[schedule]\nshards = 2\nshard = 0\nshard_from_hostname = true\n{ONE_TARGET}"),
+        &["4:23: not both"],
+    );
+}
+
+#[test]
+fn slots_are_the_latest_cron_time() {
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    let every_5min = Cron::parse("0 */5 * * * *").unwrap();
+    assert_eq!(every_5min.slot_at(at("2026-11-25T16:15:00.4Z")), at("2026-11-25T16:15:00Z"));
+    assert_eq!(every_5min.slot_at(at("2026-11-25T16:19:59.9Z")), at("2026-11-25T16:15:00Z"));
+    let every_s = Cron::parse("*/1 * * * * *").unwrap();
+    assert_eq!(every_s.slot_at(at("2026-11-25T16:15:07.999Z")), at("2026-11-25T16:15:07Z"));
+}

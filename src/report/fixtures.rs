@@ -111,6 +111,7 @@ pub fn run(id: &str, started: &str, previous: Option<&str>, targets: Vec<TargetR
         previous_run: previous.map(|p| RunId(p.to_owned())),
         summary: Summary::of(&targets),
         targets,
+        slot: None,
     }
 }
 

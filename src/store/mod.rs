@@ -8,6 +8,9 @@
 //! manifest (create-only) — the commit point. Reports come after and are derived. A
 //! crash before the manifest leaves at worst orphan snapshots or policy files, never a
 //! manifest that points at something missing.
+//!
+//! Several `serve` instances may share one store: before a scheduled run, each claims
+//! the slot with a create-only lease ([`Store::claim_slot`]); only the winner runs it.
 
 mod backend;
 #[doc(hidden)]
@@ -15,9 +18,11 @@ pub mod conformance;
 mod gc;
 mod index;
 pub mod layout;
+mod lease;
 
 pub use gc::GcReport;
 pub use index::IndexEntry;
+pub use lease::Lease;
 
 pub use backend::check_option;
 
@@ -142,6 +147,30 @@ impl Store {
             })?;
         let mut ids: Vec<RunId> =
             metas.iter().filter_map(|m| layout::run_id_of(&m.location)).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Committed run ids after `after` (all when `None`), oldest first: one listing
+    /// from `after`'s manifest on, for catching up with other instances' runs.
+    pub async fn runs_after(&self, after: Option<&RunId>) -> Result<Vec<RunId>, StoreError> {
+        let Some(after) = after else { return self.list_runs().await };
+        let prefix = object_store::path::Path::from(layout::RUNS);
+        let metas: Vec<_> = self
+            .inner
+            .list_with_offset(Some(&prefix), &layout::run(after))
+            .try_collect()
+            .await
+            .map_err(|source| StoreError::Backend {
+                op: "list",
+                path: prefix.to_string(),
+                source,
+            })?;
+        let mut ids: Vec<RunId> = metas
+            .iter()
+            .filter_map(|m| layout::run_id_of(&m.location))
+            .filter(|id| id > after)
+            .collect();
         ids.sort();
         Ok(ids)
     }

@@ -38,8 +38,16 @@ pub struct Serve {
 }
 
 impl Serve {
-    /// Starts `driftwatch serve --log-format json`, logs to `serve.log`.
+    /// Starts `driftwatch serve --log-format json`, logs to `serve.log`, and waits for
+    /// its web server.
     pub fn start(ws: Workspace, port: u16) -> Serve {
+        let serve = Serve::spawn(ws, port);
+        serve.wait_until_up();
+        serve
+    }
+
+    /// Starts `driftwatch serve` without waiting for it (several at once).
+    pub fn spawn(ws: Workspace, port: u16) -> Serve {
         let log = std::fs::File::create(ws.dir.path().join("serve.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
             .args(["serve", "--log-format", "json", "--config"])
@@ -49,11 +57,20 @@ impl Serve {
             .stderr(log)
             .spawn()
             .expect("start driftwatch serve");
-        let serve = Serve { ws, port, child };
-        serve.wait_for("the web server", Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        Serve { ws, port, child }
+    }
+
+    /// Waits for the web server to accept connections.
+    #[track_caller]
+    pub fn wait_until_up(&self) {
+        self.wait_for("the web server", Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", self.port)).is_ok()
         });
-        serve
+    }
+
+    /// The process id (leases name it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn logs(&self) -> String {

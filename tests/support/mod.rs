@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: service URLs, endpoints and the
 //! "is the service up?" check that names the command to start it.
 
+pub mod invariant;
 pub mod lock;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
