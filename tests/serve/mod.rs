@@ -182,7 +182,7 @@ fn serve_skips_ticks_while_a_run_is_still_going() {
             b["run_id"],
             b["started_at"]
         );
-        assert_eq!(b["targets"][0]["status"], "unreachable");
+        assert_eq!(b["targets"][0]["status"], "unreachable", "{:#}", b["targets"][0]);
     }
 }
 

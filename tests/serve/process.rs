@@ -16,9 +16,12 @@ pub fn free_port() -> u16 {
 
 /// The config text for a serve test: store, policies, audit timeouts, schedule and
 /// server, then `rest` (targets, notify).
+/// A serve config. `timeout` bounds connecting; the whole-target deadline is kept well
+/// above it, so a silent server is reported unreachable (the connect timeout) rather
+/// than as a deadline error, whichever timer a loaded machine wakes first.
 pub fn config(port: u16, cron: &str, timeout: &str, grace: &str, rest: &str) -> String {
     format!(
-        "[store]\nurl = \"store\"\n\n[policies]\ndir = \"{}\"\n\n[audit]\nconnect_timeout = \"{timeout}\"\ntarget_timeout = \"{timeout}\"\n\n\
+        "[store]\nurl = \"store\"\n\n[policies]\ndir = \"{}\"\n\n[audit]\nconnect_timeout = \"{timeout}\"\ntarget_timeout = \"60s\"\n\n\
          [schedule]\ncron = \"{cron}\"\nrun_at_start = true\ngrace_period = \"{grace}\"\n\n\
          [server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://dw.example.com\"\n\n{rest}",
         policies_dir().display()
