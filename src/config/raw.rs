@@ -25,6 +25,10 @@ pub struct Store {
     /// the standard environment variables, not here.
     #[serde(default)]
     pub options: BTreeMap<Spanned<String>, String>,
+    /// Retries of a transient store error after the first attempt (default 5).
+    pub retries: Option<Spanned<i64>>,
+    /// No retry starts this long after the first attempt (`30s`).
+    pub retry_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

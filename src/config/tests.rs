@@ -370,3 +370,20 @@ on = []
         &["2:1: unknown field `overlap`"],
     );
 }
+
+#[test]
+fn store_retries_default_and_bounds() {
+    let c = check_ok(GOOD);
+    assert_eq!(c.store_retry, StoreRetry { retries: 5, retry_timeout: Duration::from_secs(30) });
+    let c = check_ok(&format!(
+        "[store]\nurl = \"./d\"\nretries = 2\nretry_timeout = \"1500ms\"\n{ONE_TARGET}"
+    ));
+    assert_eq!(
+        c.store_retry,
+        StoreRetry { retries: 2, retry_timeout: Duration::from_millis(1500) }
+    );
+    check_err(
+        &format!("[store]\nretries = -1\nretry_timeout = \"-3s\"\n{ONE_TARGET}"),
+        &["2:11: between 0 and 100", "3:17: negative"],
+    );
+}

@@ -2,6 +2,7 @@
 //! "is the service up?" check that names the command to start it.
 
 pub mod lock;
+pub mod moto;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::time::Duration;
