@@ -2,6 +2,7 @@
 //! streaming replica, a real store folder.
 
 pub mod harness;
+mod hostile;
 mod mysql;
 mod reports;
 
