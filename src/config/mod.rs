@@ -9,6 +9,7 @@
 
 mod duration;
 mod raw;
+mod redaction;
 mod service;
 mod store;
 
@@ -25,6 +26,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::snapshot::{Kind, Role};
 
 pub use duration::parse as parse_duration;
+pub use redaction::{KEY_ENV, RedactionSettings};
 pub use service::{
     Cron, NotifyEvent, NotifyFormat, ScheduleSettings, ServerSettings, Webhook, WebhookUrl,
 };
@@ -42,6 +44,8 @@ pub struct Config {
     pub policies_dir: PathBuf,
     pub audit: AuditSettings,
     pub retention: Retention,
+    /// `[redaction]`: the key of secret fingerprints.
+    pub redaction: RedactionSettings,
     /// `[schedule]`: read by `serve` only.
     pub schedule: ScheduleSettings,
     /// `[server]`: read by `serve` only.
@@ -209,6 +213,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
     let mut policies = raw::Policies::default();
     let mut audit = raw::Audit::default();
     let mut retention = raw::Retention::default();
+    let mut redaction = raw::Redaction::default();
     let mut schedule = raw::Schedule::default();
     let mut server = raw::Server::default();
     let mut notify = Vec::new();
@@ -220,6 +225,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
             "policies" => policies = cx.section(value).unwrap_or_default(),
             "audit" => audit = cx.section(value).unwrap_or_default(),
             "retention" => retention = cx.section(value).unwrap_or_default(),
+            "redaction" => redaction = cx.section(value).unwrap_or_default(),
             "schedule" => schedule = cx.section(value).unwrap_or_default(),
             "server" => server = cx.section(value).unwrap_or_default(),
             "notify" => notify = cx.notify(value),
@@ -230,7 +236,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
             other => cx.error(
                 Some(key.span()),
                 format!(
-                    "unknown section `{other}`: expected store, policies, audit, retention, schedule, server, notify or targets"
+                    "unknown section `{other}`: expected store, policies, audit, retention, redaction, schedule, server, notify or targets"
                 ),
             ),
         }
@@ -251,6 +257,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
         max_age: retention.max_age.map(|a| cx.duration(Some(a), Duration::ZERO)),
         snapshot_grace: cx.duration(retention.snapshot_grace, Duration::from_secs(3600)),
     };
+    let redaction = RedactionSettings::from_raw(&base, redaction);
     let schedule = cx.schedule(schedule);
     let server = cx.server(server);
     if !saw_targets {
@@ -269,6 +276,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
             policies_dir,
             audit,
             retention,
+            redaction,
             schedule,
             server,
             notify,

@@ -119,3 +119,10 @@ pub struct Retention {
     /// Unreferenced snapshots younger than this are kept: a run may be writing them.
     pub snapshot_grace: Option<Spanned<String>>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redaction {
+    /// File holding the key of secret fingerprints (`DRIFTWATCH_SECRET_KEY` wins).
+    pub key_file: Option<Spanned<String>>,
+}

@@ -387,3 +387,23 @@ fn store_retries_default_and_bounds() {
         &["2:11: between 0 and 100", "3:17: negative"],
     );
 }
+
+#[test]
+fn redaction_key_file_is_resolved_and_read() {
+    let c = check_ok(&format!("[redaction]\nkey_file = \"fp.key\"\n{ONE_TARGET}"));
+    assert_eq!(c.redaction.key_file, Some(PathBuf::from("/etc/dw/fp.key")));
+    check_err(&format!("[redaction]\nkey = \"x\"\n{ONE_TARGET}"), &["2:1: unknown field `key`"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let settings = |name: &str| RedactionSettings { key_file: Some(dir.path().join(name)) };
+    std::fs::write(dir.path().join("good"), "0123456789abcdef0123\n").unwrap();
+    std::fs::write(dir.path().join("short"), "tiny-key-value\n").unwrap();
+    if std::env::var_os(KEY_ENV).is_none() {
+        assert!(settings("good").redactor().unwrap().is_keyed());
+        let short = settings("short").redactor().unwrap_err();
+        assert!(short.contains("key_file") && !short.contains("tiny-key-value"), "{short}");
+        let missing = settings("missing").redactor().unwrap_err();
+        assert!(missing.starts_with("cannot read [redaction] key_file"), "{missing}");
+        assert!(!RedactionSettings::default().redactor().unwrap().is_keyed());
+    }
+}

@@ -198,7 +198,11 @@ impl Drop for AnnounceIp {
     fn drop(&mut self) {
         let _: () = redis_admin()
             .and_then(|mut c| {
-                redis::cmd("CONFIG").arg("SET").arg("replica-announce-ip").arg(&self.0).query(&mut c)
+                redis::cmd("CONFIG")
+                    .arg("SET")
+                    .arg("replica-announce-ip")
+                    .arg(&self.0)
+                    .query(&mut c)
             })
             .expect("restore replica-announce-ip");
     }

@@ -5,6 +5,7 @@ pub mod harness;
 mod hostile;
 mod mysql;
 mod reports;
+mod secrets;
 
 use harness::*;
 use serde_json::Value;

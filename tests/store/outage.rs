@@ -60,7 +60,7 @@ fn audit_exits_3_and_commits_nothing_while_the_store_is_down_then_recovers() {
     let ws = workspace(link.port, "down", 2, "2s");
 
     let first = run_id_of(&audit(&ws).output().unwrap());
-    assert_eq!(committed(&moto, "down"), [first.clone()]);
+    assert_eq!(committed(&moto, "down"), std::slice::from_ref(&first));
 
     link.cut();
     let out = audit(&ws).output().unwrap();
@@ -69,7 +69,11 @@ fn audit_exits_3_and_commits_nothing_while_the_store_is_down_then_recovers() {
     assert!(stderr.contains("error: run failed: store"), "names the store:\n{stderr}");
     assert!(out.stdout.is_empty(), "no result printed for a failed run");
     assert!(!stderr.contains(SECRET), "the S3 secret reached the logs");
-    assert_eq!(committed(&moto, "down"), [first.clone()], "the failed run left a manifest");
+    assert_eq!(
+        committed(&moto, "down"),
+        std::slice::from_ref(&first),
+        "the failed run left a manifest"
+    );
 
     link.restore();
     let third = run_id_of(&audit(&ws).output().unwrap());
