@@ -117,3 +117,44 @@ fn a_killed_store_fails_the_audit_and_the_restarted_one_serves_the_next() {
     let run = run_id_of(&audit(&ws).output().unwrap());
     assert_eq!(committed(&moto, "restart"), [run]);
 }
+
+/// The metric's value in a Prometheus text exposition.
+fn metric(body: &str, name: &str) -> Option<f64> {
+    body.lines().find_map(|l| l.strip_prefix(&format!("{name} "))?.trim().parse().ok())
+}
+
+#[test]
+fn serve_marks_a_failed_run_and_recovers_on_the_next_tick() {
+    use crate::serve::process::{Serve, free_port};
+    require_service("127.0.0.1", PG_PRIMARY, START_SERVICES);
+    let moto = PrivateMoto::start();
+    let link = Link::new(moto.port);
+    let port = free_port();
+    let ws = Workspace::with_config(&format!(
+        "{}\noptions = {{ aws_access_key_id = \"{KEY_ID}\", aws_secret_access_key = \"{SECRET}\" }}\n\n\
+         [policies]\ndir = \"{}\"\n\n[audit]\nconnect_timeout = \"3s\"\ntarget_timeout = \"10s\"\n\n\
+         [schedule]\ncron = \"*/2 * * * * *\"\nrun_at_start = false\ngrace_period = \"5s\"\n\n\
+         [server]\nlisten = \"127.0.0.1:{port}\"\n\n\
+         [[targets]]\nname = \"pg\"\nkind = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:{PG_PRIMARY}/postgres\"\nrole = \"primary\"\n",
+        store_section(link.port, "serve", 1, "1s").trim_end(),
+        policies_dir().display()
+    ));
+    // The service starts with the store up (it reads the history at start-up and exits 3
+    // when it cannot), then the store goes away under it.
+    let serve = Serve::start(ws, port);
+    serve.wait_for("start-up", Duration::from_secs(20), || {
+        serve.logs().contains("driftwatch serve started")
+    });
+    link.cut();
+    let success = || metric(&serve.get("/metrics").body, "driftwatch_last_run_success");
+    serve.wait_for("a failed run", Duration::from_secs(30), || success() == Some(0.0));
+    assert!(serve.logs().contains("scheduled run failed"), "{}", serve.logs());
+    assert!(committed(&moto, "serve").is_empty(), "a failed run left a manifest");
+
+    link.restore();
+    serve.wait_for("a run after the store came back", Duration::from_secs(30), || {
+        success() == Some(1.0)
+    });
+    assert!(!committed(&moto, "serve").is_empty());
+    assert!(!serve.logs().contains(SECRET), "the S3 secret reached the logs");
+}
