@@ -36,6 +36,10 @@ pub enum AuditError {
     Store(#[from] StoreError),
     #[error("rendering reports: {0}")]
     Report(#[from] report::ReportError),
+    /// The fingerprint key is configured but cannot be read: a run without it would
+    /// show every secret as changed.
+    #[error("secret fingerprint key: {0}")]
+    RedactionKey(String),
 }
 
 /// Told about each target as its collection finishes (before policies are evaluated),
@@ -139,6 +143,7 @@ async fn run_inner(
 ) -> Result<Run, AuditError> {
     let Started { trigger, started_at, run_id, slot } = started;
     let clock = Instant::now();
+    let redactor = config.redaction.redactor().map_err(AuditError::RedactionKey)?;
     let earlier = store.list_runs().await?;
     if let Some(last) = earlier.last() {
         // A crash between the last commit and its index entries is repaired here.
@@ -163,7 +168,8 @@ async fn run_inner(
         futures::stream::iter(collections).buffer_unordered(config.audit.concurrency);
     let mut results: Vec<(usize, TargetRun, Option<Snapshot>)> = Vec::new();
     while let Some((i, target, collected, duration_ms)) = collections.next().await {
-        let (result, snapshot) = assess(target, collected, duration_ms, store, &previous).await?;
+        let (result, snapshot) =
+            assess(target, collected, duration_ms, store, &previous, &redactor).await?;
         progress.target_done(&result);
         results.push((i, result, snapshot));
     }
@@ -266,6 +272,7 @@ async fn assess(
     duration_ms: u64,
     store: &Store,
     previous: &PreviousSnapshots,
+    redactor: &redact::Redactor,
 ) -> Result<(TargetRun, Option<Snapshot>), StoreError> {
     let collected_at = Utc::now();
     let mut result = TargetRun {
@@ -299,8 +306,8 @@ async fn assess(
             return Ok((result, None));
         }
     };
-    redact::snapshot(&mut snapshot);
-    redact::state(&mut state);
+    redactor.snapshot(&mut snapshot);
+    redactor.state(&mut state);
 
     let (digest, written) = store.put_snapshot(&snapshot).await?;
     if let Some(before) = previous.get(&target.name) {

@@ -2,6 +2,7 @@
 //! `bash tests/setup/services.sh` starts; they fail, never skip, when those are down.
 
 mod audit;
+mod bad_input;
 mod check;
 mod crash;
 mod history;

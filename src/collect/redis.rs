@@ -225,8 +225,10 @@ async fn info(
     let what = format!("INFO {section}");
     let mut cmd = redis::cmd("INFO");
     cmd.arg(section);
-    let text: String = session.query(&what, "+info", &cmd).await?;
-    Ok(parse_info(&text))
+    // Bytes, not `String`: redis-rs refuses a reply that is not UTF-8, and one odd
+    // byte must not make the whole target unauditable.
+    let bytes: Vec<u8> = session.query(&what, "+info", &cmd).await?;
+    Ok(parse_info(&String::from_utf8_lossy(&bytes)))
 }
 
 /// `field:value` lines; `# Section` headers and blank lines skipped.
@@ -263,10 +265,14 @@ async fn settings(
 ) -> Result<BTreeMap<String, Entry>, CollectError> {
     let mut cmd = redis::cmd("CONFIG");
     cmd.arg("GET").arg("*");
-    let pairs: HashMap<String, String> = session.query("CONFIG GET *", "+config|get", &cmd).await?;
+    // Values are whatever a client `CONFIG SET` (`masterauth`, `replica-announce-ip`, …):
+    // read them as bytes and show bytes that are not UTF-8 as U+FFFD.
+    let pairs: HashMap<Vec<u8>, Vec<u8>> =
+        session.query("CONFIG GET *", "+config|get", &cmd).await?;
     let mut config = BTreeMap::new();
     for (name, value) in pairs {
-        let mut entry = Entry::new(value);
+        let name = String::from_utf8_lossy(&name).into_owned();
+        let mut entry = Entry::new(String::from_utf8_lossy(&value).into_owned());
         entry.unit = unit_of(&name).map(str::to_owned);
         config.insert(format!("setting.{name}"), entry);
     }

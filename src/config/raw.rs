@@ -25,6 +25,10 @@ pub struct Store {
     /// the standard environment variables, not here.
     #[serde(default)]
     pub options: BTreeMap<Spanned<String>, String>,
+    /// Retries of a transient store error after the first attempt (default 5).
+    pub retries: Option<Spanned<i64>>,
+    /// No retry starts this long after the first attempt (`30s`).
+    pub retry_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,4 +124,11 @@ pub struct Retention {
     pub max_age: Option<Spanned<String>>,
     /// Unreferenced snapshots younger than this are kept: a run may be writing them.
     pub snapshot_grace: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redaction {
+    /// File holding the key of secret fingerprints (`DRIFTWATCH_SECRET_KEY` wins).
+    pub key_file: Option<Spanned<String>>,
 }

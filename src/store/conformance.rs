@@ -55,7 +55,16 @@ pub async fn run(store: Store) {
     // Manifests: create-only, listed oldest first.
     store.commit_run(&manifest("20261125T161500Z-0002")).await.unwrap();
     store.commit_run(&manifest("20261124T090000Z-0001")).await.unwrap();
-    assert!(store.commit_run(&manifest("20261125T161500Z-0002")).await.is_err());
+    // Committing the very same manifest again is idempotent (a retried commit whose
+    // first attempt succeeded unseen); another manifest under the same id is refused.
+    store.commit_run(&manifest("20261125T161500Z-0002")).await.unwrap();
+    let mut other = manifest("20261125T161500Z-0002");
+    other.trigger = "schedule".into();
+    assert!(store.commit_run(&other).await.is_err());
+    assert_eq!(
+        store.get_run(&RunId("20261125T161500Z-0002".into())).await.unwrap().trigger,
+        "manual"
+    );
     let ids = store.list_runs().await.unwrap();
     assert_eq!(
         ids,

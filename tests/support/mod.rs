@@ -3,6 +3,7 @@
 
 pub mod invariant;
 pub mod lock;
+pub mod moto;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::time::Duration;

@@ -147,6 +147,9 @@ fn include(
         match dir_files(files, &target, &[".conf"]) {
             Ok(list) => {
                 for file in list {
+                    if !out.may_include(path, line) {
+                        return;
+                    }
                     match read(files, &file) {
                         Ok(text) => parse_text(&file, &text, files, out, depth + 1),
                         Err(e) => out.problem(path, line, e),
@@ -157,6 +160,9 @@ fn include(
                 out.problem(path, line, format!("cannot open folder {}: {e}", target.display()))
             }
         }
+        return;
+    }
+    if !out.may_include(path, line) {
         return;
     }
     match files.read(&target) {
