@@ -8,8 +8,8 @@ use driftwatch::collect::{CollectError, Endpoint, collect};
 use driftwatch::snapshot::Kind;
 
 use crate::support::{
-    MEMCACHED, MY_PRIMARY, PG_PRIMARY, REDIS_PRIMARY, endpoint, memcached_endpoint, my_endpoint,
-    pg_endpoint, redis_endpoint,
+    MY_PRIMARY, PG_PRIMARY, REDIS_PRIMARY, endpoint, memcached_endpoint, my_endpoint, pg_endpoint,
+    redis_endpoint,
 };
 
 /// One live endpoint per engine kind.
