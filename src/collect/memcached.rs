@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 
-use super::{CollectError, Collected, Endpoint};
+use super::{CollectError, Collected, Endpoint, failed, human_duration, unreachable};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The longest line accepted from the server.
@@ -49,10 +49,7 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     let started = Instant::now();
     let timeout = endpoint.connect_timeout;
     let timed_out = || {
-        unreachable(format!(
-            "timed out after {} connecting to {address}",
-            super::postgres::human_duration(timeout)
-        ))
+        unreachable(format!("timed out after {} connecting to {address}", human_duration(timeout)))
     };
     let stream =
         match tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port))).await {
@@ -122,7 +119,7 @@ async fn within(
         Ok(result) => result,
         Err(_) => Err(failed(format!(
             "{command}: no answer within {} (statement_timeout)",
-            super::postgres::human_duration(timeout)
+            human_duration(timeout)
         ))),
     }
 }
@@ -263,14 +260,6 @@ impl Session {
             failed(format!("{what}: unexpected answer `{shown}` (is this a memcached server?)"))
         }
     }
-}
-
-fn unreachable(message: String) -> CollectError {
-    CollectError::Unreachable(crate::redact::text(&message).into_owned())
-}
-
-fn failed(message: String) -> CollectError {
-    CollectError::Failed(crate::redact::text(&message).into_owned())
 }
 
 #[cfg(test)]

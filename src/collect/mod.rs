@@ -25,6 +25,7 @@ pub mod mysql;
 pub mod pending;
 pub mod postgres;
 pub mod redis;
+mod sql;
 
 use std::time::Duration;
 
@@ -66,6 +67,28 @@ impl std::fmt::Debug for Endpoint {
             .field("kind", &self.kind)
             .field("url", &crate::redact::url(&self.url))
             .finish()
+    }
+}
+
+/// A target that could not be reached; the message is redacted.
+fn unreachable(message: String) -> CollectError {
+    CollectError::Unreachable(crate::redact::text(&message).into_owned())
+}
+
+/// A target reached but not read; the message is redacted.
+fn failed(message: String) -> CollectError {
+    CollectError::Failed(crate::redact::text(&message).into_owned())
+}
+
+/// `5s`, `500ms`, `1.5s`: how a person writes a timeout.
+fn human_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{}s", d.as_secs_f64())
     }
 }
 

@@ -80,8 +80,7 @@ use sqlx::{Column as _, Connection as _, Row as _};
 
 mod persisted;
 
-use super::postgres::human_duration;
-use super::{CollectError, Collected, Endpoint};
+use super::{CollectError, Collected, Endpoint, failed, human_duration};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The grants to name when a privilege is missing.
@@ -156,6 +155,11 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     result
 }
 
+/// The server's own words for a refused login.
+fn server_message(db: &dyn sqlx::error::DatabaseError) -> String {
+    db.message().to_owned()
+}
+
 fn connect_options(endpoint: &Endpoint) -> Result<MySqlConnectOptions, CollectError> {
     MySqlConnectOptions::from_str(&endpoint.url)
         .map_err(|e| failed(format!("invalid mysql URL: {e}")))
@@ -166,30 +170,7 @@ async fn connect(
     timeout: Duration,
 ) -> Result<MySqlConnection, CollectError> {
     let address = address(options);
-    match tokio::time::timeout(timeout, MySqlConnection::connect_with(options)).await {
-        Err(_) => Err(unreachable(format!(
-            "timed out after {} connecting to {address}",
-            human_duration(timeout)
-        ))),
-        Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(connect_error(&e, &address, options.get_username())),
-    }
-}
-
-/// Network trouble means unreachable; a server that answers and refuses us (bad
-/// password, unknown database) was reached, so that is a failure to fix in config.
-fn connect_error(e: &sqlx::Error, address: &str, user: &str) -> CollectError {
-    match e {
-        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            unreachable(format!("connection refused by {address}"))
-        }
-        sqlx::Error::Io(io) => unreachable(format!("cannot reach {address}: {io}")),
-        sqlx::Error::Tls(tls) => unreachable(format!("TLS with {address} failed: {tls}")),
-        sqlx::Error::Database(db) => {
-            failed(format!("connecting to {address} as {user}: {}", db.message()))
-        }
-        other => unreachable(format!("connecting to {address}: {other}")),
-    }
+    super::sql::connect(options, timeout, &address, options.get_username(), server_message).await
 }
 
 fn address(options: &MySqlConnectOptions) -> String {
@@ -550,14 +531,6 @@ fn query_error(what: &str, e: &sqlx::Error, flavor: Flavor) -> CollectError {
         (sqlx::Error::Database(db), _) => failed(format!("{what}: {}", db.message())),
         (other, _) => failed(format!("{what}: {other}")),
     }
-}
-
-fn unreachable(message: String) -> CollectError {
-    CollectError::Unreachable(crate::redact::text(&message).into_owned())
-}
-
-fn failed(message: String) -> CollectError {
-    CollectError::Failed(crate::redact::text(&message).into_owned())
 }
 
 #[cfg(test)]

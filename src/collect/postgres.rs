@@ -63,7 +63,7 @@ use sqlx::{Connection as _, Row as _};
 
 mod pending;
 
-use super::{CollectError, Collected, Endpoint};
+use super::{CollectError, Collected, Endpoint, failed, human_duration};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The grant to name when a privilege is missing.
@@ -95,30 +95,7 @@ async fn connect(
     timeout: Duration,
 ) -> Result<PgConnection, CollectError> {
     let address = address(options);
-    match tokio::time::timeout(timeout, PgConnection::connect_with(options)).await {
-        Err(_) => Err(unreachable(format!(
-            "timed out after {} connecting to {address}",
-            human_duration(timeout)
-        ))),
-        Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(connect_error(&e, &address, options.get_username())),
-    }
-}
-
-/// Network trouble means unreachable; a server that answers and refuses us (bad
-/// password, unknown database) was reached, so that is a failure to fix in config.
-fn connect_error(e: &sqlx::Error, address: &str, user: &str) -> CollectError {
-    match e {
-        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            unreachable(format!("connection refused by {address}"))
-        }
-        sqlx::Error::Io(io) => unreachable(format!("cannot reach {address}: {io}")),
-        sqlx::Error::Tls(tls) => unreachable(format!("TLS with {address} failed: {tls}")),
-        sqlx::Error::Database(db) => {
-            failed(format!("connecting to {address} as {user}: {}", database_message(db.as_ref())))
-        }
-        other => unreachable(format!("connecting to {address}: {other}")),
-    }
+    super::sql::connect(options, timeout, &address, options.get_username(), database_message).await
 }
 
 fn address(options: &PgConnectOptions) -> String {
@@ -456,26 +433,6 @@ fn database_message(db: &dyn sqlx::error::DatabaseError) -> String {
         // query_canceled: statement_timeout
         Some("57014") => format!("{} (statement_timeout)", db.message()),
         _ => db.message().to_owned(),
-    }
-}
-
-fn unreachable(message: String) -> CollectError {
-    CollectError::Unreachable(crate::redact::text(&message).into_owned())
-}
-
-fn failed(message: String) -> CollectError {
-    CollectError::Failed(crate::redact::text(&message).into_owned())
-}
-
-/// `5s`, `500ms`, `1.5s`: how a person writes a timeout.
-pub(super) fn human_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else if ms < 1000 {
-        format!("{ms}ms")
-    } else {
-        format!("{}s", d.as_secs_f64())
     }
 }
 

@@ -61,7 +61,7 @@ use std::time::{Duration, Instant};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo as _, Value};
 
-use super::{CollectError, Collected, Endpoint};
+use super::{CollectError, Collected, Endpoint, failed, human_duration, unreachable};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The ACL a least-privilege auditor needs, for error messages.
@@ -124,7 +124,7 @@ async fn connect(
     match tokio::time::timeout(timeout, attempt).await {
         Err(_) => Err(unreachable(format!(
             "timed out after {} connecting to {address}",
-            super::postgres::human_duration(timeout)
+            human_duration(timeout)
         ))),
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(connect_error(&e, address, user)),
@@ -419,7 +419,7 @@ impl Session {
         match tokio::time::timeout(self.statement_timeout, cmd.query_async(&mut self.conn)).await {
             Err(_) => Err(failed(format!(
                 "{what}: no answer within {} (statement_timeout)",
-                super::postgres::human_duration(self.statement_timeout)
+                human_duration(self.statement_timeout)
             ))),
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(match server_message(&e, &self.user, what, acl) {
@@ -428,14 +428,6 @@ impl Session {
             }),
         }
     }
-}
-
-fn unreachable(message: String) -> CollectError {
-    CollectError::Unreachable(crate::redact::text(&message).into_owned())
-}
-
-fn failed(message: String) -> CollectError {
-    CollectError::Failed(crate::redact::text(&message).into_owned())
 }
 
 #[cfg(test)]
