@@ -130,7 +130,7 @@ pub fn build(site: &Site<'_>) -> IndexPage {
     let mut new_total = 0;
     let mut failing_targets = 0;
     for t in &run.targets {
-        let prev = history::previous_collection(older, &t.name).map(|(_, pt)| pt);
+        let prev = history::previous_collection(&site.index, older, &t.name).map(|(_, pt)| pt);
         let new = history::delta(prev, t).new_failures.len();
         new_total += new;
         let failing = t.findings.iter().filter(|f| is_failing(f)).count();
@@ -167,7 +167,7 @@ pub fn build(site: &Site<'_>) -> IndexPage {
         let last_change = site
             .runs
             .iter()
-            .find(|r| r.target(&t.name).is_some_and(|x| !x.changes.is_empty()))
+            .find(|r| site.index.target(r, &t.name).is_some_and(|x| !x.changes.is_empty()))
             .map_or_else(|| "none seen".to_owned(), |r| utc(r.started_at));
         let detected = t.detected_role.map_or("not detected".to_owned(), |r| r.to_string());
         let sort_key =

@@ -137,7 +137,7 @@ pub fn build(site: &Site<'_>, run: &Run) -> RunPage {
     let targets: Vec<&TargetRun> = run.targets.iter().collect();
     let mut changes = Vec::new();
     for t in &run.targets {
-        let prev = history::previous_collection(older, &t.name);
+        let prev = history::previous_collection(&site.index, older, &t.name);
         let d = history::delta(prev.map(|(_, pt)| pt), t);
         let uncollected = (t.status != TargetStatus::Ok).then(|| {
             format!(

@@ -15,6 +15,7 @@ pub mod conformance;
 mod gc;
 mod index;
 pub mod layout;
+pub mod manifest;
 
 pub use gc::GcReport;
 pub use index::IndexEntry;
@@ -115,10 +116,12 @@ impl Store {
         Ok(())
     }
 
-    /// Commits a run by writing its manifest, create-only. Everything the manifest
-    /// points at must already be stored.
+    /// Commits a run: its findings objects (create-only, content-addressed: findings
+    /// identical to an earlier run's write nothing), then its manifest, create-only (see
+    /// [`manifest`]). Everything else the manifest points at must already be stored.
     pub async fn commit_run(&self, run: &Run) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec_pretty(run).expect("a run always serializes");
+        let (bytes, findings) = manifest::encode(run);
+        self.put_findings(findings).await?;
         let path = layout::run(&run.run_id);
         match self.create(&path, bytes).await? {
             Written::New => Ok(()),
@@ -146,19 +149,32 @@ impl Store {
         Ok(ids)
     }
 
+    /// A committed run, exactly as it was committed (findings resolved).
     pub async fn get_run(&self, id: &RunId) -> Result<Run, StoreError> {
-        let path = layout::run(id);
-        let bytes = self.get(&path).await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|source| StoreError::Corrupt { path: path.to_string(), source })
+        let bytes = self.get(&layout::run(id)).await?;
+        self.decode(id, &bytes, &mut manifest::FindingsCache::new()).await
     }
 
-    /// The `n` most recent runs, newest first.
+    /// A committed run without its findings (every `findings` empty): what reading
+    /// snapshot digests, changes and statuses needs, without reading findings objects.
+    pub async fn get_run_without_findings(&self, id: &RunId) -> Result<Run, StoreError> {
+        let path = layout::run(id);
+        let bytes = self.get(&path).await?;
+        let corrupt = |source| StoreError::Corrupt { path: path.to_string(), source };
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(corrupt)?;
+        manifest::strip_findings(&mut value);
+        serde_json::from_value(value).map_err(corrupt)
+    }
+
+    /// The `n` most recent runs, newest first. Findings objects shared between runs
+    /// are read once.
     pub async fn recent_runs(&self, n: usize) -> Result<Vec<Run>, StoreError> {
         let ids = self.list_runs().await?;
         let mut runs = Vec::with_capacity(n.min(ids.len()));
+        let mut cache = manifest::FindingsCache::new();
         for id in ids.iter().rev().take(n) {
-            runs.push(self.get_run(id).await?);
+            let bytes = self.get(&layout::run(id)).await?;
+            runs.push(self.decode(id, &bytes, &mut cache).await?);
         }
         Ok(runs)
     }
