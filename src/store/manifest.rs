@@ -84,11 +84,13 @@ impl Store {
         &self,
         objects: Vec<(Digest, Vec<u8>)>,
     ) -> Result<usize, StoreError> {
-        let written: Vec<Written> = futures::stream::iter(objects)
+        // Futures collected into a Vec (not a stream of closures) keep callers `Send`.
+        let puts: Vec<_> = objects
+            .into_iter()
             .map(|(digest, bytes)| async move { self.create(&findings_path(&digest), bytes).await })
-            .buffer_unordered(READ_AHEAD)
-            .try_collect()
-            .await?;
+            .collect();
+        let written: Vec<Written> =
+            futures::stream::iter(puts).buffer_unordered(READ_AHEAD).try_collect().await?;
         Ok(written.iter().filter(|w| **w == Written::New).count())
     }
 
@@ -106,7 +108,8 @@ impl Store {
             .filter_map(|t| t.get(FINDINGS_REF)?.as_str().map(str::to_owned))
             .filter(|d| !cache.contains_key(d))
             .collect();
-        let fetched: Vec<(String, Value)> = futures::stream::iter(missing)
+        let reads: Vec<_> = missing
+            .into_iter()
             .map(|digest| async move {
                 let path = findings_path(&Digest(digest.clone()));
                 let bytes = self.get(&path).await?;
@@ -115,11 +118,11 @@ impl Store {
                 }
                 let value = serde_json::from_slice(&bytes)
                     .map_err(|source| StoreError::Corrupt { path: path.to_string(), source })?;
-                Ok((digest, value))
+                Ok::<_, StoreError>((digest, value))
             })
-            .buffer_unordered(READ_AHEAD)
-            .try_collect()
-            .await?;
+            .collect();
+        let fetched: Vec<(String, Value)> =
+            futures::stream::iter(reads).buffer_unordered(READ_AHEAD).try_collect().await?;
         cache.extend(fetched);
         for target in targets_mut(&mut value) {
             if let Some(Value::String(digest)) = target.remove(FINDINGS_REF) {
