@@ -19,6 +19,8 @@ pub struct Sample {
 pub fn run(cmd: &mut Command) -> Sample {
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     let start = Instant::now();
+    // Reaped by `wait4` below, which also reports the child's own CPU time and RSS.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;

@@ -149,7 +149,7 @@ impl<'a> Evaluator<'a> {
             }
         }
         for (mut m, f) in members.into_iter().zip(findings) {
-            m.result.findings = f;
+            m.result.findings = f.into();
             if let Some(snapshot) = &m.snapshot {
                 self.settings.insert(&m.result.name, snapshot);
             }

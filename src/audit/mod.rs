@@ -228,7 +228,7 @@ async fn assess(
         collected_at,
         duration_ms,
         state: BTreeMap::new(),
-        findings: Vec::new(),
+        findings: Default::default(),
         changes: Vec::new(),
     };
     let Collected { mut snapshot, mut state } = match collected {

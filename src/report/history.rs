@@ -84,7 +84,7 @@ pub fn delta<'a>(before: Option<&'a TargetRun>, now: &'a TargetRun) -> TargetDel
     }
     let old = before.map(by_rule).unwrap_or_default();
     let new = by_rule(now);
-    for f in &now.findings {
+    for f in now.findings.iter() {
         let prev = old.get(f.rule.as_str());
         if is_failing(f) && prev.is_none_or(|p| !is_failing(p)) {
             d.new_failures.push(f);

@@ -74,7 +74,7 @@ fn counts(run: &Run) -> [usize; 6] {
         if t.status != TargetStatus::Ok {
             c[4] += 1;
         }
-        for f in &t.findings {
+        for f in t.findings.iter() {
             match f.status {
                 FindingStatus::Fail => {
                     c[0] += 1;
@@ -220,7 +220,7 @@ pub fn build(site: &Site<'_>) -> IndexPage {
     let failing_series: Vec<usize> = recent
         .iter()
         .rev()
-        .map(|r| r.targets.iter().flat_map(|t| &t.findings).filter(|f| is_failing(f)).count())
+        .map(|r| r.targets.iter().flat_map(|t| t.findings.iter()).filter(|f| is_failing(f)).count())
         .collect();
     let runs: Vec<RunRow> = recent.iter().map(|r| site.run_row("", r)).collect();
     let trend_rows: Vec<RunRow> = recent.iter().rev().map(|r| site.run_row("", r)).collect();

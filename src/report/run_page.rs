@@ -222,7 +222,7 @@ const STATUSES: [FindingStatus; 5] = [
 /// Status × severity counts, most severe first.
 pub fn matrix(targets: &[&TargetRun]) -> Matrix {
     let mut cells = [[0usize; 5]; 5];
-    for f in targets.iter().flat_map(|t| &t.findings) {
+    for f in targets.iter().flat_map(|t| t.findings.iter()) {
         let row = Severity::DESCENDING.iter().position(|s| *s == f.severity).unwrap_or(4);
         let col = STATUSES.iter().position(|s| *s == f.status).unwrap_or(4);
         cells[row][col] += 1;

@@ -196,7 +196,7 @@ impl<'a> Site<'a> {
             .map(|p| format!("{} v{}", text::clean(&p.name), text::clean(&p.version)))
             .collect();
         let failing: usize =
-            run.targets.iter().flat_map(|t| &t.findings).filter(|f| is_failing(f)).count();
+            run.targets.iter().flat_map(|t| t.findings.iter()).filter(|f| is_failing(f)).count();
         let ok = run.targets.iter().filter(|t| t.status == crate::run::TargetStatus::Ok).count();
         RunRow {
             id: text::clean(&run.run_id.0),
