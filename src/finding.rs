@@ -77,6 +77,36 @@ impl fmt::Display for FindingStatus {
     }
 }
 
+/// When a finding bites: now, or only once a server restarts (or reloads).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Drift {
+    /// The running configuration (every finding of `findings[]`).
+    #[default]
+    Live,
+    /// A value written to a file (or persisted) that takes effect on the next restart
+    /// or reload.
+    Pending,
+    /// A value set at runtime only, which the next restart loses (the file's comes back).
+    RuntimeOnly,
+}
+
+impl Drift {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Drift::Live => "live",
+            Drift::Pending => "pending",
+            Drift::RuntimeOnly => "runtime_only",
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        *self == Drift::Live
+    }
+}
+
 /// A waiver that matched a finding, copied into the finding so the evidence stands on
 /// its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,4 +144,45 @@ pub struct Finding {
     pub location: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiver: Option<AppliedWaiver>,
+    /// `live` (not written) for findings on the running configuration; `pending` or
+    /// `runtime_only` for pre-flight findings (`preflight[]`).
+    #[serde(default, skip_serializing_if = "Drift::is_live")]
+    pub drift: Drift,
+    /// On pre-flight findings: the member whose restart (or reload) brings it about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarting: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `drift` and `restarting` are additive: absent on live findings, so the JSON of
+    /// `findings[]` is what it was; written on pre-flight findings.
+    #[test]
+    fn drift_is_written_only_off_live() {
+        let mut f = Finding {
+            rule: "R".into(),
+            policy: "p".into(),
+            key: "setting.x".into(),
+            severity: Severity::Critical,
+            status: FindingStatus::Fail,
+            expected: "1".into(),
+            actual: Some("2".into()),
+            message: "m".into(),
+            rationale: None,
+            remediation: None,
+            location: None,
+            waiver: None,
+            drift: Drift::Live,
+            restarting: None,
+        };
+        let live = serde_json::to_value(&f).unwrap();
+        assert!(live.get("drift").is_none() && live.get("restarting").is_none(), "{live}");
+        f.drift = Drift::RuntimeOnly;
+        f.restarting = Some("db1".into());
+        let json = serde_json::to_string(&f).unwrap();
+        assert!(json.contains(r#""drift":"runtime_only","restarting":"db1""#), "{json}");
+        assert_eq!(serde_json::from_str::<Finding>(&json).unwrap(), f);
+    }
 }

@@ -20,6 +20,7 @@
 //! - [`server`]: the web server: reports, JSON API, `/metrics`, health.
 //! - [`schedule`]: `serve`: cron ticks, overlap guard, shutdown; the only module that
 //!   knows about cron and signals.
+//! - [`fleet`]: several instances sharing one store: shards, slots and who claims them.
 
 pub mod audit;
 pub mod baseline;
@@ -29,6 +30,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod diff;
 pub mod finding;
+pub mod fleet;
 pub mod history;
 pub mod notify;
 pub mod policy;

@@ -116,6 +116,12 @@ pub struct TargetRun {
     /// findings (an unchanged target's findings are the same run after run).
     pub findings: Arc<Vec<Finding>>,
     pub changes: Vec<Change>,
+    /// Restart pre-flight: what the next restart (or reload) of this target, or of its
+    /// group's primary, would break here, from the policies evaluated against the
+    /// configuration with every `pending.<name>` value applied. Only outcomes that the
+    /// pending values cause; `drift` and `restarting` say when and whose restart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<Finding>,
 }
 
 impl TargetRun {
@@ -140,6 +146,13 @@ pub struct Summary {
     /// Failing findings by severity.
     pub failing_by_severity: BTreeMap<String, usize>,
     pub changes: usize,
+    /// Failing (or not evaluable) pre-flight findings: what the next restarts would break.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub preflight: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -158,6 +171,11 @@ impl Summary {
                 }
             }
             s.changes += t.changes.len();
+            s.preflight += t
+                .preflight
+                .iter()
+                .filter(|f| matches!(f.status, FindingStatus::Fail | FindingStatus::Error))
+                .count();
         }
         s
     }
@@ -182,6 +200,30 @@ pub struct Run {
     pub previous_run: Option<RunId>,
     pub targets: Vec<TargetRun>,
     pub summary: Summary,
+    /// The scheduled slot this run was claimed for (`serve` only; see [`Slot`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<Slot>,
+}
+
+/// One scheduled slot: a schedule's cron tick (to the second), and the shard of the
+/// targets when the fleet is sharded. Every instance sharing a store computes the same
+/// slot for the same tick; the store's lease on it says which instance ran it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Slot {
+    /// The schedule's key: `service` for `[schedule] cron`, `cron-<hash>` for a
+    /// per-target pattern. Path-safe (a-z, 0-9, `-`).
+    pub schedule: String,
+    /// The cron tick, whole seconds, UTC.
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+}
+
+/// Shard `index` of `count` (`index < count`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
 }
 
 impl Run {
@@ -234,6 +276,8 @@ mod tests {
                 expires: "2026-01-01".into(),
                 expired: true,
             }),
+            drift: Default::default(),
+            restarting: None,
         };
         let mut state = State::new();
         state.insert("state.replicas.count".into(), Entry::new("1"));
@@ -262,6 +306,7 @@ mod tests {
                 previous_location: None,
                 rollback: Some("ALTER SYSTEM SET wal_level = 'replica';".into()),
             }],
+            preflight: vec![],
         };
         let targets = vec![target];
         let run = Run {
@@ -282,6 +327,7 @@ mod tests {
             previous_run: Some(RunId("20261125T161000Z-0001".into())),
             summary: Summary::of(&targets),
             targets,
+            slot: None,
         };
         insta::assert_json_snapshot!(run);
         let back: Run = serde_json::from_str(&serde_json::to_string(&run).unwrap()).unwrap();

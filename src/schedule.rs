@@ -12,6 +12,11 @@
 //!   SIGTERM/SIGINT and exits the process at once (130) on a second one.
 //! - After each run the in-memory [`Status`] is updated (metrics, readiness) and the
 //!   differences with the previous results go to the webhooks.
+//! - Several instances may share one store ([`crate::fleet`]): a tick first claims its
+//!   slot (the cron time, to the second, and this instance's shard) with a create-only
+//!   lease; when another instance has it, the tick is skipped, logged (`slot lost`) and
+//!   counted. Every tick also takes in the runs other instances committed, so metrics,
+//!   readiness and notifications follow the whole fleet's history.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,10 +29,12 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::audit::{self, Quiet, Trigger};
+use crate::audit::{self, Quiet};
 use crate::config::{Config, Cron};
+use crate::fleet::{self, Instance};
 use crate::notify::{self, Notifier};
 use crate::policy::PolicySet;
+use crate::run::{RunId, Shard, Slot};
 use crate::server::{self, AppState};
 use crate::status::{SharedStatus, Status};
 use crate::store::{Store, StoreError};
@@ -54,6 +61,8 @@ pub enum ServeError {
     Notify(String),
     #[error("web server: {0}")]
     Server(String),
+    #[error("{0}")]
+    Shard(String),
 }
 
 /// One cron schedule and the targets it audits.
@@ -61,6 +70,8 @@ pub enum ServeError {
 pub struct Plan {
     /// `service` for `[schedule] cron`, else the pattern.
     pub name: String,
+    /// The schedule's key in lease names ([`fleet::schedule_key`]).
+    pub key: String,
     pub cron: Cron,
     pub targets: Vec<String>,
 }
@@ -74,6 +85,7 @@ pub fn plans(config: &Config) -> Vec<Plan> {
     if !shared.is_empty() {
         plans.push(Plan {
             name: "service".into(),
+            key: fleet::schedule_key("service", &config.schedule.cron.pattern),
             cron: config.schedule.cron.clone(),
             targets: shared,
         });
@@ -85,6 +97,7 @@ pub fn plans(config: &Config) -> Vec<Plan> {
             Some(plan) => plan.targets.push(t.name.clone()),
             None => own.push(Plan {
                 name: cron.pattern.clone(),
+                key: fleet::schedule_key(&cron.pattern, &cron.pattern),
                 cron: cron.clone(),
                 targets: vec![t.name.clone()],
             }),
@@ -110,7 +123,12 @@ pub async fn run(
     let status = status.shared();
     let notifier = Notifier::new(config.notify.clone(), config.server.public_url.clone())
         .map_err(ServeError::Notify)?;
-    let plans = plans(config);
+    let instance = Instance::this_process();
+    let shard = fleet::this_shard(&config.schedule, &instance.host).map_err(ServeError::Shard)?;
+    let mut plans = plans(config);
+    for plan in &mut plans {
+        plan.targets = fleet::targets_of(&plan.targets, shard);
+    }
     let longest = plans.iter().map(|p| p.cron.interval).max().unwrap_or(Duration::from_secs(300));
     let grace_period = config.schedule.grace_period;
     let run_at_start = config.schedule.run_at_start;
@@ -124,10 +142,23 @@ pub async fn run(
         ready_within: longest * 3,
         started_at,
     };
+    let all_names = app.targets.clone();
+    let window = catch_up_window(longest, config.audit.target_timeout);
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut web = tokio::spawn(server::serve(listener, app, token.clone().cancelled_owned()));
 
-    let ctx = Arc::new(Context { service, status, notifier, token: token.clone(), tracker });
+    let ctx = Arc::new(Context {
+        service,
+        status,
+        notifier,
+        token: token.clone(),
+        tracker,
+        instance,
+        shard,
+        names: all_names,
+        window,
+        seen: Default::default(),
+    });
     let scheduler = JobScheduler::new().await.map_err(scheduler_error)?;
     for plan in &plans {
         let plan = Arc::new(plan.clone());
@@ -139,13 +170,26 @@ pub async fn run(
         })
         .map_err(scheduler_error)?;
         scheduler.add(job).await.map_err(scheduler_error)?;
-        tracing::info!(schedule = %plan.name, cron = %plan.cron.pattern, targets = plan.targets.len(), "schedule added");
+        tracing::info!(
+            schedule = %plan.name,
+            cron = %plan.cron.pattern,
+            targets = plan.targets.len(),
+            shard = shard.map(|s| s.index),
+            shards = shard.map(|s| s.count),
+            "schedule added"
+        );
         if run_at_start {
             tick(&ctx, &plan, &lock);
         }
     }
     scheduler.start().await.map_err(scheduler_error)?;
-    tracing::info!(listen = %address, schedules = plans.len(), "driftwatch serve started");
+    tracing::info!(
+        listen = %address,
+        schedules = plans.len(),
+        instance = %ctx.instance.id,
+        host = %ctx.instance.host,
+        "driftwatch serve started"
+    );
 
     let web_ended = tokio::select! {
         () = shutdown => None,
@@ -224,6 +268,16 @@ struct Context {
     notifier: Notifier,
     token: CancellationToken,
     tracker: TaskTracker,
+    /// Who this process is in the leases it takes.
+    instance: Instance,
+    /// This instance's shard, when the fleet is sharded.
+    shard: Option<Shard>,
+    /// Every configured target (the status keeps only these).
+    names: Arc<Vec<String>>,
+    /// How far back from the newest known run [`catch_up`] looks for runs it missed.
+    window: chrono::Duration,
+    /// Runs within that window already taken into the status.
+    seen: std::sync::Mutex<std::collections::BTreeSet<RunId>>,
 }
 
 /// A tick of `plan`: start a run unless one is still going or we are shutting down.
@@ -231,6 +285,8 @@ fn tick(ctx: &Arc<Context>, plan: &Arc<Plan>, lock: &Arc<Mutex<()>>) {
     if ctx.token.is_cancelled() {
         return;
     }
+    let slot =
+        Slot { schedule: plan.key.clone(), at: plan.cron.slot_at(Utc::now()), shard: ctx.shard };
     let Ok(guard) = lock.clone().try_lock_owned() else {
         ctx.status.write().expect("status lock").skipped_ticks += 1;
         tracing::warn!(schedule = %plan.name, "tick skipped: the previous run is still in progress");
@@ -239,19 +295,100 @@ fn tick(ctx: &Arc<Context>, plan: &Arc<Plan>, lock: &Arc<Mutex<()>>) {
     let (ctx2, plan) = (ctx.clone(), plan.clone());
     ctx.tracker.spawn(async move {
         let _guard = guard;
-        execute(&ctx2, &plan).await;
+        if claim(&ctx2, &plan, &slot).await {
+            execute(&ctx2, &plan, &slot).await;
+        }
     });
 }
 
+/// Claims `slot` for this instance and takes in what other instances committed.
+/// `true`: run it. A plan with no targets in this shard only catches up.
+async fn claim(ctx: &Context, plan: &Plan, slot: &Slot) -> bool {
+    if plan.targets.is_empty() {
+        catch_up(ctx).await;
+        return false;
+    }
+    let store = &ctx.service.store;
+    let started_at = Utc::now();
+    let won = match store.claim_slot(&ctx.instance.lease(slot, started_at)).await {
+        Ok(won) => won,
+        Err(e) => {
+            let error = format!("cannot claim the slot: {e}");
+            tracing::error!(schedule = %plan.name, slot = %slot.at, %error, "scheduled run failed");
+            let mut status = ctx.status.write().expect("status lock");
+            status.record_failure(started_at, Utc::now(), error);
+            return false;
+        }
+    };
+    if !won {
+        ctx.status.write().expect("status lock").slots_lost += 1;
+        let holder = match store.lease(slot).await {
+            Ok(Some(lease)) => format!("{} (pid {} on {})", lease.instance, lease.pid, lease.host),
+            _ => "unknown".to_owned(),
+        };
+        tracing::info!(
+            schedule = %plan.name,
+            slot = %slot.at,
+            shard = slot.shard.map(|s| s.index),
+            holder,
+            "slot lost: another instance runs it"
+        );
+    }
+    catch_up(ctx).await;
+    won
+}
+
+/// Takes the runs other instances sharing the store committed into the status. Runs
+/// of one slot commit in any order (an earlier-started run may commit last), so this
+/// lists every run started within `ctx.window` of the newest one known, and reads the
+/// ones not taken in yet (at most [`STARTUP_HISTORY`]). `Status::record` keeps each
+/// target's newest result, whatever order runs arrive in.
+async fn catch_up(ctx: &Context) {
+    let newest = ctx.status.read().expect("status lock").newest_run.clone();
+    let from = newest.and_then(|n| n.timestamp()).map(|t| RunId::new(t - ctx.window, 0));
+    let store = &ctx.service.store;
+    let ids = match store.runs_after(from.as_ref()).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read other instances' runs");
+            return;
+        }
+    };
+    let unseen: Vec<RunId> = {
+        let mut seen = ctx.seen.lock().expect("seen lock");
+        if let Some(from) = &from {
+            seen.retain(|id| id > from);
+        }
+        ids.into_iter().filter(|id| !seen.contains(id)).collect()
+    };
+    let skip = unseen.len().saturating_sub(STARTUP_HISTORY);
+    let mut runs = Vec::new();
+    for id in &unseen[skip..] {
+        match store.get_run(id).await {
+            Ok(run) => runs.push(run),
+            Err(e) => tracing::warn!(run_id = %id, error = %e, "cannot read a run"),
+        }
+    }
+    if runs.is_empty() {
+        return;
+    }
+    ctx.seen.lock().expect("seen lock").extend(runs.iter().map(|r| r.run_id.clone()));
+    let names: Vec<&str> = ctx.names.iter().map(String::as_str).collect();
+    let mut status = ctx.status.write().expect("status lock");
+    for run in &runs {
+        status.record(run);
+    }
+    status.retain_targets(&names);
+    tracing::debug!(runs = runs.len(), "took in runs from other instances");
+}
+
 /// One scheduled run: audit, update the status, notify.
-async fn execute(ctx: &Context, plan: &Plan) {
+async fn execute(ctx: &Context, plan: &Plan, slot: &Slot) {
     let names: Vec<&str> = plan.targets.iter().map(String::as_str).collect();
     let started_at = Utc::now();
     let clock = Instant::now();
     let s = &ctx.service;
-    let result =
-        audit::run_targets(&s.config, &s.policies, &s.store, Trigger::Schedule, &Quiet, &names)
-            .await;
+    let result = audit::run_slot(&s.config, &s.policies, &s.store, &Quiet, &names, slot).await;
     let duration_ms = clock.elapsed().as_millis() as u64;
     match result {
         Ok(run) => {
@@ -261,9 +398,11 @@ async fn execute(ctx: &Context, plan: &Plan) {
                 status.record(&run);
                 notify::events(&previous, &run)
             };
+            ctx.seen.lock().expect("seen lock").insert(run.run_id.clone());
             tracing::info!(
                 run_id = %run.run_id,
                 schedule = %plan.name,
+                slot = %slot.at,
                 targets = run.summary.targets,
                 targets_ok = run.summary.targets_ok,
                 targets_unreachable = run.summary.targets_unreachable,
@@ -287,6 +426,14 @@ async fn execute(ctx: &Context, plan: &Plan) {
             tracing::error!(schedule = %plan.name, error = %e, duration_ms, "scheduled run failed");
         }
     }
+}
+
+/// Runs of one slot may commit up to a collection deadline apart, and an instance may
+/// lose several slots in a row: look back three intervals plus a deadline, at least a
+/// minute.
+fn catch_up_window(longest: Duration, target_timeout: Duration) -> chrono::Duration {
+    let window = (longest * 3 + target_timeout).max(Duration::from_secs(60));
+    chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(1))
 }
 
 fn scheduler_error(e: tokio_cron_scheduler::JobSchedulerError) -> ServeError {

@@ -64,6 +64,43 @@ impl fmt::Display for Role {
     }
 }
 
+/// What kind of not-yet-live value a `pending.<name>` entry holds: the value the
+/// setting will have after the server next restarts (or reloads), which differs from
+/// the live one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingKind {
+    /// Written to a configuration file (PostgreSQL `postmaster` context, MySQL
+    /// `SET PERSIST_ONLY`): takes effect on the next restart.
+    Restart,
+    /// Written to a configuration file, not yet reloaded: takes effect on the next
+    /// reload (or restart).
+    Reload,
+    /// The live value was set at runtime only (Redis `CONFIG SET` without
+    /// `CONFIG REWRITE`): the file's value comes back on the next restart.
+    RuntimeOnly,
+}
+
+impl PendingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendingKind::Restart => "restart",
+            PendingKind::Reload => "reload",
+            PendingKind::RuntimeOnly => "runtime_only",
+        }
+    }
+}
+
+impl fmt::Display for PendingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The namespace of values that take effect on the next restart or reload:
+/// `pending.<name>` holds what `setting.<name>` will become.
+pub const PENDING_PREFIX: &str = "pending.";
+
 /// One configuration value and where it came from.
 ///
 /// `value` is exactly what the server reports (after redaction), as text; `unit` is the
@@ -92,6 +129,9 @@ pub struct Entry {
     /// True when redaction replaced (part of) the value.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redacted: bool,
+    /// On `pending.<name>` entries only: when the value takes effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingKind>,
 }
 
 impl Entry {

@@ -29,6 +29,10 @@ pub struct Status {
     pub collected: BTreeMap<String, TargetRun>,
     /// Ticks skipped because the run before was still going.
     pub skipped_ticks: u64,
+    /// Slots skipped because another instance sharing the store claimed them.
+    pub slots_lost: u64,
+    /// The newest committed run taken in (this instance's or another's).
+    pub newest_run: Option<RunId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,26 +67,35 @@ impl Status {
         status
     }
 
-    /// Takes in a committed run.
+    /// Takes in a committed run. Runs may arrive out of order (other instances' runs
+    /// are read after they commit): the newest run sets the last run, and each target
+    /// keeps its newest result.
     pub fn record(&mut self, run: &Run) {
-        self.last_run = Some(LastRun {
-            run_id: Some(run.run_id.clone()),
-            started_at: run.started_at,
-            finished_at: run.finished_at,
-            success: true,
-            changes: run.summary.changes,
-            error: None,
-        });
-        self.last_success_at = Some(run.finished_at);
-        self.policy_digest = Some(run.policy_bundle.digest.clone());
+        if self.newest_run.as_ref().is_none_or(|n| *n <= run.run_id) {
+            self.last_run = Some(LastRun {
+                run_id: Some(run.run_id.clone()),
+                started_at: run.started_at,
+                finished_at: run.finished_at,
+                success: true,
+                changes: run.summary.changes,
+                error: None,
+            });
+            self.last_success_at = Some(run.finished_at);
+            self.policy_digest = Some(run.policy_bundle.digest.clone());
+            self.newest_run = Some(run.run_id.clone());
+        }
         for t in &run.targets {
-            if t.status == crate::run::TargetStatus::Ok {
+            if t.status == crate::run::TargetStatus::Ok
+                && self.collected.get(&t.name).is_none_or(|c| c.collected_at <= t.collected_at)
+            {
                 self.collected.insert(t.name.clone(), t.clone());
             }
-            self.targets.insert(
-                t.name.clone(),
-                LatestTarget { run_id: run.run_id.clone(), result: t.clone() },
-            );
+            if self.targets.get(&t.name).is_none_or(|l| l.run_id <= run.run_id) {
+                self.targets.insert(
+                    t.name.clone(),
+                    LatestTarget { run_id: run.run_id.clone(), result: t.clone() },
+                );
+            }
         }
     }
 
@@ -152,6 +165,8 @@ pub mod fixture {
             remediation: None,
             location: None,
             waiver: None,
+            drift: Default::default(),
+            restarting: None,
         }
     }
 
@@ -185,6 +200,7 @@ pub mod fixture {
             state: Default::default(),
             findings: Default::default(),
             changes: vec![],
+            preflight: vec![],
         }
     }
 
@@ -206,6 +222,33 @@ pub mod fixture {
             previous_run: None,
             summary: Summary::of(&targets),
             targets,
+            slot: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::*;
+    use super::*;
+    use crate::run::TargetStatus;
+
+    #[test]
+    fn runs_taken_in_out_of_order_keep_the_newest_results() {
+        let older = run("20261125T161500.100Z-0001", vec![target("a", TargetStatus::Ok)]);
+        let mut newer = run("20261125T161500.200Z-0002", vec![target("a", TargetStatus::Error)]);
+        newer.targets[0].collected_at = at("2026-11-25T16:15:02Z");
+        let mut status = Status::default();
+        status.record(&newer);
+        status.record(&older);
+        assert_eq!(status.newest_run, Some(newer.run_id.clone()));
+        assert_eq!(status.last_run.as_ref().unwrap().run_id, Some(newer.run_id.clone()));
+        assert_eq!(status.targets["a"].run_id, newer.run_id);
+        // The older run still counts for what the newer one could not collect.
+        assert_eq!(status.collected["a"].status, TargetStatus::Ok);
+        let b = run("20261125T161500.050Z-0003", vec![target("b", TargetStatus::Ok)]);
+        status.record(&b);
+        assert_eq!(status.targets["b"].run_id, b.run_id, "another shard's targets are taken in");
+        assert_eq!(status.newest_run, Some(newer.run_id));
     }
 }

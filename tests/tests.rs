@@ -2,8 +2,11 @@
 //! `bash tests/setup/services.sh` starts; they fail, never skip, when those are down.
 
 mod audit;
+mod bad_input;
 mod check;
+mod crash;
 mod history;
+mod lease;
 mod live;
 mod serve;
 mod store;

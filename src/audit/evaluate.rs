@@ -3,6 +3,8 @@
 //! see every member, and then its snapshot is dropped. Memory holds the snapshots of
 //! groups still being collected, not of the whole fleet; what the reports need later
 //! is only each snapshot's setting names (shared between targets with the same set).
+//! After a group's live findings, the restart pre-flight evaluates it again with every
+//! member's `pending.*` values applied (`policy::preflight`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use crate::config::Target;
-use crate::policy::{self, Group, Member, PolicySet, TargetFacts};
+use crate::policy::{self, Group, Member, PolicySet, TargetFacts, preflight};
 use crate::report::Settings;
 use crate::run::TargetRun;
 use crate::snapshot::{Role, Snapshot};
@@ -107,6 +109,7 @@ impl<'a> Evaluator<'a> {
     fn evaluate(&mut self, mut members: Vec<Collected>) {
         members.sort_by_key(|m| m.index);
         let mut findings = Vec::with_capacity(members.len());
+        let preflights: Vec<Vec<crate::finding::Finding>>;
         {
             let collected: Vec<Member<'_>> = members
                 .iter()
@@ -147,9 +150,46 @@ impl<'a> Evaluator<'a> {
                     self.today,
                 ));
             }
+            // Restart pre-flight: each collected member's findings once every member's
+            // pending values are applied, compared with its live findings.
+            let subjects: Vec<preflight::Subject<'_>> = members
+                .iter()
+                .zip(&findings)
+                .filter_map(|(m, live)| {
+                    let t = &m.result;
+                    Some(preflight::Subject {
+                        facts: TargetFacts {
+                            name: &t.name,
+                            kind: t.kind,
+                            role: t.role,
+                            labels: &t.labels,
+                        },
+                        snapshot: m.snapshot.as_ref()?,
+                        state: &t.state,
+                        live,
+                    })
+                })
+                .collect();
+            let group_name = members.first().and_then(|m| m.result.group.as_deref());
+            let mut found = preflight::evaluate(
+                self.policies,
+                group_name,
+                &subjects,
+                &not_collected,
+                self.today,
+            )
+            .into_iter();
+            preflights = members
+                .iter()
+                .map(|m| match m.snapshot {
+                    Some(_) => found.next().unwrap_or_default(),
+                    None => Vec::new(),
+                })
+                .collect();
         }
-        for (mut m, f) in members.into_iter().zip(findings) {
+        for ((mut m, f), p) in members.into_iter().zip(findings).zip(preflights) {
             m.result.findings = f.into();
+            m.result.preflight = p;
             if let Some(snapshot) = &m.snapshot {
                 self.settings.insert(&m.result.name, snapshot);
             }

@@ -26,7 +26,7 @@ use crate::policy::PolicySet;
 use crate::redact;
 use crate::report;
 use crate::rollback;
-use crate::run::{Run, RunId, Summary, TargetRun, TargetStatus};
+use crate::run::{Run, RunId, Slot, Summary, TargetRun, TargetStatus};
 use crate::snapshot::{Digest, Snapshot};
 use crate::store::{Store, StoreError, Written};
 
@@ -39,6 +39,10 @@ pub enum AuditError {
     Store(#[from] StoreError),
     #[error("rendering reports: {0}")]
     Report(#[from] report::ReportError),
+    /// The fingerprint key is configured but cannot be read: a run without it would
+    /// show every secret as changed.
+    #[error("secret fingerprint key: {0}")]
+    RedactionKey(String),
 }
 
 /// Told about each target as its collection finishes (before policies are evaluated),
@@ -90,29 +94,60 @@ pub async fn run_targets(
     progress: &dyn Progress,
     names: &[&str],
 ) -> Result<Run, AuditError> {
+    run_some(config, policies, store, trigger, progress, names, None).await
+}
+
+/// Like [`run_targets`] for a scheduled `slot` the caller has claimed
+/// ([`Store::claim_slot`]): the manifest records the slot.
+pub async fn run_slot(
+    config: &Config,
+    policies: &PolicySet,
+    store: &Store,
+    progress: &dyn Progress,
+    names: &[&str],
+    slot: &Slot,
+) -> Result<Run, AuditError> {
+    run_some(config, policies, store, Trigger::Schedule, progress, names, Some(slot)).await
+}
+
+async fn run_some(
+    config: &Config,
+    policies: &PolicySet,
+    store: &Store,
+    trigger: Trigger,
+    progress: &dyn Progress,
+    names: &[&str],
+    slot: Option<&Slot>,
+) -> Result<Run, AuditError> {
     let started_at = Utc::now();
     let run_id = RunId::new(started_at, entropy());
     let span = tracing::info_span!("audit", run_id = %run_id);
     let names: HashSet<&str> = names.iter().copied().collect();
     let targets: Vec<&Target> =
         config.targets.iter().filter(|t| names.contains(t.name.as_str())).collect();
-    run_inner(config, &targets, policies, store, trigger, progress, started_at, run_id)
-        .instrument(span)
-        .await
+    let run = Started { trigger, started_at, run_id, slot: slot.cloned() };
+    run_inner(config, &targets, policies, store, progress, run).instrument(span).await
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a run is before it collects anything.
+struct Started {
+    trigger: Trigger,
+    started_at: DateTime<Utc>,
+    run_id: RunId,
+    slot: Option<Slot>,
+}
+
 async fn run_inner(
     config: &Config,
     targets: &[&Target],
     policies: &PolicySet,
     store: &Store,
-    trigger: Trigger,
     progress: &dyn Progress,
-    started_at: DateTime<Utc>,
-    run_id: RunId,
+    started: Started,
 ) -> Result<Run, AuditError> {
+    let Started { trigger, started_at, run_id, slot } = started;
     let clock = Instant::now();
+    let redactor = config.redaction.redactor().map_err(AuditError::RedactionKey)?;
     let earlier = store.list_runs().await?;
     if let Some(last) = earlier.last() {
         // A crash between the last commit and its index entries is repaired here.
@@ -139,7 +174,8 @@ async fn run_inner(
     // dropped then (see `evaluate`).
     let mut evaluator = evaluate::Evaluator::new(policies, targets, started_at.date_naive());
     while let Some((i, target, collected, duration_ms)) = collections.next().await {
-        let (result, snapshot) = assess(target, collected, duration_ms, store, &previous).await?;
+        let (result, snapshot) =
+            assess(target, collected, duration_ms, store, &previous, &redactor).await?;
         progress.target_done(&result);
         evaluator.add(i, result, snapshot);
     }
@@ -163,6 +199,7 @@ async fn run_inner(
         previous_run: earlier.last().cloned(),
         targets,
         summary,
+        slot,
     };
     store.commit_run(&run).await?;
     store.index_run(&run).await?;
@@ -202,14 +239,16 @@ async fn collect_target(
     }
 }
 
-/// Turns one collection into a target result: redact, store, diff. Findings come later,
-/// from [`evaluate_all`], once every member of every group is collected.
+/// Turns one collection into a target result: redact, store, diff. Findings (live and
+/// pre-flight) come later, from [`evaluate::Evaluator`], once every member of the
+/// target's group is collected.
 async fn assess(
     target: &Target,
     collected: Result<Collected, CollectError>,
     duration_ms: u64,
     store: &Store,
     previous: &PreviousSnapshots,
+    redactor: &redact::Redactor,
 ) -> Result<(TargetRun, Option<Snapshot>), StoreError> {
     let collected_at = Utc::now();
     let mut result = TargetRun {
@@ -230,6 +269,7 @@ async fn assess(
         state: BTreeMap::new(),
         findings: Default::default(),
         changes: Vec::new(),
+        preflight: Vec::new(),
     };
     let Collected { mut snapshot, mut state } = match collected {
         Ok(collected) => collected,
@@ -242,8 +282,8 @@ async fn assess(
             return Ok((result, None));
         }
     };
-    redact::snapshot(&mut snapshot);
-    redact::state(&mut state);
+    redactor.snapshot(&mut snapshot);
+    redactor.state(&mut state);
 
     let (digest, written) = store.put_snapshot(&snapshot).await?;
     if let Some(before) = previous.get(&target.name) {

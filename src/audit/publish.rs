@@ -1,6 +1,8 @@
 //! Publishing a committed run's reports: pages rendered and written one at a time, each
-//! target's snapshot read back from the store for its own page only, so memory does
-//! not grow with the fleet (1,000 targets' pages are ~175 MB of HTML).
+//! target's snapshot read back from the store for its own page only (and each group's
+//! members' snapshots for the group page), so memory does not grow with the fleet (1,000 targets' pages are ~175 MB of HTML).
+
+use std::collections::BTreeMap;
 
 use futures::StreamExt as _;
 
@@ -8,6 +10,7 @@ use super::evaluate::SettingNames;
 use super::{AuditError, REPORT_HISTORY};
 use crate::report;
 use crate::run::Run;
+use crate::snapshot::Snapshot;
 use crate::store::Store;
 
 /// Snapshots read ahead of the page being rendered.
@@ -53,6 +56,26 @@ pub(super) async fn publish_reports(
     while let Some(next) = snapshots.next().await {
         let (t, snapshot) = next?;
         let page = prepared.target_page(t, snapshot.as_ref())?;
+        store.put_report(&page.path, &page.html).await?;
+        pages += 1;
+    }
+    // Group pages compare their members' settings: each group's member snapshots are
+    // read back for its own page only.
+    for (group, members) in prepared.groups() {
+        let reads: Vec<_> = members
+            .into_iter()
+            .filter_map(|t| Some((t, t.snapshot.as_ref()?)))
+            .map(|(t, digest)| async move {
+                Ok::<_, AuditError>((t.name.clone(), store.get_snapshot(&t.name, digest).await?))
+            })
+            .collect();
+        let snapshots: BTreeMap<String, Snapshot> = futures::stream::iter(reads)
+            .buffered(READ_AHEAD)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let page = prepared.group_page(group, &snapshots)?;
         store.put_report(&page.path, &page.html).await?;
         pages += 1;
     }

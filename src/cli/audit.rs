@@ -48,7 +48,7 @@ pub async fn run(args: AuditArgs, show_progress: bool) -> ExitCode {
         Ok(policies) => policies,
         Err(diagnostics) => return report_diagnostics("policies", &diagnostics),
     };
-    let store = match Store::open(&config.store) {
+    let store = match Store::open_with_retry(&config.store, &config.store_retry) {
         Ok(store) => store,
         Err(e) => {
             eprintln!("error: {e}");

@@ -30,7 +30,7 @@ pub async fn run(command: BaselineCommand) -> ExitCode {
         Ok(config) => config,
         Err(diagnostics) => return report_diagnostics("config", &diagnostics),
     };
-    let store = match Store::open(&config.store) {
+    let store = match Store::open_with_retry(&config.store, &config.store_retry) {
         Ok(store) => store,
         Err(e) => {
             eprintln!("error: {e}");

@@ -102,6 +102,9 @@ pub fn run(args: CheckArgs) -> ExitCode {
         return report_diagnostics(&format!("{} configuration", args.kind), &diagnostics);
     }
     let mut snapshot = conffile::with_defaults(args.kind, &args.files[0], args.role, config);
+    // A file holds secrets in clear (`requirepass`, `primary_conninfo`): findings and every
+    // output format show values, so they go through the same redaction as an audit.
+    driftwatch::redact::snapshot(&mut snapshot);
     let target = args.target.clone().unwrap_or_else(|| {
         args.files[0]
             .file_name()

@@ -105,7 +105,7 @@ pub async fn dispatch(args: Args, show_progress: bool) -> ExitCode {
 /// The config and its store, for commands that only read (or prune) the history.
 pub fn open_history(arg: &ConfigArg) -> Result<(Config, Store), ExitCode> {
     let config = config::load(&arg.config).map_err(|d| report_diagnostics("config", &d))?;
-    let store = Store::open(&config.store).map_err(|e| {
+    let store = Store::open_with_retry(&config.store, &config.store_retry).map_err(|e| {
         eprintln!("error: {e}");
         exit_runtime()
     })?;

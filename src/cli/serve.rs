@@ -3,11 +3,12 @@
 use std::process::ExitCode;
 
 use driftwatch::config;
+use driftwatch::fleet;
 use driftwatch::policy;
 use driftwatch::schedule::{self, Service};
 use driftwatch::store::Store;
 
-use super::{ConfigArg, exit_runtime, report_diagnostics};
+use super::{ConfigArg, exit_runtime, exit_usage, report_diagnostics};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -22,11 +23,16 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(config) => config,
         Err(diagnostics) => return report_diagnostics("config", &diagnostics),
     };
+    // A shard taken from the host name is checked now: a bad one is a config error.
+    if let Err(e) = fleet::this_shard(&config.schedule, &fleet::host_name()) {
+        eprintln!("error: {}: {e}", config.file.display());
+        return exit_usage();
+    }
     let policies = match policy::read_dir(&config.policies_dir).and_then(policy::parse) {
         Ok(policies) => policies,
         Err(diagnostics) => return report_diagnostics("policies", &diagnostics),
     };
-    let store = match Store::open(&config.store) {
+    let store = match Store::open_with_retry(&config.store, &config.store_retry) {
         Ok(store) => store,
         Err(e) => {
             eprintln!("error: {e}");

@@ -22,6 +22,7 @@
 pub mod conffile;
 pub mod memcached;
 pub mod mysql;
+pub mod pending;
 pub mod postgres;
 pub mod redis;
 

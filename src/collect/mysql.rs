@@ -40,6 +40,10 @@
 //!   `gtid_binlog_pos`, `gtid_binlog_state`, `gtid_current_pos`, `gtid_slave_pos`
 //!   (MariaDB), `gtid_executed`, `gtid_purged`, `gtid_owned` (MySQL).
 //! - `server.flavor`: `mariadb` or `mysql`.
+//! - `pending.<name>` (MySQL 8): variables in `performance_schema.persisted_variables`
+//!   (`SET PERSIST_ONLY`, or `mysqld-auto.cnf` edited) whose value differs from the
+//!   live one: they apply at the next restart. `server.pending_source` is
+//!   `persisted_variables`; MariaDB has no persisted variables: `not_applicable`.
 //! - `Snapshot::server`: `version` from `SELECT VERSION()`; `role` = `replica` when
 //!   replica status shows a configured source (a non-empty `Master_Host`/`Source_Host`),
 //!   else `primary` (like PostgreSQL, never "standalone").
@@ -73,6 +77,8 @@ use std::time::{Duration, Instant};
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlRow};
 use sqlx::{Column as _, Connection as _, Row as _};
+
+mod persisted;
 
 use super::postgres::human_duration;
 use super::{CollectError, Collected, Endpoint};
@@ -205,6 +211,7 @@ async fn read(
     let mut config = settings(session).await?;
     provenance(session, &mut config).await?;
     config.insert("server.flavor".into(), Entry::new(session.flavor.as_str()));
+    persisted::read(session, &mut config).await?;
 
     let mut state = State::new();
     state.insert("state.connect_ms".into(), Entry::new(connect_ms.to_string()).with_unit("ms"));

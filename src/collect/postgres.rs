@@ -15,6 +15,13 @@
 //!   `extra_float_digits`; we send `application_name`), not the server's, and would
 //!   change the digest whenever driftwatch's driver does. `statement_timeout` is
 //!   enforced on the client side for the same reason, so the server's value shows.
+//! - `pending.<name>`: the value a setting takes on the next restart (`postmaster`
+//!   context) or reload, from the last `pg_file_settings` row for it, in the
+//!   `pg_settings` unit, with file and line; see [`super::pending`]. `pg_file_settings`
+//!   needs `GRANT SELECT ON pg_file_settings` and `GRANT EXECUTE ON FUNCTION
+//!   pg_show_all_file_settings()` (superuser only by default, not part of
+//!   `pg_monitor`); without them `server.pending_source` is `pending_restart_flag` and
+//!   only `pending_restart` on `setting.<name>` tells that a restart is awaited.
 //! - `Snapshot::server`: `version` from `server_version`; `role` = `replica` when
 //!   `pg_is_in_recovery()`, else `primary` (PostgreSQL never reports "standalone").
 //!
@@ -47,11 +54,14 @@
 //!
 //! Every column is cast to `text` in SQL, so decoding never depends on PostgreSQL types.
 
+use std::collections::BTreeMap;
 use std::str::FromStr as _;
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{Connection as _, Row as _};
+
+mod pending;
 
 use super::{CollectError, Collected, Endpoint};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
@@ -125,7 +135,8 @@ async fn read(
 ) -> Result<Collected, CollectError> {
     check_privileges(conn).await?;
     let server = server_info(conn).await?;
-    let config = settings(conn).await?;
+    let (mut config, boot) = settings(conn).await?;
+    pending::read(conn, &mut config, &boot).await?;
 
     let mut state = State::new();
     state.insert("state.connect_ms".into(), Entry::new(connect_ms.to_string()).with_unit("ms"));
@@ -180,22 +191,28 @@ async fn server_info(conn: &mut Session<'_>) -> Result<ServerInfo, CollectError>
     Ok(ServerInfo { version, role })
 }
 
-async fn settings(
-    conn: &mut Session<'_>,
-) -> Result<std::collections::BTreeMap<String, Entry>, CollectError> {
+/// The settings, and each one's `boot_val` (what it goes back to when no file sets it).
+type Settings = (BTreeMap<String, Entry>, BTreeMap<String, String>);
+
+async fn settings(conn: &mut Session<'_>) -> Result<Settings, CollectError> {
     let rows = fetch_all(
         conn,
         "reading pg_settings",
         "SELECT name::text, setting::text, unit::text, vartype::text, context::text,
-                source::text, sourcefile::text, sourceline::text, pending_restart::text
+                source::text, sourcefile::text, sourceline::text, pending_restart::text,
+                boot_val::text
          FROM pg_settings
          WHERE source <> 'client'
          ORDER BY name",
     )
     .await?;
-    let mut config = std::collections::BTreeMap::new();
+    let mut config = BTreeMap::new();
+    let mut boot = BTreeMap::new();
     for row in &rows {
         let name = text(row, 0)?.unwrap_or_default();
+        if let Some(value) = text(row, 9)? {
+            boot.insert(name.clone(), value);
+        }
         let entry = Entry {
             value: text(row, 1)?.unwrap_or_default(),
             unit: text(row, 2)?,
@@ -206,10 +223,11 @@ async fn settings(
             source_line: text(row, 7)?.and_then(|line| line.parse().ok()),
             pending_restart: text(row, 8)?.as_deref() == Some("true"),
             redacted: false,
+            pending: None,
         };
         config.insert(format!("setting.{name}"), entry);
     }
-    Ok(config)
+    Ok((config, boot))
 }
 
 /// Standbys streaming from this server (`pg_stat_replication`).

@@ -23,6 +23,13 @@
 //!   Redis does not say where a value was set, so there is no source/location.
 //! - `server.config_file` (INFO server `config_file`, when the server was started from
 //!   one) and `server.redis_mode` (`standalone`, `cluster`, `sentinel`).
+//! - `pending.<name>`: settings whose runtime value differs from what a restart would
+//!   bring back, i.e. changed with `CONFIG SET` and not saved with `CONFIG REWRITE`
+//!   (runtime-only drift, lost on restart). The value is the file's (or the engine's
+//!   default when the file does not set it), read with the `check` parser
+//!   (`conffile::redis`). Only when the server runs on this host (a loopback address or a
+//!   Unix socket) and `config_file` is readable here; `server.pending_source` is
+//!   `config_file` then, else `unavailable` with the reason. See [`super::pending`].
 //! - `Snapshot::server`: `version` from INFO server `redis_version`; `role` from `ROLE`
 //!   (`master` → primary, `slave` → replica).
 //!
@@ -64,12 +71,14 @@ const ACL_HINT: &str = "the auditor needs +info +config|get +role +ping";
 pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     let info = connection_info(&endpoint.url)?;
     let address = address(info.addr());
+    let info_addr = info.addr().clone();
     let user = info.redis_settings().username().unwrap_or("default").to_owned();
     let started = Instant::now();
     let conn = connect(info, &address, &user, endpoint.connect_timeout).await?;
     let connect_ms = started.elapsed().as_millis();
 
-    let mut session = Session { conn, user, statement_timeout: endpoint.statement_timeout };
+    let mut session =
+        Session { conn, user, address: info_addr, statement_timeout: endpoint.statement_timeout };
     let result = read(&mut session, endpoint, connect_ms).await;
     // Dropping the last handle ends the connection's driver task and closes the socket.
     drop(session);
@@ -173,7 +182,8 @@ async fn read(
     let persistence = info(session, "persistence").await?;
     let memory = info(session, "memory").await?;
     let role = role(session).await?;
-    let config = settings(session, &server_info).await?;
+    let mut config = settings(session, &server_info).await?;
+    super::pending::redis_from_file(&mut config, is_local(&session.address), role);
 
     let mut state = State::new();
     insert(&mut state, "state.connect_ms", connect_ms.to_string(), Some("ms"));
@@ -215,8 +225,10 @@ async fn info(
     let what = format!("INFO {section}");
     let mut cmd = redis::cmd("INFO");
     cmd.arg(section);
-    let text: String = session.query(&what, "+info", &cmd).await?;
-    Ok(parse_info(&text))
+    // Bytes, not `String`: redis-rs refuses a reply that is not UTF-8, and one odd
+    // byte must not make the whole target unauditable.
+    let bytes: Vec<u8> = session.query(&what, "+info", &cmd).await?;
+    Ok(parse_info(&String::from_utf8_lossy(&bytes)))
 }
 
 /// `field:value` lines; `# Section` headers and blank lines skipped.
@@ -253,10 +265,14 @@ async fn settings(
 ) -> Result<BTreeMap<String, Entry>, CollectError> {
     let mut cmd = redis::cmd("CONFIG");
     cmd.arg("GET").arg("*");
-    let pairs: HashMap<String, String> = session.query("CONFIG GET *", "+config|get", &cmd).await?;
+    // Values are whatever a client `CONFIG SET` (`masterauth`, `replica-announce-ip`, …):
+    // read them as bytes and show bytes that are not UTF-8 as U+FFFD.
+    let pairs: HashMap<Vec<u8>, Vec<u8>> =
+        session.query("CONFIG GET *", "+config|get", &cmd).await?;
     let mut config = BTreeMap::new();
     for (name, value) in pairs {
-        let mut entry = Entry::new(value);
+        let name = String::from_utf8_lossy(&name).into_owned();
+        let mut entry = Entry::new(String::from_utf8_lossy(&value).into_owned());
         entry.unit = unit_of(&name).map(str::to_owned);
         config.insert(format!("setting.{name}"), entry);
     }
@@ -266,6 +282,17 @@ async fn settings(
         }
     }
     Ok(config)
+}
+
+/// A server on this host: a loopback address or a Unix socket.
+fn is_local(address: &ConnectionAddr) -> bool {
+    match address {
+        ConnectionAddr::Tcp(host, _) | ConnectionAddr::TcpTls { host, .. } => {
+            host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        ConnectionAddr::Unix(_) => true,
+        _ => false,
+    }
 }
 
 /// The unit of a Redis setting whose value is a byte count or a duration (Redis prints
@@ -371,10 +398,12 @@ fn insert(state: &mut State, key: &str, value: String, unit: Option<&str>) {
     state.insert(key.to_owned(), entry);
 }
 
-/// The open connection, the user it logged in as, and the bound on each command.
+/// The open connection, the user it logged in as, where it goes, and the bound on each
+/// command.
 struct Session {
     conn: MultiplexedConnection,
     user: String,
+    address: ConnectionAddr,
     statement_timeout: Duration,
 }
 

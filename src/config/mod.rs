@@ -9,7 +9,9 @@
 
 mod duration;
 mod raw;
+mod redaction;
 mod service;
+mod store;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -24,9 +26,12 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::snapshot::{Kind, Role};
 
 pub use duration::parse as parse_duration;
+pub use redaction::{KEY_ENV, RedactionSettings};
 pub use service::{
-    Cron, NotifyEvent, NotifyFormat, ScheduleSettings, ServerSettings, Webhook, WebhookUrl,
+    Cron, MAX_SHARDS, NotifyEvent, NotifyFormat, ScheduleSettings, ServerSettings, ShardSource,
+    Sharding, Webhook, WebhookUrl,
 };
+pub use store::StoreRetry;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -34,10 +39,14 @@ pub struct Config {
     /// The file it was read from.
     pub file: PathBuf,
     pub store: StoreLocation,
+    /// `[store] retries` and `retry_timeout`.
+    pub store_retry: StoreRetry,
     /// Absolute (or config-relative resolved) policies folder.
     pub policies_dir: PathBuf,
     pub audit: AuditSettings,
     pub retention: Retention,
+    /// `[redaction]`: the key of secret fingerprints.
+    pub redaction: RedactionSettings,
     /// `[schedule]`: read by `serve` only.
     pub schedule: ScheduleSettings,
     /// `[server]`: read by `serve` only.
@@ -205,6 +214,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
     let mut policies = raw::Policies::default();
     let mut audit = raw::Audit::default();
     let mut retention = raw::Retention::default();
+    let mut redaction = raw::Redaction::default();
     let mut schedule = raw::Schedule::default();
     let mut server = raw::Server::default();
     let mut notify = Vec::new();
@@ -216,6 +226,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
             "policies" => policies = cx.section(value).unwrap_or_default(),
             "audit" => audit = cx.section(value).unwrap_or_default(),
             "retention" => retention = cx.section(value).unwrap_or_default(),
+            "redaction" => redaction = cx.section(value).unwrap_or_default(),
             "schedule" => schedule = cx.section(value).unwrap_or_default(),
             "server" => server = cx.section(value).unwrap_or_default(),
             "notify" => notify = cx.notify(value),
@@ -226,12 +237,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
             other => cx.error(
                 Some(key.span()),
                 format!(
-                    "unknown section `{other}`: expected store, policies, audit, retention, schedule, server, notify or targets"
+                    "unknown section `{other}`: expected store, policies, audit, retention, redaction, schedule, server, notify or targets"
                 ),
             ),
         }
     }
 
+    let store_retry = cx.store_retry(&store);
     let store = cx.store(&base, store);
     let policies_dir = match policies.dir {
         Some(dir) if dir.get_ref().trim().is_empty() => {
@@ -246,6 +258,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
         max_age: retention.max_age.map(|a| cx.duration(Some(a), Duration::ZERO)),
         snapshot_grace: cx.duration(retention.snapshot_grace, Duration::from_secs(3600)),
     };
+    let redaction = RedactionSettings::from_raw(&base, redaction);
     let schedule = cx.schedule(schedule);
     let server = cx.server(server);
     if !saw_targets {
@@ -260,9 +273,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
         Ok(Config {
             file: path.to_owned(),
             store,
+            store_retry,
             policies_dir,
             audit,
             retention,
+            redaction,
             schedule,
             server,
             notify,
@@ -302,110 +317,6 @@ impl Checker<'_> {
                 Vec::new()
             }
         }
-    }
-
-    fn store(&mut self, base: &Path, mut store: raw::Store) -> StoreLocation {
-        let Some(url) = store.url.take() else {
-            return StoreLocation::Local(base.join("driftwatch-data"));
-        };
-        let span = url.span();
-        let url = url.into_inner();
-        if let Some(rest) = url.strip_prefix("file://") {
-            if rest.is_empty() || !rest.starts_with('/') {
-                self.error(
-                    Some(span),
-                    "file:// store URLs need an absolute path: file:///var/lib/driftwatch",
-                );
-            }
-            return StoreLocation::Local(PathBuf::from(rest));
-        }
-        if url == "memory://" || url == "memory:///" {
-            return StoreLocation::Memory;
-        }
-        if let Some((scheme, rest)) = url.split_once("://") {
-            let service = match scheme {
-                "s3" | "s3a" => CloudService::S3,
-                "gs" => CloudService::Gcs,
-                "az" | "abfs" | "abfss" | "azure" => CloudService::Azure,
-                _ => {
-                    self.error(
-                        Some(span),
-                        format!(
-                            "store scheme `{scheme}://` is not supported: use a path, file:///…, memory://, s3://, gs:// or az://"
-                        ),
-                    );
-                    return StoreLocation::Memory;
-                }
-            };
-            if rest.split('/').next().is_none_or(str::is_empty) {
-                self.error(
-                    Some(span),
-                    format!("`{url}` names no bucket: write {scheme}://bucket/prefix"),
-                );
-            }
-            let options = self.cloud_options(service, store);
-            return StoreLocation::Cloud(CloudStore { service, url, options });
-        }
-        if store.endpoint.is_some() || store.region.is_some() || !store.options.is_empty() {
-            self.error(
-                Some(span.clone()),
-                "endpoint, region and options apply to s3://, gs:// and az:// stores only",
-            );
-        }
-        if url.trim().is_empty() {
-            self.error(Some(span), "store.url is empty");
-        }
-        StoreLocation::Local(base.join(url))
-    }
-
-    /// The cloud store's options by `object_store` config key, each checked against
-    /// the service's known keys so a typo is a config error, not a silent default.
-    fn cloud_options(
-        &mut self,
-        service: CloudService,
-        store: raw::Store,
-    ) -> BTreeMap<String, String> {
-        let mut options = BTreeMap::new();
-        let prefix = match service {
-            CloudService::S3 => "aws",
-            CloudService::Gcs => "google",
-            CloudService::Azure => "azure",
-        };
-        if let Some(endpoint) = store.endpoint {
-            match service {
-                CloudService::S3 => options.insert("aws_endpoint".into(), endpoint.into_inner()),
-                CloudService::Azure => {
-                    options.insert("azure_storage_endpoint".into(), endpoint.into_inner())
-                }
-                CloudService::Gcs => {
-                    self.error(Some(endpoint.span()), "endpoint applies to s3:// and az:// stores");
-                    None
-                }
-            };
-        }
-        if let Some(region) = store.region {
-            if service == CloudService::S3 {
-                options.insert("aws_region".into(), region.into_inner());
-            } else {
-                self.error(Some(region.span()), "region applies to s3:// stores only");
-            }
-        }
-        if let Some(allow) = store.allow_http {
-            options.insert(format!("{prefix}_allow_http"), allow.to_string());
-        }
-        if let Some(path_style) = store.path_style
-            && service == CloudService::S3
-        {
-            options.insert("aws_virtual_hosted_style_request".into(), (!path_style).to_string());
-        }
-        for (key, value) in store.options {
-            if let Err(e) = crate::store::check_option(service, key.get_ref()) {
-                self.error(Some(key.span()), e);
-                continue;
-            }
-            options.insert(key.into_inner(), value);
-        }
-        options
     }
 
     fn audit(&mut self, audit: raw::Audit) -> AuditSettings {

@@ -25,6 +25,10 @@ pub struct Store {
     /// the standard environment variables, not here.
     #[serde(default)]
     pub options: BTreeMap<Spanned<String>, String>,
+    /// Retries of a transient store error after the first attempt (default 5).
+    pub retries: Option<Spanned<i64>>,
+    /// No retry starts this long after the first attempt (`30s`).
+    pub retry_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,6 +83,12 @@ pub struct Schedule {
     pub run_at_start: Option<bool>,
     /// How long shutdown waits for a running audit (`30s`).
     pub grace_period: Option<Spanned<String>>,
+    /// Split the targets over this many shards (instances sharing one store).
+    pub shards: Option<Spanned<i64>>,
+    /// This instance's shard, `0..shards`.
+    pub shard: Option<Spanned<i64>>,
+    /// Take the shard from the host name's trailing `-<n>` (a StatefulSet ordinal).
+    pub shard_from_hostname: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,4 +124,11 @@ pub struct Retention {
     pub max_age: Option<Spanned<String>>,
     /// Unreferenced snapshots younger than this are kept: a run may be writing them.
     pub snapshot_grace: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redaction {
+    /// File holding the key of secret fingerprints (`DRIFTWATCH_SECRET_KEY` wins).
+    pub key_file: Option<Spanned<String>>,
 }

@@ -21,7 +21,58 @@ pub struct ScheduleSettings {
     pub run_at_start: bool,
     /// How long shutdown waits for a running audit.
     pub grace_period: Duration,
+    /// `None`: every instance sharing the store competes for every whole slot.
+    pub sharding: Option<Sharding>,
 }
+
+/// `[schedule] shards = N` with `shard = i` or `shard_from_hostname = true`: this
+/// instance audits the targets whose name hashes to its shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sharding {
+    /// How many shards (1–1024).
+    pub count: u32,
+    pub this: ShardSource,
+}
+
+/// Where an instance learns its shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardSource {
+    /// `shard = i` in the file.
+    Index(u32),
+    /// The host name's trailing `-<n>` (a Kubernetes StatefulSet pod:
+    /// `driftwatch-2` → 2), read when `serve` starts.
+    Hostname,
+}
+
+impl Sharding {
+    /// This instance's shard index, given the host name.
+    pub fn index(&self, host: &str) -> Result<u32, String> {
+        match self.this {
+            ShardSource::Index(i) => Ok(i),
+            ShardSource::Hostname => {
+                let n = host
+                    .rsplit_once('-')
+                    .and_then(|(_, n)| n.parse::<u32>().ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "schedule.shard_from_hostname: host name `{host}` does not end in `-<number>` (a StatefulSet pod name such as `driftwatch-0`)"
+                        )
+                    })?;
+                if n < self.count {
+                    Ok(n)
+                } else {
+                    Err(format!(
+                        "schedule.shard_from_hostname: host `{host}` is shard {n}, but schedule.shards = {}: scale the StatefulSet to at most {} replicas or raise shards",
+                        self.count, self.count
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Most shards a fleet may be split into.
+pub const MAX_SHARDS: i64 = 1024;
 
 impl Default for ScheduleSettings {
     fn default() -> Self {
@@ -29,6 +80,7 @@ impl Default for ScheduleSettings {
             cron: Cron::parse(DEFAULT_CRON).expect("the default cron parses"),
             run_at_start: true,
             grace_period: Duration::from_secs(30),
+            sharding: None,
         }
     }
 }
@@ -78,6 +130,22 @@ impl Cron {
             at = next;
         }
         Ok(Cron { pattern: pattern.to_owned(), interval: interval.max(Duration::from_secs(1)) })
+    }
+
+    /// The slot a tick at `now` belongs to: the latest cron time at or before `now`,
+    /// to the second. The scheduler fires at or (by up to its polling period) after a
+    /// cron time, never before, so every instance computes the same slot for a tick
+    /// as long as clocks agree well within the interval.
+    pub fn slot_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+        croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Required)
+            .dom_and_dow(true)
+            .build()
+            .parse(&self.pattern)
+            .ok()
+            .and_then(|cron| cron.find_previous_occurrence(&now, true).ok())
+            .unwrap_or(now)
     }
 }
 
@@ -166,7 +234,66 @@ impl Checker<'_> {
             cron: raw.cron.and_then(|c| self.cron(&c)).unwrap_or(defaults.cron),
             run_at_start: raw.run_at_start.unwrap_or(defaults.run_at_start),
             grace_period: self.duration(raw.grace_period, defaults.grace_period),
+            sharding: self.sharding(raw.shards, raw.shard, raw.shard_from_hostname),
         }
+    }
+
+    fn sharding(
+        &mut self,
+        shards: Option<Spanned<i64>>,
+        shard: Option<Spanned<i64>>,
+        from_hostname: Option<Spanned<bool>>,
+    ) -> Option<Sharding> {
+        let from_hostname = from_hostname.filter(|f| *f.get_ref());
+        let Some(shards) = shards else {
+            if let Some(shard) = &shard {
+                self.error(
+                    Some(shard.span()),
+                    "schedule.shard needs schedule.shards (how many shards there are)",
+                );
+            }
+            if let Some(f) = &from_hostname {
+                self.error(Some(f.span()), "schedule.shard_from_hostname needs schedule.shards (how many shards there are)");
+            }
+            return None;
+        };
+        let count = *shards.get_ref();
+        if !(1..=MAX_SHARDS).contains(&count) {
+            self.error(
+                Some(shards.span()),
+                format!("schedule.shards must be between 1 and {MAX_SHARDS}"),
+            );
+            return None;
+        }
+        let this = match (shard, from_hostname) {
+            (Some(shard), None) => {
+                let i = *shard.get_ref();
+                if !(0..count).contains(&i) {
+                    self.error(
+                        Some(shard.span()),
+                        format!(
+                            "schedule.shard must be between 0 and {} (shards = {count})",
+                            count - 1
+                        ),
+                    );
+                    return None;
+                }
+                ShardSource::Index(i as u32)
+            }
+            (None, Some(_)) => ShardSource::Hostname,
+            (Some(_), Some(f)) => {
+                self.error(Some(f.span()), "give schedule.shard or shard_from_hostname, not both");
+                return None;
+            }
+            (None, None) => {
+                self.error(
+                    Some(shards.span()),
+                    format!("schedule.shards = {count} needs this instance's shard: shard = 0..{} or shard_from_hostname = true", count - 1),
+                );
+                return None;
+            }
+        };
+        Some(Sharding { count: count as u32, this })
     }
 
     pub(super) fn cron(&mut self, value: &Spanned<String>) -> Option<Cron> {

@@ -370,3 +370,83 @@ on = []
         &["2:1: unknown field `overlap`"],
     );
 }
+
+#[test]
+fn sharding_is_read_and_checked() {
+    let c = check_ok(&format!("[schedule]\nshards = 3\nshard = 2\n{ONE_TARGET}"));
+    assert_eq!(c.schedule.sharding, Some(Sharding { count: 3, this: ShardSource::Index(2) }));
+    let c = check_ok(&format!("[schedule]\nshards = 3\nshard_from_hostname = true\n{ONE_TARGET}"));
+    let sharding = c.schedule.sharding.unwrap();
+    assert_eq!(sharding.index("driftwatch-1"), Ok(1));
+    assert!(sharding.index("driftwatch-3").unwrap_err().contains("at most 3 replicas"));
+    assert!(sharding.index("laptop").unwrap_err().contains("does not end in `-<number>`"));
+    assert_eq!(check_ok(ONE_TARGET).schedule.sharding, None);
+
+    check_err(
+        &format!("[schedule]\nshard = 1\nshard_from_hostname = true\n{ONE_TARGET}"),
+        &["2:9: needs schedule.shards", "3:23: needs schedule.shards"],
+    );
+    check_err(
+        &format!("[schedule]\nshards = 0\nshard = 0\n{ONE_TARGET}"),
+        &["2:10: between 1 and 1024"],
+    );
+    check_err(
+        &format!("[schedule]\nshards = 2\nshard = 2\n{ONE_TARGET}"),
+        &["3:9: between 0 and 1"],
+    );
+    check_err(
+        &format!("[schedule]\nshards = 2\n{ONE_TARGET}"),
+        &["2:10: needs this instance's shard"],
+    );
+    check_err(
+        &format!("[schedule]\nshards = 2\nshard = 0\nshard_from_hostname = true\n{ONE_TARGET}"),
+        &["4:23: not both"],
+    );
+}
+
+#[test]
+fn store_retries_default_and_bounds() {
+    let c = check_ok(GOOD);
+    assert_eq!(c.store_retry, StoreRetry { retries: 5, retry_timeout: Duration::from_secs(30) });
+    let c = check_ok(&format!(
+        "[store]\nurl = \"./d\"\nretries = 2\nretry_timeout = \"1500ms\"\n{ONE_TARGET}"
+    ));
+    assert_eq!(
+        c.store_retry,
+        StoreRetry { retries: 2, retry_timeout: Duration::from_millis(1500) }
+    );
+    check_err(
+        &format!("[store]\nretries = -1\nretry_timeout = \"-3s\"\n{ONE_TARGET}"),
+        &["2:11: between 0 and 100", "3:17: negative"],
+    );
+}
+
+#[test]
+fn slots_are_the_latest_cron_time() {
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    let every_5min = Cron::parse("0 */5 * * * *").unwrap();
+    assert_eq!(every_5min.slot_at(at("2026-11-25T16:15:00.4Z")), at("2026-11-25T16:15:00Z"));
+    assert_eq!(every_5min.slot_at(at("2026-11-25T16:19:59.9Z")), at("2026-11-25T16:15:00Z"));
+    let every_s = Cron::parse("*/1 * * * * *").unwrap();
+    assert_eq!(every_s.slot_at(at("2026-11-25T16:15:07.999Z")), at("2026-11-25T16:15:07Z"));
+}
+
+#[test]
+fn redaction_key_file_is_resolved_and_read() {
+    let c = check_ok(&format!("[redaction]\nkey_file = \"fp.key\"\n{ONE_TARGET}"));
+    assert_eq!(c.redaction.key_file, Some(PathBuf::from("/etc/dw/fp.key")));
+    check_err(&format!("[redaction]\nkey = \"x\"\n{ONE_TARGET}"), &["2:1: unknown field `key`"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let settings = |name: &str| RedactionSettings { key_file: Some(dir.path().join(name)) };
+    std::fs::write(dir.path().join("good"), "0123456789abcdef0123\n").unwrap();
+    std::fs::write(dir.path().join("short"), "tiny-key-value\n").unwrap();
+    if std::env::var_os(KEY_ENV).is_none() {
+        assert!(settings("good").redactor().unwrap().is_keyed());
+        let short = settings("short").redactor().unwrap_err();
+        assert!(short.contains("key_file") && !short.contains("tiny-key-value"), "{short}");
+        let missing = settings("missing").redactor().unwrap_err();
+        assert!(missing.starts_with("cannot read [redaction] key_file"), "{missing}");
+        assert!(!RedactionSettings::default().redactor().unwrap().is_keyed());
+    }
+}

@@ -137,7 +137,8 @@ pub fn lint(sources: &[PolicySource], today: NaiveDate) -> Vec<Diagnostic> {
 }
 
 /// The `server.` keys collectors write.
-const SERVER_KEYS: &[&str] = &["version", "role", "flavor", "config_file", "redis_mode"];
+const SERVER_KEYS: &[&str] =
+    &["version", "role", "flavor", "config_file", "redis_mode", "pending_source"];
 
 /// Setting names of versions or flavours other than the ones the defaults data was
 /// generated from (MariaDB 10.11, memcached 1.6 builds without every option), which
@@ -183,7 +184,7 @@ fn check_key(
             span,
             format!("unknown key `{key}` (server keys: server.{})", SERVER_KEYS.join(", server.")),
         ),
-        "setting" => {
+        "setting" | "pending" => {
             let Some(kind) = kind else { return };
             if kind == Kind::Postgres && name.contains('.') {
                 return; // an extension's setting
@@ -206,7 +207,9 @@ fn check_key(
         }
         other => at(
             span,
-            format!("unknown key namespace `{other}` (expected setting., server. or state.)"),
+            format!(
+                "unknown key namespace `{other}` (expected setting., pending., server. or state.)"
+            ),
         ),
     }
 }
@@ -334,11 +337,11 @@ mod tests {
     fn unknown_namespaces_and_server_keys() {
         check(
             &rule("server.uptime", "{ present = true }"),
-            "p.toml:7:7: unknown key `server.uptime` (server keys: server.version, server.role, server.flavor, server.config_file, server.redis_mode)",
+            "p.toml:7:7: unknown key `server.uptime` (server keys: server.version, server.role, server.flavor, server.config_file, server.redis_mode, server.pending_source)",
         );
         check(
             &rule("settings.fsync", "{ equals = true }"),
-            "p.toml:7:7: unknown key namespace `settings` (expected setting., server. or state.)",
+            "p.toml:7:7: unknown key namespace `settings` (expected setting., pending., server. or state.)",
         );
     }
 

@@ -17,6 +17,7 @@ pub mod group;
 pub mod lint;
 mod load;
 pub mod overlay;
+pub mod preflight;
 pub mod rule;
 pub mod units;
 pub mod waiver;
@@ -295,6 +296,8 @@ fn disabled(policy: &str, rule: &Rule, overlay: &Overlay) -> Finding {
         remediation: rule.remediation.clone(),
         location: None,
         waiver: None,
+        drift: Default::default(),
+        restarting: None,
     }
 }
 
@@ -341,6 +344,8 @@ fn evaluate_rule(
         remediation: rule.remediation.clone(),
         location: observed.as_ref().and_then(Entry::location),
         waiver: None,
+        drift: Default::default(),
+        restarting: None,
     }
 }
 

@@ -90,6 +90,8 @@ mod tests {
             remediation: None,
             location: None,
             waiver: None,
+            drift: Default::default(),
+            restarting: None,
         }
     }
 

@@ -21,7 +21,7 @@ pub fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).expect("fixture time").to_utc()
 }
 
-fn finding(
+pub fn finding(
     rule: &str,
     key: &str,
     sev: Severity,
@@ -42,6 +42,8 @@ fn finding(
         remediation: Some(format!("ALTER SYSTEM SET {key} = '…';\nSELECT pg_reload_conf();")),
         location: Some("postgresql.conf:42".to_owned()),
         waiver: None,
+        drift: Default::default(),
+        restarting: None,
     }
 }
 
@@ -65,7 +67,7 @@ fn bundle() -> PolicyBundle {
     }
 }
 
-fn target(name: &str, role: Role, collected_at: DateTime<Utc>) -> TargetRun {
+pub fn target(name: &str, role: Role, collected_at: DateTime<Utc>) -> TargetRun {
     TargetRun {
         name: name.to_owned(),
         kind: Kind::Postgres,
@@ -84,6 +86,7 @@ fn target(name: &str, role: Role, collected_at: DateTime<Utc>) -> TargetRun {
         state: BTreeMap::new(),
         findings: Default::default(),
         changes: vec![],
+        preflight: vec![],
     }
 }
 
@@ -96,7 +99,7 @@ fn unreachable(mut t: TargetRun) -> TargetRun {
     t
 }
 
-fn run(id: &str, started: &str, previous: Option<&str>, targets: Vec<TargetRun>) -> Run {
+pub fn run(id: &str, started: &str, previous: Option<&str>, targets: Vec<TargetRun>) -> Run {
     let started_at = at(started);
     Run {
         run_id: RunId(id.to_owned()),
@@ -108,6 +111,7 @@ fn run(id: &str, started: &str, previous: Option<&str>, targets: Vec<TargetRun>)
         previous_run: previous.map(|p| RunId(p.to_owned())),
         summary: Summary::of(&targets),
         targets,
+        slot: None,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Stable element ids and page paths, the same on every page: finding
-//! `f-<target>-<rule>`, setting `s-<target>-<setting>`, change
-//! `c-<run>-<target>-<setting>`, run `r-<run>`. Lowercase `[a-z0-9-]` only.
+//! `f-<target>-<rule>`, pre-flight finding `p-<target>-<rule>`, setting
+//! `s-<target>-<setting>`, change `c-<run>-<target>-<setting>`, run `r-<run>`; on group
+//! pages member `m-<target>`, differing setting `d-<setting>`, replication event
+//! `e-<run>-<target>-<state key>`. Lowercase `[a-z0-9-]` only.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +36,7 @@ pub fn setting_name(key: &str) -> &str {
 pub struct Ids {
     targets: BTreeMap<String, String>,
     runs: BTreeMap<String, String>,
+    groups: BTreeMap<String, String>,
 }
 
 impl Ids {
@@ -41,7 +44,40 @@ impl Ids {
         let targets: BTreeSet<&str> =
             runs.iter().flat_map(|r| r.targets.iter().map(|t| t.name.as_str())).collect();
         let run_ids: BTreeSet<&str> = runs.iter().map(|r| r.run_id.0.as_str()).collect();
-        Ids { targets: unique_slugs(targets), runs: unique_slugs(run_ids) }
+        let groups: BTreeSet<&str> =
+            runs.iter().flat_map(|r| r.targets.iter().filter_map(|t| t.group.as_deref())).collect();
+        Ids {
+            targets: unique_slugs(targets),
+            runs: unique_slugs(run_ids),
+            groups: unique_slugs(groups),
+        }
+    }
+
+    pub fn preflight(&self, target: &str, rule: &str) -> String {
+        format!("p-{}-{}", self.target(target), slug(rule))
+    }
+
+    pub fn member(&self, target: &str) -> String {
+        format!("m-{}", self.target(target))
+    }
+
+    pub fn difference(&self, key: &str) -> String {
+        format!("d-{}", slug(setting_name(key)))
+    }
+
+    pub fn event(&self, run: &str, target: &str, key: &str) -> String {
+        format!("e-{}-{}-{}", self.run(run), self.target(target), slug(key))
+    }
+
+    /// Page path below `reports/`: `groups/<group>.html` (a name that is not file-safe
+    /// falls back to its slug, as target pages do).
+    pub fn group_page(&self, name: &str) -> String {
+        let file = if file_safe(name) {
+            name.to_owned()
+        } else {
+            self.groups.get(name).cloned().unwrap_or_else(|| slug(name))
+        };
+        format!("groups/{file}.html")
     }
 
     pub fn target(&self, name: &str) -> String {

@@ -57,6 +57,7 @@ pub struct TargetRow {
     pub version: String,
     pub role: String,
     pub group: String,
+    pub group_href: Option<String>,
     pub badge: Badge,
     /// `unreachable: connection refused` for targets not collected.
     pub note: String,
@@ -181,6 +182,7 @@ pub fn build(site: &Site<'_>) -> IndexPage {
                 version: text::clean(t.server_version.as_deref().unwrap_or("unknown")),
                 role: format!("{} / {detected}", t.role),
                 group: text::clean(t.group.as_deref().unwrap_or("\u{2014}")),
+                group_href: t.group.as_deref().and_then(|g| site.group_href("", g)),
                 badge,
                 note,
                 failing: count(failing),

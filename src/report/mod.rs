@@ -4,11 +4,13 @@
 //! [`render`] turns one run (plus earlier runs and the current snapshots) into pages:
 //! `reports/index.html`, `reports/runs/<run>.html` for the run and the most recent
 //! earlier ones (so every link in the folder resolves offline), and
-//! `reports/targets/<target>.html` for each target of the run. View models are built in
+//! `reports/targets/<target>.html` for each target of the run and
+//! `reports/groups/<group>.html` for each replication group of the run. View models are built in
 //! Rust (`view`, `*_page`), already formatted; templates only lay them out, with
 //! autoescape on and nothing marked safe.
 
 mod chart;
+mod group_page;
 mod history;
 mod ids;
 mod index_page;
@@ -16,10 +18,13 @@ mod run_page;
 mod site;
 mod target_page;
 mod text;
+mod timeline;
 mod view;
 
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod group_fixtures;
 #[cfg(test)]
 mod tests;
 
@@ -68,7 +73,7 @@ pub enum ReportError {
     },
 }
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 12] = [
     ("base.html", include_str!("../../report-templates/base.html")),
     ("_badge.html", include_str!("../../report-templates/_badge.html")),
     ("_value.html", include_str!("../../report-templates/_value.html")),
@@ -76,14 +81,17 @@ const TEMPLATES: [(&str, &str); 10] = [
     ("_change.html", include_str!("../../report-templates/_change.html")),
     ("_finding.html", include_str!("../../report-templates/_finding.html")),
     ("_findings.html", include_str!("../../report-templates/_findings.html")),
+    ("_preflight.html", include_str!("../../report-templates/_preflight.html")),
     ("index.html", include_str!("../../report-templates/index.html")),
     ("run.html", include_str!("../../report-templates/run.html")),
     ("target.html", include_str!("../../report-templates/target.html")),
+    ("group.html", include_str!("../../report-templates/group.html")),
 ];
 
 /// Which settings each target's current snapshot holds: links to a setting's row on a
 /// target page are made only when the page shows it. The snapshots themselves are
-/// only needed by that target's own page ([`Prepared::target_page`]).
+/// only needed by that target's own page ([`Prepared::target_page`]) and its group's
+/// page ([`Prepared::group_page`]).
 pub trait Settings: Sync {
     fn has_setting(&self, target: &str, key: &str) -> bool;
 }
@@ -108,7 +116,7 @@ impl Renderer {
     }
 
     /// Every page for `input`, index first, then run pages newest first, then target
-    /// pages by name. The same input gives byte-identical pages.
+    /// pages by name, then group pages by name. The same input gives byte-identical pages.
     pub fn render(&self, input: &ReportInput<'_>) -> Result<Vec<Page>, ReportError> {
         let prepared = self.prepare(input.run, input.history, input.snapshots);
         let mut pages = vec![prepared.index_page()?];
@@ -117,6 +125,9 @@ impl Renderer {
         }
         for t in prepared.targets() {
             pages.push(prepared.target_page(t, input.snapshots.get(&t.name))?);
+        }
+        for (g, _) in prepared.groups() {
+            pages.push(prepared.group_page(g, input.snapshots)?);
         }
         Ok(pages)
     }
@@ -183,6 +194,32 @@ impl<'a> Prepared<'a> {
     ) -> Result<Page, ReportError> {
         let path = format!("reports/{}", self.site.ids.target_page(&t.name));
         self.renderer.page(path, "target.html", &target_page::build(&self.site, t, snapshot))
+    }
+
+    /// The run's replication groups in page order (by name), each with its members
+    /// (by name).
+    pub fn groups(&self) -> Vec<(&'a str, Vec<&'a TargetRun>)> {
+        let site = &self.site;
+        site.group_pages
+            .iter()
+            .map(|&g| {
+                let mut members: Vec<&TargetRun> =
+                    site.run.targets.iter().filter(|t| t.group.as_deref() == Some(g)).collect();
+                members.sort_by(|a, b| a.name.cmp(&b.name));
+                (g, members)
+            })
+            .collect()
+    }
+
+    /// One group's page; `snapshots` holds the current snapshots of its collected
+    /// members (keyed by target name; others are ignored).
+    pub fn group_page(
+        &self,
+        group: &str,
+        snapshots: &BTreeMap<String, Snapshot>,
+    ) -> Result<Page, ReportError> {
+        let path = format!("reports/{}", self.site.ids.group_page(group));
+        self.renderer.page(path, "group.html", &group_page::build(&self.site, group, snapshots))
     }
 }
 

@@ -7,7 +7,7 @@ use super::history;
 use super::ids::setting_name;
 use super::site::{Site, home};
 use super::text::{self, Val, count, utc};
-use super::view::{Badge, ChangeView, FindingGroups, Layout, Link, Sev};
+use super::view::{Badge, ChangeView, FindingGroups, FindingView, Layout, Link, Sev};
 use crate::finding::{Finding, FindingStatus, Severity};
 use crate::run::{Run, TargetRun, TargetStatus};
 
@@ -20,6 +20,10 @@ pub struct RunPage {
     pub changes: Vec<TargetChanges>,
     pub findings: FindingGroups,
     pub uncollected: Vec<Uncollected>,
+    /// Restart pre-flight findings of every target ("On the next restart").
+    pub preflight: Vec<FindingView>,
+    pub preflight_count: String,
+    pub preflight_note: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -195,6 +199,7 @@ pub fn build(site: &Site<'_>, run: &Run) -> RunPage {
         })
         .collect();
 
+    let preflight = site.preflights(ROOT, run, &targets);
     RunPage {
         layout: site.layout(
             ROOT,
@@ -207,6 +212,9 @@ pub fn build(site: &Site<'_>, run: &Run) -> RunPage {
         matrix: matrix(&targets),
         changes,
         findings: site.groups(ROOT, run, &targets),
+        preflight_count: count(preflight.len()),
+        preflight,
+        preflight_note: "No pending configuration would break anything on the next restart.",
         uncollected,
     }
 }

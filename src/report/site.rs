@@ -11,7 +11,7 @@ use super::view::{
 };
 use super::{MAX_RUN_PAGES, Settings};
 use crate::diff::Change;
-use crate::finding::{Finding, FindingStatus};
+use crate::finding::{Drift, Finding, FindingStatus};
 use crate::run::{Run, TargetRun};
 
 pub struct Site<'a> {
@@ -27,6 +27,8 @@ pub struct Site<'a> {
     pub settings: &'a dyn Settings,
     /// Each run's targets by name, built once (`Run::target` scans the list).
     pub index: TargetIndex<'a>,
+    /// Replication groups that get a page in this render (those of `run`'s targets).
+    pub group_pages: BTreeSet<&'a str>,
 }
 
 impl<'a> Site<'a> {
@@ -39,6 +41,7 @@ impl<'a> Site<'a> {
             target_pages: run.targets.iter().map(|t| t.name.as_str()).collect(),
             settings,
             index: TargetIndex::new(&runs),
+            group_pages: run.targets.iter().filter_map(|t| t.group.as_deref()).collect(),
             runs,
         }
     }
@@ -66,6 +69,44 @@ impl<'a> Site<'a> {
 
     pub fn target_href(&self, root: &str, name: &str) -> Option<String> {
         self.target_pages.contains(name).then(|| format!("{root}{}", self.ids.target_page(name)))
+    }
+
+    pub fn group_href(&self, root: &str, name: &str) -> Option<String> {
+        self.group_pages.contains(name).then(|| format!("{root}{}", self.ids.group_page(name)))
+    }
+
+    /// A pre-flight finding as an article (`p-<target>-<rule>`): when it bites and whose
+    /// restart brings it on.
+    pub fn preflight(&self, root: &str, run: &Run, t: &TargetRun, f: &Finding) -> FindingView {
+        let mut v = self.finding(root, run, t, f);
+        v.id = self.ids.preflight(&t.name, &f.rule);
+        v.first_seen = None;
+        v.previous = None;
+        v.drift = Some(match f.drift {
+            Drift::RuntimeOnly => {
+                "runtime-only drift: the next restart brings the file's value back"
+            }
+            Drift::Pending | Drift::Live => "pending: takes effect on the next restart or reload",
+        });
+        v.restarting = f.restarting.as_deref().map(|name| Link {
+            href: self.target_href(root, name).unwrap_or_default(),
+            text: text::clean(name),
+        });
+        v
+    }
+
+    /// The pre-flight findings of `targets` that fail or cannot be judged, most severe
+    /// first, then by target and rule.
+    pub fn preflights(&self, root: &str, run: &Run, targets: &[&TargetRun]) -> Vec<FindingView> {
+        let mut all: Vec<(&TargetRun, &Finding)> = targets
+            .iter()
+            .flat_map(|t| t.preflight.iter().map(move |f| (*t, f)))
+            .filter(|(_, f)| matches!(f.status, FindingStatus::Fail | FindingStatus::Error))
+            .collect();
+        all.sort_by(|(ta, fa), (tb, fb)| {
+            (fb.severity, &ta.name, &fa.rule).cmp(&(fa.severity, &tb.name, &fb.rule))
+        });
+        all.into_iter().map(|(t, f)| self.preflight(root, run, t, f)).collect()
     }
 
     /// Link to a setting's inventory row, when the target page shows that setting.
@@ -125,6 +166,8 @@ impl<'a> Site<'a> {
             }),
             first_seen,
             previous,
+            drift: None,
+            restarting: None,
         }
     }
 

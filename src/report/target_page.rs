@@ -11,7 +11,7 @@ use super::ids::setting_name;
 use super::index_page::RECENT_RUNS;
 use super::site::{Site, home};
 use super::text::{self, Val, count, utc};
-use super::view::{Badge, ChangeView, FindingGroups, Layout};
+use super::view::{Badge, ChangeView, FindingGroups, FindingView, Layout};
 use crate::run::{TargetRun, TargetStatus};
 use crate::snapshot::Snapshot;
 
@@ -22,6 +22,10 @@ pub struct TargetPage {
     /// False when this run could not collect the target: it has no findings then.
     pub collected: bool,
     pub findings: FindingGroups,
+    /// Pre-flight findings on this target, and those its own restart causes elsewhere.
+    pub preflight: Vec<FindingView>,
+    pub preflight_count: String,
+    pub preflight_note: &'static str,
     pub timeline: Vec<TimelineEntry>,
     pub chart: Chart,
     /// The numbers behind the chart, oldest first.
@@ -40,6 +44,7 @@ pub struct Header {
     pub role: String,
     pub detected_role: String,
     pub group: String,
+    pub group_href: Option<String>,
     pub labels: Vec<Pair>,
     pub last_run: String,
     pub last_run_href: Option<String>,
@@ -90,6 +95,26 @@ pub struct SettingRow {
 
 const ROOT: &str = "../";
 
+/// Why a setting's row deserves a second look: pending values, redaction.
+fn note(e: &crate::snapshot::Entry) -> String {
+    let mut notes: Vec<&str> = Vec::new();
+    if e.pending_restart {
+        notes.push("pending restart");
+    }
+    match e.pending {
+        Some(crate::snapshot::PendingKind::Restart) => notes.push("takes effect on restart"),
+        Some(crate::snapshot::PendingKind::Reload) => notes.push("takes effect on reload"),
+        Some(crate::snapshot::PendingKind::RuntimeOnly) => {
+            notes.push("value a restart brings back (the live one is runtime-only)")
+        }
+        None => {}
+    }
+    if e.redacted {
+        notes.push("redacted");
+    }
+    notes.join("; ")
+}
+
 pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> TargetPage {
     let run = site.run;
     let name = text::clean(&t.name);
@@ -117,6 +142,7 @@ pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> Tar
         role: t.role.to_string(),
         detected_role: t.detected_role.map_or("not detected".to_owned(), |r| r.to_string()),
         group: text::clean(t.group.as_deref().unwrap_or("\u{2014}")),
+        group_href: t.group.as_deref().and_then(|g| site.group_href(ROOT, g)),
         labels: t
             .labels
             .iter()
@@ -175,12 +201,7 @@ pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> Tar
                 setting: text::clean(setting_name(key)),
                 value: Val::of(&e.display_value()),
                 location: text::clean(&e.location().unwrap_or_else(|| "\u{2014}".to_owned())),
-                note: match (e.pending_restart, e.redacted) {
-                    (true, true) => "pending restart; redacted".to_owned(),
-                    (true, false) => "pending restart".to_owned(),
-                    (false, true) => "redacted".to_owned(),
-                    (false, false) => String::new(),
-                },
+                note: note(e),
             })
             .collect(),
     });
@@ -190,7 +211,18 @@ pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> Tar
         "No snapshot of this target is available (it has not been collected).".to_owned()
     };
 
+    // Its own pre-flight findings, and what its restart would break on other members.
+    let mut preflight = site.preflights(ROOT, run, &[t]);
+    let others: Vec<&TargetRun> = run.targets.iter().filter(|o| o.name != t.name).collect();
+    preflight.extend(
+        site.preflights(ROOT, run, &others)
+            .into_iter()
+            .filter(|v| v.restarting.as_ref().is_some_and(|r| r.text == name)),
+    );
     TargetPage {
+        preflight_count: count(preflight.len()),
+        preflight,
+        preflight_note: "No pending configuration of this target, or of its primary, would break anything here on the next restart.",
         layout: site.layout(
             ROOT,
             format!("Target {name}"),

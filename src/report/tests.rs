@@ -61,6 +61,7 @@ fn renders_the_expected_pages() {
             "reports/runs/20261124T161500Z-0001.html",
             "reports/targets/pg-primary.html",
             "reports/targets/pg-replica-2.html",
+            "reports/groups/orders.html",
         ]
     );
 }
@@ -112,8 +113,30 @@ fn failing_findings_have_the_same_id_on_run_and_target_pages() {
 
 #[test]
 fn ids_are_unique_and_well_formed() {
+    check_links_and_ids(&fixture_pages());
+}
+
+/// Every id unique on its page and well formed; every relative link lands on a page
+/// and, with an anchor, on an id of that page.
+pub fn check_links_and_ids(pages: &[Page]) {
     let re = Regex::new("^[a-z0-9-]+$").unwrap();
-    for p in fixture_pages() {
+    let by_path: BTreeMap<&str, BTreeSet<String>> =
+        pages.iter().map(|p| (p.path.as_str(), ids(&p.html))).collect();
+    for p in pages {
+        for href in attr(&p.html, "href") {
+            let (file, anchor) = href.split_once('#').unwrap_or((&href, ""));
+            let target = if file.is_empty() { p.path.clone() } else { resolve(&p.path, file) };
+            let Some(target_ids) = by_path.get(target.as_str()) else {
+                panic!("{} links to {href}: no page {target}", p.path);
+            };
+            assert!(
+                anchor.is_empty() || target_ids.contains(anchor),
+                "{} links to {href}: no id {anchor}",
+                p.path
+            );
+        }
+    }
+    for p in pages {
         let all = attr(&p.html, "id");
         let unique: BTreeSet<_> = all.iter().collect();
         assert_eq!(all.len(), unique.len(), "duplicate id on {}", p.path);

@@ -7,6 +7,14 @@ use serde::Serialize;
 /// Values longer than this many characters are shown shortened, the full value folded.
 pub const SHORT_CHARS: usize = 80;
 
+/// The folded "full value" holds at most this many characters: a megabyte value would
+/// make every page that shows it megabytes long. The note says the whole value is in
+/// the store (run manifest, snapshot), where the API and `driftwatch diff` read it.
+pub const FULL_CHARS: usize = 64 * 1024;
+
+/// Free text (messages, errors, names) is cut after this many characters.
+pub const TEXT_CHARS: usize = 4 * 1024;
+
 /// `2026-11-25 16:15:00 UTC`.
 pub fn utc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -73,9 +81,20 @@ pub fn expiry_note(expires: &str, now: DateTime<Utc>) -> String {
 
 /// Untrusted text made fit for an HTML text node: C0 controls (other than tab and
 /// newlines), DEL and NUL become their visible Control Pictures (`␀`), because a NUL is
-/// a parse error and other controls are not allowed in HTML. Escaping of `<`, `&`, quotes
-/// is left to the template engine.
+/// a parse error and other controls are not allowed in HTML; text longer than
+/// [`TEXT_CHARS`] is cut, saying so. Escaping of `<`, `&`, quotes is left to the
+/// template engine.
 pub fn clean(s: &str) -> String {
+    let chars = s.chars().count();
+    if chars <= TEXT_CHARS {
+        return visible(s);
+    }
+    let head: String = s.chars().take(TEXT_CHARS).collect();
+    format!("{}\u{2026} (cut: {} chars in all)", visible(&head), count(chars))
+}
+
+/// Controls and noncharacters replaced by visible stand-ins (see [`clean`]).
+fn visible(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             '\t' | '\n' => c,
@@ -101,13 +120,22 @@ pub struct Val {
 
 impl Val {
     pub fn of(s: &str) -> Val {
-        let s = clean(s);
         let chars = s.chars().count();
         if chars <= SHORT_CHARS {
-            return Val { short: s, more: None, full: None };
+            return Val { short: visible(s), more: None, full: None };
         }
-        let short: String = s.chars().take(SHORT_CHARS).collect();
-        Val { short, more: Some(format!("\u{2026} ({} chars)", count(chars))), full: Some(s) }
+        let short: String = visible(&s.chars().take(SHORT_CHARS).collect::<String>());
+        if chars <= FULL_CHARS {
+            let more = format!("\u{2026} ({} chars)", count(chars));
+            return Val { short, more: Some(more), full: Some(visible(s)) };
+        }
+        let more = format!(
+            "\u{2026} ({} chars; the first {} below, the whole value in the store's run manifest and snapshot)",
+            count(chars),
+            count(FULL_CHARS)
+        );
+        let full = visible(&s.chars().take(FULL_CHARS).collect::<String>());
+        Val { short, more: Some(more), full: Some(full) }
     }
 
     /// An absent value, shown as such rather than as an empty string.
@@ -158,5 +186,21 @@ mod tests {
         assert_eq!(v.more.as_deref(), Some("\u{2026} (1,240 chars)"));
         assert_eq!(v.full.as_ref().map(String::len), Some(1_240));
         assert_eq!(Val::of("on").more, None);
+    }
+
+    #[test]
+    fn huge_values_fold_a_bounded_part_and_say_where_the_rest_is() {
+        let v = Val::of(&"y".repeat(2_000_000));
+        assert_eq!(v.full.as_ref().map(|f| f.chars().count()), Some(FULL_CHARS));
+        let more = v.more.unwrap();
+        assert!(more.contains("2,000,000 chars") && more.contains("run manifest"), "{more}");
+    }
+
+    #[test]
+    fn long_free_text_is_cut_saying_so() {
+        let cut = clean(&"\u{0}".repeat(10_000));
+        assert!(cut.starts_with('\u{2400}'));
+        assert!(cut.ends_with("(cut: 10,000 chars in all)"), "{}", &cut[cut.len() - 40..]);
+        assert_eq!(cut.chars().filter(|c| *c == '\u{2400}').count(), TEXT_CHARS);
     }
 }

@@ -94,6 +94,11 @@ pub struct FindingView {
     pub first_seen: Option<String>,
     /// The value the previous collection observed, when it differs.
     pub previous: Option<Val>,
+    /// Pre-flight findings only: when it bites.
+    pub drift: Option<&'static str>,
+    /// Pre-flight findings only: the member whose restart brings it on (`href` empty
+    /// when that member has no page).
+    pub restarting: Option<Link>,
 }
 
 #[derive(Debug, Serialize)]

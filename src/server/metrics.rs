@@ -121,6 +121,12 @@ pub fn render(status: &Status) -> String {
         "Scheduled ticks skipped because the previous run was still going.",
     );
     out.sample("driftwatch_runs_skipped_total", &[], status.skipped_ticks as f64);
+    out.family(
+        "driftwatch_slots_lost_total",
+        "counter",
+        "Scheduled slots skipped because another instance sharing the store claimed them.",
+    );
+    out.sample("driftwatch_slots_lost_total", &[], status.slots_lost as f64);
 
     if let Some(digest) = &status.policy_digest {
         out.family(

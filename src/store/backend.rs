@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use object_store::ObjectStore;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
@@ -13,9 +12,10 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
+use object_store::{BackoffConfig, ObjectStore, RetryConfig};
 
 use super::StoreError;
-use crate::config::{CloudService, CloudStore, StoreLocation};
+use crate::config::{CloudService, CloudStore, StoreLocation, StoreRetry};
 
 /// Whether `key` is an option the service's builder knows.
 pub fn check_option(service: CloudService, key: &str) -> Result<(), String> {
@@ -32,7 +32,10 @@ pub fn check_option(service: CloudService, key: &str) -> Result<(), String> {
 }
 
 /// The backend and a description fit for messages (no credentials).
-pub(super) fn open(location: &StoreLocation) -> Result<(Arc<dyn ObjectStore>, String), StoreError> {
+pub(super) fn open(
+    location: &StoreLocation,
+    retry: &StoreRetry,
+) -> Result<(Arc<dyn ObjectStore>, String), StoreError> {
     match location {
         StoreLocation::Memory => Ok((Arc::new(InMemory::new()), "memory://".to_owned())),
         StoreLocation::Local(dir) => {
@@ -43,11 +46,25 @@ pub(super) fn open(location: &StoreLocation) -> Result<(Arc<dyn ObjectStore>, St
                 .map_err(|e| open_err(std::io::Error::other(e.to_string())))?;
             Ok((Arc::new(fs), description))
         }
-        StoreLocation::Cloud(cloud) => cloud_store(cloud).map(|s| (s, cloud.url.clone())),
+        StoreLocation::Cloud(cloud) => cloud_store(cloud, retry).map(|s| (s, cloud.url.clone())),
     }
 }
 
-fn cloud_store(cloud: &CloudStore) -> Result<Arc<dyn ObjectStore>, StoreError> {
+/// `object_store`'s own retry layer, from the `[store]` settings: exponential backoff
+/// from 100 ms, doubling, pauses of at most 5 s.
+fn retry_config(retry: &StoreRetry) -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: std::time::Duration::from_millis(100),
+            max_backoff: std::time::Duration::from_secs(5),
+            base: 2.0,
+        },
+        max_retries: retry.retries,
+        retry_timeout: retry.retry_timeout,
+    }
+}
+
+fn cloud_store(cloud: &CloudStore, retry: &StoreRetry) -> Result<Arc<dyn ObjectStore>, StoreError> {
     let open_err = |e: object_store::Error| StoreError::Open {
         location: cloud.url.clone(),
         source: std::io::Error::other(crate::redact::text(&e.to_string()).into_owned()),
@@ -58,21 +75,26 @@ fn cloud_store(cloud: &CloudStore) -> Result<Arc<dyn ObjectStore>, StoreError> {
     };
     let inner: Arc<dyn ObjectStore> = match cloud.service {
         CloudService::S3 => {
-            let mut b = AmazonS3Builder::from_env().with_url(&cloud.url);
+            let mut b =
+                AmazonS3Builder::from_env().with_url(&cloud.url).with_retry(retry_config(retry));
             for (k, v) in &cloud.options {
                 b = b.with_config(k.parse().map_err(|_| bad_option(k))?, v);
             }
             Arc::new(b.build().map_err(open_err)?)
         }
         CloudService::Gcs => {
-            let mut b = GoogleCloudStorageBuilder::from_env().with_url(&cloud.url);
+            let mut b = GoogleCloudStorageBuilder::from_env()
+                .with_url(&cloud.url)
+                .with_retry(retry_config(retry));
             for (k, v) in &cloud.options {
                 b = b.with_config(k.parse().map_err(|_| bad_option(k))?, v);
             }
             Arc::new(b.build().map_err(open_err)?)
         }
         CloudService::Azure => {
-            let mut b = MicrosoftAzureBuilder::from_env().with_url(&cloud.url);
+            let mut b = MicrosoftAzureBuilder::from_env()
+                .with_url(&cloud.url)
+                .with_retry(retry_config(retry));
             for (k, v) in &cloud.options {
                 b = b.with_config(k.parse().map_err(|_| bad_option(k))?, v);
             }

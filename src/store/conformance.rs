@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::run::{PolicyBundle, Summary};
+use crate::run::{PolicyBundle, Shard, Slot, Summary};
 use crate::snapshot::{Entry, Kind, Role, ServerInfo};
 
 fn snapshot(value: &str) -> Snapshot {
@@ -33,6 +33,7 @@ fn manifest(id: &str) -> Run {
         previous_run: None,
         targets: vec![],
         summary: Summary::default(),
+        slot: None,
     }
 }
 
@@ -54,12 +55,24 @@ pub async fn run(store: Store) {
     // Manifests: create-only, listed oldest first.
     store.commit_run(&manifest("20261125T161500Z-0002")).await.unwrap();
     store.commit_run(&manifest("20261124T090000Z-0001")).await.unwrap();
-    assert!(store.commit_run(&manifest("20261125T161500Z-0002")).await.is_err());
+    // Committing the very same manifest again is idempotent (a retried commit whose
+    // first attempt succeeded unseen); another manifest under the same id is refused.
+    store.commit_run(&manifest("20261125T161500Z-0002")).await.unwrap();
+    let mut other = manifest("20261125T161500Z-0002");
+    other.trigger = "schedule".into();
+    assert!(store.commit_run(&other).await.is_err());
+    assert_eq!(
+        store.get_run(&RunId("20261125T161500Z-0002".into())).await.unwrap().trigger,
+        "manual"
+    );
     let ids = store.list_runs().await.unwrap();
     assert_eq!(
         ids,
         vec![RunId("20261124T090000Z-0001".into()), RunId("20261125T161500Z-0002".into())]
     );
+    assert_eq!(store.runs_after(Some(&ids[0])).await.unwrap(), ids[1..]);
+    assert_eq!(store.runs_after(Some(&ids[1])).await.unwrap(), []);
+    assert_eq!(store.runs_after(None).await.unwrap(), ids);
     let recent = store.recent_runs(1).await.unwrap();
     assert_eq!(recent.len(), 1);
     assert_eq!(recent[0].run_id.0, "20261125T161500Z-0002");
@@ -78,4 +91,61 @@ pub async fn run(store: Store) {
     assert_eq!(store.find_bytes("reports/index.html").await.unwrap().as_deref(), Some(&b"two"[..]));
     assert_eq!(store.find_bytes("reports/nope.html").await.unwrap(), None);
     store.check().await.unwrap();
+
+    leases(&store).await;
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+}
+
+fn lease(slot: &Slot, instance: &str) -> Lease {
+    Lease {
+        slot: slot.clone(),
+        instance: instance.into(),
+        host: "host-a".into(),
+        pid: 42,
+        claimed_at: slot.at,
+    }
+}
+
+/// Slot leases: of concurrent claims exactly one wins, the winner's lease stays, and
+/// slots, shards and schedules are independent; gc drops leases of old slots.
+async fn leases(store: &Store) {
+    let slot = Slot { schedule: "service".into(), at: at("2030-01-01T00:00:05Z"), shard: None };
+    let claims = (0..8).map(|i| {
+        let (store, lease) = (store.clone(), lease(&slot, &format!("instance-{i}")));
+        async move { (i, store.claim_slot(&lease).await.unwrap()) }
+    });
+    let results = futures::future::join_all(claims).await;
+    let winners: Vec<usize> = results.iter().filter(|(_, won)| *won).map(|(i, _)| *i).collect();
+    assert_eq!(winners.len(), 1, "exactly one claim wins: {results:?}");
+    let held = store.lease(&slot).await.unwrap().expect("the winner's lease");
+    assert_eq!(held.instance, format!("instance-{}", winners[0]));
+    assert!(!store.claim_slot(&lease(&slot, "late")).await.unwrap(), "a taken slot stays taken");
+
+    let shard = |index| Slot { shard: Some(Shard { index, count: 2 }), ..slot.clone() };
+    assert!(store.claim_slot(&lease(&shard(0), "a")).await.unwrap());
+    assert!(store.claim_slot(&lease(&shard(1), "a")).await.unwrap());
+    assert!(!store.claim_slot(&lease(&shard(1), "b")).await.unwrap());
+    let other = Slot { schedule: "cron-0a1b2c3d".into(), ..slot.clone() };
+    assert!(store.claim_slot(&lease(&other, "b")).await.unwrap());
+    let old = Slot { at: at("2020-01-01T00:00:00Z"), ..slot.clone() };
+    assert!(store.claim_slot(&lease(&old, "b")).await.unwrap());
+    assert_eq!(
+        store.lease(&Slot { at: at("2030-01-01T00:00:06Z"), ..slot.clone() }).await.unwrap(),
+        None
+    );
+    assert_eq!(store.leases().await.unwrap().len(), 5);
+
+    // Retention: only leases of slots before the cutoff go (a dry run deletes nothing).
+    let cutoff = at("2026-01-01T00:00:00Z");
+    let day = chrono::Duration::days(1);
+    let now = Utc::now(); // with a day's grace, nothing this suite wrote is settled
+    assert_eq!(store.gc(cutoff, day, now, true).await.unwrap().leases, 1);
+    assert_eq!(store.leases().await.unwrap().len(), 5);
+    assert_eq!(store.gc(cutoff, day, now, false).await.unwrap().leases, 1);
+    let left = store.leases().await.unwrap();
+    assert_eq!(left.len(), 4);
+    assert!(left.iter().all(|l| l.slot.at > cutoff));
 }

@@ -4,7 +4,8 @@
 //! index entries) go before its manifest, so no manifest is ever left pointing at a
 //! deleted object; snapshots, findings objects and policy bundles go last, and only
 //! those that no remaining manifest names and that are older than a grace period — a
-//! run in progress may have just written one it has not committed yet.
+//! run in progress may have just written one it has not committed yet. Slot leases
+//! older than the cutoff go too (by the slot time in their name: no run needs them).
 
 use std::collections::HashSet;
 
@@ -25,13 +26,15 @@ pub struct GcReport {
     pub policy_files: usize,
     /// Findings objects (`findings/<sha256>.json`) no remaining run refers to.
     pub findings: usize,
+    pub leases: usize,
     pub runs_kept: usize,
 }
 
 impl Store {
     /// Deletes runs that started before `cutoff` (never the newest run), then
     /// snapshots and policy files no remaining run refers to and that were written more
-    /// than `grace` ago. With `dry_run`, deletes nothing and reports what it would.
+    /// than `grace` ago, and slot leases for slots before `cutoff`. With `dry_run`,
+    /// deletes nothing and reports what it would.
     pub async fn gc(
         &self,
         cutoff: DateTime<Utc>,
@@ -106,6 +109,12 @@ impl Store {
             if !bundles.contains(bundle) && meta.last_modified < settled {
                 self.remove(&meta.location, dry_run).await?;
                 report.policy_files += 1;
+            }
+        }
+        for meta in self.list_all(layout::LEASES).await? {
+            if layout::lease_time_of(&meta.location).is_some_and(|t| t < cutoff) {
+                self.remove(&meta.location, dry_run).await?;
+                report.leases += 1;
             }
         }
         Ok(report)

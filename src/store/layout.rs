@@ -7,6 +7,7 @@
 //! findings/<sha256>.json                  one target's findings, create-only, shared
 //! policies/<bundle-digest>/<path>         the exact policy files a run used
 //! index/changes/<target>/<run-id>.json    one target's changes in one run (derived)
+//! leases/<schedule>/<slot>[-shard-<i>-of-<n>].json   who runs a scheduled slot, create-only
 //! reports/index.html                      latest overview
 //! reports/runs/<run-id>.html              one run
 //! reports/targets/<target>.html           one target
@@ -14,10 +15,39 @@
 
 use object_store::path::Path;
 
-use crate::run::RunId;
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::run::{RunId, Slot};
 use crate::snapshot::Digest;
 
 pub const RUNS: &str = "runs";
+pub const LEASES: &str = "leases";
+
+/// How a slot's time is written in a lease's name: sorts by time.
+const SLOT_FORMAT: &str = "%Y%m%dT%H%M%SZ";
+
+/// `leases/service/20261125T161500Z.json`, or with a shard
+/// `leases/service/20261125T161500Z-shard-0-of-2.json`.
+pub fn lease(slot: &Slot) -> Path {
+    let at = slot.at.format(SLOT_FORMAT);
+    let schedule = &slot.schedule;
+    match slot.shard {
+        None => Path::from(format!("{LEASES}/{schedule}/{at}.json")),
+        Some(s) => {
+            Path::from(format!("{LEASES}/{schedule}/{at}-shard-{}-of-{}.json", s.index, s.count))
+        }
+    }
+}
+
+/// The slot time a lease path names, if the path is one.
+pub fn lease_time_of(path: &Path) -> Option<DateTime<Utc>> {
+    if !path.as_ref().starts_with(LEASES) {
+        return None;
+    }
+    let name = path.filename()?;
+    let stamp = name.get(..16)?;
+    NaiveDateTime::parse_from_str(stamp, SLOT_FORMAT).ok().map(|t| t.and_utc())
+}
 
 pub fn snapshot(target: &str, digest: &Digest) -> Path {
     Path::from(format!("snapshots/{target}/{digest}.json"))
@@ -73,6 +103,18 @@ mod tests {
         assert_eq!(p.as_ref(), "runs/2026/11/25/20261125T161500Z-3f9a.json");
         assert_eq!(run_id_of(&p), Some(id));
         assert_eq!(run(&RunId("x".into())).as_ref(), "runs/undated/x.json");
+    }
+
+    #[test]
+    fn lease_paths_name_the_slot_and_shard() {
+        let at = DateTime::parse_from_rfc3339("2026-11-25T16:15:00Z").unwrap().to_utc();
+        let mut slot = Slot { schedule: "service".into(), at, shard: None };
+        assert_eq!(lease(&slot).as_ref(), "leases/service/20261125T161500Z.json");
+        slot.shard = Some(crate::run::Shard { index: 1, count: 3 });
+        let p = lease(&slot);
+        assert_eq!(p.as_ref(), "leases/service/20261125T161500Z-shard-1-of-3.json");
+        assert_eq!(lease_time_of(&p), Some(at));
+        assert_eq!(lease_time_of(&Path::from("runs/x/20261125T161500Z.json")), None);
     }
 
     #[test]

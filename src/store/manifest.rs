@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use super::{Store, StoreError, Written};
 use crate::finding::Finding;
-use crate::run::{PolicyBundle, Run, RunId, Summary, TargetRun};
+use crate::run::{PolicyBundle, Run, RunId, Slot, Summary, TargetRun};
 use crate::snapshot::Digest;
 
 /// The key that replaces `findings` in a stored target.
@@ -69,6 +69,8 @@ struct Header<'a> {
     previous_run: Option<&'a RunId>,
     targets: Vec<Value>,
     summary: &'a Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slot: Option<&'a Slot>,
 }
 
 /// Splits a run into its stored manifest and the findings objects it refers to.
@@ -108,6 +110,7 @@ pub fn encode(run: &Run) -> (Vec<u8>, Vec<(Digest, Vec<u8>)>) {
         previous_run: run.previous_run.as_ref(),
         targets,
         summary: &run.summary,
+        slot: run.slot.as_ref(),
     };
     (serde_json::to_vec(&header).expect("a manifest serializes"), objects)
 }
@@ -281,9 +284,12 @@ mod tests {
                 remediation: Some("ALTER SYSTEM SET wal_level = 'replica';".into()),
                 location: None,
                 waiver: None,
+                drift: Default::default(),
+                restarting: None,
             }]
             .into(),
             changes: vec![],
+            preflight: vec![],
         }
     }
 
@@ -299,6 +305,7 @@ mod tests {
             previous_run: None,
             summary: Summary::of(&targets),
             targets,
+            slot: None,
         }
     }
 
@@ -343,6 +350,7 @@ mod tests {
     fn stored_form_keeps_every_field() {
         let mut r = run("20261125T161500Z-0001", vec![target("a", "minimal")]);
         r.previous_run = Some(RunId("20261125T161400Z-0000".into()));
+        r.slot = Some(Slot { schedule: "nightly".into(), at: r.started_at, shard: None });
         let full = serde_json::to_value(&r).unwrap();
         let stored: Value = serde_json::from_slice(&encode(&r).0).unwrap();
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<BTreeSet<_>>();

@@ -4,10 +4,20 @@
 //! # Commit protocol
 //!
 //! A run writes, in order: its snapshots (create-only, content-addressed: an unchanged
-//! configuration writes nothing), the policy files it used (create-only), then its
-//! manifest (create-only) — the commit point. Reports come after and are derived. A
-//! crash before the manifest leaves at worst orphan snapshots or policy files, never a
-//! manifest that points at something missing.
+//! configuration writes nothing), the policy files it used (create-only), its findings
+//! objects (create-only, content-addressed), then its manifest (create-only) — the
+//! commit point. Reports come after and are derived. A crash before the manifest
+//! leaves at worst orphan snapshots, findings objects or policy files, never a manifest
+//! that points at something missing.
+//!
+//! Several `serve` instances may share one store: before a scheduled run, each claims
+//! the slot with a create-only lease ([`Store::claim_slot`]); only the winner runs it.
+//!
+//! # Outages
+//!
+//! Transient errors are retried with exponential backoff within `[store] retries` and
+//! `retry_timeout` ([`retry`]). When the store stays away the error reaches the caller
+//! and the run fails before its manifest: nothing of it becomes visible.
 
 mod backend;
 #[doc(hidden)]
@@ -15,10 +25,13 @@ pub mod conformance;
 mod gc;
 mod index;
 pub mod layout;
+mod lease;
 pub mod manifest;
+pub mod retry;
 
 pub use gc::GcReport;
 pub use index::IndexEntry;
+pub use lease::Lease;
 
 pub use backend::check_option;
 
@@ -27,7 +40,7 @@ use std::sync::Arc;
 use futures::TryStreamExt as _;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
-use crate::config::StoreLocation;
+use crate::config::{StoreLocation, StoreRetry};
 use crate::run::{Run, RunId};
 use crate::snapshot::{Digest, Snapshot};
 
@@ -55,6 +68,8 @@ pub enum Written {
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     description: String,
+    /// Retries done here (the local folder); cloud stores retry inside `object_store`.
+    local_retry: Option<StoreRetry>,
 }
 
 impl std::fmt::Debug for Store {
@@ -64,14 +79,44 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (and for a local folder, creates) the store.
+    /// Opens (and for a local folder, creates) the store, with the default retries.
     pub fn open(location: &StoreLocation) -> Result<Store, StoreError> {
-        let (inner, description) = backend::open(location)?;
-        Ok(Store { inner, description })
+        Store::open_with_retry(location, &StoreRetry::default())
     }
 
-    pub fn from_object_store(inner: Arc<dyn ObjectStore>, description: &str) -> Store {
-        Store { inner, description: description.to_owned() }
+    /// Opens the store; transient errors are retried as `retry` says.
+    pub fn open_with_retry(
+        location: &StoreLocation,
+        retry: &StoreRetry,
+    ) -> Result<Store, StoreError> {
+        let (inner, description) = backend::open(location, retry)?;
+        let local_retry = matches!(location, StoreLocation::Local(_)).then_some(*retry);
+        Ok(Store { inner, description, local_retry })
+    }
+
+    /// A store on any backend; `retry` (if any) is applied by `Store` itself, so pass
+    /// none for a backend that retries on its own.
+    pub fn from_object_store(
+        inner: Arc<dyn ObjectStore>,
+        description: &str,
+        retry: Option<StoreRetry>,
+    ) -> Store {
+        Store { inner, description: description.to_owned(), local_retry: retry }
+    }
+
+    /// Runs one store request, retried when this store retries on its own.
+    async fn attempt<T, F, Fut>(&self, what: &str, attempt: F) -> Result<T, object_store::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, object_store::Error>>,
+    {
+        match &self.local_retry {
+            Some(settings) => retry::run(settings, what, attempt).await,
+            None => {
+                let mut attempt = attempt;
+                attempt().await
+            }
+        }
     }
 
     /// Where the store is, for messages (never holds credentials).
@@ -118,13 +163,17 @@ impl Store {
 
     /// Commits a run: its findings objects (create-only, content-addressed: findings
     /// identical to an earlier run's write nothing), then its manifest, create-only (see
-    /// [`manifest`]). Everything else the manifest points at must already be stored.
+    /// [`manifest`]). Everything else the manifest points at must already be stored. A
+    /// manifest already there with the same (encoded, compact) bytes is this run's own
+    /// (an earlier attempt that succeeded unseen): committed. Any other manifest under
+    /// the id is an error.
     pub async fn commit_run(&self, run: &Run) -> Result<(), StoreError> {
         let (bytes, findings) = manifest::encode(run);
         self.put_findings(findings).await?;
         let path = layout::run(&run.run_id);
-        match self.create(&path, bytes).await? {
+        match self.create(&path, bytes.clone()).await? {
             Written::New => Ok(()),
+            Written::AlreadyThere if self.get(&path).await? == bytes => Ok(()),
             Written::AlreadyThere => Err(StoreError::Backend {
                 op: "commit",
                 path: path.to_string(),
@@ -139,12 +188,40 @@ impl Store {
     /// Every committed run id, oldest first.
     pub async fn list_runs(&self) -> Result<Vec<RunId>, StoreError> {
         let prefix = object_store::path::Path::from(layout::RUNS);
-        let metas: Vec<_> =
-            self.inner.list(Some(&prefix)).try_collect().await.map_err(|source| {
-                StoreError::Backend { op: "list", path: prefix.to_string(), source }
+        let metas: Vec<_> = self
+            .attempt("list", || self.inner.list(Some(&prefix)).try_collect::<Vec<_>>())
+            .await
+            .map_err(|source| StoreError::Backend {
+                op: "list",
+                path: prefix.to_string(),
+                source,
             })?;
         let mut ids: Vec<RunId> =
             metas.iter().filter_map(|m| layout::run_id_of(&m.location)).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Committed run ids after `after` (all when `None`), oldest first: one listing
+    /// from `after`'s manifest on, for catching up with other instances' runs.
+    pub async fn runs_after(&self, after: Option<&RunId>) -> Result<Vec<RunId>, StoreError> {
+        let Some(after) = after else { return self.list_runs().await };
+        let prefix = object_store::path::Path::from(layout::RUNS);
+        let metas: Vec<_> = self
+            .inner
+            .list_with_offset(Some(&prefix), &layout::run(after))
+            .try_collect()
+            .await
+            .map_err(|source| StoreError::Backend {
+                op: "list",
+                path: prefix.to_string(),
+                source,
+            })?;
+        let mut ids: Vec<RunId> = metas
+            .iter()
+            .filter_map(|m| layout::run_id_of(&m.location))
+            .filter(|id| id > after)
+            .collect();
         ids.sort();
         Ok(ids)
     }
@@ -182,8 +259,8 @@ impl Store {
     /// Writes (or replaces) a report page. Atomic: readers see the old or the new page.
     pub async fn put_report(&self, relative: &str, html: &str) -> Result<(), StoreError> {
         let path = layout::report(relative);
-        self.inner
-            .put(&path, PutPayload::from(html.as_bytes().to_vec()))
+        let payload = PutPayload::from(html.as_bytes().to_vec());
+        self.attempt("put", || self.inner.put(&path, payload.clone()))
             .await
             .map_err(|source| StoreError::Backend { op: "put", path: path.to_string(), source })?;
         Ok(())
@@ -208,7 +285,7 @@ impl Store {
     /// Whether the store answers: one metadata request (a missing object is an answer).
     pub async fn check(&self) -> Result<(), StoreError> {
         let path = object_store::path::Path::from("reports/index.html");
-        match self.inner.head(&path).await {
+        match self.attempt("head", || self.inner.head(&path)).await {
             Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(source) => Err(StoreError::Backend { op: "head", path: path.to_string(), source }),
         }
@@ -219,8 +296,14 @@ impl Store {
         path: &object_store::path::Path,
         bytes: Vec<u8>,
     ) -> Result<Written, StoreError> {
-        let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
-        match self.inner.put_opts(path, PutPayload::from(bytes), opts).await {
+        let payload = PutPayload::from(bytes);
+        let put = || {
+            let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+            self.inner.put_opts(path, payload.clone(), opts)
+        };
+        // Content-addressed objects and manifests (compared by `commit_run`) make an
+        // `AlreadyExists` after a retried attempt safe to read as "already there".
+        match self.attempt("put", put).await {
             Ok(_) => Ok(Written::New),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(Written::AlreadyThere),
             Err(source) => Err(StoreError::Backend { op: "put", path: path.to_string(), source }),
@@ -228,13 +311,12 @@ impl Store {
     }
 
     pub(super) async fn get(&self, path: &object_store::path::Path) -> Result<Vec<u8>, StoreError> {
-        let result = self.inner.get(path).await.map_err(|source| StoreError::Backend {
+        let read = || async {
+            let result = self.inner.get(path).await?;
+            result.bytes().await
+        };
+        let bytes = self.attempt("get", read).await.map_err(|source| StoreError::Backend {
             op: "get",
-            path: path.to_string(),
-            source,
-        })?;
-        let bytes = result.bytes().await.map_err(|source| StoreError::Backend {
-            op: "read",
             path: path.to_string(),
             source,
         })?;

@@ -2,8 +2,12 @@
 //! streaming replica, a real store folder.
 
 pub mod harness;
+mod hostile;
 mod mysql;
 mod reports;
+mod restart;
+mod secrets;
+mod topology;
 
 use harness::*;
 use serde_json::Value;

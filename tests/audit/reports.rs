@@ -12,7 +12,7 @@ use super::harness::*;
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 #[track_caller]
-fn require_chromium() {
+pub(super) fn require_chromium() {
     assert!(
         Path::new(CHROMIUM).exists(),
         "headless Chromium is needed for report tests: `apt-get install -y chromium` \
@@ -20,7 +20,7 @@ fn require_chromium() {
     );
 }
 
-fn chromium(profile: &Path) -> Command {
+pub(super) fn chromium(profile: &Path) -> Command {
     let mut cmd = Command::new(CHROMIUM);
     cmd.args([
         "--headless",
@@ -37,7 +37,7 @@ fn chromium(profile: &Path) -> Command {
 }
 
 /// The DOM Chromium builds from a page.
-fn dump_dom(page: &Path, profile: &Path) -> String {
+pub(super) fn dump_dom(page: &Path, profile: &Path) -> String {
     let out = chromium(profile)
         .arg("--dump-dom")
         .arg(format!("file://{}", page.display()))
@@ -49,7 +49,7 @@ fn dump_dom(page: &Path, profile: &Path) -> String {
 
 /// No script element, no inline event handler, no `javascript:` URL.
 #[track_caller]
-fn assert_inert(dom: &str, what: &str) {
+pub(super) fn assert_inert(dom: &str, what: &str) {
     let lower = dom.to_ascii_lowercase();
     assert!(!lower.contains("<script"), "{what} carries a script");
     assert!(!lower.contains("javascript:"), "{what} carries a javascript: URL");
@@ -69,7 +69,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn screenshots_dir() -> PathBuf {
+pub(super) fn screenshots_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -1,5 +1,6 @@
 //! Tests against live servers started by `tests/setup/services.sh`.
 
+mod contract;
 mod memcached;
 mod mysql;
 mod postgres;

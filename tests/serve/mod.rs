@@ -2,7 +2,7 @@
 //! real PostgreSQL primary and replica, its web server, signals, webhooks, and the
 //! Prometheus alert rules in `deploy/`.
 
-mod process;
+pub mod process;
 
 use std::time::Duration;
 
@@ -182,7 +182,7 @@ fn serve_skips_ticks_while_a_run_is_still_going() {
             b["run_id"],
             b["started_at"]
         );
-        assert_eq!(b["targets"][0]["status"], "unreachable");
+        assert_eq!(b["targets"][0]["status"], "unreachable", "{:#}", b["targets"][0]);
     }
 }
 
@@ -324,16 +324,27 @@ fn serve_shipped_configs_are_valid() {
             panic!("{example}:\n{e}");
         }
     }
-    // The TOML inside the Kubernetes ConfigMap (a block scalar indented by 4).
-    let configmap = std::fs::read_to_string(root.join("deploy/kubernetes/configmap.yaml")).unwrap();
-    let (_, block) = configmap.split_once("driftwatch.toml: |\n").unwrap();
-    let toml: String = block
-        .lines()
-        .map(|l| l.strip_prefix("    ").unwrap_or(l))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let config =
+    // The TOML inside the Kubernetes ConfigMaps (a block scalar indented by 4).
+    let configmap = |name: &str| {
+        let text = std::fs::read_to_string(root.join("deploy/kubernetes").join(name)).unwrap();
+        let (_, block) = text.split_once("driftwatch.toml: |\n").unwrap();
+        let toml: String = block
+            .lines()
+            .map(|l| l.strip_prefix("    ").unwrap_or(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
         driftwatch::config::parse(std::path::Path::new("/etc/driftwatch/driftwatch.toml"), &toml)
-            .unwrap_or_else(|e| panic!("configmap.yaml:\n{e}"));
+            .unwrap_or_else(|e| panic!("{name}:\n{e}"))
+    };
+    let config = configmap("configmap.yaml");
     assert_eq!(config.server.listen.to_string(), "0.0.0.0:9187");
+    let sharded = configmap("configmap-sharded.yaml");
+    let sharding = sharded.schedule.sharding.expect("sharded");
+    assert_eq!(sharding.index("driftwatch-2"), Ok(2));
+    let statefulset =
+        std::fs::read_to_string(root.join("deploy/kubernetes/statefulset.yaml")).unwrap();
+    assert!(
+        statefulset.contains(&format!("replicas: {}", sharding.count)),
+        "statefulset.yaml runs one replica per shard"
+    );
 }

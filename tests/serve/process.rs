@@ -16,9 +16,12 @@ pub fn free_port() -> u16 {
 
 /// The config text for a serve test: store, policies, audit timeouts, schedule and
 /// server, then `rest` (targets, notify).
+/// A serve config. `timeout` bounds connecting; the whole-target deadline is kept well
+/// above it, so a silent server is reported unreachable (the connect timeout) rather
+/// than as a deadline error, whichever timer a loaded machine wakes first.
 pub fn config(port: u16, cron: &str, timeout: &str, grace: &str, rest: &str) -> String {
     format!(
-        "[store]\nurl = \"store\"\n\n[policies]\ndir = \"{}\"\n\n[audit]\nconnect_timeout = \"{timeout}\"\ntarget_timeout = \"{timeout}\"\n\n\
+        "[store]\nurl = \"store\"\n\n[policies]\ndir = \"{}\"\n\n[audit]\nconnect_timeout = \"{timeout}\"\ntarget_timeout = \"60s\"\n\n\
          [schedule]\ncron = \"{cron}\"\nrun_at_start = true\ngrace_period = \"{grace}\"\n\n\
          [server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://dw.example.com\"\n\n{rest}",
         policies_dir().display()
@@ -38,8 +41,16 @@ pub struct Serve {
 }
 
 impl Serve {
-    /// Starts `driftwatch serve --log-format json`, logs to `serve.log`.
+    /// Starts `driftwatch serve --log-format json`, logs to `serve.log`, and waits for
+    /// its web server.
     pub fn start(ws: Workspace, port: u16) -> Serve {
+        let serve = Serve::spawn(ws, port);
+        serve.wait_until_up();
+        serve
+    }
+
+    /// Starts `driftwatch serve` without waiting for it (several at once).
+    pub fn spawn(ws: Workspace, port: u16) -> Serve {
         let log = std::fs::File::create(ws.dir.path().join("serve.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
             .args(["serve", "--log-format", "json", "--config"])
@@ -49,11 +60,20 @@ impl Serve {
             .stderr(log)
             .spawn()
             .expect("start driftwatch serve");
-        let serve = Serve { ws, port, child };
-        serve.wait_for("the web server", Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        Serve { ws, port, child }
+    }
+
+    /// Waits for the web server to accept connections.
+    #[track_caller]
+    pub fn wait_until_up(&self) {
+        self.wait_for("the web server", Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", self.port)).is_ok()
         });
-        serve
+    }
+
+    /// The process id (leases name it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn logs(&self) -> String {

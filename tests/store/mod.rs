@@ -3,6 +3,8 @@
 //! and an audit that writes its history to S3 configured only through `AWS_*`
 //! variables.
 
+mod outage;
+
 use std::collections::BTreeMap;
 
 use driftwatch::config::{CloudService, CloudStore, StoreLocation};

@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests: service URLs, endpoints and the
 //! "is the service up?" check that names the command to start it.
 
+pub mod invariant;
 pub mod lock;
+pub mod moto;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::time::Duration;

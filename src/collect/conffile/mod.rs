@@ -31,6 +31,11 @@ use crate::snapshot::{Entry, Kind, Role, ServerInfo, Snapshot};
 /// How deep includes may nest (PostgreSQL's own limit), which also stops include cycles.
 pub const MAX_INCLUDE_DEPTH: usize = 10;
 
+/// How many included files one parse reads in all. The depth limit alone lets a file
+/// that includes itself (or its folder) twice do 2¹⁰ reads, eight times 8¹⁰: an include
+/// bomb that ate gigabytes before this bound.
+pub const MAX_INCLUDED_FILES: usize = 256;
+
 /// Where the parsers read files from.
 pub trait Files {
     fn read(&self, path: &Path) -> io::Result<String>;
@@ -139,6 +144,8 @@ pub fn with_defaults(
 pub struct Settings {
     entries: BTreeMap<String, Entry>,
     problems: Vec<Diagnostic>,
+    /// Included files read so far (see [`MAX_INCLUDED_FILES`]).
+    included: usize,
 }
 
 impl Settings {
@@ -156,6 +163,20 @@ impl Settings {
     /// The entry set so far for `name`, to append to (Redis `save`).
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Entry> {
         self.entries.get_mut(&format!("setting.{name}"))
+    }
+
+    /// Counts one more included file, read because of `file:line`; false (with one
+    /// problem, the first time) once [`MAX_INCLUDED_FILES`] have been read.
+    pub fn may_include(&mut self, file: &Path, line: usize) -> bool {
+        self.included += 1;
+        if self.included == MAX_INCLUDED_FILES + 1 {
+            self.problem(
+                file,
+                line,
+                format!("more than {MAX_INCLUDED_FILES} included files (an include cycle?)"),
+            );
+        }
+        self.included <= MAX_INCLUDED_FILES
     }
 
     pub fn problem(&mut self, file: &Path, line: usize, message: impl Into<String>) {

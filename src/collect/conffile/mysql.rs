@@ -219,6 +219,9 @@ fn directive(
         vec![target]
     };
     for file in list {
+        if !out.may_include(path, line) {
+            return;
+        }
         match read(files, &file) {
             Ok(text) => parse_text(&file, &text, files, out, depth + 1),
             Err(e) => out.problem(path, line, e),

@@ -8,8 +8,7 @@
 use std::path::Path;
 
 use super::{
-    DefaultSetting, Files, MAX_INCLUDE_DEPTH, Settings, canonical_name, defaults, dir_files, read,
-    relative_to,
+    Files, MAX_INCLUDE_DEPTH, Settings, canonical_name, defaults, dir_files, read, relative_to,
 };
 use crate::policy::rule::parse_bool;
 use crate::policy::units::{self, Expected, Unit};
@@ -148,6 +147,9 @@ fn include(
         match dir_files(files, &target, &[".conf"]) {
             Ok(list) => {
                 for file in list {
+                    if !out.may_include(path, line) {
+                        return;
+                    }
                     match read(files, &file) {
                         Ok(text) => parse_text(&file, &text, files, out, depth + 1),
                         Err(e) => out.problem(path, line, e),
@@ -158,6 +160,9 @@ fn include(
                 out.problem(path, line, format!("cannot open folder {}: {e}", target.display()))
             }
         }
+        return;
+    }
+    if !out.may_include(path, line) {
         return;
     }
     match files.read(&target) {
@@ -177,32 +182,42 @@ fn normalise(name: &str, value: &str) -> Result<String, String> {
         }
         return Err(format!("unrecognized configuration parameter \"{name}\""));
     };
-    let invalid = |why: &str| format!("invalid value for parameter \"{name}\": \"{value}\"{why}");
-    match default.vartype.as_deref() {
+    normalise_value(default.vartype.as_deref(), default.unit.as_deref(), value)
+        .map_err(|why| format!("invalid value for parameter \"{name}\": \"{value}\"{why}"))
+}
+
+/// A value as written in a file (`128MB`, `true`, `Replica`) as `pg_settings` reports
+/// it for a setting of `vartype` in `unit` (`16384`, `on`, `replica`); the error is the
+/// tail of PostgreSQL's complaint (a unit hint, or empty).
+pub fn normalise_value(
+    vartype: Option<&str>,
+    unit: Option<&str>,
+    value: &str,
+) -> Result<String, String> {
+    match vartype {
         Some("bool") => match parse_bool(value) {
             Some(b) => Ok(if b { "on" } else { "off" }.to_owned()),
-            None => Err(invalid("")),
+            None => Err(String::new()),
         },
         Some("enum") => Ok(value.to_ascii_lowercase()),
-        Some("integer" | "real") => in_base_unit(default, value).map_err(|why| invalid(&why)),
+        Some(t @ ("integer" | "real")) => in_base_unit(t == "integer", unit, value),
         _ => Ok(value.to_owned()),
     }
 }
 
 /// `128MB` for a setting in `8kB` → `16384`; a plain number stays as it is.
-fn in_base_unit(default: &DefaultSetting, value: &str) -> Result<String, String> {
-    let integer = default.vartype.as_deref() == Some("integer");
+fn in_base_unit(integer: bool, unit: Option<&str>, value: &str) -> Result<String, String> {
     if units::parse_number(value).is_ok() {
         return Ok(value.trim().to_owned());
     }
-    let base = default.unit.as_deref().map(Unit::parse);
+    let base = unit.filter(|u| !u.is_empty()).map(Unit::parse);
     let (Some(Ok(base)), Ok(Expected::Quantity(q))) = (base, Expected::parse(value)) else {
         if integer && value.trim().starts_with("0x") {
             return i64::from_str_radix(value.trim().trim_start_matches("0x"), 16)
                 .map(|n| n.to_string())
                 .map_err(|_| String::new());
         }
-        let hint = match default.unit.as_deref().map(Unit::parse) {
+        let hint = match unit.map(Unit::parse) {
             Some(Ok(u)) if u.dimension == units::Dimension::Memory => {
                 " (valid units for this parameter are \"B\", \"kB\", \"MB\", \"GB\", and \"TB\")"
             }

@@ -237,6 +237,9 @@ fn include(
         return out.problem(path, line, msg);
     }
     let target = relative_to(path, arg);
+    if !out.may_include(path, line) {
+        return;
+    }
     match read(files, &target) {
         Ok(text) => parse_text(&target, &text, files, out, depth + 1),
         Err(e) => out.problem(path, line, e),

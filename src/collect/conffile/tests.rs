@@ -38,3 +38,28 @@ fn binary_sizes() {
     assert_eq!(binary_size("2MB", false), None);
     assert_eq!(binary_size("12", false), None);
 }
+
+/// A file that includes itself (or its own folder) several times: bounded work and one
+/// problem, for every format with includes.
+#[test]
+fn include_bombs_are_bounded() {
+    let cases = [
+        (Kind::Postgres, "/c/postgresql.conf", "include 'postgresql.conf'\n"),
+        (Kind::Postgres, "/c/postgresql.conf", "include_dir '.'\n"),
+        (Kind::Mysql, "/c/my.cnf", "!includedir /c\n"),
+        (Kind::Mysql, "/c/my.cnf", "!include /c/my.cnf\n"),
+        (Kind::Redis, "/c/redis.conf", "include /c/redis.conf\n"),
+    ];
+    for (kind, path, line) in cases {
+        let text = line.repeat(8);
+        let files = MemoryFiles::new([(path, text.as_str())]);
+        let started = std::time::Instant::now();
+        let problems = parse(kind, Path::new(path), &files).expect_err("a cycle is a problem").0;
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{kind} {line}");
+        assert!(problems.len() < 5_000, "{kind} {line}: {} problems", problems.len());
+        assert!(
+            problems.iter().any(|p| p.message.contains("included files")),
+            "{kind} {line}: {problems:?}"
+        );
+    }
+}

@@ -77,6 +77,7 @@ fn page_from_a_run() {
     let gone = fixture::target("gone", TargetStatus::Unreachable);
     let mut status = Status::from_history(&[run("20261125T161500Z-0001", vec![primary, gone])]);
     status.skipped_ticks = 2;
+    status.slots_lost = 3;
     let page = render(&status);
     let samples = parse(&page);
     let find = |name: &str, labels: &str| {
@@ -102,6 +103,7 @@ fn page_from_a_run() {
     assert_eq!(find("driftwatch_last_run_success", ""), 1.0);
     assert_eq!(find("driftwatch_last_run_changes", ""), 1.0);
     assert_eq!(find("driftwatch_runs_skipped_total", ""), 2.0);
+    assert_eq!(find("driftwatch_slots_lost_total", ""), 3.0);
     assert_eq!(find("driftwatch_policy_bundle_info", r#"{digest="d1"}"#), 1.0);
     // Each family is announced once, before its samples.
     for (name, _, _) in &samples {

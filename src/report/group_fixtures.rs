@@ -1,0 +1,231 @@
+//! A replication group over three runs, for the group page: the primary gets a pending
+//! `max_connections` (a pre-flight finding on the standby), then the standby's replay
+//! pauses and lag grows; and the tests of the group page and pre-flight sections.
+
+use std::collections::BTreeMap;
+
+use super::fixtures::{at, finding, run, target};
+use crate::diff::Change;
+use crate::finding::{Drift, FindingStatus, Severity};
+use crate::run::{Run, TargetRun};
+use crate::snapshot::{Entry, Kind, PendingKind, Role, ServerInfo, Snapshot, State};
+
+fn state(pairs: &[(&str, &str)]) -> State {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), Entry::new(*v))).collect()
+}
+
+fn member(name: &str, role: Role, when: &str, pairs: &[(&str, &str)]) -> TargetRun {
+    let mut t = target(name, role, at(when));
+    t.group = Some("ci".into());
+    t.state = state(pairs);
+    t
+}
+
+fn primary(when: &str, lag_s: &str) -> TargetRun {
+    member(
+        "ci-primary",
+        Role::Primary,
+        when,
+        &[
+            ("state.replica.standby_app.state", "streaming"),
+            ("state.replica.standby_app.sync_state", "async"),
+            ("state.replica.standby_app.replay_lag_s", lag_s),
+        ],
+    )
+}
+
+fn standby(when: &str, paused: &str, lag_s: &str, lag_b: &str) -> TargetRun {
+    member(
+        "ci-standby",
+        Role::Replica,
+        when,
+        &[
+            ("state.wal_receiver.status", "streaming"),
+            ("state.wal_receiver.sender_host", "ci-primary"),
+            ("state.wal_receiver.sender_port", "5432"),
+            ("state.replication.replay_paused", paused),
+            ("state.replication.replay_lag_s", lag_s),
+            ("state.replication.replay_lag_bytes", lag_b),
+        ],
+    )
+}
+
+/// Newest first, as reports take them: (run 3, [run 2, run 1]).
+pub fn runs() -> (Run, Vec<Run>) {
+    let r1 = run(
+        "20261125T150000Z-0001",
+        "2026-11-25T15:00:00Z",
+        None,
+        vec![
+            primary("2026-11-25T15:00:01Z", "0"),
+            standby("2026-11-25T15:00:02Z", "false", "0", "0"),
+        ],
+    );
+    let mut p2 = primary("2026-11-25T15:10:01Z", "0");
+    p2.changes = vec![Change {
+        key: "pending.max_connections".into(),
+        before: None,
+        after: Some("200".into()),
+        location: Some("postgresql.auto.conf:3".into()),
+        previous_location: None,
+        rollback: None,
+    }];
+    let mut s2 = standby("2026-11-25T15:10:02Z", "false", "0", "0");
+    let mut pre = finding(
+        "PG-REPL-010",
+        "max_connections",
+        Severity::Critical,
+        FindingStatus::Fail,
+        "\u{2265} the group's primary",
+        "100",
+    );
+    pre.message = "After the primary ci-primary restarts, standby ci-standby pauses replay.".into();
+    pre.drift = Drift::Pending;
+    pre.restarting = Some("ci-primary".into());
+    s2.preflight = vec![pre];
+    let r2 = run(
+        "20261125T151000Z-0002",
+        "2026-11-25T15:10:00Z",
+        Some("20261125T150000Z-0001"),
+        vec![p2, s2],
+    );
+    let mut s3 = standby("2026-11-25T15:11:02Z", "true", "420", "4194304");
+    s3.preflight = r2.targets[1].preflight.clone();
+    let r3 = run(
+        "20261125T151100Z-0003",
+        "2026-11-25T15:11:00Z",
+        Some("20261125T151000Z-0002"),
+        vec![primary("2026-11-25T15:11:01Z", "65"), s3],
+    );
+    (r3, vec![r2, r1])
+}
+
+pub fn snapshots() -> BTreeMap<String, Snapshot> {
+    let snap = |name: &str, role, lines: &[(&str, &str)]| {
+        let config = lines.iter().map(|(k, v)| ((*k).to_owned(), Entry::new(*v))).collect();
+        Snapshot {
+            target: name.into(),
+            kind: Kind::Postgres,
+            server: ServerInfo { version: "15.20".into(), role },
+            config,
+        }
+    };
+    let mut p = snap(
+        "ci-primary",
+        Role::Primary,
+        &[
+            ("setting.max_connections", "100"),
+            ("setting.port", "5432"),
+            ("setting.wal_level", "replica"),
+        ],
+    );
+    let pending = Entry {
+        pending: Some(PendingKind::Restart),
+        source_file: Some("postgresql.auto.conf".into()),
+        source_line: Some(3),
+        ..Entry::new("200")
+    };
+    p.config.insert("pending.max_connections".into(), pending);
+    let s = snap(
+        "ci-standby",
+        Role::Replica,
+        &[
+            ("setting.max_connections", "100"),
+            ("setting.port", "5433"),
+            ("setting.wal_level", "replica"),
+        ],
+    );
+    BTreeMap::from([("ci-primary".to_owned(), p), ("ci-standby".to_owned(), s)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Page, ReportInput, render};
+
+    fn pages() -> Vec<Page> {
+        let (run, history) = runs();
+        render(&ReportInput { run: &run, history: &history, snapshots: &snapshots() }).unwrap()
+    }
+
+    fn page<'a>(pages: &'a [Page], path: &str) -> &'a str {
+        &pages.iter().find(|p| p.path == path).unwrap_or_else(|| panic!("no {path}")).html
+    }
+
+    /// Page by page (as `audit` publishes: each group page given only its members'
+    /// snapshots) gives the same group page as a whole render.
+    #[test]
+    fn group_page_from_its_members_snapshots_only_is_the_same() {
+        let (run, history) = runs();
+        let all = snapshots();
+        let whole = pages();
+        let renderer = crate::report::Renderer::new().unwrap();
+        let prepared = renderer.prepare(&run, &history, &all);
+        let groups = prepared.groups();
+        assert_eq!(groups.len(), 1);
+        for (group, members) in groups {
+            let mine: BTreeMap<String, Snapshot> = members
+                .iter()
+                .filter_map(|t| Some((t.name.clone(), all.get(&t.name)?.clone())))
+                .collect();
+            let one = prepared.group_page(group, &mine).unwrap();
+            assert_eq!(one.html, page(&whole, &one.path));
+        }
+    }
+
+    #[test]
+    fn group_page_reads_change_then_lag_in_order() {
+        let pages = pages();
+        let html = page(&pages, "reports/groups/ci.html");
+        let change =
+            html.find("c-20261125t151000z-0002-ci-primary-pending-max-connections").unwrap();
+        let paused = html.find("<td>replay paused</td>").unwrap();
+        let lag = html.find("lag rose above 5 min").unwrap();
+        assert!(change < paused && change < lag, "change first, then the standby's lag");
+        assert!(html.contains("15:10:01 UTC"), "the change's time");
+        assert!(html.contains("pending change"));
+        // Topology: the standby replicates from the primary, resolved by address.
+        assert!(html.contains(r##"<a href="#m-ci-primary">ci-primary</a>"##), "{html}");
+        assert!(html.contains("streaming, replay paused"));
+        // Differences: port differs, wal_level does not; the pending value shows.
+        assert!(html.contains(r#"<tr id="d-port">"#) && !html.contains(r#"id="d-wal-level""#));
+        assert!(html.contains(r#"<tr id="d-pending-max-connections">"#));
+    }
+
+    #[test]
+    fn preflight_has_its_section_and_ids_on_every_page() {
+        let pages = pages();
+        let id = r#"<article id="p-ci-standby-pg-repl-010""#;
+        for path in [
+            "reports/groups/ci.html",
+            "reports/runs/20261125T151100Z-0003.html",
+            "reports/targets/ci-standby.html",
+            "reports/targets/ci-primary.html",
+        ] {
+            let html = page(&pages, path);
+            assert!(html.contains(r#"<h2 id="restart">On the next restart"#), "{path}");
+            assert!(html.contains(id), "{path} lacks the pre-flight article");
+        }
+        assert!(
+            page(&pages, "reports/targets/ci-primary.html")
+                .contains("restart of <a href=\"../targets/ci-primary.html\">ci-primary</a>")
+        );
+    }
+
+    #[test]
+    fn group_page_is_linked_deterministic_and_well_formed() {
+        let a = pages();
+        assert_eq!(a, pages());
+        assert!(page(&a, "reports/index.html").contains(r#"<a href="groups/ci.html">ci</a>"#));
+        assert!(
+            page(&a, "reports/targets/ci-standby.html")
+                .contains(r#"<a href="../groups/ci.html">ci</a>"#)
+        );
+        crate::report::tests::check_links_and_ids(&a);
+    }
+
+    #[test]
+    fn group_page_snapshot() {
+        insta::assert_snapshot!("group", page(&pages(), "reports/groups/ci.html"));
+    }
+}

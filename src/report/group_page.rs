@@ -1,0 +1,339 @@
+//! `reports/groups/<group>.html`: one replication group on one page: who replicates
+//! from whom (link state, lag), what its members' next restarts would break, the
+//! settings that differ across members, and one timeline of every member's
+//! configuration changes and replication state transitions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::ids::setting_name;
+use super::site::{Site, home};
+use super::text::{self, Val, count, utc};
+use super::timeline::{Event, group_timeline};
+use super::view::{Badge, ChangeView, FindingView, Layout};
+use crate::run::{TargetRun, TargetStatus};
+use crate::snapshot::{Kind, Snapshot, State};
+
+/// The newest events the timeline keeps.
+const MAX_EVENTS: usize = 200;
+
+#[derive(Debug, Serialize)]
+pub struct GroupPage {
+    pub layout: Layout,
+    pub name: String,
+    pub members: Vec<MemberRow>,
+    pub streams: Vec<StreamRow>,
+    pub preflight: Vec<FindingView>,
+    pub preflight_count: String,
+    pub preflight_note: &'static str,
+    /// Column heads of the differences matrix: the collected members, by name.
+    pub columns: Vec<String>,
+    pub differences: Vec<DifferenceRow>,
+    pub differences_note: String,
+    pub timeline: Vec<EventRow>,
+    pub timeline_note: String,
+}
+
+/// A member and its upstream, as its own state reports it.
+#[derive(Debug, Serialize)]
+pub struct MemberRow {
+    pub id: String,
+    pub name: String,
+    pub href: Option<String>,
+    pub kind: String,
+    pub role: String,
+    pub badge: Badge,
+    pub note: String,
+    /// `host:port` of its upstream, or `—`.
+    pub upstream: String,
+    pub upstream_href: Option<String>,
+    pub upstream_name: String,
+    pub link: String,
+    pub lag: String,
+}
+
+/// A replica as its upstream reports it.
+#[derive(Debug, Serialize)]
+pub struct StreamRow {
+    pub from: String,
+    pub from_href: Option<String>,
+    pub replica: String,
+    pub state: String,
+    pub lag: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DifferenceRow {
+    pub id: String,
+    pub setting: String,
+    pub values: Vec<Val>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventRow {
+    pub id: String,
+    pub at: String,
+    pub run: String,
+    pub run_href: Option<String>,
+    pub target: String,
+    pub target_href: Option<String>,
+    pub kind: &'static str,
+    /// A state transition, or empty for a change.
+    pub what: String,
+    pub change: Option<ChangeView>,
+}
+
+const ROOT: &str = "../";
+const DASH: &str = "\u{2014}";
+
+/// `snapshots`: the current snapshots of the group's collected members (others are
+/// ignored).
+pub fn build(site: &Site<'_>, group: &str, snapshots: &BTreeMap<String, Snapshot>) -> GroupPage {
+    let run = site.run;
+    let name = text::clean(group);
+    let mut targets: Vec<&TargetRun> =
+        run.targets.iter().filter(|t| t.group.as_deref() == Some(group)).collect();
+    targets.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let members = targets.iter().map(|t| member_row(site, t, &targets)).collect();
+    let streams = targets.iter().flat_map(|t| stream_rows(site, t)).collect();
+    let preflight = site.preflights(ROOT, run, &targets);
+
+    let collected: Vec<&TargetRun> =
+        targets.iter().copied().filter(|t| snapshots.contains_key(&t.name)).collect();
+    let keys: BTreeSet<&String> =
+        collected.iter().flat_map(|t| snapshots[&t.name].config.keys()).collect();
+    let differences: Vec<DifferenceRow> = keys
+        .into_iter()
+        .filter_map(|key| {
+            let values: Vec<Option<String>> = collected
+                .iter()
+                .map(|t| snapshots[&t.name].config.get(key).map(|e| e.display_value()))
+                .collect();
+            let distinct: BTreeSet<&Option<String>> = values.iter().collect();
+            (distinct.len() > 1).then(|| DifferenceRow {
+                id: site.ids.difference(key),
+                setting: text::clean(setting_name(key)),
+                values: values
+                    .iter()
+                    .map(|v| v.as_deref().map_or_else(Val::absent, Val::of))
+                    .collect(),
+            })
+        })
+        .collect();
+    let differences_note = match collected.len() {
+        0 | 1 => {
+            "Fewer than two members were collected in this run: nothing to compare.".to_owned()
+        }
+        _ if differences.is_empty() => "Every member has the same configuration.".to_owned(),
+        n => {
+            format!("{} settings differ across {} collected members.", count(differences.len()), n)
+        }
+    };
+
+    let events = group_timeline(&site.runs, group);
+    let skip = events.len().saturating_sub(MAX_EVENTS);
+    let timeline: Vec<EventRow> = events
+        .into_iter()
+        .skip(skip)
+        .map(|(r, t, kind, event)| {
+            let (id, what, change) = match event {
+                Event::Change(c) => {
+                    let view = site.change(ROOT, r, &t.name, c);
+                    (view.id.clone(), String::new(), Some(view))
+                }
+                Event::State { key, what } => {
+                    (site.ids.event(&r.run_id.0, &t.name, &key), text::clean(&what), None)
+                }
+            };
+            EventRow {
+                id,
+                at: utc(t.collected_at),
+                run: text::clean(&r.run_id.0),
+                run_href: site.run_href(ROOT, &r.run_id.0),
+                target: text::clean(&t.name),
+                target_href: site.target_href(ROOT, &t.name),
+                kind: kind.word(),
+                what,
+                change,
+            }
+        })
+        .collect();
+    let timeline_note = if timeline.is_empty() {
+        "No configuration change or replication state transition in the runs this report covers."
+            .to_owned()
+    } else if skip > 0 {
+        format!("The newest {} events; {} older ones are left out.", count(MAX_EVENTS), count(skip))
+    } else {
+        format!("{} events over the last {} runs.", count(timeline.len()), count(site.runs.len()))
+    };
+
+    GroupPage {
+        layout: site.layout(
+            ROOT,
+            format!("Group {name}"),
+            vec![home(ROOT)],
+            format!("Group {name}"),
+        ),
+        name,
+        members,
+        streams,
+        preflight_count: count(preflight.len()),
+        preflight,
+        preflight_note: "No pending configuration of any member would break anything on the next restarts.",
+        columns: collected.iter().map(|t| text::clean(&t.name)).collect(),
+        differences,
+        differences_note,
+        timeline,
+        timeline_note,
+    }
+}
+
+fn member_row(site: &Site<'_>, t: &TargetRun, group: &[&TargetRun]) -> MemberRow {
+    let (badge, note) = match t.status {
+        TargetStatus::Ok => (Badge::PASS, "collected".to_owned()),
+        s => (
+            Badge::ERROR,
+            format!(
+                "{}: {}",
+                s.as_str(),
+                text::clean(t.error.as_deref().unwrap_or("no error message"))
+            ),
+        ),
+    };
+    let up = upstream(t.kind, &t.state);
+    let upstream_member = up.as_ref().and_then(|u| {
+        group.iter().find(|m| m.name != t.name && host_port(&m.address) == u.address)
+    });
+    let detected = t.detected_role.map_or("not detected".to_owned(), |r| r.to_string());
+    MemberRow {
+        id: site.ids.member(&t.name),
+        name: text::clean(&t.name),
+        href: site.target_href(ROOT, &t.name),
+        kind: t.kind.to_string(),
+        role: format!("{} / {detected}", t.role),
+        badge,
+        note,
+        upstream: up.as_ref().map_or_else(|| DASH.to_owned(), |u| text::clean(&u.address)),
+        upstream_href: upstream_member.map(|m| format!("#{}", site.ids.member(&m.name))),
+        upstream_name: upstream_member.map_or_else(String::new, |m| text::clean(&m.name)),
+        link: up.as_ref().map_or_else(|| DASH.to_owned(), |u| text::clean(&u.link)),
+        lag: up.as_ref().map_or_else(|| DASH.to_owned(), |u| text::clean(&u.lag)),
+    }
+}
+
+/// What a replica reports about its upstream.
+struct Upstream {
+    address: String,
+    link: String,
+    lag: String,
+}
+
+fn upstream(kind: Kind, state: &State) -> Option<Upstream> {
+    let get = |k: &str| state.get(k).map(|e| e.value.as_str());
+    let join = |parts: Vec<String>| {
+        let parts: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+        if parts.is_empty() { DASH.to_owned() } else { parts.join(", ") }
+    };
+    let with = |v: Option<&str>, unit: &str| v.map_or(String::new(), |v| format!("{v} {unit}"));
+    match kind {
+        Kind::Postgres => {
+            let status = get("state.wal_receiver.status")?;
+            let paused = get("state.replication.replay_paused") == Some("true");
+            Some(Upstream {
+                address: format!(
+                    "{}:{}",
+                    get("state.wal_receiver.sender_host").unwrap_or("?"),
+                    get("state.wal_receiver.sender_port").unwrap_or("?")
+                ),
+                link: if paused { format!("{status}, replay paused") } else { status.to_owned() },
+                lag: join(vec![
+                    with(get("state.replication.replay_lag_s"), "s"),
+                    with(get("state.replication.replay_lag_bytes"), "B"),
+                ]),
+            })
+        }
+        Kind::Redis => Some(Upstream {
+            address: format!("{}:{}", get("state.master_host")?, get("state.master_port")?),
+            link: get("state.master_link_status").unwrap_or("unknown").to_owned(),
+            lag: join(vec![with(get("state.replication.offset_lag_bytes"), "B")]),
+        }),
+        Kind::Mysql => {
+            let conn = state
+                .keys()
+                .find_map(|k| k.strip_prefix("state.replication.")?.strip_suffix(".source_host"))?;
+            let field = |f: &str| get(&format!("state.replication.{conn}.{f}"));
+            Some(Upstream {
+                address: format!(
+                    "{}:{}",
+                    field("source_host")?,
+                    field("source_port").unwrap_or("?")
+                ),
+                link: format!(
+                    "IO {}, SQL {}",
+                    field("io_running").unwrap_or("?"),
+                    field("sql_running").unwrap_or("?")
+                ),
+                lag: field("seconds_behind")
+                    .map_or_else(|| "unknown".to_owned(), |s| format!("{s} s")),
+            })
+        }
+        Kind::Memcached => None,
+    }
+}
+
+/// Replicas as their upstream `t` reports them (`state.replica.<name>.*`).
+fn stream_rows(site: &Site<'_>, t: &TargetRun) -> Vec<StreamRow> {
+    let get = |k: String| t.state.get(&k).map(|e| e.value.clone());
+    let names: BTreeSet<&str> = t
+        .state
+        .keys()
+        .filter_map(|k| k.strip_prefix("state.replica.")?.rsplit_once('.').map(|(n, _)| n))
+        .collect();
+    names
+        .into_iter()
+        .map(|n| {
+            let field = |f: &str| get(format!("state.replica.{n}.{f}"));
+            let state =
+                [field("state"), field("sync_state")].into_iter().flatten().collect::<Vec<_>>();
+            let lag = [
+                field("replay_lag_s").or_else(|| field("lag")).map(|v| format!("{v} s")),
+                field("replay_lag_bytes")
+                    .or_else(|| field("offset_lag_bytes"))
+                    .map(|v| format!("{v} B")),
+            ];
+            let lag: Vec<String> = lag.into_iter().flatten().collect();
+            StreamRow {
+                from: text::clean(&t.name),
+                from_href: site.target_href(ROOT, &t.name),
+                replica: text::clean(n),
+                state: if state.is_empty() {
+                    DASH.to_owned()
+                } else {
+                    text::clean(&state.join(", "))
+                },
+                lag: if lag.is_empty() { DASH.to_owned() } else { lag.join(", ") },
+            }
+        })
+        .collect()
+}
+
+/// `host:port` of a redacted connection address (`postgres://u@h:5432/db` → `h:5432`).
+fn host_port(address: &str) -> String {
+    let rest = address.split_once("://").map_or(address, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_port;
+
+    #[test]
+    fn addresses_reduce_to_host_and_port() {
+        assert_eq!(host_port("postgres://auditor@db1:5432/postgres"), "db1:5432");
+        assert_eq!(host_port("redis://127.0.0.1:6380"), "127.0.0.1:6380");
+        assert_eq!(host_port("mysql://u:[REDACTED]@h:3306/"), "h:3306");
+    }
+}

@@ -1,0 +1,259 @@
+//! One timeline for a replication group: configuration changes (live, pending,
+//! runtime-only) and replication state transitions of every member, in time order
+//! across the runs a report sees. Transitions compare each collection of a member with
+//! its previous collection: lag crossing a threshold, replay paused or resumed, a link
+//! or thread going down or up, a downstream replica appearing or leaving. Pure.
+
+use crate::diff::Change;
+use crate::run::{Run, TargetRun, TargetStatus};
+use crate::snapshot::{Entry, Kind, PENDING_PREFIX, State};
+
+/// What kind of event, as a word the page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EventKind {
+    /// A running value changed.
+    Live,
+    /// A value written for the next restart or reload appeared, changed or went away.
+    Pending,
+    /// A runtime-only value appeared, changed or went away (lost on restart).
+    RuntimeOnly,
+    /// Replication state moved.
+    Replication,
+}
+
+impl EventKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            EventKind::Live => "live change",
+            EventKind::Pending => "pending change",
+            EventKind::RuntimeOnly => "runtime-only change",
+            EventKind::Replication => "replication",
+        }
+    }
+}
+
+/// One event of one member in one run.
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    Change(&'a Change),
+    /// A state transition: the state key it reads and what happened.
+    State {
+        key: String,
+        what: String,
+    },
+}
+
+/// Events in time order: `(run, member, kind, event)`.
+pub type Timeline<'a> = Vec<(&'a Run, &'a TargetRun, EventKind, Event<'a>)>;
+
+/// Every event of the members of `group` in `runs` (newest first, as reports hold
+/// them), oldest first; within one collection, changes before state transitions.
+pub fn group_timeline<'a>(runs: &[&'a Run], group: &str) -> Timeline<'a> {
+    let mut out: Timeline<'a> = Vec::new();
+    let chronological: Vec<&Run> = runs.iter().rev().copied().collect();
+    for (i, run) in chronological.iter().enumerate() {
+        for t in run.targets.iter().filter(|t| t.group.as_deref() == Some(group)) {
+            if t.status != TargetStatus::Ok {
+                continue;
+            }
+            for c in &t.changes {
+                out.push((run, t, change_kind(t.kind, c), Event::Change(c)));
+            }
+            let previous = chronological[..i]
+                .iter()
+                .rev()
+                .find_map(|r| r.target(&t.name).filter(|p| p.status == TargetStatus::Ok));
+            if let Some(p) = previous {
+                for (key, what) in transitions(&p.state, &t.state) {
+                    out.push((run, t, EventKind::Replication, Event::State { key, what }));
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.1.collected_at, &a.1.name, a.2 == EventKind::Replication).cmp(&(
+            b.1.collected_at,
+            &b.1.name,
+            b.2 == EventKind::Replication,
+        ))
+    });
+    out
+}
+
+/// `pending.` keys are pending values, runtime-only on Redis (the only engine whose
+/// pending values are the file's, against a runtime change).
+fn change_kind(kind: Kind, c: &Change) -> EventKind {
+    match (c.key.starts_with(PENDING_PREFIX), kind) {
+        (false, _) => EventKind::Live,
+        (true, Kind::Redis) => EventKind::RuntimeOnly,
+        (true, _) => EventKind::Pending,
+    }
+}
+
+/// Lag thresholds in seconds: in sync, behind, a minute, five minutes.
+const SECONDS: [f64; 3] = [1.0, 60.0, 300.0];
+/// Lag thresholds in bytes: 1 MiB, 64 MiB, 1 GiB.
+const BYTES: [f64; 3] = [1048576.0, 67108864.0, 1073741824.0];
+
+/// What moved between two collections of one member, one line per state key.
+pub fn transitions(before: &State, now: &State) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let get = |s: &State, k: &str| s.get(k).map(|e: &Entry| e.value.clone());
+    let keys: std::collections::BTreeSet<&String> = before.keys().chain(now.keys()).collect();
+    for key in keys {
+        let (old, new) = (get(before, key), get(now, key));
+        if old == new {
+            continue;
+        }
+        if let Some(what) = describe(key, old.as_deref(), new.as_deref()) {
+            out.push((key.clone(), what));
+        }
+    }
+    out
+}
+
+fn describe(key: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let subject = key.strip_prefix("state.").unwrap_or(key);
+    match last {
+        "replay_lag_s" | "seconds_behind" => banded(
+            subject,
+            "lag",
+            old,
+            new,
+            &SECONDS,
+            |v| format!("{v} s"),
+            &["1 s", "1 min", "5 min"],
+        ),
+        "replay_lag_bytes" | "offset_lag_bytes" if !key.starts_with("state.replica.") => banded(
+            subject,
+            "lag",
+            old,
+            new,
+            &BYTES,
+            |v| format!("{v} B"),
+            &["1 MiB", "64 MiB", "1 GiB"],
+        ),
+        "replay_paused" => match new? {
+            "true" => Some("replay paused".to_owned()),
+            _ if old == Some("true") => Some("replay resumed".to_owned()),
+            _ => None,
+        },
+        "status" if key == "state.wal_receiver.status" => Some(format!(
+            "WAL receiver {} \u{2192} {}",
+            old.unwrap_or("absent"),
+            new.unwrap_or("absent")
+        )),
+        "master_link_status" => Some(format!("link to the primary {}", new.unwrap_or("gone"))),
+        "io_running" | "sql_running" => {
+            let thread = if last == "io_running" { "IO" } else { "SQL" };
+            let conn = subject.strip_prefix("replication.").and_then(|r| r.rsplit_once('.'));
+            let conn = conn.map_or(String::new(), |(c, _)| format!(" ({c})"));
+            Some(match new {
+                Some("Yes") => format!("{thread} thread running{conn}"),
+                Some("No") => format!("{thread} thread stopped{conn}"),
+                Some(other) => format!("{thread} thread {}{conn}", other.to_ascii_lowercase()),
+                None => format!("{thread} thread gone{conn}"),
+            })
+        }
+        "state" if key.starts_with("state.replica.") => {
+            let name = subject.strip_prefix("replica.")?.strip_suffix(".state")?;
+            Some(match (old, new) {
+                (None, Some(s)) => format!("replica {name} connected ({s})"),
+                (Some(_), None) => format!("replica {name} disconnected"),
+                (Some(a), Some(b)) => format!("replica {name} {a} \u{2192} {b}"),
+                (None, None) => return None,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A lag reading that crossed one of `limits`, as "rose above" or "fell below".
+fn banded(
+    subject: &str,
+    noun: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+    limits: &[f64; 3],
+    show: impl Fn(&str) -> String,
+    names: &[&str; 3],
+) -> Option<String> {
+    let band = |v: Option<&str>| {
+        v.and_then(|v| v.parse::<f64>().ok()).map(|x| limits.iter().filter(|l| x >= **l).count())
+    };
+    let (a, b) = (band(old)?, band(new)?);
+    let value = show(new?);
+    let what = subject.replace('.', " ");
+    if b > a {
+        Some(format!("{noun} rose above {} ({what} = {value})", names[b - 1]))
+    } else if b < a {
+        match b {
+            0 => Some(format!("{noun} back under {} ({what} = {value})", names[0])),
+            _ => Some(format!("{noun} fell below {} ({what} = {value})", names[b])),
+        }
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(pairs: &[(&str, &str)]) -> State {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), Entry::new(*v))).collect()
+    }
+
+    #[test]
+    fn lag_crossing_thresholds_and_pauses_are_events() {
+        let before = state(&[
+            ("state.replication.replay_lag_s", "0"),
+            ("state.replication.replay_lag_bytes", "0"),
+            ("state.replication.replay_paused", "false"),
+            ("state.wal_receiver.status", "streaming"),
+        ]);
+        let now = state(&[
+            ("state.replication.replay_lag_s", "75.5"),
+            ("state.replication.replay_lag_bytes", "4194304"),
+            ("state.replication.replay_paused", "true"),
+            ("state.wal_receiver.status", "streaming"),
+        ]);
+        let got: Vec<String> = transitions(&before, &now).into_iter().map(|(_, w)| w).collect();
+        assert_eq!(
+            got,
+            [
+                "lag rose above 1 MiB (replication replay_lag_bytes = 4194304 B)",
+                "lag rose above 1 min (replication replay_lag_s = 75.5 s)",
+                "replay paused",
+            ]
+        );
+        let back: Vec<String> = transitions(&now, &before).into_iter().map(|(_, w)| w).collect();
+        assert_eq!(back[0], "lag back under 1 MiB (replication replay_lag_bytes = 0 B)");
+        assert_eq!(back[2], "replay resumed");
+    }
+
+    #[test]
+    fn links_threads_and_replicas() {
+        let before = state(&[
+            ("state.master_link_status", "up"),
+            ("state.replication.default.io_running", "Yes"),
+            ("state.replica.r1.state", "streaming"),
+        ]);
+        let now = state(&[
+            ("state.master_link_status", "down"),
+            ("state.replication.default.io_running", "No"),
+            ("state.replica.r2.state", "catchup"),
+        ]);
+        let got: Vec<String> = transitions(&before, &now).into_iter().map(|(_, w)| w).collect();
+        assert_eq!(
+            got,
+            [
+                "link to the primary down",
+                "replica r1 disconnected",
+                "replica r2 connected (catchup)",
+                "IO thread stopped (default)",
+            ]
+        );
+    }
+}
