@@ -105,7 +105,7 @@ fn manifest(t0: DateTime<Utc>, i: usize) -> Run {
         collected_at: at,
         duration_ms: 40,
         state: Default::default(),
-        findings: vec![],
+        findings: Default::default(),
         preflight: vec![],
         changes,
     };

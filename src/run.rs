@@ -2,6 +2,7 @@
 //! commits (written last), what `audit --output json` prints, and what reports read.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -111,7 +112,9 @@ pub struct TargetRun {
     pub duration_ms: u64,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub state: State,
-    pub findings: Vec<Finding>,
+    /// Shared: runs read back from the store share one list per distinct set of
+    /// findings (an unchanged target's findings are the same run after run).
+    pub findings: Arc<Vec<Finding>>,
     pub changes: Vec<Change>,
     /// Restart pre-flight: what the next restart (or reload) of this target, or of its
     /// group's primary, would break here, from the policies evaluated against the
@@ -161,7 +164,7 @@ impl Summary {
                 TargetStatus::Unreachable => s.targets_unreachable += 1,
                 TargetStatus::Error => s.targets_error += 1,
             }
-            for f in &t.findings {
+            for f in t.findings.iter() {
                 *s.findings.entry(f.status.as_str().to_owned()).or_default() += 1;
                 if f.status == FindingStatus::Fail {
                     *s.failing_by_severity.entry(f.severity.as_str().to_owned()).or_default() += 1;
@@ -294,7 +297,7 @@ mod tests {
             collected_at: at,
             duration_ms: 42,
             state,
-            findings: vec![finding],
+            findings: vec![finding].into(),
             changes: vec![Change {
                 key: "setting.wal_level".into(),
                 before: Some("replica".into()),

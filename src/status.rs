@@ -198,7 +198,7 @@ pub mod fixture {
             collected_at: at("2026-11-25T16:15:01Z"),
             duration_ms: 5,
             state: Default::default(),
-            findings: vec![],
+            findings: Default::default(),
             changes: vec![],
             preflight: vec![],
         }

@@ -54,11 +54,12 @@ pub async fn gc(args: GcArgs) -> ExitCode {
         Ok(report) => {
             let verb = if args.dry_run { "would delete" } else { "deleted" };
             println!(
-                "{verb} {} runs, {} report pages, {} index entries, {} snapshots, {} policy files, {} leases; kept {} runs",
+                "{verb} {} runs, {} report pages, {} index entries, {} snapshots, {} findings objects, {} policy files, {} leases; kept {} runs",
                 report.runs,
                 report.report_pages,
                 report.index_entries,
                 report.snapshots,
+                report.findings,
                 report.policy_files,
                 report.leases,
                 report.runs_kept

@@ -6,7 +6,7 @@ use crate::status::fixture::{self, change, finding, run};
 
 fn ok_target(name: &str, findings: Vec<Finding>) -> TargetRun {
     let mut t = fixture::target(name, TargetStatus::Ok);
-    t.findings = findings;
+    t.findings = findings.into();
     t
 }
 

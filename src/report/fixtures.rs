@@ -84,7 +84,7 @@ pub fn target(name: &str, role: Role, collected_at: DateTime<Utc>) -> TargetRun 
         collected_at,
         duration_ms: 850,
         state: BTreeMap::new(),
-        findings: vec![],
+        findings: Default::default(),
         changes: vec![],
         preflight: vec![],
     }
@@ -128,9 +128,10 @@ pub fn first_run() -> Run {
         finding("PG-CONN-001", "max_connections", Low, Fail, "\u{2265} 200", "100"),
         finding("PG-SEC-001", "ssl", Critical, Pass, "on", "on"),
         finding("PG-REPL-003", "hot_standby", Low, NotApplicable, "on", "on"),
-    ];
+    ]
+    .into();
     let mut replica = target("pg-replica-2", Role::Replica, t0);
-    replica.findings = vec![finding("PG-REPL-003", "hot_standby", Low, Pass, "on", "on")];
+    replica.findings = vec![finding("PG-REPL-003", "hot_standby", Low, Pass, "on", "on")].into();
     run("20261124T161500Z-0001", "2026-11-24T16:15:00Z", None, vec![primary, replica])
 }
 
@@ -177,7 +178,8 @@ pub fn second_run() -> Run {
         waived,
         error,
         long,
-    ];
+    ]
+    .into();
     primary.changes = vec![
         Change {
             key: "setting.ssl".into(),
@@ -267,7 +269,8 @@ pub fn big_run() -> Run {
                         actual,
                     )
                 })
-                .collect();
+                .collect::<Vec<_>>()
+                .into();
             t
         })
         .collect();

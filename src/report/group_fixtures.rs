@@ -152,6 +152,27 @@ mod tests {
         &pages.iter().find(|p| p.path == path).unwrap_or_else(|| panic!("no {path}")).html
     }
 
+    /// Page by page (as `audit` publishes: each group page given only its members'
+    /// snapshots) gives the same group page as a whole render.
+    #[test]
+    fn group_page_from_its_members_snapshots_only_is_the_same() {
+        let (run, history) = runs();
+        let all = snapshots();
+        let whole = pages();
+        let renderer = crate::report::Renderer::new().unwrap();
+        let prepared = renderer.prepare(&run, &history, &all);
+        let groups = prepared.groups();
+        assert_eq!(groups.len(), 1);
+        for (group, members) in groups {
+            let mine: BTreeMap<String, Snapshot> = members
+                .iter()
+                .filter_map(|t| Some((t.name.clone(), all.get(&t.name)?.clone())))
+                .collect();
+            let one = prepared.group_page(group, &mine).unwrap();
+            assert_eq!(one.html, page(&whole, &one.path));
+        }
+    }
+
     #[test]
     fn group_page_reads_change_then_lag_in_order() {
         let pages = pages();

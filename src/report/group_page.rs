@@ -3,7 +3,7 @@
 //! settings that differ across members, and one timeline of every member's
 //! configuration changes and replication state transitions.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -13,7 +13,7 @@ use super::text::{self, Val, count, utc};
 use super::timeline::{Event, group_timeline};
 use super::view::{Badge, ChangeView, FindingView, Layout};
 use crate::run::{TargetRun, TargetStatus};
-use crate::snapshot::{Kind, State};
+use crate::snapshot::{Kind, Snapshot, State};
 
 /// The newest events the timeline keeps.
 const MAX_EVENTS: usize = 200;
@@ -87,7 +87,9 @@ pub struct EventRow {
 const ROOT: &str = "../";
 const DASH: &str = "\u{2014}";
 
-pub fn build(site: &Site<'_>, group: &str) -> GroupPage {
+/// `snapshots`: the current snapshots of the group's collected members (others are
+/// ignored).
+pub fn build(site: &Site<'_>, group: &str, snapshots: &BTreeMap<String, Snapshot>) -> GroupPage {
     let run = site.run;
     let name = text::clean(group);
     let mut targets: Vec<&TargetRun> =
@@ -99,15 +101,15 @@ pub fn build(site: &Site<'_>, group: &str) -> GroupPage {
     let preflight = site.preflights(ROOT, run, &targets);
 
     let collected: Vec<&TargetRun> =
-        targets.iter().copied().filter(|t| site.snapshots.contains_key(&t.name)).collect();
+        targets.iter().copied().filter(|t| snapshots.contains_key(&t.name)).collect();
     let keys: BTreeSet<&String> =
-        collected.iter().flat_map(|t| site.snapshots[&t.name].config.keys()).collect();
+        collected.iter().flat_map(|t| snapshots[&t.name].config.keys()).collect();
     let differences: Vec<DifferenceRow> = keys
         .into_iter()
         .filter_map(|key| {
             let values: Vec<Option<String>> = collected
                 .iter()
-                .map(|t| site.snapshots[&t.name].config.get(key).map(|e| e.display_value()))
+                .map(|t| snapshots[&t.name].config.get(key).map(|e| e.display_value()))
                 .collect();
             let distinct: BTreeSet<&Option<String>> = values.iter().collect();
             (distinct.len() > 1).then(|| DifferenceRow {

@@ -2,19 +2,45 @@
 //! are new or resolved since then, and since when a finding has been failing. Pure
 //! functions over runs ordered newest first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::finding::{Finding, FindingStatus};
 use crate::run::{Run, TargetRun, TargetStatus};
 
+/// Each run's targets by name: [`Run::target`] scans the list, which made every page
+/// of an N-target run cost O(N) per lookup (O(N²) per render).
+pub struct TargetIndex<'a>(HashMap<&'a str, HashMap<&'a str, &'a TargetRun>>);
+
+impl<'a> TargetIndex<'a> {
+    pub fn new(runs: &[&'a Run]) -> TargetIndex<'a> {
+        let mut index: HashMap<&str, HashMap<&str, &TargetRun>> = HashMap::new();
+        for r in runs {
+            let by_name = index.entry(r.run_id.0.as_str()).or_default();
+            for t in &r.targets {
+                by_name.entry(t.name.as_str()).or_insert(t);
+            }
+        }
+        TargetIndex(index)
+    }
+
+    /// `run.target(name)`, by lookup when the run is indexed.
+    pub fn target(&self, run: &'a Run, name: &str) -> Option<&'a TargetRun> {
+        match self.0.get(run.run_id.0.as_str()) {
+            Some(by_name) => by_name.get(name).copied(),
+            None => run.target(name),
+        }
+    }
+}
+
 /// The newest run in `older` (newest first) that collected `target`, with its entry.
 pub fn previous_collection<'a>(
+    index: &TargetIndex<'a>,
     older: &[&'a Run],
     target: &str,
 ) -> Option<(&'a Run, &'a TargetRun)> {
-    older
-        .iter()
-        .find_map(|r| r.target(target).filter(|t| t.status == TargetStatus::Ok).map(|t| (*r, t)))
+    older.iter().find_map(|r| {
+        index.target(r, target).filter(|t| t.status == TargetStatus::Ok).map(|t| (*r, t))
+    })
 }
 
 /// A failing finding counts as failing whether or not an expired waiver matched it.
@@ -58,7 +84,7 @@ pub fn delta<'a>(before: Option<&'a TargetRun>, now: &'a TargetRun) -> TargetDel
     }
     let old = before.map(by_rule).unwrap_or_default();
     let new = by_rule(now);
-    for f in &now.findings {
+    for f in now.findings.iter() {
         let prev = old.get(f.rule.as_str());
         if is_failing(f) && prev.is_none_or(|p| !is_failing(p)) {
             d.new_failures.push(f);
@@ -87,10 +113,15 @@ pub fn delta<'a>(before: Option<&'a TargetRun>, now: &'a TargetRun) -> TargetDel
 /// Since which run `rule` has been failing on `target`: the oldest run of the unbroken
 /// streak that ends at the newest run of `runs` (newest first). Runs that did not
 /// collect the target neither extend nor break the streak.
-pub fn first_failing<'a>(runs: &[&'a Run], target: &str, rule: &str) -> Option<&'a Run> {
+pub fn first_failing<'a>(
+    index: &TargetIndex<'a>,
+    runs: &[&'a Run],
+    target: &str,
+    rule: &str,
+) -> Option<&'a Run> {
     let mut first = None;
     for r in runs {
-        let Some(t) = r.target(target).filter(|t| t.status == TargetStatus::Ok) else {
+        let Some(t) = index.target(r, target).filter(|t| t.status == TargetStatus::Ok) else {
             continue;
         };
         match t.findings.iter().find(|f| f.rule == rule) {
@@ -102,11 +133,15 @@ pub fn first_failing<'a>(runs: &[&'a Run], target: &str, rule: &str) -> Option<&
 }
 
 /// New and resolved failures of a whole run against the runs before it.
-pub fn run_new_and_fixed(run: &Run, older: &[&Run]) -> (usize, usize) {
+pub fn run_new_and_fixed<'a>(
+    index: &TargetIndex<'a>,
+    run: &'a Run,
+    older: &[&'a Run],
+) -> (usize, usize) {
     let mut new = 0;
     let mut fixed = 0;
     for t in &run.targets {
-        let before = previous_collection(older, &t.name).map(|(_, t)| t);
+        let before = previous_collection(index, older, &t.name).map(|(_, t)| t);
         let d = delta(before, t);
         new += d.new_failures.len();
         fixed += d.resolved.len();

@@ -75,7 +75,7 @@ fn counts(run: &Run) -> [usize; 6] {
         if t.status != TargetStatus::Ok {
             c[4] += 1;
         }
-        for f in &t.findings {
+        for f in t.findings.iter() {
             match f.status {
                 FindingStatus::Fail => {
                     c[0] += 1;
@@ -131,7 +131,7 @@ pub fn build(site: &Site<'_>) -> IndexPage {
     let mut new_total = 0;
     let mut failing_targets = 0;
     for t in &run.targets {
-        let prev = history::previous_collection(older, &t.name).map(|(_, pt)| pt);
+        let prev = history::previous_collection(&site.index, older, &t.name).map(|(_, pt)| pt);
         let new = history::delta(prev, t).new_failures.len();
         new_total += new;
         let failing = t.findings.iter().filter(|f| is_failing(f)).count();
@@ -168,7 +168,7 @@ pub fn build(site: &Site<'_>) -> IndexPage {
         let last_change = site
             .runs
             .iter()
-            .find(|r| r.target(&t.name).is_some_and(|x| !x.changes.is_empty()))
+            .find(|r| site.index.target(r, &t.name).is_some_and(|x| !x.changes.is_empty()))
             .map_or_else(|| "none seen".to_owned(), |r| utc(r.started_at));
         let detected = t.detected_role.map_or("not detected".to_owned(), |r| r.to_string());
         let sort_key =
@@ -222,7 +222,7 @@ pub fn build(site: &Site<'_>) -> IndexPage {
     let failing_series: Vec<usize> = recent
         .iter()
         .rev()
-        .map(|r| r.targets.iter().flat_map(|t| &t.findings).filter(|f| is_failing(f)).count())
+        .map(|r| r.targets.iter().flat_map(|t| t.findings.iter()).filter(|f| is_failing(f)).count())
         .collect();
     let runs: Vec<RunRow> = recent.iter().map(|r| site.run_row("", r)).collect();
     let trend_rows: Vec<RunRow> = recent.iter().rev().map(|r| site.run_row("", r)).collect();

@@ -35,7 +35,7 @@ use tera::{Context, Tera};
 
 pub use ids::slug;
 
-use crate::run::Run;
+use crate::run::{Run, TargetRun};
 use crate::snapshot::Snapshot;
 
 /// Earlier runs that also get a page (the run itself counts as one).
@@ -88,6 +88,20 @@ const TEMPLATES: [(&str, &str); 12] = [
     ("group.html", include_str!("../../report-templates/group.html")),
 ];
 
+/// Which settings each target's current snapshot holds: links to a setting's row on a
+/// target page are made only when the page shows it. The snapshots themselves are
+/// only needed by that target's own page ([`Prepared::target_page`]) and its group's
+/// page ([`Prepared::group_page`]).
+pub trait Settings: Sync {
+    fn has_setting(&self, target: &str, key: &str) -> bool;
+}
+
+impl Settings for BTreeMap<String, Snapshot> {
+    fn has_setting(&self, target: &str, key: &str) -> bool {
+        self.get(target).is_some_and(|s| s.config.contains_key(key))
+    }
+}
+
 /// The parsed templates, built once and reused for every render.
 pub struct Renderer {
     tera: Tera,
@@ -104,27 +118,31 @@ impl Renderer {
     /// Every page for `input`, index first, then run pages newest first, then target
     /// pages by name, then group pages by name. The same input gives byte-identical pages.
     pub fn render(&self, input: &ReportInput<'_>) -> Result<Vec<Page>, ReportError> {
-        let site = site::Site::new(input);
-        let mut pages = vec![self.page(
-            "reports/index.html".to_owned(),
-            "index.html",
-            &index_page::build(&site),
-        )?];
-        for run in site.runs.iter().take(MAX_RUN_PAGES) {
-            let path = format!("reports/{}", site.ids.run_page(&run.run_id.0));
-            pages.push(self.page(path, "run.html", &run_page::build(&site, run))?);
+        let prepared = self.prepare(input.run, input.history, input.snapshots);
+        let mut pages = vec![prepared.index_page()?];
+        for page in prepared.run_pages() {
+            pages.push(page?);
         }
-        let mut targets: Vec<_> = input.run.targets.iter().collect();
-        targets.sort_by(|a, b| a.name.cmp(&b.name));
-        for t in targets {
-            let path = format!("reports/{}", site.ids.target_page(&t.name));
-            pages.push(self.page(path, "target.html", &target_page::build(&site, t))?);
+        for t in prepared.targets() {
+            pages.push(prepared.target_page(t, input.snapshots.get(&t.name))?);
         }
-        for g in &site.group_pages {
-            let path = format!("reports/{}", site.ids.group_page(g));
-            pages.push(self.page(path, "group.html", &group_page::build(&site, g))?);
+        for (g, _) in prepared.groups() {
+            pages.push(prepared.group_page(g, input.snapshots)?);
         }
         Ok(pages)
+    }
+
+    /// The shared part of a render (ids, which pages exist, each run's targets by
+    /// name), built once; pages are then rendered one at a time, so a caller can write
+    /// each and drop it, and read each target's snapshot only for its own page.
+    /// Together the pages are those of [`Renderer::render`], byte for byte.
+    pub fn prepare<'a>(
+        &'a self,
+        run: &'a Run,
+        history: &'a [Run],
+        settings: &'a dyn Settings,
+    ) -> Prepared<'a> {
+        Prepared { renderer: self, site: site::Site::new(run, history, settings) }
     }
 
     fn page(
@@ -137,6 +155,71 @@ impl Renderer {
         let context = Context::from_serialize(view).map_err(fail)?;
         let html = self.tera.render(template, &context).map_err(fail)?;
         Ok(Page { path, html })
+    }
+}
+
+/// A render in progress (see [`Renderer::prepare`]).
+pub struct Prepared<'a> {
+    renderer: &'a Renderer,
+    site: site::Site<'a>,
+}
+
+impl<'a> Prepared<'a> {
+    /// `reports/index.html`.
+    pub fn index_page(&self) -> Result<Page, ReportError> {
+        let view = index_page::build(&self.site);
+        self.renderer.page("reports/index.html".to_owned(), "index.html", &view)
+    }
+
+    /// The run pages, newest first, each rendered when asked for.
+    pub fn run_pages(&self) -> impl Iterator<Item = Result<Page, ReportError>> + Send + '_ {
+        self.site.runs.iter().take(MAX_RUN_PAGES).map(|run| {
+            let path = format!("reports/{}", self.site.ids.run_page(&run.run_id.0));
+            self.renderer.page(path, "run.html", &run_page::build(&self.site, run))
+        })
+    }
+
+    /// The run's targets in page order (by name).
+    pub fn targets(&self) -> Vec<&'a TargetRun> {
+        let mut targets: Vec<&TargetRun> = self.site.run.targets.iter().collect();
+        targets.sort_by(|a, b| a.name.cmp(&b.name));
+        targets
+    }
+
+    /// One target's page; `snapshot` is its current snapshot, when collected.
+    pub fn target_page(
+        &self,
+        t: &TargetRun,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<Page, ReportError> {
+        let path = format!("reports/{}", self.site.ids.target_page(&t.name));
+        self.renderer.page(path, "target.html", &target_page::build(&self.site, t, snapshot))
+    }
+
+    /// The run's replication groups in page order (by name), each with its members
+    /// (by name).
+    pub fn groups(&self) -> Vec<(&'a str, Vec<&'a TargetRun>)> {
+        let site = &self.site;
+        site.group_pages
+            .iter()
+            .map(|&g| {
+                let mut members: Vec<&TargetRun> =
+                    site.run.targets.iter().filter(|t| t.group.as_deref() == Some(g)).collect();
+                members.sort_by(|a, b| a.name.cmp(&b.name));
+                (g, members)
+            })
+            .collect()
+    }
+
+    /// One group's page; `snapshots` holds the current snapshots of its collected
+    /// members (keyed by target name; others are ignored).
+    pub fn group_page(
+        &self,
+        group: &str,
+        snapshots: &BTreeMap<String, Snapshot>,
+    ) -> Result<Page, ReportError> {
+        let path = format!("reports/{}", self.site.ids.group_page(group));
+        self.renderer.page(path, "group.html", &group_page::build(&self.site, group, snapshots))
     }
 }
 

@@ -141,7 +141,7 @@ pub fn build(site: &Site<'_>, run: &Run) -> RunPage {
     let targets: Vec<&TargetRun> = run.targets.iter().collect();
     let mut changes = Vec::new();
     for t in &run.targets {
-        let prev = history::previous_collection(older, &t.name);
+        let prev = history::previous_collection(&site.index, older, &t.name);
         let d = history::delta(prev.map(|(_, pt)| pt), t);
         let uncollected = (t.status != TargetStatus::Ok).then(|| {
             format!(
@@ -230,7 +230,7 @@ const STATUSES: [FindingStatus; 5] = [
 /// Status × severity counts, most severe first.
 pub fn matrix(targets: &[&TargetRun]) -> Matrix {
     let mut cells = [[0usize; 5]; 5];
-    for f in targets.iter().flat_map(|t| &t.findings) {
+    for f in targets.iter().flat_map(|t| t.findings.iter()) {
         let row = Severity::DESCENDING.iter().position(|s| *s == f.severity).unwrap_or(4);
         let col = STATUSES.iter().position(|s| *s == f.status).unwrap_or(4);
         cells[row][col] += 1;

@@ -1,19 +1,18 @@
 //! What every page builder shares: the runs in order, which pages exist (so links only
 //! point at rendered pages), ids, and the components built the same way everywhere.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use super::history::{self, is_failing};
+use super::history::{self, TargetIndex, is_failing};
 use super::ids::{Ids, setting_name};
 use super::text::{self, Val, count, utc};
 use super::view::{
     Badge, ChangeView, FindingGroups, FindingView, Layout, Link, RowView, RunRow, Sev, WaiverView,
 };
-use super::{MAX_RUN_PAGES, ReportInput};
+use super::{MAX_RUN_PAGES, Settings};
 use crate::diff::Change;
 use crate::finding::{Drift, Finding, FindingStatus};
 use crate::run::{Run, TargetRun};
-use crate::snapshot::Snapshot;
 
 pub struct Site<'a> {
     pub run: &'a Run,
@@ -24,21 +23,25 @@ pub struct Site<'a> {
     pub run_pages: BTreeSet<&'a str>,
     /// Targets that get a page in this render (those of `run`).
     pub target_pages: BTreeSet<&'a str>,
+    /// Which settings the current snapshots hold (links to inventory rows).
+    pub settings: &'a dyn Settings,
+    /// Each run's targets by name, built once (`Run::target` scans the list).
+    pub index: TargetIndex<'a>,
     /// Replication groups that get a page in this render (those of `run`'s targets).
     pub group_pages: BTreeSet<&'a str>,
-    pub snapshots: &'a BTreeMap<String, Snapshot>,
 }
 
 impl<'a> Site<'a> {
-    pub fn new(input: &ReportInput<'a>) -> Site<'a> {
-        let runs: Vec<&Run> = std::iter::once(input.run).chain(input.history).collect();
+    pub fn new(run: &'a Run, history: &'a [Run], settings: &'a dyn Settings) -> Site<'a> {
+        let runs: Vec<&Run> = std::iter::once(run).chain(history).collect();
         Site {
-            run: input.run,
+            run,
             ids: Ids::new(&runs),
             run_pages: runs.iter().take(MAX_RUN_PAGES).map(|r| r.run_id.0.as_str()).collect(),
-            target_pages: input.run.targets.iter().map(|t| t.name.as_str()).collect(),
-            group_pages: input.run.targets.iter().filter_map(|t| t.group.as_deref()).collect(),
-            snapshots: input.snapshots,
+            target_pages: run.targets.iter().map(|t| t.name.as_str()).collect(),
+            settings,
+            index: TargetIndex::new(&runs),
+            group_pages: run.targets.iter().filter_map(|t| t.group.as_deref()).collect(),
             runs,
         }
     }
@@ -109,8 +112,9 @@ impl<'a> Site<'a> {
     /// Link to a setting's inventory row, when the target page shows that setting.
     pub fn setting_href(&self, root: &str, target: &str, key: &str) -> Option<String> {
         let page = self.target_href(root, target)?;
-        let snap = self.snapshots.get(target)?;
-        snap.config.contains_key(key).then(|| format!("{page}#{}", self.ids.setting(target, key)))
+        self.settings
+            .has_setting(target, key)
+            .then(|| format!("{page}#{}", self.ids.setting(target, key)))
     }
 
     /// Where a finding's article lives: on the target page when there is one.
@@ -125,13 +129,13 @@ impl<'a> Site<'a> {
     /// A finding as an article, with its history: first seen, previous value.
     pub fn finding(&self, root: &str, run: &Run, t: &TargetRun, f: &Finding) -> FindingView {
         let older = self.older_than(run);
-        let prev = history::previous_collection(older, &t.name)
+        let prev = history::previous_collection(&self.index, older, &t.name)
             .and_then(|(_, pt)| pt.findings.iter().find(|p| p.rule == f.rule));
         let previous = prev.filter(|p| p.actual != f.actual).map(|p| Val::opt(p.actual.as_deref()));
         let first_seen = is_failing(f).then(|| {
             let mut chain = vec![run];
             chain.extend_from_slice(older);
-            match history::first_failing(&chain, &t.name, &f.rule) {
+            match history::first_failing(&self.index, &chain, &t.name, &f.rule) {
                 Some(r) if r.run_id != run.run_id => {
                     format!("since {} (run {})", utc(r.started_at), r.run_id)
                 }
@@ -227,7 +231,7 @@ impl<'a> Site<'a> {
 
     /// A row for the runs tables.
     pub fn run_row(&self, root: &str, run: &Run) -> RunRow {
-        let (new, fixed) = history::run_new_and_fixed(run, self.older_than(run));
+        let (new, fixed) = history::run_new_and_fixed(&self.index, run, self.older_than(run));
         let baselines: Vec<String> = run
             .policy_bundle
             .policies
@@ -235,7 +239,7 @@ impl<'a> Site<'a> {
             .map(|p| format!("{} v{}", text::clean(&p.name), text::clean(&p.version)))
             .collect();
         let failing: usize =
-            run.targets.iter().flat_map(|t| &t.findings).filter(|f| is_failing(f)).count();
+            run.targets.iter().flat_map(|t| t.findings.iter()).filter(|f| is_failing(f)).count();
         let ok = run.targets.iter().filter(|t| t.status == crate::run::TargetStatus::Ok).count();
         RunRow {
             id: text::clean(&run.run_id.0),

@@ -13,6 +13,7 @@ use super::site::{Site, home};
 use super::text::{self, Val, count, utc};
 use super::view::{Badge, ChangeView, FindingGroups, FindingView, Layout};
 use crate::run::{TargetRun, TargetStatus};
+use crate::snapshot::Snapshot;
 
 #[derive(Debug, Serialize)]
 pub struct TargetPage {
@@ -114,7 +115,7 @@ fn note(e: &crate::snapshot::Entry) -> String {
     notes.join("; ")
 }
 
-pub fn build(site: &Site<'_>, t: &TargetRun) -> TargetPage {
+pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> TargetPage {
     let run = site.run;
     let name = text::clean(&t.name);
     let failing = t.findings.iter().filter(|f| is_failing(f)).count();
@@ -160,7 +161,7 @@ pub fn build(site: &Site<'_>, t: &TargetRun) -> TargetPage {
         .runs
         .iter()
         .filter_map(|r| {
-            let rt = r.target(&t.name).filter(|rt| !rt.changes.is_empty())?;
+            let rt = site.index.target(r, &t.name).filter(|rt| !rt.changes.is_empty())?;
             Some(TimelineEntry {
                 run: text::clean(&r.run_id.0),
                 href: site.run_href(ROOT, &r.run_id.0),
@@ -174,11 +175,12 @@ pub fn build(site: &Site<'_>, t: &TargetRun) -> TargetPage {
     let failing_in = |rt: Option<&TargetRun>| {
         rt.map_or(0, |x| x.findings.iter().filter(|f| is_failing(f)).count())
     };
-    let series: Vec<usize> = recent.iter().map(|r| failing_in(r.target(&t.name))).collect();
+    let series: Vec<usize> =
+        recent.iter().map(|r| failing_in(site.index.target(r, &t.name))).collect();
     let history = recent
         .iter()
         .map(|r| {
-            let rt = r.target(&t.name);
+            let rt = site.index.target(r, &t.name);
             HistoryRow {
                 run: text::clean(&r.run_id.0),
                 href: site.run_href(ROOT, &r.run_id.0),
@@ -189,7 +191,6 @@ pub fn build(site: &Site<'_>, t: &TargetRun) -> TargetPage {
         })
         .collect();
 
-    let snapshot = site.snapshots.get(&t.name);
     let inventory = snapshot.map(|s| Inventory {
         count: count(s.config.len()),
         rows: s

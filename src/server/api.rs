@@ -54,7 +54,8 @@ pub async fn runs(State(state): State<AppState>, Query(q): Query<RunsQuery>) -> 
     Json(json!({ "runs": page, "next_before": next_before })).into_response()
 }
 
-/// `GET /api/runs/{id}`: the stored manifest, byte for byte.
+/// `GET /api/runs/{id}`: the run manifest as `audit --output json` prints it (the
+/// stored form refers to findings by digest; they are resolved here).
 pub async fn run(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let plain = !id.is_empty()
         && id.len() <= 100
@@ -64,10 +65,17 @@ pub async fn run(State(state): State<AppState>, Path(id): Path<String>) -> Respo
     if !plain {
         return not_found("no such run");
     }
-    let path = layout::run(&RunId(id)).to_string();
+    let path = layout::run(&RunId(id.clone())).to_string();
     match state.store.find_bytes(&path).await {
-        Ok(Some(bytes)) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
-        Ok(None) => not_found("no such run"),
+        Ok(Some(_)) => {}
+        Ok(None) => return not_found("no such run"),
+        Err(e) => return store_error(e),
+    }
+    match state.store.get_run(&RunId(id)).await {
+        Ok(run) => {
+            let bytes = serde_json::to_vec_pretty(&run).expect("a run always serializes");
+            ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+        }
         Err(e) => store_error(e),
     }
 }

@@ -43,7 +43,7 @@ pub fn render(status: &Status) -> String {
     );
     for (name, t) in &status.targets {
         let mut counts: BTreeMap<(Severity, FindingStatus), usize> = BTreeMap::new();
-        for f in &t.result.findings {
+        for f in t.result.findings.iter() {
             *counts.entry((f.severity, f.status)).or_default() += 1;
         }
         for ((severity, finding_status), n) in counts.iter().rev() {

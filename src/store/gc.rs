@@ -2,10 +2,10 @@
 //!
 //! Order matters for a crash half-way: a run's derived objects (report page, change
 //! index entries) go before its manifest, so no manifest is ever left pointing at a
-//! deleted object; snapshots and policy bundles go last, and only those that no
-//! remaining manifest names and that are older than a grace period — a run in
-//! progress may have just written one it has not committed yet. Slot leases older
-//! than the cutoff go too (by the slot time in their name: no run needs them).
+//! deleted object; snapshots, findings objects and policy bundles go last, and only
+//! those that no remaining manifest names and that are older than a grace period — a
+//! run in progress may have just written one it has not committed yet. Slot leases
+//! older than the cutoff go too (by the slot time in their name: no run needs them).
 
 use std::collections::HashSet;
 
@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt as _;
 use serde::Serialize;
 
-use super::{Store, StoreError, layout};
+use super::{Store, StoreError, layout, manifest};
 use crate::run::RunId;
 
 /// What a garbage collection removed (or, dry, would remove).
@@ -24,6 +24,8 @@ pub struct GcReport {
     pub index_entries: usize,
     pub snapshots: usize,
     pub policy_files: usize,
+    /// Findings objects (`findings/<sha256>.json`) no remaining run refers to.
+    pub findings: usize,
     pub leases: usize,
     pub runs_kept: usize,
 }
@@ -47,7 +49,7 @@ impl Store {
             Some(id) != newest.as_ref() && id.timestamp().is_some_and(|t| t < cutoff)
         });
         for id in &old {
-            let run = self.get_run(id).await?;
+            let run = self.get_run_without_findings(id).await?;
             for t in run.targets.iter().filter(|t| !t.changes.is_empty()) {
                 self.remove(&layout::change_index(&t.name, id), dry_run).await?;
                 report.index_entries += 1;
@@ -61,8 +63,15 @@ impl Store {
 
         let mut snapshots = HashSet::new();
         let mut bundles = HashSet::new();
+        let mut findings = HashSet::new();
         for id in &kept {
-            let run = self.get_run(id).await?;
+            let path = layout::run(id);
+            let bytes = self.get(&path).await?;
+            findings.extend(
+                manifest::references(&bytes)
+                    .map_err(|source| StoreError::Corrupt { path: path.to_string(), source })?,
+            );
+            let run = self.get_run_without_findings(id).await?;
             bundles.insert(run.policy_bundle.digest.clone());
             for t in run.targets {
                 snapshots.extend(
@@ -83,6 +92,16 @@ impl Store {
             {
                 self.remove(&meta.location, dry_run).await?;
                 report.snapshots += 1;
+            }
+        }
+        for meta in self.list_all("findings").await? {
+            let Some(digest) = meta.location.filename().and_then(|f| f.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            if !findings.contains(digest) && meta.last_modified < settled {
+                self.remove(&meta.location, dry_run).await?;
+                report.findings += 1;
             }
         }
         for meta in self.list_all("policies").await? {

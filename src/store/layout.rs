@@ -4,6 +4,7 @@
 //! ```text
 //! snapshots/<target>/<sha256>.json        stable config, create-only
 //! runs/<YYYY>/<MM>/<DD>/<run-id>.json     run manifest, create-only, written LAST
+//! findings/<sha256>.json                  one target's findings, create-only, shared
 //! policies/<bundle-digest>/<path>         the exact policy files a run used
 //! index/changes/<target>/<run-id>.json    one target's changes in one run (derived)
 //! leases/<schedule>/<slot>[-shard-<i>-of-<n>].json   who runs a scheduled slot, create-only

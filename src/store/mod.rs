@@ -4,10 +4,11 @@
 //! # Commit protocol
 //!
 //! A run writes, in order: its snapshots (create-only, content-addressed: an unchanged
-//! configuration writes nothing), the policy files it used (create-only), then its
-//! manifest (create-only) — the commit point. Reports come after and are derived. A
-//! crash before the manifest leaves at worst orphan snapshots or policy files, never a
-//! manifest that points at something missing.
+//! configuration writes nothing), the policy files it used (create-only), its findings
+//! objects (create-only, content-addressed), then its manifest (create-only) — the
+//! commit point. Reports come after and are derived. A crash before the manifest
+//! leaves at worst orphan snapshots, findings objects or policy files, never a manifest
+//! that points at something missing.
 //!
 //! Several `serve` instances may share one store: before a scheduled run, each claims
 //! the slot with a create-only lease ([`Store::claim_slot`]); only the winner runs it.
@@ -25,6 +26,7 @@ mod gc;
 mod index;
 pub mod layout;
 mod lease;
+pub mod manifest;
 pub mod retry;
 
 pub use gc::GcReport;
@@ -159,12 +161,15 @@ impl Store {
         Ok(())
     }
 
-    /// Commits a run by writing its manifest, create-only. Everything the manifest
-    /// points at must already be stored. A manifest already there with the same bytes
-    /// is this run's own (an earlier attempt that succeeded unseen): committed. Any
-    /// other manifest under the id is an error.
+    /// Commits a run: its findings objects (create-only, content-addressed: findings
+    /// identical to an earlier run's write nothing), then its manifest, create-only (see
+    /// [`manifest`]). Everything else the manifest points at must already be stored. A
+    /// manifest already there with the same (encoded, compact) bytes is this run's own
+    /// (an earlier attempt that succeeded unseen): committed. Any other manifest under
+    /// the id is an error.
     pub async fn commit_run(&self, run: &Run) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec_pretty(run).expect("a run always serializes");
+        let (bytes, findings) = manifest::encode(run);
+        self.put_findings(findings).await?;
         let path = layout::run(&run.run_id);
         match self.create(&path, bytes.clone()).await? {
             Written::New => Ok(()),
@@ -221,19 +226,32 @@ impl Store {
         Ok(ids)
     }
 
+    /// A committed run, exactly as it was committed (findings resolved).
     pub async fn get_run(&self, id: &RunId) -> Result<Run, StoreError> {
-        let path = layout::run(id);
-        let bytes = self.get(&path).await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|source| StoreError::Corrupt { path: path.to_string(), source })
+        let bytes = self.get(&layout::run(id)).await?;
+        self.decode(id, &bytes, &mut manifest::FindingsCache::new()).await
     }
 
-    /// The `n` most recent runs, newest first.
+    /// A committed run without its findings (every `findings` empty): what reading
+    /// snapshot digests, changes and statuses needs, without reading findings objects.
+    pub async fn get_run_without_findings(&self, id: &RunId) -> Result<Run, StoreError> {
+        let path = layout::run(id);
+        let bytes = self.get(&path).await?;
+        let corrupt = |source| StoreError::Corrupt { path: path.to_string(), source };
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(corrupt)?;
+        manifest::strip_findings(&mut value);
+        serde_json::from_value(value).map_err(corrupt)
+    }
+
+    /// The `n` most recent runs, newest first. Findings objects shared between runs
+    /// are read once.
     pub async fn recent_runs(&self, n: usize) -> Result<Vec<Run>, StoreError> {
         let ids = self.list_runs().await?;
         let mut runs = Vec::with_capacity(n.min(ids.len()));
+        let mut cache = manifest::FindingsCache::new();
         for id in ids.iter().rev().take(n) {
-            runs.push(self.get_run(id).await?);
+            let bytes = self.get(&layout::run(id)).await?;
+            runs.push(self.decode(id, &bytes, &mut cache).await?);
         }
         Ok(runs)
     }

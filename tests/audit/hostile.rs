@@ -65,7 +65,7 @@ fn target(name: &str, collected_at: DateTime<Utc>) -> TargetRun {
         collected_at,
         duration_ms: 850,
         state: BTreeMap::from([("state.replication.note".to_owned(), Entry::new(SCRIPT))]),
-        findings: Vec::new(),
+        findings: Default::default(),
         preflight: Vec::new(),
         changes: Vec::new(),
     }
@@ -82,7 +82,7 @@ fn hostile_run() -> (Run, BTreeMap<String, Snapshot>) {
         entry.source_file = Some(format!("/etc/{SCRIPT}.conf"));
         entry.source_line = Some(i as u32 + 1);
         config.insert(key.clone(), entry);
-        db.findings.push(Finding {
+        std::sync::Arc::make_mut(&mut db.findings).push(Finding {
             rule: format!("HOSTILE-{i:03}"),
             policy: "hostile".to_owned(),
             key: key.clone(),

@@ -71,7 +71,8 @@ fn page_from_a_run() {
         finding("A", "setting.a", Sev::Critical, S::Fail),
         finding("B", "setting.b", Sev::Critical, S::Fail),
         finding("C", "setting.c", Sev::Low, S::Pass),
-    ];
+    ]
+    .into();
     primary.changes = vec![change("setting.a", "on", "off")];
     let gone = fixture::target("gone", TargetStatus::Unreachable);
     let mut status = Status::from_history(&[run("20261125T161500Z-0001", vec![primary, gone])]);

@@ -9,22 +9,25 @@
 //! A target that cannot be collected is recorded with its status and message; the run
 //! goes on. Only a store failure fails the run.
 
-use std::collections::{BTreeMap, HashMap};
+mod evaluate;
+mod publish;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use tracing::Instrument as _;
 
 use crate::collect::{self, CollectError, Collected, Endpoint};
 use crate::config::{AuditSettings, Config, Target};
 use crate::diff;
-use crate::policy::{self, Group, Member, PolicySet, TargetFacts, preflight};
+use crate::policy::PolicySet;
 use crate::redact;
 use crate::report;
 use crate::rollback;
 use crate::run::{Run, RunId, Slot, Summary, TargetRun, TargetStatus};
-use crate::snapshot::{Digest, Role, Snapshot};
+use crate::snapshot::{Digest, Snapshot};
 use crate::store::{Store, StoreError, Written};
 
 /// How many earlier runs the reports look back over (trend, timelines).
@@ -119,8 +122,9 @@ async fn run_some(
     let started_at = Utc::now();
     let run_id = RunId::new(started_at, entropy());
     let span = tracing::info_span!("audit", run_id = %run_id);
+    let names: HashSet<&str> = names.iter().copied().collect();
     let targets: Vec<&Target> =
-        config.targets.iter().filter(|t| names.contains(&t.name.as_str())).collect();
+        config.targets.iter().filter(|t| names.contains(t.name.as_str())).collect();
     let run = Started { trigger, started_at, run_id, slot: slot.cloned() };
     run_inner(config, &targets, policies, store, progress, run).instrument(span).await
 }
@@ -147,7 +151,7 @@ async fn run_inner(
     let earlier = store.list_runs().await?;
     if let Some(last) = earlier.last() {
         // A crash between the last commit and its index entries is repaired here.
-        store.index_run(&store.get_run(last).await?).await?;
+        store.index_run(&store.get_run_without_findings(last).await?).await?;
     }
     let previous = PreviousSnapshots::find(store, &earlier, targets).await?;
     progress.started(targets.len());
@@ -166,25 +170,17 @@ async fn run_inner(
         .collect();
     let mut collections =
         futures::stream::iter(collections).buffer_unordered(config.audit.concurrency);
-    let mut results: Vec<(usize, TargetRun, Option<Snapshot>)> = Vec::new();
+    // Each target is evaluated once its whole group is collected; snapshots are
+    // dropped then (see `evaluate`).
+    let mut evaluator = evaluate::Evaluator::new(policies, targets, started_at.date_naive());
     while let Some((i, target, collected, duration_ms)) = collections.next().await {
         let (result, snapshot) =
             assess(target, collected, duration_ms, store, &previous, &redactor).await?;
         progress.target_done(&result);
-        results.push((i, result, snapshot));
+        evaluator.add(i, result, snapshot);
     }
-    results.sort_by_key(|(i, _, _)| *i);
-
-    let mut targets = Vec::with_capacity(results.len());
-    let mut snapshots = BTreeMap::new();
-    for (_, result, snapshot) in results {
-        if let Some(snapshot) = snapshot {
-            snapshots.insert(result.name.clone(), snapshot);
-        }
-        targets.push(result);
-    }
-    // Group rules compare members with each other: evaluate once all are collected.
-    evaluate_all(policies, &mut targets, &snapshots, started_at.date_naive());
+    drop(collections);
+    let (targets, settings) = evaluator.finish();
     targets.iter().for_each(log_target);
 
     let bundle = policies.bundle().clone();
@@ -217,29 +213,8 @@ async fn run_inner(
         "run committed"
     );
 
-    publish_reports(store, &run, &snapshots).await?;
+    publish::publish_reports(store, &run, &settings).await?;
     Ok(run)
-}
-
-/// Renders the reports for a committed run and writes them to the store.
-async fn publish_reports(
-    store: &Store,
-    run: &Run,
-    snapshots: &BTreeMap<String, Snapshot>,
-) -> Result<(), AuditError> {
-    let history: Vec<Run> = store
-        .recent_runs(REPORT_HISTORY + 1)
-        .await?
-        .into_iter()
-        .filter(|r| r.run_id != run.run_id)
-        .take(REPORT_HISTORY)
-        .collect();
-    let pages = report::render(&report::ReportInput { run, history: &history, snapshots })?;
-    for page in &pages {
-        store.put_report(&page.path, &page.html).await?;
-    }
-    tracing::debug!(pages = pages.len(), "reports written");
-    Ok(())
 }
 
 /// Collects one target within its deadline. Never fails: failure is a result.
@@ -264,8 +239,9 @@ async fn collect_target(
     }
 }
 
-/// Turns one collection into a target result: redact, store, diff. Findings come later,
-/// from [`evaluate_all`], once every member of every group is collected.
+/// Turns one collection into a target result: redact, store, diff. Findings (live and
+/// pre-flight) come later, from [`evaluate::Evaluator`], once every member of the
+/// target's group is collected.
 async fn assess(
     target: &Target,
     collected: Result<Collected, CollectError>,
@@ -291,7 +267,7 @@ async fn assess(
         collected_at,
         duration_ms,
         state: BTreeMap::new(),
-        findings: Vec::new(),
+        findings: Default::default(),
         changes: Vec::new(),
         preflight: Vec::new(),
     };
@@ -335,110 +311,6 @@ async fn assess(
     Ok((result, Some(snapshot)))
 }
 
-/// Evaluates the policies on every collected target, each with its replication group
-/// (the targets sharing its `group`), so parity rules see every member.
-fn evaluate_all(
-    policies: &PolicySet,
-    targets: &mut [TargetRun],
-    snapshots: &BTreeMap<String, Snapshot>,
-    today: NaiveDate,
-) {
-    let mut findings = Vec::with_capacity(targets.len());
-    for t in targets.iter() {
-        let Some(snapshot) = snapshots.get(&t.name) else {
-            findings.push(Vec::new());
-            continue;
-        };
-        let group_members: Vec<&TargetRun> = match &t.group {
-            Some(g) => targets.iter().filter(|o| o.group.as_ref() == Some(g)).collect(),
-            None => Vec::new(),
-        };
-        let members: Vec<Member<'_>> = group_members
-            .iter()
-            .filter_map(|m| {
-                let snapshot = snapshots.get(&m.name)?;
-                Some(Member { name: &m.name, role: m.role, snapshot, state: &m.state })
-            })
-            .collect();
-        let not_collected: Vec<(&str, Role)> = group_members
-            .iter()
-            .filter(|m| !snapshots.contains_key(&m.name))
-            .map(|m| (m.name.as_str(), m.role))
-            .collect();
-        let group = t.group.as_deref().map(|name| Group {
-            name,
-            members: &members,
-            not_collected: &not_collected,
-        });
-        let facts = TargetFacts { name: &t.name, kind: t.kind, role: t.role, labels: &t.labels };
-        findings.push(policy::evaluate_in(
-            policies,
-            &facts,
-            snapshot,
-            &t.state,
-            group.as_ref(),
-            today,
-        ));
-    }
-    for (t, f) in targets.iter_mut().zip(findings) {
-        t.findings = f;
-    }
-    preflight_all(policies, targets, snapshots, today);
-}
-
-/// Restart pre-flight, per replication group (a target without a group alone): each
-/// member's findings once every member's pending values are applied. Runs after
-/// [`evaluate_all`] has the live findings it compares with.
-fn preflight_all(
-    policies: &PolicySet,
-    targets: &mut [TargetRun],
-    snapshots: &BTreeMap<String, Snapshot>,
-    today: NaiveDate,
-) {
-    let mut batches: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
-    for (i, t) in targets.iter().enumerate() {
-        match t.group.as_deref() {
-            Some(g) => match batches.iter_mut().find(|(name, _)| *name == Some(g)) {
-                Some((_, members)) => members.push(i),
-                None => batches.push((Some(g), vec![i])),
-            },
-            None => batches.push((None, vec![i])),
-        }
-    }
-    let mut results: Vec<(usize, Vec<crate::finding::Finding>)> = Vec::new();
-    for (group, members) in &batches {
-        let collected: Vec<usize> =
-            members.iter().copied().filter(|&i| snapshots.contains_key(&targets[i].name)).collect();
-        let not_collected: Vec<(&str, Role)> = members
-            .iter()
-            .filter(|&&i| !snapshots.contains_key(&targets[i].name))
-            .map(|&i| (targets[i].name.as_str(), targets[i].role))
-            .collect();
-        let subjects: Vec<preflight::Subject<'_>> = collected
-            .iter()
-            .map(|&i| {
-                let t = &targets[i];
-                preflight::Subject {
-                    facts: TargetFacts {
-                        name: &t.name,
-                        kind: t.kind,
-                        role: t.role,
-                        labels: &t.labels,
-                    },
-                    snapshot: &snapshots[&t.name],
-                    state: &t.state,
-                    live: &t.findings,
-                }
-            })
-            .collect();
-        let found = preflight::evaluate(policies, *group, &subjects, &not_collected, today);
-        results.extend(collected.into_iter().zip(found));
-    }
-    for (i, found) in results {
-        targets[i].preflight = found;
-    }
-}
-
 fn log_target(result: &TargetRun) {
     let failing = result.failing_at_least(crate::finding::Severity::Info);
     match result.status {
@@ -469,15 +341,16 @@ struct PreviousSnapshots(HashMap<String, Digest>);
 impl PreviousSnapshots {
     async fn find(store: &Store, runs: &[RunId], targets: &[&Target]) -> Result<Self, StoreError> {
         let mut found = HashMap::new();
-        let mut wanted = targets.len();
+        let names: HashSet<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+        let mut wanted = names.len();
         for id in runs.iter().rev() {
             if wanted == 0 {
                 break;
             }
-            let run = store.get_run(id).await?;
+            let run = store.get_run_without_findings(id).await?;
             for t in run.targets {
                 if let Some(digest) = t.snapshot
-                    && targets.iter().any(|c| c.name == t.name)
+                    && names.contains(t.name.as_str())
                     && !found.contains_key(&t.name)
                 {
                     found.insert(t.name, digest);

@@ -1,0 +1,199 @@
+//! Policy evaluation as collections finish: a target is evaluated as soon as every
+//! member of its replication group has been collected (or has failed), so parity rules
+//! see every member, and then its snapshot is dropped. Memory holds the snapshots of
+//! groups still being collected, not of the whole fleet; what the reports need later
+//! is only each snapshot's setting names (shared between targets with the same set).
+//! After a group's live findings, the restart pre-flight evaluates it again with every
+//! member's `pending.*` values applied (`policy::preflight`).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use crate::config::Target;
+use crate::policy::{self, Group, Member, PolicySet, TargetFacts, preflight};
+use crate::report::Settings;
+use crate::run::TargetRun;
+use crate::snapshot::{Role, Snapshot};
+
+/// Each collected target's setting names, for links to its inventory rows.
+#[derive(Debug, Default)]
+pub struct SettingNames {
+    by_target: HashMap<String, Arc<BTreeSet<String>>>,
+    interned: HashSet<Arc<BTreeSet<String>>>,
+}
+
+impl SettingNames {
+    fn insert(&mut self, target: &str, snapshot: &Snapshot) {
+        let names: BTreeSet<String> = snapshot.config.keys().cloned().collect();
+        let shared = match self.interned.get(&names) {
+            Some(same) => same.clone(),
+            None => {
+                let names = Arc::new(names);
+                self.interned.insert(names.clone());
+                names
+            }
+        };
+        self.by_target.insert(target.to_owned(), shared);
+    }
+}
+
+impl Settings for SettingNames {
+    fn has_setting(&self, target: &str, key: &str) -> bool {
+        self.by_target.get(target).is_some_and(|names| names.contains(key))
+    }
+}
+
+struct Collected {
+    index: usize,
+    result: TargetRun,
+    snapshot: Option<Snapshot>,
+}
+
+/// Evaluates targets as they arrive (see the module docs).
+pub struct Evaluator<'a> {
+    policies: &'a PolicySet,
+    today: NaiveDate,
+    /// Members of each group not collected yet.
+    outstanding: HashMap<String, usize>,
+    /// Members of incomplete groups, with their snapshots.
+    waiting: HashMap<String, Vec<Collected>>,
+    done: Vec<(usize, TargetRun)>,
+    settings: SettingNames,
+}
+
+impl<'a> Evaluator<'a> {
+    /// For a run of `targets` (a group's members are the targets of the run sharing it).
+    pub fn new(policies: &'a PolicySet, targets: &[&Target], today: NaiveDate) -> Self {
+        let mut outstanding = HashMap::new();
+        for g in targets.iter().filter_map(|t| t.group.as_ref()) {
+            *outstanding.entry(g.clone()).or_default() += 1;
+        }
+        Evaluator {
+            policies,
+            today,
+            outstanding,
+            waiting: HashMap::new(),
+            done: Vec::with_capacity(targets.len()),
+            settings: SettingNames::default(),
+        }
+    }
+
+    /// One finished collection (`index`: the target's place in the run).
+    pub fn add(&mut self, index: usize, result: TargetRun, snapshot: Option<Snapshot>) {
+        let entry = Collected { index, result, snapshot };
+        let Some(group) = entry.result.group.clone() else {
+            return self.evaluate(vec![entry]);
+        };
+        self.waiting.entry(group.clone()).or_default().push(entry);
+        let left = self.outstanding.get_mut(&group).expect("every group is counted");
+        *left -= 1;
+        if *left == 0 {
+            let members = self.waiting.remove(&group).unwrap_or_default();
+            self.evaluate(members);
+        }
+    }
+
+    /// Every target, evaluated, in run order; and the setting names for reports.
+    pub fn finish(mut self) -> (Vec<TargetRun>, SettingNames) {
+        // Only reachable if a caller stopped adding early: evaluate what is there.
+        for (_, members) in std::mem::take(&mut self.waiting) {
+            self.evaluate(members);
+        }
+        self.done.sort_by_key(|(i, _)| *i);
+        (self.done.into_iter().map(|(_, t)| t).collect(), self.settings)
+    }
+
+    /// Evaluates the members of one group (or one ungrouped target), in run order.
+    fn evaluate(&mut self, mut members: Vec<Collected>) {
+        members.sort_by_key(|m| m.index);
+        let mut findings = Vec::with_capacity(members.len());
+        let preflights: Vec<Vec<crate::finding::Finding>>;
+        {
+            let collected: Vec<Member<'_>> = members
+                .iter()
+                .filter_map(|m| {
+                    Some(Member {
+                        name: &m.result.name,
+                        role: m.result.role,
+                        snapshot: m.snapshot.as_ref()?,
+                        state: &m.result.state,
+                    })
+                })
+                .collect();
+            let not_collected: Vec<(&str, Role)> = members
+                .iter()
+                .filter(|m| m.snapshot.is_none())
+                .map(|m| (m.result.name.as_str(), m.result.role))
+                .collect();
+            for m in &members {
+                let t = &m.result;
+                let Some(snapshot) = &m.snapshot else {
+                    findings.push(Vec::new());
+                    continue;
+                };
+                // An ungrouped target is evaluated alone, with no group.
+                let group = t.group.as_deref().map(|name| Group {
+                    name,
+                    members: &collected,
+                    not_collected: &not_collected,
+                });
+                let facts =
+                    TargetFacts { name: &t.name, kind: t.kind, role: t.role, labels: &t.labels };
+                findings.push(policy::evaluate_in(
+                    self.policies,
+                    &facts,
+                    snapshot,
+                    &t.state,
+                    group.as_ref(),
+                    self.today,
+                ));
+            }
+            // Restart pre-flight: each collected member's findings once every member's
+            // pending values are applied, compared with its live findings.
+            let subjects: Vec<preflight::Subject<'_>> = members
+                .iter()
+                .zip(&findings)
+                .filter_map(|(m, live)| {
+                    let t = &m.result;
+                    Some(preflight::Subject {
+                        facts: TargetFacts {
+                            name: &t.name,
+                            kind: t.kind,
+                            role: t.role,
+                            labels: &t.labels,
+                        },
+                        snapshot: m.snapshot.as_ref()?,
+                        state: &t.state,
+                        live,
+                    })
+                })
+                .collect();
+            let group_name = members.first().and_then(|m| m.result.group.as_deref());
+            let mut found = preflight::evaluate(
+                self.policies,
+                group_name,
+                &subjects,
+                &not_collected,
+                self.today,
+            )
+            .into_iter();
+            preflights = members
+                .iter()
+                .map(|m| match m.snapshot {
+                    Some(_) => found.next().unwrap_or_default(),
+                    None => Vec::new(),
+                })
+                .collect();
+        }
+        for ((mut m, f), p) in members.into_iter().zip(findings).zip(preflights) {
+            m.result.findings = f.into();
+            m.result.preflight = p;
+            if let Some(snapshot) = &m.snapshot {
+                self.settings.insert(&m.result.name, snapshot);
+            }
+            self.done.push((m.index, m.result));
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! The stored form of a run manifest: compact JSON of the [`Run`], with each target's
+//! `findings` moved to a content-addressed object and replaced by its digest.
+//!
+//! ```text
+//! runs/…/<run-id>.json   {"run_id":…,"targets":[{"name":…,"findings_ref":"<sha256>",
+//!                         "findings_live":[[3,"8 s","… is 8 s, which satisfies ≤ 30s."]],…}],…}
+//! findings/<sha256>.json [{"rule":…,"status":…,…}, …]   create-only, shared by every
+//!                        run and target whose findings are byte-identical
+//! ```
+//!
+//! Findings on live readings (`state.…` keys: lag, offsets, counters) keep their
+//! `actual` and `message` in the manifest (`findings_live`), so the object stays the
+//! same while the readings move. An unchanged target therefore adds only its digest,
+//! its volatile state, those readings and its identity to each run (under 2 KB), not
+//! its findings again. Reads share one findings list between runs and targets. Reading resolves the
+//! references, so [`Store::get_run`] returns exactly the `Run` that was committed (the
+//! `audit --output json` shape); manifests with inline `findings` (written before this
+//! form) read as they are.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::{StreamExt as _, TryStreamExt as _};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Store, StoreError, Written};
+use crate::finding::Finding;
+use crate::run::{PolicyBundle, Run, RunId, Slot, Summary, TargetRun};
+use crate::snapshot::Digest;
+
+/// The key that replaces `findings` in a stored target.
+pub const FINDINGS_REF: &str = "findings_ref";
+/// Beside it: what findings on live readings (`state.…` keys: lag, offsets) observed in
+/// this run, `[index, actual, message]`, so the referenced object stays the same run
+/// after run while the readings move.
+pub const FINDINGS_LIVE: &str = "findings_live";
+
+/// One live finding's observation: its place in the list, `actual`, `message`.
+type Live = (usize, Option<String>, String);
+
+fn is_live(f: &Finding) -> bool {
+    f.key.starts_with("state.")
+}
+/// Parallel reads of findings objects.
+const READ_AHEAD: usize = 32;
+
+/// `findings/<sha256>.json`.
+pub fn findings_path(digest: &Digest) -> object_store::path::Path {
+    object_store::path::Path::from(format!("findings/{digest}.json"))
+}
+
+/// Findings objects already read, by digest: unchanged targets share one list across
+/// runs (and targets with identical findings share one within a run).
+pub type FindingsCache = HashMap<String, Arc<Vec<Finding>>>;
+
+/// A run's header as stored: the fields of [`Run`] but `targets`, which are written
+/// one by one. (`stored_form_keeps_every_field` checks the two stay in step.)
+#[derive(Serialize)]
+struct Header<'a> {
+    run_id: &'a RunId,
+    started_at: &'a DateTime<Utc>,
+    finished_at: &'a DateTime<Utc>,
+    trigger: &'a str,
+    driftwatch_version: &'a str,
+    policy_bundle: &'a PolicyBundle,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_run: Option<&'a RunId>,
+    targets: Vec<Value>,
+    summary: &'a Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slot: Option<&'a Slot>,
+}
+
+/// Splits a run into its stored manifest and the findings objects it refers to.
+pub fn encode(run: &Run) -> (Vec<u8>, Vec<(Digest, Vec<u8>)>) {
+    let mut objects: Vec<(Digest, Vec<u8>)> = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut targets = Vec::with_capacity(run.targets.len());
+    for t in &run.targets {
+        let mut target = serde_json::to_value(t).expect("a target always serializes");
+        let map = target.as_object_mut().expect("a target is an object");
+        map.remove("findings");
+        let mut stable: Vec<Finding> = t.findings.to_vec();
+        let live: Vec<Live> = stable
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, f)| is_live(f))
+            .map(|(i, f)| (i, f.actual.take(), std::mem::take(&mut f.message)))
+            .collect();
+        let bytes = serde_json::to_vec(&stable).expect("findings serialize");
+        let digest = Digest::of(&bytes);
+        map.insert(FINDINGS_REF.to_owned(), Value::String(digest.0.clone()));
+        if !live.is_empty() {
+            map.insert(FINDINGS_LIVE.to_owned(), serde_json::to_value(&live).expect("live"));
+        }
+        if seen.insert(digest.0.clone()) {
+            objects.push((digest, bytes));
+        }
+        targets.push(target);
+    }
+    let header = Header {
+        run_id: &run.run_id,
+        started_at: &run.started_at,
+        finished_at: &run.finished_at,
+        trigger: &run.trigger,
+        driftwatch_version: &run.driftwatch_version,
+        policy_bundle: &run.policy_bundle,
+        previous_run: run.previous_run.as_ref(),
+        targets,
+        summary: &run.summary,
+        slot: run.slot.as_ref(),
+    };
+    (serde_json::to_vec(&header).expect("a manifest serializes"), objects)
+}
+
+/// The digests a stored manifest refers to (none for an inline manifest).
+pub fn references(manifest: &[u8]) -> Result<BTreeSet<String>, serde_json::Error> {
+    let mut value: Value = serde_json::from_slice(manifest)?;
+    Ok(targets_mut(&mut value)
+        .filter_map(|t| t.get(FINDINGS_REF)?.as_str().map(str::to_owned))
+        .collect())
+}
+
+/// Replaces every target's findings (inline or by reference) with an empty list.
+pub fn strip_findings(value: &mut Value) {
+    for target in targets_mut(value) {
+        target.remove(FINDINGS_REF);
+        target.insert("findings".to_owned(), Value::Array(Vec::new()));
+    }
+}
+
+fn targets_mut(value: &mut Value) -> impl Iterator<Item = &mut serde_json::Map<String, Value>> {
+    value
+        .get_mut("targets")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object_mut)
+}
+
+impl Store {
+    /// Writes the findings objects a manifest refers to (create-only), then nothing
+    /// else: the caller commits the manifest after.
+    pub(super) async fn put_findings(
+        &self,
+        objects: Vec<(Digest, Vec<u8>)>,
+    ) -> Result<usize, StoreError> {
+        // Futures collected into a Vec (not a stream of closures) keep callers `Send`.
+        let puts: Vec<_> = objects
+            .into_iter()
+            .map(|(digest, bytes)| async move { self.create(&findings_path(&digest), bytes).await })
+            .collect();
+        let written: Vec<Written> =
+            futures::stream::iter(puts).buffer_unordered(READ_AHEAD).try_collect().await?;
+        Ok(written.iter().filter(|w| **w == Written::New).count())
+    }
+
+    /// Reads a stored manifest and resolves its findings references through `cache`.
+    pub(super) async fn decode(
+        &self,
+        id: &RunId,
+        bytes: &[u8],
+        cache: &mut FindingsCache,
+    ) -> Result<Run, StoreError> {
+        let path = super::layout::run(id).to_string();
+        let corrupt = |source| StoreError::Corrupt { path: path.clone(), source };
+        let mut value: Value = serde_json::from_slice(bytes).map_err(corrupt)?;
+        let targets = match value.get_mut("targets") {
+            Some(Value::Array(targets)) => std::mem::take(targets),
+            _ => Vec::new(),
+        };
+        let missing: BTreeSet<String> = targets
+            .iter()
+            .filter_map(|t| t.get(FINDINGS_REF)?.as_str().map(str::to_owned))
+            .filter(|d| !cache.contains_key(d))
+            .collect();
+        // Futures collected into a Vec (not a stream of closures) keep callers `Send`.
+        let reads: Vec<_> = missing
+            .into_iter()
+            .map(|digest| async move {
+                let path = findings_path(&Digest(digest.clone()));
+                let bytes = self.get(&path).await?;
+                if Digest::of(&bytes).0 != digest {
+                    return Err(StoreError::DigestMismatch { path: path.to_string() });
+                }
+                let findings: Vec<Finding> = serde_json::from_slice(&bytes)
+                    .map_err(|source| StoreError::Corrupt { path: path.to_string(), source })?;
+                Ok::<_, StoreError>((digest, Arc::new(findings)))
+            })
+            .collect();
+        let fetched: Vec<(String, Arc<Vec<Finding>>)> =
+            futures::stream::iter(reads).buffer_unordered(READ_AHEAD).try_collect().await?;
+        cache.extend(fetched);
+
+        let mut run: Run = serde_json::from_value(value).map_err(corrupt)?;
+        run.targets.reserve(targets.len());
+        for mut target in targets {
+            let live = target.as_object_mut().and_then(|t| t.remove(FINDINGS_LIVE));
+            let reference = target.as_object_mut().and_then(|t| t.remove(FINDINGS_REF));
+            let Some(Value::String(digest)) = reference else {
+                // Written before findings were stored by reference: inline.
+                run.targets.push(serde_json::from_value(target).map_err(corrupt)?);
+                continue;
+            };
+            if let Some(t) = target.as_object_mut() {
+                t.insert("findings".to_owned(), Value::Array(Vec::new()));
+            }
+            let mut t: TargetRun = serde_json::from_value(target).map_err(corrupt)?;
+            t.findings = match live {
+                None => cache.get(&digest).cloned().unwrap_or_default(),
+                Some(live) => with_live(cache, &digest, live).map_err(corrupt)?,
+            };
+            run.targets.push(t);
+        }
+        Ok(run)
+    }
+}
+
+/// The referenced findings with this run's live observations put back; the result is
+/// cached too, so runs that observed the same readings share it.
+fn with_live(
+    cache: &mut FindingsCache,
+    digest: &str,
+    live: Value,
+) -> Result<Arc<Vec<Finding>>, serde_json::Error> {
+    let key = format!("{digest}|{live}");
+    if let Some(found) = cache.get(&key) {
+        return Ok(found.clone());
+    }
+    let observed: Vec<Live> = serde_json::from_value(live)?;
+    let mut findings: Vec<Finding> = cache.get(digest).map(|f| f.to_vec()).unwrap_or_default();
+    for (i, actual, message) in observed {
+        if let Some(f) = findings.get_mut(i) {
+            f.actual = actual;
+            f.message = message;
+        }
+    }
+    let findings = Arc::new(findings);
+    cache.insert(key, findings.clone());
+    Ok(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StoreLocation;
+    use crate::finding::{FindingStatus, Severity};
+    use crate::run::TargetStatus;
+    use crate::snapshot::{Kind, Role};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn target(name: &str, actual: &str) -> TargetRun {
+        TargetRun {
+            name: name.into(),
+            kind: Kind::Postgres,
+            role: Role::Primary,
+            detected_role: Some(Role::Primary),
+            group: None,
+            labels: Default::default(),
+            address: format!("postgres://{name}:5432/postgres"),
+            status: TargetStatus::Ok,
+            error: None,
+            server_version: Some("15.20".into()),
+            snapshot: Some(Digest("ab".repeat(32))),
+            previous_snapshot: None,
+            collected_at: at("2026-11-25T16:15:00Z"),
+            duration_ms: 7,
+            state: Default::default(),
+            findings: vec![Finding {
+                rule: "PG-REPL-001".into(),
+                policy: "postgres-replication".into(),
+                key: "setting.wal_level".into(),
+                severity: Severity::Critical,
+                status: FindingStatus::Fail,
+                expected: "one of replica, logical".into(),
+                actual: Some(actual.into()),
+                message: format!("wal_level is {actual}"),
+                rationale: Some("Replicas need WAL.".repeat(20)),
+                remediation: Some("ALTER SYSTEM SET wal_level = 'replica';".into()),
+                location: None,
+                waiver: None,
+                drift: Default::default(),
+                restarting: None,
+            }]
+            .into(),
+            changes: vec![],
+            preflight: vec![],
+        }
+    }
+
+    fn run(id: &str, targets: Vec<TargetRun>) -> Run {
+        let started = RunId(id.into()).timestamp().unwrap();
+        Run {
+            run_id: RunId(id.into()),
+            started_at: started,
+            finished_at: started,
+            trigger: "manual".into(),
+            driftwatch_version: "0.0.0".into(),
+            policy_bundle: PolicyBundle { digest: "d".into(), policies: vec![] },
+            previous_run: None,
+            summary: Summary::of(&targets),
+            targets,
+            slot: None,
+        }
+    }
+
+    async fn count(store: &Store, prefix: &str) -> usize {
+        let p = object_store::path::Path::from(prefix);
+        store.inner.list(Some(&p)).try_collect::<Vec<_>>().await.unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn findings_are_stored_once_and_read_back_exactly() {
+        let store = Store::open(&StoreLocation::Memory).unwrap();
+        let one = run(
+            "20261125T161500Z-0001",
+            vec![target("a", "minimal"), target("b", "minimal"), target("c", "replica")],
+        );
+        store.commit_run(&one).await.unwrap();
+        assert_eq!(count(&store, "findings").await, 2, "a and b share their findings");
+        assert_eq!(store.get_run(&one.run_id).await.unwrap(), one);
+
+        // An unchanged re-audit adds a manifest and nothing else; it is small and
+        // holds no findings text.
+        let two = run(
+            "20261125T161600Z-0002",
+            vec![target("a", "minimal"), target("b", "minimal"), target("c", "replica")],
+        );
+        store.commit_run(&two).await.unwrap();
+        assert_eq!(count(&store, "findings").await, 2);
+        let bytes = store.get(&crate::store::layout::run(&two.run_id)).await.unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains(FINDINGS_REF) && !text.contains("Replicas need WAL"), "{text}");
+        assert!(text.len() < 3 * 600, "{} bytes for 3 targets", text.len());
+        assert_eq!(store.recent_runs(5).await.unwrap(), vec![two.clone(), one.clone()]);
+
+        let bare = store.get_run_without_findings(&two.run_id).await.unwrap();
+        assert!(bare.targets.iter().all(|t| t.findings.is_empty()));
+        assert_eq!(bare.targets[2].snapshot, two.targets[2].snapshot);
+    }
+
+    /// The stored header names every field of `Run`: a field added to `Run` and not to
+    /// `Header` fails here instead of silently not being stored.
+    #[test]
+    fn stored_form_keeps_every_field() {
+        let mut r = run("20261125T161500Z-0001", vec![target("a", "minimal")]);
+        r.previous_run = Some(RunId("20261125T161400Z-0000".into()));
+        r.slot = Some(Slot { schedule: "nightly".into(), at: r.started_at, shard: None });
+        let full = serde_json::to_value(&r).unwrap();
+        let stored: Value = serde_json::from_slice(&encode(&r).0).unwrap();
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<BTreeSet<_>>();
+        assert_eq!(keys(&full), keys(&stored));
+        let mut target_keys = keys(&full["targets"][0]);
+        target_keys.remove("findings");
+        target_keys.insert(FINDINGS_REF.to_owned());
+        assert_eq!(target_keys, keys(&stored["targets"][0]));
+    }
+
+    #[tokio::test]
+    async fn live_readings_stay_in_the_manifest() {
+        let store = Store::open(&StoreLocation::Memory).unwrap();
+        let lagging = |lag: &str| {
+            let mut t = target("r", "replica");
+            let mut findings = t.findings.to_vec();
+            findings.push(Finding {
+                key: "state.replication.replay_lag_s".into(),
+                actual: Some(lag.into()),
+                message: format!("lag is {lag}"),
+                ..findings[0].clone()
+            });
+            t.findings = findings.into();
+            t
+        };
+        let one = run("20261125T161500Z-0001", vec![lagging("1 s")]);
+        let two = run("20261125T161600Z-0002", vec![lagging("3 s")]);
+        store.commit_run(&one).await.unwrap();
+        store.commit_run(&two).await.unwrap();
+        assert_eq!(count(&store, "findings").await, 1, "the lag is not in the object");
+        assert_eq!(store.recent_runs(2).await.unwrap(), vec![two, one]);
+    }
+
+    #[tokio::test]
+    async fn manifests_with_inline_findings_still_read() {
+        let store = Store::open(&StoreLocation::Memory).unwrap();
+        let old = run("20261125T161500Z-0001", vec![target("a", "minimal")]);
+        let pretty = serde_json::to_vec_pretty(&old).unwrap();
+        store.create(&crate::store::layout::run(&old.run_id), pretty).await.unwrap();
+        assert_eq!(store.get_run(&old.run_id).await.unwrap(), old);
+    }
+
+    #[tokio::test]
+    async fn gc_deletes_findings_no_remaining_run_refers_to() {
+        let store = Store::open(&StoreLocation::Memory).unwrap();
+        let old = run("20261101T000000Z-0001", vec![target("a", "minimal")]);
+        let new = run("20261125T000000Z-0002", vec![target("a", "replica")]);
+        store.commit_run(&old).await.unwrap();
+        store.commit_run(&new).await.unwrap();
+        assert_eq!(count(&store, "findings").await, 2);
+        let now = Utc::now() + chrono::Duration::minutes(1);
+        let report = store
+            .gc(at("2026-11-10T00:00:00Z"), chrono::Duration::zero(), now, false)
+            .await
+            .unwrap();
+        assert_eq!((report.runs, report.findings), (1, 1));
+        assert_eq!(store.get_run(&new.run_id).await.unwrap(), new);
+    }
+}
