@@ -246,4 +246,4 @@ pub fn binary_size(text: &str, allow_b_suffix: bool) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

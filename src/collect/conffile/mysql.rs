@@ -232,22 +232,10 @@ fn directive(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::conffile::{MemoryFiles, parse as parse_files};
 
     #[track_caller]
     fn check(files: &[(&str, &str)], expect: &str) {
-        let mem = MemoryFiles::new(files.iter().copied());
-        let got = match parse_files(Kind::Mysql, Path::new(files[0].0), &mem) {
-            Ok(map) => map
-                .iter()
-                .map(|(k, e)| {
-                    format!("{}={}@{}", &k["setting.".len()..], e.value, e.location().unwrap())
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
-            Err(d) => d.to_string(),
-        };
-        assert_eq!(got, expect.trim());
+        assert_eq!(crate::collect::conffile::tests::parsed(Kind::Mysql, files), expect.trim());
     }
 
     #[test]

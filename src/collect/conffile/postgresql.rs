@@ -249,19 +249,7 @@ mod tests {
     /// `name=value@file:line` for every setting (sorted), or the diagnostics.
     #[track_caller]
     fn check(files: &[(&str, &str)], expect: &str) {
-        let mem = MemoryFiles::new(files.iter().copied());
-        let got = match parse_files(Kind::Postgres, Path::new(files[0].0), &mem) {
-            Ok(map) => map
-                .iter()
-                .map(|(k, e)| {
-                    let name = k.strip_prefix("setting.").unwrap();
-                    format!("{name}={}@{}", e.value, e.location().unwrap())
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
-            Err(d) => d.to_string(),
-        };
-        assert_eq!(got, expect.trim());
+        assert_eq!(crate::collect::conffile::tests::parsed(Kind::Postgres, files), expect.trim());
     }
 
     #[test]

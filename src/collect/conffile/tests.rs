@@ -63,3 +63,21 @@ fn include_bombs_are_bounded() {
         );
     }
 }
+
+/// `files` (the first is the one named on the command line) parsed as `kind`: one
+/// `name=value@file:line` line per setting, or the diagnostics. The parsers' tests
+/// compare against it.
+#[track_caller]
+pub(super) fn parsed(kind: Kind, files: &[(&str, &str)]) -> String {
+    let mem = MemoryFiles::new(files.iter().copied());
+    match parse(kind, std::path::Path::new(files[0].0), &mem) {
+        Ok(map) => map
+            .iter()
+            .map(|(k, e)| {
+                format!("{}={}@{}", &k["setting.".len()..], e.value, e.location().unwrap())
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(d) => d.to_string(),
+    }
+}
