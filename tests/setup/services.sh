@@ -154,6 +154,9 @@ host replication all 127.0.0.1/32 trust
 EOF
     : >"$REPLICA_DIR/pg_ident.conf"
     mkdir -p "$REPLICA_DIR/log"
+    # Created before the chown: start_replica appends pg_ctl's stderr to it as root,
+    # and a log file root created there would lock the postgres-run server out of it.
+    touch "$REPLICA_DIR/log/postgresql.log"
     chown -R postgres:postgres "$REPLICA_DIR"
     chmod 0700 "$REPLICA_DIR"
 }
