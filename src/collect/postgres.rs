@@ -377,6 +377,11 @@ fn insert(state: &mut State, key: String, value: String, unit: Option<&str>) {
     state.insert(key, entry);
 }
 
+/// Statements go over the simple query protocol (`raw_sql`): none takes a parameter,
+/// each runs once per connection, and every column is cast to `text`, so preparing
+/// them (Parse, Describe, Bind: extra round trips and server work on every
+/// collection) bought nothing.
+///
 /// The open connection and the bound on each statement. The bound is kept on the
 /// client side: setting `statement_timeout` on the session would make `pg_settings`
 /// report driftwatch's value instead of the server's.
@@ -390,7 +395,7 @@ async fn fetch_all(
     what: &str,
     sql: &'static str,
 ) -> Result<Vec<PgRow>, CollectError> {
-    let query = sqlx::query(sql).fetch_all(&mut *session.conn);
+    let query = sqlx::raw_sql(sql).fetch_all(&mut *session.conn);
     match tokio::time::timeout(session.statement_timeout, query).await {
         Ok(result) => result.map_err(|e| query_error(what, &e)),
         Err(_) => Err(statement_timed_out(what, session.statement_timeout)),
@@ -402,7 +407,7 @@ async fn fetch_one(
     what: &str,
     sql: &'static str,
 ) -> Result<PgRow, CollectError> {
-    let query = sqlx::query(sql).fetch_one(&mut *session.conn);
+    let query = sqlx::raw_sql(sql).fetch_one(&mut *session.conn);
     match tokio::time::timeout(session.statement_timeout, query).await {
         Ok(result) => result.map_err(|e| query_error(what, &e)),
         Err(_) => Err(statement_timed_out(what, session.statement_timeout)),
