@@ -150,7 +150,9 @@ impl Store {
         // Futures collected into a Vec (not a stream of closures) keep callers `Send`.
         let puts: Vec<_> = objects
             .into_iter()
-            .map(|(digest, bytes)| async move { self.create(&findings_path(&digest), bytes).await })
+            .map(|(digest, bytes)| async move {
+                self.create_content(&findings_path(&digest), bytes).await
+            })
             .collect();
         let written: Vec<Written> =
             futures::stream::iter(puts).buffer_unordered(READ_AHEAD).try_collect().await?;

@@ -35,6 +35,7 @@ pub use lease::Lease;
 
 pub use backend::check_option;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures::TryStreamExt as _;
@@ -130,7 +131,7 @@ impl Store {
         let bytes = snapshot.canonical_json();
         let digest = Digest::of(&bytes);
         let path = layout::snapshot(&snapshot.target, &digest);
-        let written = self.create(&path, bytes).await?;
+        let written = self.create_content(&path, bytes).await?;
         Ok((digest, written))
     }
 
@@ -156,7 +157,8 @@ impl Store {
         files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     ) -> Result<(), StoreError> {
         for (relative, bytes) in files {
-            self.create(&layout::policy_file(bundle_digest, relative), bytes.to_vec()).await?;
+            self.create_content(&layout::policy_file(bundle_digest, relative), bytes.to_vec())
+                .await?;
         }
         Ok(())
     }
@@ -256,10 +258,32 @@ impl Store {
         Ok(runs)
     }
 
+    /// The report pages below `reports/<folder>/` (`runs`, `targets`, …), as paths
+    /// below `reports/` (`runs/<run-id>.html`).
+    pub async fn report_pages(&self, folder: &str) -> Result<BTreeSet<String>, StoreError> {
+        let prefix = layout::report(&format!("reports/{folder}"));
+        let metas: Vec<_> = self
+            .attempt("list", || self.inner.list(Some(&prefix)).try_collect::<Vec<_>>())
+            .await
+            .map_err(|source| StoreError::Backend {
+                op: "list",
+                path: prefix.to_string(),
+                source,
+            })?;
+        Ok(metas
+            .iter()
+            .filter_map(|m| m.location.as_ref().strip_prefix("reports/").map(str::to_owned))
+            .collect())
+    }
+
     /// Writes (or replaces) a report page. Atomic: readers see the old or the new page.
-    pub async fn put_report(&self, relative: &str, html: &str) -> Result<(), StoreError> {
+    pub async fn put_report(
+        &self,
+        relative: &str,
+        html: impl Into<String>,
+    ) -> Result<(), StoreError> {
         let path = layout::report(relative);
-        let payload = PutPayload::from(html.as_bytes().to_vec());
+        let payload = PutPayload::from(html.into().into_bytes());
         self.attempt("put", || self.inner.put(&path, payload.clone()))
             .await
             .map_err(|source| StoreError::Backend { op: "put", path: path.to_string(), source })?;
@@ -307,6 +331,23 @@ impl Store {
             Ok(_) => Ok(Written::New),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(Written::AlreadyThere),
             Err(source) => Err(StoreError::Backend { op: "put", path: path.to_string(), source }),
+        }
+    }
+
+    /// [`Store::create`] for content-addressed objects (snapshots, findings, policy
+    /// files): an object already at `path` holds these very bytes, so one metadata
+    /// request spares writing them again, which is the common case (an unchanged
+    /// target's snapshot and findings, every run). Objects are written whole or not at
+    /// all, so one that exists is complete.
+    pub(super) async fn create_content(
+        &self,
+        path: &object_store::path::Path,
+        bytes: Vec<u8>,
+    ) -> Result<Written, StoreError> {
+        match self.attempt("head", || self.inner.head(path)).await {
+            Ok(_) => Ok(Written::AlreadyThere),
+            Err(object_store::Error::NotFound { .. }) => self.create(path, bytes).await,
+            Err(source) => Err(StoreError::Backend { op: "head", path: path.to_string(), source }),
         }
     }
 
