@@ -25,7 +25,7 @@ pub struct SettingNames {
 }
 
 impl SettingNames {
-    fn insert(&mut self, target: &str, snapshot: &Snapshot) {
+    pub(super) fn insert(&mut self, target: &str, snapshot: &Snapshot) {
         let names: BTreeSet<String> = snapshot.config.keys().cloned().collect();
         let shared = match self.interned.get(&names) {
             Some(same) => same.clone(),

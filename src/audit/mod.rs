@@ -11,6 +11,9 @@
 
 mod evaluate;
 mod publish;
+mod units;
+
+pub use publish::republish;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
@@ -30,8 +33,11 @@ use crate::run::{Run, RunId, Slot, Summary, TargetRun, TargetStatus};
 use crate::snapshot::{Digest, Snapshot};
 use crate::store::{Store, StoreError, Written};
 
-/// How many earlier runs the reports look back over (trend, timelines).
-pub const REPORT_HISTORY: usize = 30;
+/// How many earlier runs the reports look back over (trend, timelines, first seen):
+/// with the run itself, the runs that have a page ([`report::MAX_RUN_PAGES`]), so
+/// every entry of a timeline links to its run. Each earlier run is held in memory
+/// while the reports are written.
+pub const REPORT_HISTORY: usize = report::MAX_RUN_PAGES - 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -213,7 +219,7 @@ async fn run_inner(
         "run committed"
     );
 
-    publish::publish_reports(store, &run, &settings).await?;
+    publish::publish_reports(store, &run, &settings, publish::RunPages::Unwritten).await?;
     Ok(run)
 }
 

@@ -1,27 +1,51 @@
 //! Publishing a committed run's reports: pages rendered and written one at a time, each
 //! target's snapshot read back from the store for its own page only (and each group's
-//! members' snapshots for the group page), so memory does not grow with the fleet (1,000 targets' pages are ~175 MB of HTML).
+//! members' snapshots for the group page), so memory does not grow with the fleet
+//! (1,000 targets' pages are ~100 MB of HTML).
+//!
+//! A run's page is the record of that run: it is written when the run is published,
+//! and the pages of earlier runs are left as written (each is ~9.5 MB at 1,000
+//! targets; writing the 20 the reports link to on every audit was most of a large
+//! audit). Only a recent run whose page is missing gets one. `gc`, which removes run
+//! pages, publishes again ([`republish`]) so that no page links to one it removed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::evaluate::SettingNames;
+use super::units;
 use super::{AuditError, REPORT_HISTORY};
-use crate::report;
-use crate::run::Run;
+use crate::report::{self, MAX_RUN_PAGES};
+use crate::run::{Run, RunId};
 use crate::snapshot::Snapshot;
 use crate::store::Store;
 
-/// Snapshots read ahead of the page being rendered.
+/// Snapshots read at a time.
 const READ_AHEAD: usize = 8;
+/// Pages written at a time.
+const WRITES_AHEAD: usize = 8;
+/// Targets or groups whose pages are rendered together (spread over the cores): what
+/// is held at once is their snapshots and pages (~150 KB a page).
+const UNITS_PER_BATCH: usize = 8;
+
+/// Which run pages a publish writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RunPages {
+    /// The run's own, and any recent run's that is missing (an audit).
+    Unwritten,
+    /// Every recent run's (after `gc`, whose removals change their links).
+    All,
+}
 
 /// Renders the reports for a committed run and writes them to the store.
 pub(super) async fn publish_reports(
     store: &Store,
     run: &Run,
     settings: &SettingNames,
+    run_pages: RunPages,
 ) -> Result<(), AuditError> {
+    let clock = std::time::Instant::now();
     let history: Vec<Run> = store
         .recent_runs(REPORT_HISTORY + 1)
         .await?
@@ -29,56 +53,94 @@ pub(super) async fn publish_reports(
         .filter(|r| r.run_id != run.run_id)
         .take(REPORT_HISTORY)
         .collect();
+    let lap = |since: &mut std::time::Duration| {
+        let now = clock.elapsed();
+        let ms = (now - *since).as_millis() as u64;
+        *since = now;
+        ms
+    };
+    let mut since = std::time::Duration::ZERO;
+    let history_ms = lap(&mut since);
     let renderer = report::Renderer::new()?;
     let prepared = renderer.prepare(run, &history, settings);
     let mut pages = 0;
     let index = prepared.index_page()?;
-    store.put_report(&index.path, &index.html).await?;
+    store.put_report(&index.path, index.html).await?;
     pages += 1;
-    for page in prepared.run_pages() {
+    let written = match run_pages {
+        RunPages::Unwritten => store.report_pages("runs").await?,
+        RunPages::All => BTreeSet::new(),
+    };
+    let index_ms = lap(&mut since);
+    for page in prepared.unwritten_run_pages(&written) {
         let page = page?;
-        store.put_report(&page.path, &page.html).await?;
+        store.put_report(&page.path, page.html).await?;
         pages += 1;
     }
-    // Futures collected into a Vec (not a stream of closures) keep this future `Send`.
-    let reads: Vec<_> = prepared
-        .targets()
-        .into_iter()
-        .map(|t| async move {
-            let snapshot = match &t.snapshot {
-                Some(digest) => Some(store.get_snapshot(&t.name, digest).await?),
-                None => None,
-            };
-            Ok::<_, AuditError>((t, snapshot))
-        })
-        .collect();
-    let mut snapshots = futures::stream::iter(reads).buffered(READ_AHEAD);
-    while let Some(next) = snapshots.next().await {
-        let (t, snapshot) = next?;
-        let page = prepared.target_page(t, snapshot.as_ref())?;
-        store.put_report(&page.path, &page.html).await?;
-        pages += 1;
-    }
-    // Group pages compare their members' settings: each group's member snapshots are
-    // read back for its own page only.
-    for (group, members) in prepared.groups() {
-        let reads: Vec<_> = members
-            .into_iter()
-            .filter_map(|t| Some((t, t.snapshot.as_ref()?)))
-            .map(|(t, digest)| async move {
-                Ok::<_, AuditError>((t.name.clone(), store.get_snapshot(&t.name, digest).await?))
-            })
-            .collect();
-        let snapshots: BTreeMap<String, Snapshot> = futures::stream::iter(reads)
+    let run_pages_ms = lap(&mut since);
+    // Target and group pages, by unit (a group's members and its page share snapshots,
+    // read and parsed once), a batch at a time: read, rendered on every core, written.
+    let units = units::of(&prepared);
+    for batch in units.chunks(UNITS_PER_BATCH) {
+        let reads: Vec<_> = batch.iter().map(|unit| unit.read(store)).collect();
+        let snapshots: Vec<BTreeMap<String, Snapshot>> = futures::stream::iter(reads)
             .buffered(READ_AHEAD)
             .collect::<Vec<_>>()
             .await
             .into_iter()
             .collect::<Result<_, _>>()?;
-        let page = prepared.group_page(group, &snapshots)?;
-        store.put_report(&page.path, &page.html).await?;
-        pages += 1;
+        let rendered = units::render(&prepared, batch, &snapshots)?;
+        pages += rendered.len();
+        let writes: Vec<_> = rendered
+            .into_iter()
+            .map(|page| async move { store.put_report(&page.path, page.html).await })
+            .collect();
+        futures::stream::iter(writes).buffer_unordered(WRITES_AHEAD).try_collect::<()>().await?;
     }
-    tracing::debug!(pages, "reports written");
+    let target_and_group_pages_ms = lap(&mut since);
+    tracing::debug!(
+        pages,
+        history_ms,
+        index_ms,
+        run_pages_ms,
+        target_and_group_pages_ms,
+        "reports written"
+    );
     Ok(())
+}
+
+/// Publishes the reports of the newest run again, every recent run's page included,
+/// and the page of the oldest run left when it is older than those: what `gc` does
+/// after removing runs, so that no page links to a run page it removed. Returns the
+/// newest run's id, or `None` for a store without runs.
+pub async fn republish(store: &Store) -> Result<Option<RunId>, AuditError> {
+    let ids = store.list_runs().await?;
+    let Some(newest) = ids.last() else { return Ok(None) };
+    let run = store.get_run(newest).await?;
+    let mut settings = SettingNames::default();
+    let reads: Vec<_> = run
+        .targets
+        .iter()
+        .filter_map(|t| Some((t, t.snapshot.as_ref()?)))
+        .map(|(t, digest)| async move {
+            Ok::<_, AuditError>((t, store.get_snapshot(&t.name, digest).await?))
+        })
+        .collect();
+    let mut snapshots = futures::stream::iter(reads).buffered(READ_AHEAD);
+    while let Some(next) = snapshots.next().await {
+        let (t, snapshot) = next?;
+        settings.insert(&t.name, &snapshot);
+    }
+    publish_reports(store, &run, &settings, RunPages::All).await?;
+    if ids.len() > MAX_RUN_PAGES {
+        // Its "previous run" may be a run gc removed; alone, it links to no earlier run.
+        let oldest = store.get_run(&ids[0]).await?;
+        let renderer = report::Renderer::new()?;
+        let prepared = renderer.prepare(&oldest, &[], &settings);
+        if let Some(page) = prepared.run_pages().next() {
+            let page = page?;
+            store.put_report(&page.path, page.html).await?;
+        }
+    }
+    Ok(Some(run.run_id))
 }

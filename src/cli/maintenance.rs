@@ -70,7 +70,21 @@ pub async fn gc(args: GcArgs) -> ExitCode {
                 snapshots = report.snapshots,
                 "gc finished"
             );
-            ExitCode::SUCCESS
+            if args.dry_run || report.runs == 0 {
+                return ExitCode::SUCCESS;
+            }
+            // The remaining pages may link to the run pages just removed.
+            match driftwatch::audit::republish(&store).await {
+                Ok(Some(run)) => {
+                    println!("published the reports of run {run} again");
+                    ExitCode::SUCCESS
+                }
+                Ok(None) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: publishing the reports again after gc: {e}");
+                    exit_runtime()
+                }
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");

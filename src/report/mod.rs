@@ -28,7 +28,7 @@ mod group_fixtures;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use tera::{Context, Tera};
@@ -38,7 +38,9 @@ pub use ids::slug;
 use crate::run::{Run, TargetRun};
 use crate::snapshot::Snapshot;
 
-/// Earlier runs that also get a page (the run itself counts as one).
+/// How many runs, newest first and the run itself included, the pages link to. A run's
+/// page is the record of that run: publishing writes it once (and any of these that is
+/// missing) and leaves the pages of earlier runs as they were written.
 pub const MAX_RUN_PAGES: usize = index_page::RECENT_RUNS;
 
 /// Everything a report is made from.
@@ -145,14 +147,18 @@ impl Renderer {
         Prepared { renderer: self, site: site::Site::new(run, history, settings) }
     }
 
+    /// Renders `view` with `template`. The view is dropped once tera has its own copy
+    /// (its context), before rendering: a 1,000-target run page would otherwise hold
+    /// both and the output at once.
     fn page(
         &self,
         path: String,
         template: &'static str,
-        view: &impl Serialize,
+        view: impl Serialize,
     ) -> Result<Page, ReportError> {
         let fail = |source| ReportError::Render { page: path.clone(), template, source };
-        let context = Context::from_serialize(view).map_err(fail)?;
+        let context = Context::from_serialize(&view).map_err(fail)?;
+        drop(view);
         let html = self.tera.render(template, &context).map_err(fail)?;
         Ok(Page { path, html })
     }
@@ -168,15 +174,33 @@ impl<'a> Prepared<'a> {
     /// `reports/index.html`.
     pub fn index_page(&self) -> Result<Page, ReportError> {
         let view = index_page::build(&self.site);
-        self.renderer.page("reports/index.html".to_owned(), "index.html", &view)
+        self.renderer.page("reports/index.html".to_owned(), "index.html", view)
     }
 
     /// The run pages, newest first, each rendered when asked for.
     pub fn run_pages(&self) -> impl Iterator<Item = Result<Page, ReportError>> + Send + '_ {
-        self.site.runs.iter().take(MAX_RUN_PAGES).map(|run| {
-            let path = format!("reports/{}", self.site.ids.run_page(&run.run_id.0));
-            self.renderer.page(path, "run.html", &run_page::build(&self.site, run))
-        })
+        self.site.runs.iter().take(MAX_RUN_PAGES).map(|run| self.run_page(run))
+    }
+
+    /// The run pages the other pages link to that are not in `written` (paths below
+    /// `reports/`, `runs/<run-id>.html`), newest first. The run's own page is always
+    /// among them: an earlier page of the same run is written again.
+    pub fn unwritten_run_pages<'s>(
+        &'s self,
+        written: &'s BTreeSet<String>,
+    ) -> impl Iterator<Item = Result<Page, ReportError>> + Send + 's {
+        self.site
+            .runs
+            .iter()
+            .take(MAX_RUN_PAGES)
+            .enumerate()
+            .filter(|(i, run)| *i == 0 || !written.contains(&self.site.ids.run_page(&run.run_id.0)))
+            .map(|(_, run)| self.run_page(run))
+    }
+
+    fn run_page(&self, run: &Run) -> Result<Page, ReportError> {
+        let path = format!("reports/{}", self.site.ids.run_page(&run.run_id.0));
+        self.renderer.page(path, "run.html", run_page::build(&self.site, run))
     }
 
     /// The run's targets in page order (by name).
@@ -193,7 +217,7 @@ impl<'a> Prepared<'a> {
         snapshot: Option<&Snapshot>,
     ) -> Result<Page, ReportError> {
         let path = format!("reports/{}", self.site.ids.target_page(&t.name));
-        self.renderer.page(path, "target.html", &target_page::build(&self.site, t, snapshot))
+        self.renderer.page(path, "target.html", target_page::build(&self.site, t, snapshot))
     }
 
     /// The run's replication groups in page order (by name), each with its members
@@ -219,7 +243,7 @@ impl<'a> Prepared<'a> {
         snapshots: &BTreeMap<String, Snapshot>,
     ) -> Result<Page, ReportError> {
         let path = format!("reports/{}", self.site.ids.group_page(group));
-        self.renderer.page(path, "group.html", &group_page::build(&self.site, group, snapshots))
+        self.renderer.page(path, "group.html", group_page::build(&self.site, group, snapshots))
     }
 }
 

@@ -121,6 +121,59 @@ impl Workspace {
         let root = self.store().join(under);
         self.store_files().iter().filter(|(p, _)| p.starts_with(&root)).count()
     }
+
+    /// Every relative link in the store's report pages that names a missing page or a
+    /// missing id, as `<page> -> <href>`.
+    pub fn broken_report_links(&self) -> Vec<String> {
+        let reports = self.store().join("reports");
+        let pages: std::collections::BTreeMap<PathBuf, String> = self
+            .store_files()
+            .into_iter()
+            .filter(|(p, _)| p.starts_with(&reports) && p.extension().is_some_and(|e| e == "html"))
+            .map(|(p, bytes)| (p, String::from_utf8(bytes).expect("utf-8 page")))
+            .collect();
+        let attr = |html: &str, name: &str| -> Vec<String> {
+            let re = regex::Regex::new(&format!(r#"\s{name}="([^"]*)""#)).unwrap();
+            re.captures_iter(html).map(|c| c[1].replace("&amp;", "&")).collect()
+        };
+        let mut broken = Vec::new();
+        for (page, html) in &pages {
+            for href in attr(html, "href") {
+                if href.contains("://") || href.starts_with("mailto:") {
+                    continue;
+                }
+                let (file, anchor) = href.split_once('#').unwrap_or((&href, ""));
+                let target = if file.is_empty() {
+                    page.clone()
+                } else {
+                    normalize(&page.parent().unwrap().join(file))
+                };
+                let ok = pages.get(&target).is_some_and(|t| {
+                    anchor.is_empty() || attr(t, "id").iter().any(|id| id == anchor)
+                });
+                if !ok {
+                    let shown = page.strip_prefix(&reports).unwrap_or(page).display();
+                    broken.push(format!("{shown} -> {href}"));
+                }
+            }
+        }
+        broken
+    }
+}
+
+/// `a/b/../c` → `a/c`, without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {

@@ -126,3 +126,30 @@ fn reports_read_without_javascript_in_chromium_after_a_copy() {
         assert!(out.status.success() && png.is_file(), "screenshot of {name} failed");
     }
 }
+
+/// A run's page is the record of that run: later audits add their own page and leave
+/// earlier ones as written, and every link in the folder still resolves.
+#[test]
+fn an_earlier_runs_page_is_left_as_written() {
+    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
+    let _lock = PrimaryLock::shared();
+    let ws = Workspace::new(&[PRIMARY]);
+    let first = ws.audit_json()["run_id"].as_str().unwrap().to_owned();
+    let first_page = ws.store().join(format!("reports/runs/{first}.html"));
+    let written = std::fs::read(&first_page).expect("the first run's page");
+    let second = ws.audit_json()["run_id"].as_str().unwrap().to_owned();
+    let third = ws.audit_json()["run_id"].as_str().unwrap().to_owned();
+    assert_eq!(std::fs::read(&first_page).unwrap(), written, "the first run's page was rewritten");
+    assert_eq!(ws.count_files("reports/runs"), 3);
+    let third_page =
+        std::fs::read_to_string(ws.store().join(format!("reports/runs/{third}.html"))).unwrap();
+    assert!(
+        third_page.contains(&format!("href=\"../runs/{second}.html\"")),
+        "the newest run's page links to the previous run's"
+    );
+    let index = std::fs::read_to_string(ws.store().join("reports/index.html")).unwrap();
+    for id in [&first, &second, &third] {
+        assert!(index.contains(&format!("runs/{id}.html")), "the index links to run {id}");
+    }
+    assert_eq!(ws.broken_report_links(), Vec::<String>::new());
+}

@@ -109,6 +109,10 @@ fn gc_deletes_old_runs_and_unreferenced_snapshots_only() {
     assert!(out.status.success() && stdout.contains("deleted 1 runs"), "{stdout}");
     assert_eq!(ws.count_files("runs"), 1, "the newest run is always kept");
     assert_eq!(ws.count_files("snapshots"), 1, "the snapshot the kept run names stays");
+    // The kept run's page linked to the removed one's: gc published the reports again.
+    assert!(stdout.contains("published the reports of run"), "{stdout}");
+    assert_eq!(ws.count_files("reports/runs"), 1);
+    assert_eq!(ws.broken_report_links(), Vec::<String>::new());
     // The kept history still reads.
     text(&ws, &["diff", "pg-primary", "pg-primary"]);
     let no_age = ws.driftwatch(&["gc"]);
