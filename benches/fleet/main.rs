@@ -89,7 +89,7 @@ fn main() {
     }
     if let Some(store) = largest {
         let r = render::time_render(&store, opts.reps.min(3));
-        println!("\n## Rendering in process (`driftwatch::report::render`)\n");
+        println!("\n## Rendering in process (the pages an audit writes, one thread)\n");
         println!(
             "| targets | earlier runs | pages | HTML | time (median) |\n|---|---|---|---|---|"
         );

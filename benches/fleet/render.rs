@@ -1,13 +1,16 @@
 //! Report rendering in process: the newest run of a benchmark store, its history and
-//! snapshots read back, then `driftwatch::report::render` timed on its own.
+//! snapshots read back, then the pages an audit publishes rendered on one thread and
+//! timed on their own: the index, the run's own page, every target and group page
+//! (earlier run pages are left as written). The audit itself renders target and group
+//! pages on every core; `RUST_LOG=driftwatch=debug` shows its timings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use driftwatch::audit::REPORT_HISTORY;
 use driftwatch::config::StoreLocation;
-use driftwatch::report::{self, ReportInput};
+use driftwatch::report::Renderer;
 use driftwatch::store::Store;
 
 pub struct Rendered {
@@ -35,20 +38,33 @@ pub fn time_render(store_dir: &Path, reps: usize) -> Rendered {
         (runs, snapshots)
     });
     let (run, history) = runs.split_first().expect("the store holds a run");
-    let input = ReportInput { run, history, snapshots: &snapshots };
+    let renderer = Renderer::new().expect("templates");
     let mut times = Vec::new();
-    let mut pages = Vec::new();
+    let (mut pages, mut bytes) = (0, 0);
     for _ in 0..reps.max(1) {
         let start = Instant::now();
-        pages = report::render(&input).expect("render");
+        let prepared = renderer.prepare(run, history, &snapshots);
+        // Earlier runs' pages count as written, as they are in the store.
+        let written: BTreeSet<String> =
+            history.iter().map(|r| format!("runs/{}.html", r.run_id)).collect();
+        let mut rendered = vec![prepared.index_page().expect("index")];
+        rendered.extend(prepared.unwritten_run_pages(&written).map(|p| p.expect("run page")));
+        for t in prepared.targets() {
+            rendered.push(prepared.target_page(t, snapshots.get(&t.name)).expect("target"));
+        }
+        for (g, _) in prepared.groups() {
+            rendered.push(prepared.group_page(g, &snapshots).expect("group"));
+        }
         times.push(start.elapsed());
+        pages = rendered.len();
+        bytes = rendered.iter().map(|p| p.html.len()).sum();
     }
     times.sort();
     Rendered {
         targets: run.targets.len(),
         history: history.len(),
-        pages: pages.len(),
-        bytes: pages.iter().map(|p| p.html.len()).sum(),
+        pages,
+        bytes,
         time: times[times.len() / 2],
     }
 }
