@@ -153,6 +153,30 @@ pub struct Finding {
     pub restarting: Option<String>,
 }
 
+impl Finding {
+    /// What comparing runs needs (rule, setting, severity, status, waiver, drift),
+    /// without text or observed values: how the reports hold findings of earlier runs
+    /// that get no page.
+    pub fn outline(&self) -> Finding {
+        Finding {
+            rule: self.rule.clone(),
+            policy: self.policy.clone(),
+            key: self.key.clone(),
+            severity: self.severity,
+            status: self.status,
+            expected: String::new(),
+            actual: None,
+            message: String::new(),
+            rationale: None,
+            remediation: None,
+            location: None,
+            waiver: self.waiver.clone(),
+            drift: self.drift,
+            restarting: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,10 @@ pub fn time_render(store_dir: &Path, reps: usize) -> Rendered {
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let (runs, snapshots) = rt.block_on(async {
         let store = Store::open(&StoreLocation::Local(store_dir.to_owned())).expect("store");
-        let runs = store.recent_runs(REPORT_HISTORY + 1).await.expect("runs");
+        // As publishing reads them: the run whole, earlier ones outlined.
+        let newest = store.list_runs().await.expect("runs").pop().expect("a run");
+        let mut runs = vec![store.get_run(&newest).await.expect("run")];
+        runs.extend(store.recent_runs_outlined(REPORT_HISTORY, &newest).await.expect("runs"));
         let mut snapshots = BTreeMap::new();
         for t in &runs[0].targets {
             if let Some(d) = &t.snapshot {

@@ -46,13 +46,32 @@ pub(super) async fn publish_reports(
     run_pages: RunPages,
 ) -> Result<(), AuditError> {
     let clock = std::time::Instant::now();
-    let history: Vec<Run> = store
-        .recent_runs(REPORT_HISTORY + 1)
-        .await?
-        .into_iter()
-        .filter(|r| r.run_id != run.run_id)
-        .take(REPORT_HISTORY)
-        .collect();
+    let written = match run_pages {
+        RunPages::Unwritten => store.report_pages("runs").await?,
+        RunPages::All => BTreeSet::new(),
+    };
+    // Earlier runs only compared with need outlines of their findings, unless one of
+    // them is about to get its page.
+    let older_pages_written = run_pages == RunPages::Unwritten
+        && store
+            .list_runs()
+            .await?
+            .iter()
+            .rev()
+            .filter(|id| **id != run.run_id)
+            .take(MAX_RUN_PAGES - 1)
+            .all(|id| written.contains(&format!("runs/{id}.html")));
+    let history: Vec<Run> = if older_pages_written {
+        store.recent_runs_outlined(REPORT_HISTORY, &run.run_id).await?
+    } else {
+        store
+            .recent_runs(REPORT_HISTORY + 1)
+            .await?
+            .into_iter()
+            .filter(|r| r.run_id != run.run_id)
+            .take(REPORT_HISTORY)
+            .collect()
+    };
     let lap = |since: &mut std::time::Duration| {
         let now = clock.elapsed();
         let ms = (now - *since).as_millis() as u64;
@@ -67,10 +86,6 @@ pub(super) async fn publish_reports(
     let index = prepared.index_page()?;
     store.put_report(&index.path, index.html).await?;
     pages += 1;
-    let written = match run_pages {
-        RunPages::Unwritten => store.report_pages("runs").await?,
-        RunPages::All => BTreeSet::new(),
-    };
     let index_ms = lap(&mut since);
     for page in prepared.unwritten_run_pages(&written) {
         let page = page?;

@@ -17,7 +17,7 @@
 //! `audit --output json` shape); manifests with inline `findings` (written before this
 //! form) read as they are.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -159,12 +159,14 @@ impl Store {
         Ok(written.iter().filter(|w| **w == Written::New).count())
     }
 
-    /// Reads a stored manifest and resolves its findings references through `cache`.
+    /// Reads a stored manifest and resolves its findings references through `cache`;
+    /// the findings of targets named in `outlined` as outlines ([`Finding::outline`]).
     pub(super) async fn decode(
         &self,
         id: &RunId,
         bytes: &[u8],
         cache: &mut FindingsCache,
+        outlined: &HashSet<String>,
     ) -> Result<Run, StoreError> {
         let path = super::layout::run(id).to_string();
         let corrupt = |source| StoreError::Corrupt { path: path.clone(), source };
@@ -173,15 +175,20 @@ impl Store {
             Some(Value::Array(targets)) => std::mem::take(targets),
             _ => Vec::new(),
         };
-        let missing: BTreeSet<String> = targets
+        let outline_of =
+            |t: &Value| t.get("name").and_then(Value::as_str).is_some_and(|n| outlined.contains(n));
+        // An outline is made from the full list when that is at hand anyway.
+        let missing: BTreeSet<(String, bool)> = targets
             .iter()
-            .filter_map(|t| t.get(FINDINGS_REF)?.as_str().map(str::to_owned))
-            .filter(|d| !cache.contains_key(d))
+            .filter_map(|t| Some((t.get(FINDINGS_REF)?.as_str()?.to_owned(), outline_of(t))))
+            .filter(|(d, outline)| {
+                !(cache.contains_key(d) || *outline && cache.contains_key(&outline_key(d)))
+            })
             .collect();
         // Futures collected into a Vec (not a stream of closures) keep callers `Send`.
         let reads: Vec<_> = missing
             .into_iter()
-            .map(|digest| async move {
+            .map(|(digest, outline)| async move {
                 let path = findings_path(&Digest(digest.clone()));
                 let bytes = self.get(&path).await?;
                 if Digest::of(&bytes).0 != digest {
@@ -189,6 +196,10 @@ impl Store {
                 }
                 let findings: Vec<Finding> = serde_json::from_slice(&bytes)
                     .map_err(|source| StoreError::Corrupt { path: path.to_string(), source })?;
+                if outline {
+                    let outlines = findings.iter().map(Finding::outline).collect();
+                    return Ok::<_, StoreError>((outline_key(&digest), Arc::new(outlines)));
+                }
                 Ok::<_, StoreError>((digest, Arc::new(findings)))
             })
             .collect();
@@ -210,14 +221,36 @@ impl Store {
                 t.insert("findings".to_owned(), Value::Array(Vec::new()));
             }
             let mut t: TargetRun = serde_json::from_value(target).map_err(corrupt)?;
-            t.findings = match live {
-                None => cache.get(&digest).cloned().unwrap_or_default(),
-                Some(live) => with_live(cache, &digest, live).map_err(corrupt)?,
+            t.findings = if outlined.contains(&t.name) {
+                // Live readings are observed values: an outline has none.
+                outline(cache, &digest)
+            } else {
+                match live {
+                    None => cache.get(&digest).cloned().unwrap_or_default(),
+                    Some(live) => with_live(cache, &digest, live).map_err(corrupt)?,
+                }
             };
             run.targets.push(t);
         }
         Ok(run)
     }
+}
+
+fn outline_key(digest: &str) -> String {
+    format!("outline|{digest}")
+}
+
+/// The outlines of the referenced findings, made once per digest.
+fn outline(cache: &mut FindingsCache, digest: &str) -> Arc<Vec<Finding>> {
+    let key = outline_key(digest);
+    if let Some(found) = cache.get(&key) {
+        return found.clone();
+    }
+    let outlines: Arc<Vec<Finding>> = Arc::new(
+        cache.get(digest).map(|f| f.iter().map(Finding::outline).collect()).unwrap_or_default(),
+    );
+    cache.insert(key, outlines.clone());
+    outlines
 }
 
 /// The referenced findings with this run's live observations put back; the result is
@@ -344,6 +377,43 @@ mod tests {
         let bare = store.get_run_without_findings(&two.run_id).await.unwrap();
         assert!(bare.targets.iter().all(|t| t.findings.is_empty()));
         assert_eq!(bare.targets[2].snapshot, two.targets[2].snapshot);
+    }
+
+    /// Earlier runs as the reports of a newer one read them: whole up to each target's
+    /// newest collection, outlines further back; a run that did not collect a target
+    /// does not count as its collection.
+    #[tokio::test]
+    async fn reports_read_earlier_runs_as_outlines() {
+        let store = Store::open(&StoreLocation::Memory).unwrap();
+        let mut missed = target("b", "minimal");
+        missed.status = TargetStatus::Unreachable;
+        missed.findings = Arc::new(vec![]);
+        let runs = [
+            run("20261125T161500Z-0001", vec![target("a", "minimal"), target("b", "minimal")]),
+            run("20261125T161600Z-0002", vec![target("a", "replica"), target("b", "replica")]),
+            run("20261125T161700Z-0003", vec![target("a", "logical"), missed]),
+            run("20261125T161800Z-0004", vec![target("a", "logical"), target("b", "logical")]),
+        ];
+        for r in &runs {
+            store.commit_run(r).await.unwrap();
+        }
+        let read = store.recent_runs_outlined(5, &runs[3].run_id).await.unwrap();
+        let ids: Vec<&str> = read.iter().map(|r| r.run_id.0.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["20261125T161700Z-0003", "20261125T161600Z-0002", "20261125T161500Z-0001"]
+        );
+        let findings = |r: usize, t: usize| &read[r].targets[t].findings[0];
+        // a: whole in its newest collection (run 3), outlines before.
+        assert_eq!(read[0].targets[0], runs[2].targets[0]);
+        for r in [1, 2] {
+            let f = findings(r, 0);
+            assert_eq!((f.rule.as_str(), f.status), ("PG-REPL-001", FindingStatus::Fail));
+            assert!(f.actual.is_none() && f.message.is_empty() && f.rationale.is_none(), "{f:?}");
+        }
+        // b: run 3 did not collect it, so run 2 is its newest collection: whole.
+        assert_eq!(read[1].targets[1], runs[1].targets[1]);
+        assert!(findings(2, 1).actual.is_none());
     }
 
     /// The stored header names every field of `Run`: a field added to `Run` and not to

@@ -35,7 +35,7 @@ pub use lease::Lease;
 
 pub use backend::check_option;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use futures::TryStreamExt as _;
@@ -231,7 +231,7 @@ impl Store {
     /// A committed run, exactly as it was committed (findings resolved).
     pub async fn get_run(&self, id: &RunId) -> Result<Run, StoreError> {
         let bytes = self.get(&layout::run(id)).await?;
-        self.decode(id, &bytes, &mut manifest::FindingsCache::new()).await
+        self.decode(id, &bytes, &mut manifest::FindingsCache::new(), &HashSet::new()).await
     }
 
     /// A committed run without its findings (every `findings` empty): what reading
@@ -253,7 +253,38 @@ impl Store {
         let mut cache = manifest::FindingsCache::new();
         for id in ids.iter().rev().take(n) {
             let bytes = self.get(&layout::run(id)).await?;
-            runs.push(self.decode(id, &bytes, &mut cache).await?);
+            runs.push(self.decode(id, &bytes, &mut cache, &HashSet::new()).await?);
+        }
+        Ok(runs)
+    }
+
+    /// The `n` most recent runs but `except`, newest first, as the reports of `except`
+    /// need them: each target's findings are whole in the newest of these runs that
+    /// collected it and in newer ones; further back they are outlines
+    /// ([`Finding::outline`]: rule, setting, severity, status, waiver; no text or
+    /// observed values), which is all that comparing runs uses, and a fraction of the
+    /// memory at fleet scale.
+    ///
+    /// [`Finding::outline`]: crate::finding::Finding::outline
+    pub async fn recent_runs_outlined(
+        &self,
+        n: usize,
+        except: &RunId,
+    ) -> Result<Vec<Run>, StoreError> {
+        let ids = self.list_runs().await?;
+        let mut runs = Vec::with_capacity(n.min(ids.len()));
+        let mut cache = manifest::FindingsCache::new();
+        let mut collected = HashSet::new();
+        for id in ids.iter().rev().filter(|id| *id != except).take(n) {
+            let bytes = self.get(&layout::run(id)).await?;
+            let run = self.decode(id, &bytes, &mut cache, &collected).await?;
+            collected.extend(
+                run.targets
+                    .iter()
+                    .filter(|t| t.status == crate::run::TargetStatus::Ok)
+                    .map(|t| t.name.clone()),
+            );
+            runs.push(run);
         }
         Ok(runs)
     }
