@@ -7,10 +7,10 @@ use serde::Serialize;
 use super::chart;
 use super::chart::Chart;
 use super::history::is_failing;
-use super::ids::setting_name;
 use super::index_page::RECENT_RUNS;
+use super::inventory;
 use super::site::{Site, home};
-use super::text::{self, Val, count, utc};
+use super::text::{self, count, utc};
 use super::view::{Badge, ChangeView, FindingGroups, FindingView, Layout};
 use crate::run::{TargetRun, TargetStatus};
 use crate::snapshot::Snapshot;
@@ -81,39 +81,11 @@ pub struct HistoryRow {
 #[derive(Debug, Serialize)]
 pub struct Inventory {
     pub count: String,
-    pub rows: Vec<SettingRow>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SettingRow {
-    pub id: String,
-    pub setting: String,
-    pub value: Val,
-    pub location: String,
-    pub note: String,
+    /// The rows, already HTML ([`inventory::rows`]: every value escaped).
+    pub rows_html: String,
 }
 
 const ROOT: &str = "../";
-
-/// Why a setting's row deserves a second look: pending values, redaction.
-fn note(e: &crate::snapshot::Entry) -> String {
-    let mut notes: Vec<&str> = Vec::new();
-    if e.pending_restart {
-        notes.push("pending restart");
-    }
-    match e.pending {
-        Some(crate::snapshot::PendingKind::Restart) => notes.push("takes effect on restart"),
-        Some(crate::snapshot::PendingKind::Reload) => notes.push("takes effect on reload"),
-        Some(crate::snapshot::PendingKind::RuntimeOnly) => {
-            notes.push("value a restart brings back (the live one is runtime-only)")
-        }
-        None => {}
-    }
-    if e.redacted {
-        notes.push("redacted");
-    }
-    notes.join("; ")
-}
 
 pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> TargetPage {
     let run = site.run;
@@ -193,17 +165,7 @@ pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> Tar
 
     let inventory = snapshot.map(|s| Inventory {
         count: count(s.config.len()),
-        rows: s
-            .config
-            .iter()
-            .map(|(key, e)| SettingRow {
-                id: site.ids.setting(&t.name, key),
-                setting: text::clean(setting_name(key)),
-                value: Val::of(&e.display_value()),
-                location: text::clean(&e.location().unwrap_or_else(|| "\u{2014}".to_owned())),
-                note: note(e),
-            })
-            .collect(),
+        rows_html: inventory::rows(&site.ids, &t.name, s),
     });
     let inventory_note = if inventory.is_some() {
         String::new()
