@@ -30,7 +30,12 @@ pub fn time_render(store_dir: &Path, reps: usize) -> Rendered {
         // As publishing reads them: the run whole, earlier ones outlined.
         let newest = store.list_runs().await.expect("runs").pop().expect("a run");
         let mut runs = vec![store.get_run(&newest).await.expect("run")];
-        runs.extend(store.recent_runs_outlined(REPORT_HISTORY, &newest).await.expect("runs"));
+        runs.extend(
+            store
+                .recent_runs_outlined(REPORT_HISTORY, &newest, driftwatch::report::is_event_key)
+                .await
+                .expect("runs"),
+        );
         let mut snapshots = BTreeMap::new();
         for t in &runs[0].targets {
             if let Some(d) = &t.snapshot {

@@ -62,7 +62,7 @@ pub(super) async fn publish_reports(
             .take(MAX_RUN_PAGES - 1)
             .all(|id| written.contains(&format!("runs/{id}.html")));
     let history: Vec<Run> = if older_pages_written {
-        store.recent_runs_outlined(REPORT_HISTORY, &run.run_id).await?
+        store.recent_runs_outlined(REPORT_HISTORY, &run.run_id, report::is_event_key).await?
     } else {
         store
             .recent_runs(REPORT_HISTORY + 1)

@@ -37,6 +37,7 @@ use serde::Serialize;
 use tera::{Context, Tera};
 
 pub use ids::slug;
+pub use timeline::is_event_key;
 
 use crate::run::{Run, TargetRun};
 use crate::snapshot::Snapshot;

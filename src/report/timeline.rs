@@ -112,6 +112,20 @@ pub fn transitions(before: &State, now: &State) -> Vec<(String, String)> {
     out
 }
 
+/// Whether a state key can ever make a timeline event ([`transitions`]): the state of
+/// earlier runs that the reports need; the rest can be left unread.
+pub fn is_event_key(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    match last {
+        "replay_lag_s" | "seconds_behind" | "replay_paused" | "master_link_status"
+        | "io_running" | "sql_running" => true,
+        "replay_lag_bytes" | "offset_lag_bytes" => !key.starts_with("state.replica."),
+        "status" => key == "state.wal_receiver.status",
+        "state" => key.starts_with("state.replica."),
+        _ => false,
+    }
+}
+
 fn describe(key: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
     let last = key.rsplit('.').next().unwrap_or(key);
     let subject = key.strip_prefix("state.").unwrap_or(key);
@@ -200,6 +214,39 @@ fn banded(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The keys the store may leave out of earlier runs never make an event.
+    #[test]
+    fn only_event_keys_make_events() {
+        let keys = [
+            "state.replication.replay_lag_s",
+            "state.replication.default.seconds_behind",
+            "state.replication.replay_lag_bytes",
+            "state.replica.r1.replay_lag_bytes",
+            "state.master_repl_offset_lag_bytes",
+            "state.replication.replay_paused",
+            "state.wal_receiver.status",
+            "state.replica.r1.status",
+            "state.master_link_status",
+            "state.replication.default.io_running",
+            "state.replication.default.sql_running",
+            "state.replica.r1.state",
+            "state.connect_ms",
+            "state.binlog.position",
+        ];
+        for key in keys {
+            for (old, new) in
+                [(None, Some("true")), (Some("0"), Some("99999999999")), (Some("Yes"), None)]
+            {
+                if describe(key, old, new).is_some() {
+                    assert!(is_event_key(key), "{key} makes an event but is not an event key");
+                }
+            }
+        }
+        assert!(
+            !is_event_key("state.connect_ms") && !is_event_key("state.replica.r1.replay_lag_bytes")
+        );
+    }
 
     fn state(pairs: &[(&str, &str)]) -> State {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), Entry::new(*v))).collect()

@@ -397,7 +397,7 @@ mod tests {
         for r in &runs {
             store.commit_run(r).await.unwrap();
         }
-        let read = store.recent_runs_outlined(5, &runs[3].run_id).await.unwrap();
+        let read = store.recent_runs_outlined(5, &runs[3].run_id, |_| true).await.unwrap();
         let ids: Vec<&str> = read.iter().map(|r| r.run_id.0.as_str()).collect();
         assert_eq!(
             ids,

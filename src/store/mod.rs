@@ -265,11 +265,14 @@ impl Store {
     /// observed values), which is all that comparing runs uses, and a fraction of the
     /// memory at fleet scale.
     ///
+    /// Those outlined targets keep only the state entries `keep_state` names.
+    ///
     /// [`Finding::outline`]: crate::finding::Finding::outline
     pub async fn recent_runs_outlined(
         &self,
         n: usize,
         except: &RunId,
+        keep_state: fn(&str) -> bool,
     ) -> Result<Vec<Run>, StoreError> {
         let ids = self.list_runs().await?;
         let mut runs = Vec::with_capacity(n.min(ids.len()));
@@ -277,7 +280,10 @@ impl Store {
         let mut collected = HashSet::new();
         for id in ids.iter().rev().filter(|id| *id != except).take(n) {
             let bytes = self.get(&layout::run(id)).await?;
-            let run = self.decode(id, &bytes, &mut cache, &collected).await?;
+            let mut run = self.decode(id, &bytes, &mut cache, &collected).await?;
+            for t in run.targets.iter_mut().filter(|t| collected.contains(&t.name)) {
+                t.state.retain(|key, _| keep_state(key));
+            }
             collected.extend(
                 run.targets
                     .iter()
