@@ -10,7 +10,6 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
-use futures::TryStreamExt as _;
 use serde::Serialize;
 
 use super::{Store, StoreError, layout, manifest};
@@ -118,15 +117,6 @@ impl Store {
             }
         }
         Ok(report)
-    }
-
-    async fn list_all(&self, prefix: &str) -> Result<Vec<object_store::ObjectMeta>, StoreError> {
-        let prefix = object_store::path::Path::from(prefix);
-        self.inner.list(Some(&prefix)).try_collect().await.map_err(|source| StoreError::Backend {
-            op: "list",
-            path: prefix.to_string(),
-            source,
-        })
     }
 
     async fn remove(

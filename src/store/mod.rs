@@ -189,15 +189,7 @@ impl Store {
 
     /// Every committed run id, oldest first.
     pub async fn list_runs(&self) -> Result<Vec<RunId>, StoreError> {
-        let prefix = object_store::path::Path::from(layout::RUNS);
-        let metas: Vec<_> = self
-            .attempt("list", || self.inner.list(Some(&prefix)).try_collect::<Vec<_>>())
-            .await
-            .map_err(|source| StoreError::Backend {
-                op: "list",
-                path: prefix.to_string(),
-                source,
-            })?;
+        let metas = self.list_all(layout::RUNS).await?;
         let mut ids: Vec<RunId> =
             metas.iter().filter_map(|m| layout::run_id_of(&m.location)).collect();
         ids.sort();
@@ -298,19 +290,22 @@ impl Store {
     /// The report pages below `reports/<folder>/` (`runs`, `targets`, …), as paths
     /// below `reports/` (`runs/<run-id>.html`).
     pub async fn report_pages(&self, folder: &str) -> Result<BTreeSet<String>, StoreError> {
-        let prefix = layout::report(&format!("reports/{folder}"));
-        let metas: Vec<_> = self
-            .attempt("list", || self.inner.list(Some(&prefix)).try_collect::<Vec<_>>())
-            .await
-            .map_err(|source| StoreError::Backend {
-                op: "list",
-                path: prefix.to_string(),
-                source,
-            })?;
+        let metas = self.list_all(&format!("reports/{folder}")).await?;
         Ok(metas
             .iter()
             .filter_map(|m| m.location.as_ref().strip_prefix("reports/").map(str::to_owned))
             .collect())
+    }
+
+    /// Every object below `prefix`.
+    pub(super) async fn list_all(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<object_store::ObjectMeta>, StoreError> {
+        let prefix = object_store::path::Path::from(prefix);
+        self.attempt("list", || self.inner.list(Some(&prefix)).try_collect::<Vec<_>>())
+            .await
+            .map_err(|source| StoreError::Backend { op: "list", path: prefix.to_string(), source })
     }
 
     /// Writes (or replaces) a report page. Atomic: readers see the old or the new page.
