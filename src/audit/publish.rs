@@ -1,7 +1,7 @@
-//! Publishing a committed run's reports: pages rendered and written one at a time, each
-//! target's snapshot read back from the store for its own page only (and each group's
-//! members' snapshots for the group page), so memory does not grow with the fleet
-//! (1,000 targets' pages are ~100 MB of HTML).
+//! Publishing a committed run's reports: the index and run page, then target and group
+//! pages a few units at a time ([`units`]), each unit's snapshots read back from the
+//! store for its own pages only, so memory does not grow with the fleet (1,000
+//! targets' pages are ~100 MB of HTML).
 //!
 //! A run's page is the record of that run: it is written when the run is published,
 //! and the pages of earlier runs are left as written (each is ~9.5 MB at 1,000

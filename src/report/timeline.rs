@@ -112,7 +112,7 @@ pub fn transitions(before: &State, now: &State) -> Vec<(String, String)> {
     out
 }
 
-/// Whether a state key can ever make a timeline event ([`transitions`]): the state of
+/// Whether a state key can ever make a timeline event (`transitions`): the state of
 /// earlier runs that the reports need; the rest can be left unread.
 pub fn is_event_key(key: &str) -> bool {
     let last = key.rsplit('.').next().unwrap_or(key);
