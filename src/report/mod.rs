@@ -7,16 +7,17 @@
 //! `reports/targets/<target>.html` for each target of the run and
 //! `reports/groups/<group>.html` for each replication group of the run. View models are built in
 //! Rust (`view`, `*_page`), already formatted; templates only lay them out, with
-//! autoescape on. One fragment is marked safe: a target page's settings inventory rows
-//! (`inventory`), written in Rust with the autoescape's own rules because at fleet
-//! scale they are most of the HTML.
+//! autoescape on. Two kinds of fragment are marked safe: a target page's settings
+//! inventory rows and the passed/not-applicable rows of findings lists (`fragments`),
+//! written in Rust with the autoescape's own rules because at fleet scale they are
+//! most of the HTML.
 
 mod chart;
+mod fragments;
 mod group_page;
 mod history;
 mod ids;
 mod index_page;
-mod inventory;
 mod run_page;
 mod site;
 mod target_page;

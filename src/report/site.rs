@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::fragments;
 use super::history::{self, TargetIndex, is_failing};
 use super::ids::{Ids, setting_name};
 use super::text::{self, Val, count, utc};
@@ -191,23 +192,26 @@ impl<'a> Site<'a> {
             (fb.severity, &ta.name, &fa.rule).cmp(&(fa.severity, &tb.name, &fb.rule))
         });
         let mut g = FindingGroups::default();
+        let (mut passed, mut not_applicable) = (Vec::new(), Vec::new());
         for (t, f) in all {
             match f.status {
                 FindingStatus::Fail => g.failing.push(self.finding(root, run, t, f)),
                 FindingStatus::Error => g.errors.push(self.finding(root, run, t, f)),
                 FindingStatus::Waived => g.waived.push(self.finding(root, run, t, f)),
-                FindingStatus::Pass => g.passed.push(self.row(t, f)),
-                FindingStatus::NotApplicable => g.not_applicable.push(self.row(t, f)),
+                FindingStatus::Pass => passed.push(self.row(t, f)),
+                FindingStatus::NotApplicable => not_applicable.push(self.row(t, f)),
             }
         }
         let by_place = |a: &RowView, b: &RowView| (&a.target, &a.rule).cmp(&(&b.target, &b.rule));
-        g.passed.sort_by(by_place);
-        g.not_applicable.sort_by(by_place);
+        passed.sort_by(by_place);
+        not_applicable.sort_by(by_place);
         g.failing_count = count(g.failing.len());
         g.errors_count = count(g.errors.len());
         g.waived_count = count(g.waived.len());
-        g.passed_count = count(g.passed.len());
-        g.na_count = count(g.not_applicable.len());
+        g.passed_count = count(passed.len());
+        g.na_count = count(not_applicable.len());
+        g.passed = fragments::finding_rows(&passed);
+        g.not_applicable = fragments::finding_rows(&not_applicable);
         g
     }
 

@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use super::chart;
 use super::chart::Chart;
+use super::fragments;
 use super::history::is_failing;
 use super::index_page::RECENT_RUNS;
-use super::inventory;
 use super::site::{Site, home};
 use super::text::{self, count, utc};
 use super::view::{Badge, ChangeView, FindingGroups, FindingView, Layout};
@@ -81,7 +81,7 @@ pub struct HistoryRow {
 #[derive(Debug, Serialize)]
 pub struct Inventory {
     pub count: String,
-    /// The rows, already HTML ([`inventory::rows`]: every value escaped).
+    /// The rows, already HTML ([`fragments::inventory_rows`]: every value escaped).
     pub rows_html: String,
 }
 
@@ -165,7 +165,7 @@ pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> Tar
 
     let inventory = snapshot.map(|s| Inventory {
         count: count(s.config.len()),
-        rows_html: inventory::rows(&site.ids, &t.name, s),
+        rows_html: fragments::inventory_rows(&site.ids, &t.name, s),
     });
     let inventory_note = if inventory.is_some() {
         String::new()

@@ -128,8 +128,9 @@ pub struct FindingGroups {
     pub failing: Vec<FindingView>,
     pub errors: Vec<FindingView>,
     pub waived: Vec<FindingView>,
-    pub passed: Vec<RowView>,
-    pub not_applicable: Vec<RowView>,
+    /// Rows, already HTML ([`super::fragments::finding_rows`]: every value escaped).
+    pub passed: String,
+    pub not_applicable: String,
     pub failing_count: String,
     pub errors_count: String,
     pub waived_count: String,

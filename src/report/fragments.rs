@@ -1,16 +1,18 @@
-//! A target page's settings inventory, one `<tr>` per setting, written straight to
-//! HTML. A target has hundreds of settings and a fleet thousands of targets; through
-//! tera each row first became a tree of values, which made the inventory most of the
-//! cost of a large audit's reports. The output is the same bytes the template loop
-//! produced: every value goes through [`escape`], the rules of the templates'
-//! autoescape, and `target.html` marks only this fragment safe.
+//! The fragments of a page that repeat hundreds or thousands of times — a target
+//! page's settings inventory, the passed and not-applicable rows of a findings list —
+//! written straight to HTML. Through tera each row first became a tree of values,
+//! which made these rows most of the cost (time and memory) of a large audit's
+//! reports. The output is the same bytes the template loops produced: every value
+//! goes through [`escape`], the rules of the templates' autoescape, and the templates
+//! mark only these fragments safe.
 
 use super::ids::{Ids, setting_name};
 use super::text::{self, Val};
+use super::view::RowView;
 use crate::snapshot::{Entry, PendingKind, Snapshot};
 
 /// The rows of `target`'s inventory (`snapshot` is its current snapshot).
-pub fn rows(ids: &Ids, target: &str, snapshot: &Snapshot) -> String {
+pub fn inventory_rows(ids: &Ids, target: &str, snapshot: &Snapshot) -> String {
     let mut out = String::with_capacity(snapshot.config.len() * 200);
     for (key, e) in &snapshot.config {
         let id = ids.setting(target, key);
@@ -26,6 +28,29 @@ pub fn rows(ids: &Ids, target: &str, snapshot: &Snapshot) -> String {
         escape(&mut out, &text::clean(&e.location().unwrap_or_else(|| "\u{2014}".to_owned())));
         out.push_str("</td><td>");
         escape(&mut out, &note(e));
+        out.push_str("</td></tr>\n");
+    }
+    out
+}
+
+/// Passed or not-applicable findings, one `<tr>` each.
+pub fn finding_rows(rows: &[RowView]) -> String {
+    let mut out = String::with_capacity(rows.len() * 250);
+    for r in rows {
+        out.push_str("<tr id=\"");
+        escape(&mut out, &r.id);
+        out.push_str("\"><td>");
+        escape(&mut out, &r.target);
+        out.push_str("</td><td>");
+        escape(&mut out, &r.rule);
+        out.push_str("<a class=\"self\" href=\"#");
+        escape(&mut out, &r.id);
+        out.push_str("\">#</a></td><td><code>");
+        escape(&mut out, &r.setting);
+        out.push_str("</code></td><td>");
+        value(&mut out, &r.observed);
+        out.push_str("</td><td>");
+        value(&mut out, &r.expected);
         out.push_str("</td></tr>\n");
     }
     out
@@ -88,6 +113,36 @@ pub fn escape(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The loop `_findings.html` had before the rows were written here.
+    const TEMPLATE_LOOP: &str = "{% for r in rows %}<tr id=\"{{ r.id }}\"><td>{{ r.target }}</td><td>{{ r.rule }}<a class=\"self\" href=\"#{{ r.id }}\">#</a></td><td><code>{{ r.setting }}</code></td><td>{% set v = r.observed %}{% include \"_value.html\" %}</td><td>{% set v = r.expected %}{% include \"_value.html\" %}</td></tr>\n{% endfor %}";
+
+    #[test]
+    fn finding_rows_are_what_the_template_loop_wrote() {
+        let row = |id: &str, observed: Option<&str>, expected: &str| RowView {
+            id: id.into(),
+            target: "db<1> & \"two\"".into(),
+            rule: "R'1".into(),
+            setting: "x&y".into(),
+            observed: Val::opt(observed),
+            expected: Val::of(expected),
+        };
+        let rows = vec![
+            row("f-a-r1", Some("<script>alert('x')</script>"), "on"),
+            row("f-a-r2", None, &"long value ".repeat(40)),
+            row("f-b-r1", Some(&"\u{1b}[31m é ".repeat(30)), ""),
+        ];
+        let mut tera = tera::Tera::new();
+        tera.autoescape_on(vec![".html"]);
+        tera.add_raw_templates([
+            ("_value.html", include_str!("../../report-templates/_value.html")),
+            ("rows.html", TEMPLATE_LOOP),
+        ])
+        .unwrap();
+        let context = tera::Context::from_serialize(&serde_json::json!({ "rows": rows })).unwrap();
+        assert_eq!(finding_rows(&rows), tera.render("rows.html", &context).unwrap());
+        assert_eq!(finding_rows(&[]), "");
+    }
 
     #[test]
     fn escapes_as_the_templates_do() {
