@@ -80,16 +80,11 @@ pub struct Instance {
 
 impl Instance {
     pub fn this_process() -> Instance {
-        use std::hash::{BuildHasher as _, Hasher as _};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos(),
-        );
-        h.write_u32(std::process::id());
-        Instance { id: format!("{:016x}", h.finish()), host: host_name(), pid: std::process::id() }
+        Instance {
+            id: format!("{:016x}", crate::run::nonce()),
+            host: host_name(),
+            pid: std::process::id(),
+        }
     }
 
     /// The lease this instance puts to claim `slot`.

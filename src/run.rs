@@ -17,6 +17,21 @@ use crate::snapshot::{Digest, Kind, Role, State};
 #[serde(transparent)]
 pub struct RunId(pub String);
 
+/// A value unlikely to repeat between calls and processes (randomly keyed hash of the
+/// time and the process id): run id suffixes, `serve` instance ids. Not a secret.
+pub fn nonce() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
 impl RunId {
     pub fn new(started_at: DateTime<Utc>, entropy: u16) -> RunId {
         RunId(format!("{}-{entropy:04x}", started_at.format("%Y%m%dT%H%M%S%.3fZ")))

@@ -126,7 +126,8 @@ async fn run_some(
     slot: Option<&Slot>,
 ) -> Result<Run, AuditError> {
     let started_at = Utc::now();
-    let run_id = RunId::new(started_at, entropy());
+    // Two bytes tell apart runs started in the same millisecond (several instances).
+    let run_id = RunId::new(started_at, crate::run::nonce() as u16);
     let span = tracing::info_span!("audit", run_id = %run_id);
     let names: HashSet<&str> = names.iter().copied().collect();
     let targets: Vec<&Target> =
@@ -370,18 +371,4 @@ impl PreviousSnapshots {
     fn get(&self, target: &str) -> Option<&Digest> {
         self.0.get(target)
     }
-}
-
-/// Two bytes to tell apart runs started in the same second (several instances).
-fn entropy() -> u16 {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    h.write_u32(std::process::id());
-    h.finish() as u16
 }
