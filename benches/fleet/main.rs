@@ -28,6 +28,8 @@ struct Options {
     peers: bool,
     work: PathBuf,
     keep: bool,
+    /// `--render STORE`: only time rendering the newest run of an existing store.
+    render: Option<PathBuf>,
 }
 
 fn options() -> Option<Options> {
@@ -50,7 +52,22 @@ fn options() -> Option<Options> {
         peers: !smoke && !args.iter().any(|a| a == "--no-peers"),
         work: value("--work").map_or_else(|| manifest_dir.join("target/bench-fleet"), Into::into),
         keep: args.iter().any(|a| a == "--keep"),
+        render: value("--render").map(Into::into),
     })
+}
+
+fn print_render(store: &Path, reps: usize) {
+    let r = render::time_render(store, reps);
+    println!("\n## Rendering in process (the pages an audit writes, one thread)\n");
+    println!("| targets | earlier runs | pages | HTML | time (median) |\n|---|---|---|---|---|");
+    println!(
+        "| {} | {} | {} | {} | {} |",
+        r.targets,
+        r.history,
+        r.pages,
+        mb(r.bytes as u64),
+        ms(r.time)
+    );
 }
 
 fn main() {
@@ -61,6 +78,10 @@ fn main() {
         );
         return;
     };
+    if let Some(store) = &opts.render {
+        print_render(store, opts.reps.min(3));
+        return;
+    }
     setup::require_services(&setup::CLUSTER);
     let _ = std::fs::remove_dir_all(&opts.work);
     std::fs::create_dir_all(&opts.work).expect("work dir");
@@ -88,19 +109,7 @@ fn main() {
         peers::mariadb_fleet(&opts.work, &bin, 100, opts.reps.min(3), CONCURRENCY);
     }
     if let Some(store) = largest {
-        let r = render::time_render(&store, opts.reps.min(3));
-        println!("\n## Rendering in process (the pages an audit writes, one thread)\n");
-        println!(
-            "| targets | earlier runs | pages | HTML | time (median) |\n|---|---|---|---|---|"
-        );
-        println!(
-            "| {} | {} | {} | {} | {} |",
-            r.targets,
-            r.history,
-            r.pages,
-            mb(r.bytes as u64),
-            ms(r.time)
-        );
+        print_render(&store, opts.reps.min(3));
     }
     if !opts.keep {
         let _ = std::fs::remove_dir_all(&opts.work);

@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::fragments;
 use super::ids::setting_name;
 use super::site::{Site, home};
 use super::text::{self, Val, count, utc};
 use super::timeline::{Event, group_timeline};
-use super::view::{Badge, ChangeView, FindingView, Layout};
+use super::view::{Badge, ChangeView, Layout};
 use crate::run::{TargetRun, TargetStatus};
 use crate::snapshot::{Kind, Snapshot, State};
 
@@ -24,7 +25,8 @@ pub struct GroupPage {
     pub name: String,
     pub members: Vec<MemberRow>,
     pub streams: Vec<StreamRow>,
-    pub preflight: Vec<FindingView>,
+    /// Pre-flight findings of every member, as articles (HTML).
+    pub preflight: String,
     pub preflight_count: String,
     pub preflight_note: &'static str,
     /// Column heads of the differences matrix: the collected members, by name.
@@ -180,7 +182,7 @@ pub fn build(site: &Site<'_>, group: &str, snapshots: &BTreeMap<String, Snapshot
         members,
         streams,
         preflight_count: count(preflight.len()),
-        preflight,
+        preflight: fragments::finding_articles(&preflight),
         preflight_note: "No pending configuration of any member would break anything on the next restarts.",
         columns: collected.iter().map(|t| text::clean(&t.name)).collect(),
         differences,

@@ -12,6 +12,19 @@ use crate::run::Run;
 /// no leading or trailing `-`. Never empty (`x` stands in).
 pub fn slug(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    if s.is_ascii() {
+        // The common case, a byte at a time (a non-ASCII character may lowercase to
+        // ASCII: the Kelvin sign to `k`).
+        for b in s.bytes().map(|b| b.to_ascii_lowercase()) {
+            if b.is_ascii_lowercase() || b.is_ascii_digit() {
+                out.push(char::from(b));
+            } else if !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        let trimmed = out.trim_matches('-');
+        return if trimmed.is_empty() { "x".to_owned() } else { trimmed.to_owned() };
+    }
     for c in s.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_lowercase() || c.is_ascii_digit() {
             out.push(c);
@@ -96,6 +109,12 @@ impl Ids {
         format!("s-{}-{}", self.target(target), slug(setting_name(key)))
     }
 
+    /// The ids of one target's settings, its slug looked up once (an inventory has
+    /// hundreds): `settings(t).id(key) == setting(t, key)`.
+    pub fn settings(&self, target: &str) -> SettingIds {
+        SettingIds { prefix: format!("s-{}-", self.target(target)) }
+    }
+
     pub fn change(&self, run: &str, target: &str, key: &str) -> String {
         format!("c-{}-{}-{}", self.run(run), self.target(target), slug(setting_name(key)))
     }
@@ -117,6 +136,19 @@ impl Ids {
     /// Page path below `reports/`: `runs/<run-id>.html`, as the store layout says.
     pub fn run_page(&self, id: &str) -> String {
         format!("runs/{}.html", if file_safe(id) { id.to_owned() } else { self.run(id) })
+    }
+}
+
+/// See [`Ids::settings`].
+pub struct SettingIds {
+    prefix: String,
+}
+
+impl SettingIds {
+    pub fn id(&self, key: &str) -> String {
+        let mut id = self.prefix.clone();
+        id.push_str(&slug(setting_name(key)));
+        id
     }
 }
 
@@ -161,6 +193,16 @@ mod tests {
         check("<script>", "script");
         check("Ünïcode", "n-code");
         check("---", "x");
+        check("\u{212a}elvin", "kelvin");
+        check("-Max_Connections-", "max-connections");
+    }
+
+    #[test]
+    fn setting_ids_are_the_same_either_way() {
+        let ids = Ids::default();
+        for key in ["setting.wal_level", "server.version", "setting.Ünï code"] {
+            assert_eq!(ids.settings("DB 1").id(key), ids.setting("DB 1", key));
+        }
     }
 
     #[test]

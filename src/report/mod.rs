@@ -80,13 +80,11 @@ pub enum ReportError {
     },
 }
 
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 10] = [
     ("base.html", include_str!("../../report-templates/base.html")),
     ("_badge.html", include_str!("../../report-templates/_badge.html")),
     ("_value.html", include_str!("../../report-templates/_value.html")),
     ("_chart.html", include_str!("../../report-templates/_chart.html")),
-    ("_change.html", include_str!("../../report-templates/_change.html")),
-    ("_finding.html", include_str!("../../report-templates/_finding.html")),
     ("_findings.html", include_str!("../../report-templates/_findings.html")),
     ("_preflight.html", include_str!("../../report-templates/_preflight.html")),
     ("index.html", include_str!("../../report-templates/index.html")),

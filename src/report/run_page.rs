@@ -3,11 +3,12 @@
 
 use serde::Serialize;
 
+use super::fragments;
 use super::history;
 use super::ids::setting_name;
 use super::site::{Site, home};
 use super::text::{self, Val, count, utc};
-use super::view::{Badge, ChangeView, FindingGroups, FindingView, Layout, Link, Sev};
+use super::view::{Badge, FindingGroups, Layout, Link, Sev};
 use crate::finding::{Finding, FindingStatus, Severity};
 use crate::run::{Run, TargetRun, TargetStatus};
 
@@ -20,8 +21,9 @@ pub struct RunPage {
     pub changes: Vec<TargetChanges>,
     pub findings: FindingGroups,
     pub uncollected: Vec<Uncollected>,
-    /// Restart pre-flight findings of every target ("On the next restart").
-    pub preflight: Vec<FindingView>,
+    /// Restart pre-flight findings of every target ("On the next restart"), as
+    /// articles (HTML).
+    pub preflight: String,
     pub preflight_count: String,
     pub preflight_note: &'static str,
 }
@@ -76,7 +78,8 @@ pub struct TargetChanges {
     pub resolved: Vec<DeltaRow>,
     pub waivers_added: Vec<DeltaRow>,
     pub waivers_expired: Vec<DeltaRow>,
-    pub changes: Vec<ChangeView>,
+    /// Table rows, already HTML ([`fragments::change_rows`]).
+    pub changes: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -182,7 +185,9 @@ pub fn build(site: &Site<'_>, run: &Run) -> RunPage {
             resolved: d.resolved.iter().map(|(f, now)| row(f, *now)).collect(),
             waivers_added: d.waivers_added.iter().map(|f| row(f, Some(f))).collect(),
             waivers_expired: d.waivers_expired.iter().map(|f| row(f, Some(f))).collect(),
-            changes: t.changes.iter().map(|c| site.change(ROOT, run, &t.name, c)).collect(),
+            changes: fragments::change_rows(
+                &t.changes.iter().map(|c| site.change(ROOT, run, &t.name, c)).collect::<Vec<_>>(),
+            ),
         });
     }
 
@@ -213,7 +218,7 @@ pub fn build(site: &Site<'_>, run: &Run) -> RunPage {
         changes,
         findings: site.groups(ROOT, run, &targets),
         preflight_count: count(preflight.len()),
-        preflight,
+        preflight: fragments::finding_articles(&preflight),
         preflight_note: "No pending configuration would break anything on the next restart.",
         uncollected,
     }

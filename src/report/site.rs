@@ -191,13 +191,13 @@ impl<'a> Site<'a> {
         all.sort_by(|(ta, fa), (tb, fb)| {
             (fb.severity, &ta.name, &fa.rule).cmp(&(fa.severity, &tb.name, &fb.rule))
         });
-        let mut g = FindingGroups::default();
+        let (mut failing, mut errors, mut waived) = (Vec::new(), Vec::new(), Vec::new());
         let (mut passed, mut not_applicable) = (Vec::new(), Vec::new());
         for (t, f) in all {
             match f.status {
-                FindingStatus::Fail => g.failing.push(self.finding(root, run, t, f)),
-                FindingStatus::Error => g.errors.push(self.finding(root, run, t, f)),
-                FindingStatus::Waived => g.waived.push(self.finding(root, run, t, f)),
+                FindingStatus::Fail => failing.push(self.finding(root, run, t, f)),
+                FindingStatus::Error => errors.push(self.finding(root, run, t, f)),
+                FindingStatus::Waived => waived.push(self.finding(root, run, t, f)),
                 FindingStatus::Pass => passed.push(self.row(t, f)),
                 FindingStatus::NotApplicable => not_applicable.push(self.row(t, f)),
             }
@@ -205,14 +205,18 @@ impl<'a> Site<'a> {
         let by_place = |a: &RowView, b: &RowView| (&a.target, &a.rule).cmp(&(&b.target, &b.rule));
         passed.sort_by(by_place);
         not_applicable.sort_by(by_place);
-        g.failing_count = count(g.failing.len());
-        g.errors_count = count(g.errors.len());
-        g.waived_count = count(g.waived.len());
-        g.passed_count = count(passed.len());
-        g.na_count = count(not_applicable.len());
-        g.passed = fragments::finding_rows(&passed);
-        g.not_applicable = fragments::finding_rows(&not_applicable);
-        g
+        FindingGroups {
+            failing_count: count(failing.len()),
+            errors_count: count(errors.len()),
+            waived_count: count(waived.len()),
+            passed_count: count(passed.len()),
+            na_count: count(not_applicable.len()),
+            failing: fragments::finding_articles(&failing),
+            errors: fragments::finding_articles(&errors),
+            waived: fragments::finding_articles(&waived),
+            passed: fragments::finding_rows(&passed),
+            not_applicable: fragments::finding_rows(&not_applicable),
+        }
     }
 
     pub fn change(&self, root: &str, run: &Run, target: &str, c: &Change) -> ChangeView {

@@ -11,7 +11,7 @@ use super::history::is_failing;
 use super::index_page::RECENT_RUNS;
 use super::site::{Site, home};
 use super::text::{self, count, utc};
-use super::view::{Badge, ChangeView, FindingGroups, FindingView, Layout};
+use super::view::{Badge, FindingGroups, Layout};
 use crate::run::{TargetRun, TargetStatus};
 use crate::snapshot::Snapshot;
 
@@ -22,8 +22,9 @@ pub struct TargetPage {
     /// False when this run could not collect the target: it has no findings then.
     pub collected: bool,
     pub findings: FindingGroups,
-    /// Pre-flight findings on this target, and those its own restart causes elsewhere.
-    pub preflight: Vec<FindingView>,
+    /// Pre-flight findings on this target, and those its own restart causes elsewhere,
+    /// as articles (HTML).
+    pub preflight: String,
     pub preflight_count: String,
     pub preflight_note: &'static str,
     pub timeline: Vec<TimelineEntry>,
@@ -66,7 +67,8 @@ pub struct TimelineEntry {
     pub run: String,
     pub href: Option<String>,
     pub at: String,
-    pub changes: Vec<ChangeView>,
+    /// Table rows, already HTML ([`fragments::change_rows`]).
+    pub changes: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -138,7 +140,12 @@ pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> Tar
                 run: text::clean(&r.run_id.0),
                 href: site.run_href(ROOT, &r.run_id.0),
                 at: utc(rt.collected_at),
-                changes: rt.changes.iter().map(|c| site.change(ROOT, r, &t.name, c)).collect(),
+                changes: fragments::change_rows(
+                    &rt.changes
+                        .iter()
+                        .map(|c| site.change(ROOT, r, &t.name, c))
+                        .collect::<Vec<_>>(),
+                ),
             })
         })
         .collect();
@@ -183,7 +190,7 @@ pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> Tar
     );
     TargetPage {
         preflight_count: count(preflight.len()),
-        preflight,
+        preflight: fragments::finding_articles(&preflight),
         preflight_note: "No pending configuration of this target, or of its primary, would break anything here on the next restart.",
         layout: site.layout(
             ROOT,

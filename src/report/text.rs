@@ -85,6 +85,9 @@ pub fn expiry_note(expires: &str, now: DateTime<Utc>) -> String {
 /// [`TEXT_CHARS`] is cut, saying so. Escaping of `<`, `&`, quotes is left to the
 /// template engine.
 pub fn clean(s: &str) -> String {
+    if s.len() <= TEXT_CHARS && plain(s) {
+        return s.to_owned();
+    }
     let chars = s.chars().count();
     if chars <= TEXT_CHARS {
         return visible(s);
@@ -95,6 +98,9 @@ pub fn clean(s: &str) -> String {
 
 /// Controls and noncharacters replaced by visible stand-ins (see [`clean`]).
 fn visible(s: &str) -> String {
+    if plain(s) {
+        return s.to_owned();
+    }
     s.chars()
         .map(|c| match c {
             '\t' | '\n' => c,
@@ -106,6 +112,12 @@ fn visible(s: &str) -> String {
             c => c,
         })
         .collect()
+}
+
+/// Nothing [`visible`] would replace: printable ASCII, tab and newline only (the
+/// common case, checked a byte at a time).
+fn plain(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b' '..=b'~' | b'\t' | b'\n'))
 }
 
 /// A value as shown: the first [`SHORT_CHARS`] characters, and when it is longer, a note
@@ -120,6 +132,9 @@ pub struct Val {
 
 impl Val {
     pub fn of(s: &str) -> Val {
+        if s.len() <= SHORT_CHARS {
+            return Val { short: visible(s), more: None, full: None };
+        }
         let chars = s.chars().count();
         if chars <= SHORT_CHARS {
             return Val { short: visible(s), more: None, full: None };
@@ -177,6 +192,10 @@ mod tests {
     #[test]
     fn controls_become_visible() {
         assert_eq!(clean("a\u{0}b\u{1b}c\td"), "a\u{2400}b\u{241b}c\td");
+        assert_eq!(clean("a\r\nb\u{7f}"), "a\n\nb\u{2421}");
+        assert_eq!(clean("plain text, <tags> & 'quotes'\n"), "plain text, <tags> & 'quotes'\n");
+        assert_eq!(clean("caf\u{e9} \u{85}"), "caf\u{e9} \u{fffd}");
+        assert_eq!(Val::of("\u{1}").short, "\u{2401}");
     }
 
     #[test]

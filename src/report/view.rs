@@ -123,12 +123,14 @@ pub struct RowView {
 
 /// Findings in the fixed reading order: failing (never collapsed), errors, waived,
 /// then passed and not applicable (collapsed, with counts).
+///
+/// Every list is already HTML ([`super::fragments`]: every value escaped): articles
+/// for failing, errors and waived, table rows for passed and not applicable.
 #[derive(Debug, Default, Serialize)]
 pub struct FindingGroups {
-    pub failing: Vec<FindingView>,
-    pub errors: Vec<FindingView>,
-    pub waived: Vec<FindingView>,
-    /// Rows, already HTML ([`super::fragments::finding_rows`]: every value escaped).
+    pub failing: String,
+    pub errors: String,
+    pub waived: String,
     pub passed: String,
     pub not_applicable: String,
     pub failing_count: String,
