@@ -6,6 +6,7 @@
 //! goes through [`escape`], the rules of the templates' autoescape, and the templates
 //! mark only these fragments safe.
 
+use super::group_page::EventRow;
 use super::ids::{Ids, setting_name};
 use super::text::{self, Val};
 use super::view::{Badge, ChangeView, FindingView, RowView};
@@ -200,6 +201,45 @@ fn change_row(out: &mut String, c: &ChangeView) {
         out.push_str("</pre>");
     }
     out.push_str("</td></tr>");
+}
+
+/// A group timeline's events as table rows, each followed by a newline.
+pub fn event_rows(events: &[EventRow]) -> String {
+    let mut out = String::with_capacity(events.len() * 500);
+    for e in events {
+        let id = e.change.as_ref().map_or(&e.id, |c| &c.id);
+        out.push_str("<tr id=\"");
+        escape(&mut out, id);
+        out.push_str("\"><td>");
+        escape(&mut out, &e.at);
+        out.push_str("<br><span class=\"lbl\">run</span>");
+        link(&mut out, e.run_href.as_deref(), &e.run);
+        out.push_str("</td><td>");
+        link(&mut out, e.target_href.as_deref(), &e.target);
+        out.push_str("</td><td>");
+        escape(&mut out, e.kind);
+        match &e.change {
+            Some(c) => {
+                out.push_str(": <code>");
+                escape(&mut out, &c.setting);
+                out.push_str("</code><a class=\"self\" href=\"#");
+                escape(&mut out, id);
+                out.push_str("\">#</a></td><td>");
+                before_after(&mut out, c.before.as_ref(), c.after.as_ref());
+                out.push_str("</td><td>");
+                escape(&mut out, c.location.as_deref().unwrap_or_default());
+                out.push_str("</td></tr>\n");
+            }
+            None => {
+                out.push_str("<a class=\"self\" href=\"#");
+                escape(&mut out, id);
+                out.push_str("\">#</a></td><td>");
+                escape(&mut out, &e.what);
+                out.push_str("</td><td></td></tr>\n");
+            }
+        }
+    }
+    out
 }
 
 /// `was <del>before</del> → now <ins>after</ins>`, or `added`/`removed`.
@@ -509,6 +549,50 @@ mod tests {
         }
         assert_eq!(change_rows(&items), old_render("changes.html", &items));
         assert_eq!(change_rows(&[]), "");
+    }
+
+    /// The loop `group.html` had before its timeline rows were written here.
+    const EVENT_LOOP: &str = r##"{% for e in timeline %}{% if e.change %}{% set c = e.change %}<tr id="{{ c.id }}"><td>{{ e.at }}<br><span class="lbl">run</span>{% if e.run_href %}<a href="{{ e.run_href }}">{{ e.run }}</a>{% else %}{{ e.run }}{% endif %}</td><td>{% if e.target_href %}<a href="{{ e.target_href }}">{{ e.target }}</a>{% else %}{{ e.target }}{% endif %}</td><td>{{ e.kind }}: <code>{{ c.setting }}</code><a class="self" href="#{{ c.id }}">#</a></td><td>{% if c.before %}<span class="lbl">was</span><del>{% set v = c.before %}{% include "_value.html" %}</del>{% else %}<span class="lbl">added</span>{% endif %} &rarr; {% if c.after %}<span class="lbl">now</span><ins>{% set v = c.after %}{% include "_value.html" %}</ins>{% else %}<span class="lbl">removed</span>{% endif %}</td><td>{% if c.location %}{{ c.location }}{% endif %}</td></tr>
+{% else %}<tr id="{{ e.id }}"><td>{{ e.at }}<br><span class="lbl">run</span>{% if e.run_href %}<a href="{{ e.run_href }}">{{ e.run }}</a>{% else %}{{ e.run }}{% endif %}</td><td>{% if e.target_href %}<a href="{{ e.target_href }}">{{ e.target }}</a>{% else %}{{ e.target }}{% endif %}</td><td>{{ e.kind }}<a class="self" href="#{{ e.id }}">#</a></td><td>{{ e.what }}</td><td></td></tr>
+{% endif %}{% endfor %}"##;
+
+    #[test]
+    fn event_rows_are_what_the_template_loop_wrote() {
+        let change = |before: Option<Val>, after: Option<Val>, location: Option<&str>| ChangeView {
+            id: "c-r-db-x".into(),
+            setting: format!("x{HOSTILE}"),
+            setting_href: None,
+            kind: "changed",
+            before,
+            after,
+            location: location.map(str::to_owned),
+            previous_location: None,
+            rollback: None,
+        };
+        let event = |id: &str, linked: bool, change: Option<ChangeView>| EventRow {
+            id: id.into(),
+            at: "2026-11-25 16:15:00 UTC".into(),
+            run: format!("r{HOSTILE}"),
+            run_href: linked.then(|| "../runs/r.html?a&b".into()),
+            target: format!("db{HOSTILE}"),
+            target_href: linked.then(|| "../targets/db.html".into()),
+            kind: "config",
+            what: format!("link up \u{2192} down {HOSTILE}"),
+            change,
+        };
+        let items = [
+            event("e-1", true, None),
+            event("e-2", false, None),
+            event("e-3", true, Some(change(Some(Val::of("a")), Some(Val::of("b<")), Some("f:1")))),
+            event("e-4", false, Some(change(None, Some(Val::of(&"v ".repeat(60))), None))),
+            event("e-5", true, Some(change(Some(Val::of("")), None, Some("")))),
+        ];
+        let mut tera = old_templates();
+        tera.add_raw_template("events.html", EVENT_LOOP).unwrap();
+        let context =
+            tera::Context::from_serialize(&serde_json::json!({ "timeline": items })).unwrap();
+        assert_eq!(event_rows(&items), tera.render("events.html", &context).unwrap());
+        assert_eq!(event_rows(&[]), "");
     }
 
     #[test]

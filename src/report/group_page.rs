@@ -14,7 +14,10 @@ use super::text::{self, Val, count, utc};
 use super::timeline::{Event, group_timeline};
 use super::view::{Badge, ChangeView, Layout};
 use crate::run::{TargetRun, TargetStatus};
-use crate::snapshot::{Kind, Snapshot, State};
+use crate::snapshot::{Entry, Kind, Snapshot, State};
+
+/// A snapshot's settings.
+type Config = BTreeMap<String, Entry>;
 
 /// The newest events the timeline keeps.
 const MAX_EVENTS: usize = 200;
@@ -33,7 +36,8 @@ pub struct GroupPage {
     pub columns: Vec<String>,
     pub differences: Vec<DifferenceRow>,
     pub differences_note: String,
-    pub timeline: Vec<EventRow>,
+    /// Table rows, already HTML ([`fragments::event_rows`]).
+    pub timeline: String,
     pub timeline_note: String,
 }
 
@@ -104,26 +108,20 @@ pub fn build(site: &Site<'_>, group: &str, snapshots: &BTreeMap<String, Snapshot
 
     let collected: Vec<&TargetRun> =
         targets.iter().copied().filter(|t| snapshots.contains_key(&t.name)).collect();
-    let keys: BTreeSet<&String> =
-        collected.iter().flat_map(|t| snapshots[&t.name].config.keys()).collect();
-    let differences: Vec<DifferenceRow> = keys
-        .into_iter()
-        .filter_map(|key| {
-            let values: Vec<Option<String>> = collected
-                .iter()
-                .map(|t| snapshots[&t.name].config.get(key).map(|e| e.display_value()))
-                .collect();
-            let distinct: BTreeSet<&Option<String>> = values.iter().collect();
-            (distinct.len() > 1).then(|| DifferenceRow {
+    let configs: Vec<&Config> = collected.iter().map(|t| &snapshots[&t.name].config).collect();
+    let mut differences = Vec::new();
+    aligned(&configs, |key, entries| {
+        if !all_shown_alike(entries) {
+            differences.push(DifferenceRow {
                 id: site.ids.difference(key),
                 setting: text::clean(setting_name(key)),
-                values: values
+                values: entries
                     .iter()
-                    .map(|v| v.as_deref().map_or_else(Val::absent, Val::of))
+                    .map(|e| e.map_or_else(Val::absent, |e| Val::of(&e.display_value())))
                     .collect(),
-            })
-        })
-        .collect();
+            });
+        }
+    });
     let differences_note = match collected.len() {
         0 | 1 => {
             "Fewer than two members were collected in this run: nothing to compare.".to_owned()
@@ -187,7 +185,7 @@ pub fn build(site: &Site<'_>, group: &str, snapshots: &BTreeMap<String, Snapshot
         columns: collected.iter().map(|t| text::clean(&t.name)).collect(),
         differences,
         differences_note,
-        timeline,
+        timeline: fragments::event_rows(&timeline),
         timeline_note,
     }
 }
@@ -321,6 +319,32 @@ fn stream_rows(site: &Site<'_>, t: &TargetRun) -> Vec<StreamRow> {
         .collect()
 }
 
+/// Walks the settings of every config in key order, together: `each` gets every key
+/// any of them holds and its entry in each (`None` where a config lacks it). One pass
+/// over the sorted maps instead of a lookup per key and member.
+fn aligned<'a>(configs: &[&'a Config], mut each: impl FnMut(&'a str, &[Option<&'a Entry>])) {
+    let mut iters: Vec<_> = configs.iter().map(|c| c.iter().peekable()).collect();
+    let mut row: Vec<Option<&Entry>> = vec![None; configs.len()];
+    while let Some(key) = iters.iter_mut().filter_map(|i| i.peek().map(|(k, _)| *k)).min() {
+        for (slot, it) in row.iter_mut().zip(&mut iters) {
+            *slot = it.next_if(|(k, _)| *k == key).map(|(_, e)| e);
+        }
+        each(key, &row);
+    }
+}
+
+/// Whether every entry shows as the same value (absent counts as a value).
+fn all_shown_alike(entries: &[Option<&Entry>]) -> bool {
+    let Some((first, rest)) = entries.split_first() else { return true };
+    fn raw<'e>(e: &Option<&'e Entry>) -> Option<(&'e str, Option<&'e str>)> {
+        e.map(|e| (e.value.as_str(), e.unit.as_deref().filter(|u| !u.is_empty())))
+    }
+    // Equal parts show alike; unequal parts can still show alike (`128 8kB` with no
+    // unit beside `128` in `8kB`), so those compare as shown.
+    rest.iter().all(|e| raw(e) == raw(first))
+        || rest.iter().all(|e| e.map(Entry::display_value) == first.map(Entry::display_value))
+}
+
 /// `host:port` of a redacted connection address (`postgres://u@h:5432/db` → `h:5432`).
 fn host_port(address: &str) -> String {
     let rest = address.split_once("://").map_or(address, |(_, r)| r);
@@ -330,12 +354,61 @@ fn host_port(address: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::host_port;
+    use super::*;
 
     #[test]
     fn addresses_reduce_to_host_and_port() {
         assert_eq!(host_port("postgres://auditor@db1:5432/postgres"), "db1:5432");
         assert_eq!(host_port("redis://127.0.0.1:6380"), "127.0.0.1:6380");
         assert_eq!(host_port("mysql://u:[REDACTED]@h:3306/"), "h:3306");
+    }
+
+    fn config(entries: &[(&str, &str, Option<&str>)]) -> Config {
+        entries
+            .iter()
+            .map(|(k, v, unit)| {
+                let mut e = Entry::new(*v);
+                e.unit = unit.map(str::to_owned);
+                ((*k).to_owned(), e)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn configs_are_walked_together_by_key() {
+        let a = config(&[("a", "1", None), ("c", "3", None)]);
+        let b = config(&[("b", "2", None), ("c", "3", None), ("d", "4", None)]);
+        let empty = Config::new();
+        let mut seen = Vec::new();
+        aligned(&[&a, &b, &empty], |key, entries| {
+            let values: Vec<_> = entries.iter().map(|e| e.map(|e| e.value.clone())).collect();
+            seen.push((key.to_owned(), values));
+        });
+        let v = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            seen,
+            [
+                ("a".to_owned(), vec![v("1"), None, None]),
+                ("b".to_owned(), vec![None, v("2"), None]),
+                ("c".to_owned(), vec![v("3"), v("3"), None]),
+                ("d".to_owned(), vec![None, v("4"), None]),
+            ]
+        );
+    }
+
+    #[test]
+    fn values_compare_as_shown() {
+        let a = config(&[("x", "128 8kB", None), ("y", "on", Some(""))]);
+        let b = config(&[("x", "128", Some("8kB")), ("y", "on", None)]);
+        let c = config(&[("x", "128", None), ("y", "on", Some("s"))]);
+        let (ax, bx, cx) = (a.get("x"), b.get("x"), c.get("x"));
+        let (ay, by, cy) = (a.get("y"), b.get("y"), c.get("y"));
+        assert!(all_shown_alike(&[ax, bx]));
+        assert!(!all_shown_alike(&[ax, cx]));
+        assert!(all_shown_alike(&[ay, by]));
+        assert!(!all_shown_alike(&[ay, cy]));
+        assert!(!all_shown_alike(&[ay, None]));
+        assert!(all_shown_alike(&[None, None]));
+        assert!(all_shown_alike(&[]));
     }
 }

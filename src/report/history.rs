@@ -2,7 +2,7 @@
 //! are new or resolved since then, and since when a finding has been failing. Pure
 //! functions over runs ordered newest first.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::finding::{Finding, FindingStatus};
 use crate::run::{Run, TargetRun, TargetStatus};
@@ -48,9 +48,9 @@ pub fn is_failing(f: &Finding) -> bool {
     f.status == FindingStatus::Fail
 }
 
-/// Findings by rule, for comparing one collection of a target with another.
-fn by_rule(t: &TargetRun) -> BTreeMap<&str, &Finding> {
-    t.findings.iter().map(|f| (f.rule.as_str(), f)).collect()
+/// `t`'s finding for `rule` (the last, should a rule repeat).
+fn by_rule<'a>(t: &'a TargetRun, rule: &str) -> Option<&'a Finding> {
+    t.findings.iter().rev().find(|f| f.rule == rule)
 }
 
 /// How one collection of a target differs from the one before it.
@@ -82,26 +82,28 @@ pub fn delta<'a>(before: Option<&'a TargetRun>, now: &'a TargetRun) -> TargetDel
     if now.status != TargetStatus::Ok {
         return d;
     }
-    let old = before.map(by_rule).unwrap_or_default();
-    let new = by_rule(now);
+    let expired = |x: &Finding| x.waiver.as_ref().is_some_and(|w| w.expired);
+    // Only failing, waived and expired findings are looked up in the previous
+    // collection: most findings pass, and this runs for every target of every run.
     for f in now.findings.iter() {
-        let prev = old.get(f.rule.as_str());
+        let waived = f.status == FindingStatus::Waived;
+        if !(is_failing(f) || waived || expired(f)) {
+            continue;
+        }
+        let prev = before.and_then(|b| by_rule(b, &f.rule));
         if is_failing(f) && prev.is_none_or(|p| !is_failing(p)) {
             d.new_failures.push(f);
         }
-        if f.status == FindingStatus::Waived
-            && prev.is_none_or(|p| p.status != FindingStatus::Waived)
-        {
+        if waived && prev.is_none_or(|p| p.status != FindingStatus::Waived) {
             d.waivers_added.push(f);
         }
-        let expired = |x: &Finding| x.waiver.as_ref().is_some_and(|w| w.expired);
         if expired(f) && prev.is_none_or(|p| !expired(p)) {
             d.waivers_expired.push(f);
         }
     }
     if let Some(b) = before {
         for f in b.findings.iter().filter(|f| is_failing(f)) {
-            let now_f = new.get(f.rule.as_str()).copied();
+            let now_f = by_rule(now, &f.rule);
             if !now_f.is_some_and(is_failing) {
                 d.resolved.push((f, now_f));
             }
