@@ -128,7 +128,9 @@ pub struct TargetRun {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub state: State,
     /// Shared: runs read back from the store share one list per distinct set of
-    /// findings (an unchanged target's findings are the same run after run).
+    /// findings (an unchanged target's findings are the same run after run). Absent
+    /// from a stored manifest, which refers to them by digest.
+    #[serde(default)]
     pub findings: Arc<Vec<Finding>>,
     pub changes: Vec<Change>,
     /// Restart pre-flight: what the next restart (or reload) of this target, or of its

@@ -22,12 +22,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt as _, TryStreamExt as _};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Store, StoreError, Written};
 use crate::finding::Finding;
-use crate::run::{PolicyBundle, Run, RunId, Slot, Summary, TargetRun};
+use crate::run::{PolicyBundle, Run, RunId, Slot, Summary};
 use crate::snapshot::Digest;
 
 /// The key that replaces `findings` in a stored target.
@@ -115,29 +115,37 @@ pub fn encode(run: &Run) -> (Vec<u8>, Vec<(Digest, Vec<u8>)>) {
     (serde_json::to_vec(&header).expect("a manifest serializes"), objects)
 }
 
+/// What a stored manifest keeps beside each target's fields: its findings reference
+/// and live readings. Read from the same bytes as the typed [`Run`] (whose targets then
+/// have no findings): serde skips everything else without building it.
+#[derive(Deserialize)]
+struct StoredRefs {
+    #[serde(default)]
+    targets: Vec<StoredTarget>,
+}
+
+#[derive(Deserialize)]
+struct StoredTarget {
+    #[serde(default)]
+    findings_ref: Option<String>,
+    #[serde(default)]
+    findings_live: Option<Vec<Live>>,
+}
+
 /// The digests a stored manifest refers to (none for an inline manifest).
 pub fn references(manifest: &[u8]) -> Result<BTreeSet<String>, serde_json::Error> {
-    let mut value: Value = serde_json::from_slice(manifest)?;
-    Ok(targets_mut(&mut value)
-        .filter_map(|t| t.get(FINDINGS_REF)?.as_str().map(str::to_owned))
-        .collect())
+    let refs: StoredRefs = serde_json::from_slice(manifest)?;
+    Ok(refs.targets.into_iter().filter_map(|t| t.findings_ref).collect())
 }
 
-/// Replaces every target's findings (inline or by reference) with an empty list.
-pub fn strip_findings(value: &mut Value) {
-    for target in targets_mut(value) {
-        target.remove(FINDINGS_REF);
-        target.insert("findings".to_owned(), Value::Array(Vec::new()));
+/// A stored manifest as a [`Run`] whose targets have no findings (inline or by
+/// reference).
+pub fn without_findings(manifest: &[u8]) -> Result<Run, serde_json::Error> {
+    let mut run: Run = serde_json::from_slice(manifest)?;
+    for t in &mut run.targets {
+        t.findings = Arc::default();
     }
-}
-
-fn targets_mut(value: &mut Value) -> impl Iterator<Item = &mut serde_json::Map<String, Value>> {
-    value
-        .get_mut("targets")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object_mut)
+    Ok(run)
 }
 
 impl Store {
@@ -170,17 +178,20 @@ impl Store {
     ) -> Result<Run, StoreError> {
         let path = super::layout::run(id).to_string();
         let corrupt = |source| StoreError::Corrupt { path: path.clone(), source };
-        let mut value: Value = serde_json::from_slice(bytes).map_err(corrupt)?;
-        let targets = match value.get_mut("targets") {
-            Some(Value::Array(targets)) => std::mem::take(targets),
-            _ => Vec::new(),
-        };
-        let outline_of =
-            |t: &Value| t.get("name").and_then(Value::as_str).is_some_and(|n| outlined.contains(n));
+        // Typed, not through `serde_json::Value`: a 1,000-target manifest as a value
+        // tree was ~10 MB of small allocations. Inline findings (older manifests) are
+        // read with the targets; references beside them.
+        let mut run: Run = serde_json::from_slice(bytes).map_err(corrupt)?;
+        let refs: StoredRefs = serde_json::from_slice(bytes).map_err(corrupt)?;
+        if refs.targets.len() != run.targets.len() {
+            return Err(corrupt(serde::de::Error::custom("targets read twice differ in number")));
+        }
         // An outline is made from the full list when that is at hand anyway.
-        let missing: BTreeSet<(String, bool)> = targets
+        let missing: BTreeSet<(String, bool)> = run
+            .targets
             .iter()
-            .filter_map(|t| Some((t.get(FINDINGS_REF)?.as_str()?.to_owned(), outline_of(t))))
+            .zip(&refs.targets)
+            .filter_map(|(t, r)| Some((r.findings_ref.clone()?, outlined.contains(&t.name))))
             .filter(|(d, outline)| {
                 !(cache.contains_key(d) || *outline && cache.contains_key(&outline_key(d)))
             })
@@ -207,30 +218,18 @@ impl Store {
             futures::stream::iter(reads).buffer_unordered(READ_AHEAD).try_collect().await?;
         cache.extend(fetched);
 
-        let mut run: Run = serde_json::from_value(value).map_err(corrupt)?;
-        run.targets.reserve(targets.len());
-        for mut target in targets {
-            let live = target.as_object_mut().and_then(|t| t.remove(FINDINGS_LIVE));
-            let reference = target.as_object_mut().and_then(|t| t.remove(FINDINGS_REF));
-            let Some(Value::String(digest)) = reference else {
-                // Written before findings were stored by reference: inline.
-                run.targets.push(serde_json::from_value(target).map_err(corrupt)?);
-                continue;
-            };
-            if let Some(t) = target.as_object_mut() {
-                t.insert("findings".to_owned(), Value::Array(Vec::new()));
-            }
-            let mut t: TargetRun = serde_json::from_value(target).map_err(corrupt)?;
+        for (t, r) in run.targets.iter_mut().zip(refs.targets) {
+            // Without a reference the findings were written inline (older manifests).
+            let Some(digest) = r.findings_ref else { continue };
             t.findings = if outlined.contains(&t.name) {
                 // Live readings are observed values: an outline has none.
                 outline(cache, &digest)
             } else {
-                match live {
+                match r.findings_live {
                     None => cache.get(&digest).cloned().unwrap_or_default(),
-                    Some(live) => with_live(cache, &digest, live).map_err(corrupt)?,
+                    Some(live) => with_live(cache, &digest, live),
                 }
             };
-            run.targets.push(t);
         }
         Ok(run)
     }
@@ -255,18 +254,14 @@ fn outline(cache: &mut FindingsCache, digest: &str) -> Arc<Vec<Finding>> {
 
 /// The referenced findings with this run's live observations put back; the result is
 /// cached too, so runs that observed the same readings share it.
-fn with_live(
-    cache: &mut FindingsCache,
-    digest: &str,
-    live: Value,
-) -> Result<Arc<Vec<Finding>>, serde_json::Error> {
-    let key = format!("{digest}|{live}");
+fn with_live(cache: &mut FindingsCache, digest: &str, live: Vec<Live>) -> Arc<Vec<Finding>> {
+    let key =
+        format!("{digest}|{}", serde_json::to_string(&live).expect("live readings serialize"));
     if let Some(found) = cache.get(&key) {
-        return Ok(found.clone());
+        return found.clone();
     }
-    let observed: Vec<Live> = serde_json::from_value(live)?;
     let mut findings: Vec<Finding> = cache.get(digest).map(|f| f.to_vec()).unwrap_or_default();
-    for (i, actual, message) in observed {
+    for (i, actual, message) in live {
         if let Some(f) = findings.get_mut(i) {
             f.actual = actual;
             f.message = message;
@@ -274,7 +269,7 @@ fn with_live(
     }
     let findings = Arc::new(findings);
     cache.insert(key, findings.clone());
-    Ok(findings)
+    findings
 }
 
 #[cfg(test)]
@@ -282,7 +277,7 @@ mod tests {
     use super::*;
     use crate::config::StoreLocation;
     use crate::finding::{FindingStatus, Severity};
-    use crate::run::TargetStatus;
+    use crate::run::{TargetRun, TargetStatus};
     use crate::snapshot::{Kind, Role};
 
     fn at(s: &str) -> DateTime<Utc> {

@@ -231,10 +231,8 @@ impl Store {
     pub async fn get_run_without_findings(&self, id: &RunId) -> Result<Run, StoreError> {
         let path = layout::run(id);
         let bytes = self.get(&path).await?;
-        let corrupt = |source| StoreError::Corrupt { path: path.to_string(), source };
-        let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(corrupt)?;
-        manifest::strip_findings(&mut value);
-        serde_json::from_value(value).map_err(corrupt)
+        manifest::without_findings(&bytes)
+            .map_err(|source| StoreError::Corrupt { path: path.to_string(), source })
     }
 
     /// The `n` most recent runs, newest first. Findings objects shared between runs
