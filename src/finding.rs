@@ -3,6 +3,7 @@
 //! reports (which show them).
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -135,10 +136,12 @@ pub struct Finding {
     pub actual: Option<String>,
     /// One sentence: why it passed, failed or could not be evaluated.
     pub message: String,
+    /// The rule's own text, shared by every finding of the rule (`Arc`: a 1,000-target
+    /// run holds tens of thousands of findings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rationale: Option<String>,
+    pub rationale: Option<Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remediation: Option<String>,
+    pub remediation: Option<Arc<str>>,
     /// Where the observed value was set (`postgresql.auto.conf:3`, `default`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::ops::Range;
+use std::sync::Arc;
 
 use operators::{OperatorTable, a, operators};
 
@@ -414,8 +415,8 @@ fn rule(raw: RawRule, sink: &mut Sink<'_>) -> Option<Rule> {
         key: raw.key.into_inner(),
         expect: expect?,
         severity: severity?,
-        rationale: raw.rationale,
-        remediation: raw.remediation,
+        rationale: raw.rationale.map(Arc::from),
+        remediation: raw.remediation.map(Arc::from),
         when: when.flatten(),
         roles: roles?,
         missing: raw.missing.unwrap_or(Missing::Error),

@@ -316,9 +316,9 @@ impl Context<'_, '_> {
                  replication needs replica or logical."
                     .into(),
             ),
-            remediation: Some(format!(
-                "On {me}: ALTER SYSTEM RESET wal_level; -- before it restarts"
-            )),
+            remediation: Some(
+                format!("On {me}: ALTER SYSTEM RESET wal_level; -- before it restarts").into(),
+            ),
             location: Some(at),
             waiver: None,
             drift: match cause.kind {

@@ -2,6 +2,7 @@
 //! value against it. Pure functions over data; nothing here knows about files.
 
 use std::fmt;
+use std::sync::Arc;
 
 use regex::Regex;
 
@@ -19,8 +20,9 @@ pub struct Rule {
     pub key: String,
     pub expect: Expect,
     pub severity: Severity,
-    pub rationale: Option<String>,
-    pub remediation: Option<String>,
+    /// Shared with every finding of the rule.
+    pub rationale: Option<Arc<str>>,
+    pub remediation: Option<Arc<str>>,
     /// A precondition: when it does not hold, the rule is not applicable.
     pub when: Option<Condition>,
     /// Declared roles the rule applies to; empty means every role.

@@ -38,8 +38,10 @@ pub fn finding(
         expected: expected.to_owned(),
         actual: Some(actual.to_owned()),
         message: format!("{key} is {actual}, expected {expected}"),
-        rationale: Some(format!("Replication needs a suitable {key}.")),
-        remediation: Some(format!("ALTER SYSTEM SET {key} = '…';\nSELECT pg_reload_conf();")),
+        rationale: Some(format!("Replication needs a suitable {key}.").into()),
+        remediation: Some(
+            format!("ALTER SYSTEM SET {key} = '…';\nSELECT pg_reload_conf();").into(),
+        ),
         location: Some("postgresql.conf:42".to_owned()),
         waiver: None,
         drift: Default::default(),

@@ -214,8 +214,9 @@ impl Store {
                 Ok::<_, StoreError>((digest, Arc::new(findings)))
             })
             .collect();
-        let fetched: Vec<(String, Arc<Vec<Finding>>)> =
+        let mut fetched: Vec<(String, Arc<Vec<Finding>>)> =
             futures::stream::iter(reads).buffer_unordered(READ_AHEAD).try_collect().await?;
+        share_texts(fetched.iter_mut().filter_map(|(_, f)| Arc::get_mut(f)).flatten());
         cache.extend(fetched);
 
         for (t, r) in run.targets.iter_mut().zip(refs.targets) {
@@ -232,6 +233,26 @@ impl Store {
             };
         }
         Ok(run)
+    }
+}
+
+/// One copy of each rule's rationale and remediation for all `findings`: every target
+/// of a run repeats them, and they are most of a finding's bytes.
+fn share_texts<'a>(findings: impl Iterator<Item = &'a mut Finding>) {
+    let mut texts: HashSet<Arc<str>> = HashSet::new();
+    let mut share = |slot: &mut Option<Arc<str>>| {
+        if let Some(text) = slot {
+            match texts.get(text) {
+                Some(shared) => *text = shared.clone(),
+                None => {
+                    texts.insert(text.clone());
+                }
+            }
+        }
+    };
+    for f in findings {
+        share(&mut f.rationale);
+        share(&mut f.remediation);
     }
 }
 
@@ -310,7 +331,7 @@ mod tests {
                 expected: "one of replica, logical".into(),
                 actual: Some(actual.into()),
                 message: format!("wal_level is {actual}"),
-                rationale: Some("Replicas need WAL.".repeat(20)),
+                rationale: Some("Replicas need WAL.".repeat(20).into()),
                 remediation: Some("ALTER SYSTEM SET wal_level = 'replica';".into()),
                 location: None,
                 waiver: None,

@@ -91,8 +91,8 @@ fn hostile_run() -> (Run, BTreeMap<String, Snapshot>) {
             expected: format!("not {IMG}"),
             actual: Some(value.clone()),
             message: format!("{name} is {value}"),
-            rationale: Some(BREAKOUTS.to_owned()),
-            remediation: Some(format!("ALTER SYSTEM SET {name} = '{QUOTES}';")),
+            rationale: Some(BREAKOUTS.into()),
+            remediation: Some(format!("ALTER SYSTEM SET {name} = '{QUOTES}';").into()),
             location: Some(format!("{SCRIPT}:{i}")),
             waiver: (i % 3 == 2).then(|| AppliedWaiver {
                 reason: IMG.to_owned(),

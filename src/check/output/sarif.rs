@@ -26,7 +26,7 @@ pub fn sarif(report: &Report) -> String {
         if !seen.insert(f.rule.clone()) {
             continue;
         }
-        let mut help = f.rationale.clone().unwrap_or_default();
+        let mut help = f.rationale.as_deref().unwrap_or_default().to_owned();
         if let Some(r) = &f.remediation {
             help.push_str(&format!("\n\nRemediation: {r}"));
         }
@@ -34,7 +34,7 @@ pub fn sarif(report: &Report) -> String {
             "id": f.rule,
             "name": f.rule,
             "shortDescription": { "text": format!("{} {}", f.key, f.expected) },
-            "fullDescription": { "text": f.rationale.clone().unwrap_or_else(|| format!("{} {}", f.key, f.expected)) },
+            "fullDescription": { "text": f.rationale.as_deref().map_or_else(|| format!("{} {}", f.key, f.expected), str::to_owned) },
             "help": { "text": if help.is_empty() { format!("{} should be {}", f.key, f.expected) } else { help.trim().to_owned() } },
             "defaultConfiguration": { "level": level(f.severity) },
             "properties": { "policy": f.policy, "severity": f.severity.as_str(), "tags": [report.kind.as_str(), f.policy] },
