@@ -125,8 +125,10 @@ pub struct TargetRun {
     pub previous_snapshot: Option<Digest>,
     pub collected_at: DateTime<Utc>,
     pub duration_ms: u64,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub state: State,
+    /// Shared: runs read back for the reports share one map while a target's state
+    /// stays the same (most of an earlier run's memory was these maps otherwise).
+    #[serde(default, skip_serializing_if = "is_empty_state")]
+    pub state: Arc<State>,
     /// Shared: runs read back from the store share one list per distinct set of
     /// findings (an unchanged target's findings are the same run after run). Absent
     /// from a stored manifest, which refers to them by digest.
@@ -166,6 +168,10 @@ pub struct Summary {
     /// Failing (or not evaluable) pre-flight findings: what the next restarts would break.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub preflight: usize,
+}
+
+fn is_empty_state(state: &Arc<State>) -> bool {
+    state.is_empty()
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -313,7 +319,7 @@ mod tests {
             previous_snapshot: Some(Digest("cd".repeat(32))),
             collected_at: at,
             duration_ms: 42,
-            state,
+            state: state.into(),
             findings: vec![finding].into(),
             changes: vec![Change {
                 key: "setting.wal_level".into(),

@@ -140,6 +140,8 @@ impl Status {
 /// Small runs for the unit tests of status consumers (metrics, notifications).
 #[cfg(test)]
 pub mod fixture {
+    use std::sync::Arc;
+
     use chrono::{DateTime, Utc};
 
     use crate::diff::Change;
@@ -206,7 +208,7 @@ pub mod fixture {
 
     pub fn with_state(mut t: TargetRun, pairs: &[(&str, &str)]) -> TargetRun {
         for (k, v) in pairs {
-            t.state.insert((*k).into(), Entry::new(*v));
+            Arc::make_mut(&mut t.state).insert((*k).into(), Entry::new(*v));
         }
         t
     }

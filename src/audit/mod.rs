@@ -15,7 +15,7 @@ mod units;
 
 pub use publish::republish;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -273,7 +273,7 @@ async fn assess(
         previous_snapshot: None,
         collected_at,
         duration_ms,
-        state: BTreeMap::new(),
+        state: Default::default(),
         findings: Default::default(),
         changes: Vec::new(),
         preflight: Vec::new(),
@@ -314,7 +314,7 @@ async fn assess(
     result.detected_role = Some(snapshot.server.role);
     result.server_version = Some(snapshot.server.version.clone());
     result.snapshot = Some(digest);
-    result.state = state;
+    result.state = state.into();
     Ok((result, Some(snapshot)))
 }
 

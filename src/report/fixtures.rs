@@ -85,7 +85,7 @@ pub fn target(name: &str, role: Role, collected_at: DateTime<Utc>) -> TargetRun 
         previous_snapshot: None,
         collected_at,
         duration_ms: 850,
-        state: BTreeMap::new(),
+        state: Default::default(),
         findings: Default::default(),
         changes: vec![],
         preflight: vec![],

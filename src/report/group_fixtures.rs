@@ -17,7 +17,7 @@ fn state(pairs: &[(&str, &str)]) -> State {
 fn member(name: &str, role: Role, when: &str, pairs: &[(&str, &str)]) -> TargetRun {
     let mut t = target(name, role, at(when));
     t.group = Some("ci".into());
-    t.state = state(pairs);
+    t.state = state(pairs).into();
     t
 }
 

@@ -35,7 +35,7 @@ pub use lease::Lease;
 
 pub use backend::check_option;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::TryStreamExt as _;
@@ -43,7 +43,7 @@ use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPay
 
 use crate::config::{StoreLocation, StoreRetry};
 use crate::run::{Run, RunId};
-use crate::snapshot::{Digest, Snapshot};
+use crate::snapshot::{Digest, Snapshot, State};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -255,7 +255,8 @@ impl Store {
     /// observed values), which is all that comparing runs uses, and a fraction of the
     /// memory at fleet scale.
     ///
-    /// Those outlined targets keep only the state entries `keep_state` names.
+    /// Those outlined targets keep only the state entries `keep_state` names, one map
+    /// shared between consecutive runs in which those entries are the same.
     ///
     /// [`Finding::outline`]: crate::finding::Finding::outline
     pub async fn recent_runs_outlined(
@@ -268,11 +269,23 @@ impl Store {
         let mut runs = Vec::with_capacity(n.min(ids.len()));
         let mut cache = manifest::FindingsCache::new();
         let mut collected = HashSet::new();
+        // Each outlined target's kept state, shared with the next older run while it
+        // stays the same (it mostly does: link up, no lag).
+        let mut kept: HashMap<String, Arc<State>> = HashMap::new();
         for id in ids.iter().rev().filter(|id| *id != except).take(n) {
             let bytes = self.get(&layout::run(id)).await?;
             let mut run = self.decode(id, &bytes, &mut cache, &collected).await?;
             for t in run.targets.iter_mut().filter(|t| collected.contains(&t.name)) {
-                t.state.retain(|key, _| keep_state(key));
+                let whole = Arc::unwrap_or_clone(std::mem::take(&mut t.state));
+                let state: State = whole.into_iter().filter(|(key, _)| keep_state(key)).collect();
+                t.state = match kept.get(&t.name) {
+                    Some(same) if **same == state => same.clone(),
+                    _ => {
+                        let state = Arc::new(state);
+                        kept.insert(t.name.clone(), state.clone());
+                        state
+                    }
+                };
             }
             collected.extend(
                 run.targets

@@ -64,7 +64,7 @@ fn target(name: &str, collected_at: DateTime<Utc>) -> TargetRun {
         previous_snapshot: Some(Digest("a1b2".repeat(16))),
         collected_at,
         duration_ms: 850,
-        state: BTreeMap::from([("state.replication.note".to_owned(), Entry::new(SCRIPT))]),
+        state: BTreeMap::from([("state.replication.note".to_owned(), Entry::new(SCRIPT))]).into(),
         findings: Default::default(),
         preflight: Vec::new(),
         changes: Vec::new(),
