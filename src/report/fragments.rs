@@ -1,6 +1,6 @@
 //! The fragments of a page that repeat hundreds or thousands of times — a target
-//! page's settings inventory, the passed and not-applicable rows of a findings list —
-//! written straight to HTML. Through tera each row first became a tree of values,
+//! page's settings inventory, finding articles and the passed and not-applicable rows
+//! of a findings list, change rows, group timeline rows — written straight to HTML. Through tera each row first became a tree of values,
 //! which made these rows most of the cost (time and memory) of a large audit's
 //! reports. The output is the same bytes the template loops produced: every value
 //! goes through [`escape`], the rules of the templates' autoescape, and the templates

@@ -7,10 +7,11 @@
 //! `reports/targets/<target>.html` for each target of the run and
 //! `reports/groups/<group>.html` for each replication group of the run. View models are built in
 //! Rust (`view`, `*_page`), already formatted; templates only lay them out, with
-//! autoescape on. Two kinds of fragment are marked safe: a target page's settings
-//! inventory rows and the passed/not-applicable rows of findings lists (`fragments`),
-//! written in Rust with the autoescape's own rules because at fleet scale they are
-//! most of the HTML.
+//! autoescape on. The components that repeat by the thousand are marked safe:
+//! settings inventory rows, finding articles and passed/not-applicable rows, change
+//! rows and group timeline rows (`fragments`), written in Rust with the autoescape's
+//! own rules because at fleet scale they are most of the HTML and, through tera's
+//! values, most of the time and memory of rendering.
 
 mod chart;
 mod fragments;
