@@ -61,9 +61,15 @@ pub fn finding_rows(rows: &[RowView]) -> String {
 /// Findings as articles (`<article id="f-…">`, the same component on run, target and
 /// group pages), each followed by a newline.
 pub fn finding_articles(findings: &[FindingView]) -> String {
-    let mut out = String::with_capacity(findings.len() * 1_500);
-    for f in findings {
-        article(&mut out, f);
+    lines(findings, 1_500, article)
+}
+
+/// `write` for each item, each followed by a newline (the template loops' layout);
+/// `bytes_each` sizes the buffer.
+fn lines<T>(items: &[T], bytes_each: usize, write: fn(&mut String, &T)) -> String {
+    let mut out = String::with_capacity(items.len() * bytes_each);
+    for item in items {
+        write(&mut out, item);
         out.push('\n');
     }
     out
@@ -162,12 +168,7 @@ fn article(out: &mut String, f: &FindingView) {
 
 /// Changed settings as table rows (`<tr id="c-…">`), each followed by a newline.
 pub fn change_rows(changes: &[ChangeView]) -> String {
-    let mut out = String::with_capacity(changes.len() * 400);
-    for c in changes {
-        change_row(&mut out, c);
-        out.push('\n');
-    }
-    out
+    lines(changes, 400, change_row)
 }
 
 fn change_row(out: &mut String, c: &ChangeView) {

@@ -432,6 +432,42 @@ mod tests {
         assert!(findings(2, 1).actual.is_none());
     }
 
+    #[tokio::test]
+    async fn earlier_runs_share_a_target_state_while_it_is_unchanged() {
+        let store = Store::open(&StoreLocation::Memory).unwrap();
+        let with_lag = |lag: &str| {
+            let mut t = target("a", "replica");
+            t.state = Arc::new(crate::snapshot::State::from([
+                ("state.lag".to_owned(), crate::snapshot::Entry::new(lag)),
+                ("state.other".to_owned(), crate::snapshot::Entry::new(lag)),
+            ]));
+            t
+        };
+        let lags = ["0", "0", "0", "5", "5"];
+        let runs: Vec<Run> = lags
+            .iter()
+            .enumerate()
+            .map(|(i, lag)| run(&format!("20261125T16{i}000Z-000{i}"), vec![with_lag(lag)]))
+            .collect();
+        for r in &runs {
+            store.commit_run(r).await.unwrap();
+        }
+        let read =
+            store.recent_runs_outlined(10, &runs[4].run_id, |k| k == "state.lag").await.unwrap();
+        let state = |r: usize| &read[r].targets[0].state;
+        // The newest earlier collection is whole; further back only the kept key.
+        assert_eq!(state(0), &runs[3].targets[0].state);
+        let kept = crate::snapshot::State::from([(
+            "state.lag".to_owned(),
+            crate::snapshot::Entry::new("0"),
+        )]);
+        for r in 1..4 {
+            assert_eq!(**state(r), kept, "run {r}");
+        }
+        assert!(Arc::ptr_eq(state(1), state(2)) && Arc::ptr_eq(state(2), state(3)));
+        assert!(!Arc::ptr_eq(state(0), state(1)));
+    }
+
     /// The stored header names every field of `Run`: a field added to `Run` and not to
     /// `Header` fails here instead of silently not being stored.
     #[test]
