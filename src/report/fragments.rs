@@ -37,25 +37,25 @@ pub fn inventory_rows(ids: &Ids, target: &str, snapshot: &Snapshot) -> String {
 
 /// Passed or not-applicable findings, one `<tr>` each.
 pub fn finding_rows(rows: &[RowView]) -> String {
-    let mut out = String::with_capacity(rows.len() * 250);
-    for r in rows {
-        out.push_str("<tr id=\"");
-        escape(&mut out, &r.id);
-        out.push_str("\"><td>");
-        escape(&mut out, &r.target);
-        out.push_str("</td><td>");
-        escape(&mut out, &r.rule);
-        out.push_str("<a class=\"self\" href=\"#");
-        escape(&mut out, &r.id);
-        out.push_str("\">#</a></td><td><code>");
-        escape(&mut out, &r.setting);
-        out.push_str("</code></td><td>");
-        value(&mut out, &r.observed);
-        out.push_str("</td><td>");
-        value(&mut out, &r.expected);
-        out.push_str("</td></tr>\n");
-    }
-    out
+    lines(rows, 250, finding_row)
+}
+
+fn finding_row(out: &mut String, r: &RowView) {
+    out.push_str("<tr id=\"");
+    escape(out, &r.id);
+    out.push_str("\"><td>");
+    escape(out, &r.target);
+    out.push_str("</td><td>");
+    escape(out, &r.rule);
+    out.push_str("<a class=\"self\" href=\"#");
+    escape(out, &r.id);
+    out.push_str("\">#</a></td><td><code>");
+    escape(out, &r.setting);
+    out.push_str("</code></td><td>");
+    value(out, &r.observed);
+    out.push_str("</td><td>");
+    value(out, &r.expected);
+    out.push_str("</td></tr>");
 }
 
 /// Findings as articles (`<article id="f-…">`, the same component on run, target and
@@ -206,41 +206,41 @@ fn change_row(out: &mut String, c: &ChangeView) {
 
 /// A group timeline's events as table rows, each followed by a newline.
 pub fn event_rows(events: &[EventRow]) -> String {
-    let mut out = String::with_capacity(events.len() * 500);
-    for e in events {
-        let id = e.change.as_ref().map_or(&e.id, |c| &c.id);
-        out.push_str("<tr id=\"");
-        escape(&mut out, id);
-        out.push_str("\"><td>");
-        escape(&mut out, &e.at);
-        out.push_str("<br><span class=\"lbl\">run</span>");
-        link(&mut out, e.run_href.as_deref(), &e.run);
-        out.push_str("</td><td>");
-        link(&mut out, e.target_href.as_deref(), &e.target);
-        out.push_str("</td><td>");
-        escape(&mut out, e.kind);
-        match &e.change {
-            Some(c) => {
-                out.push_str(": <code>");
-                escape(&mut out, &c.setting);
-                out.push_str("</code><a class=\"self\" href=\"#");
-                escape(&mut out, id);
-                out.push_str("\">#</a></td><td>");
-                before_after(&mut out, c.before.as_ref(), c.after.as_ref());
-                out.push_str("</td><td>");
-                escape(&mut out, c.location.as_deref().unwrap_or_default());
-                out.push_str("</td></tr>\n");
-            }
-            None => {
-                out.push_str("<a class=\"self\" href=\"#");
-                escape(&mut out, id);
-                out.push_str("\">#</a></td><td>");
-                escape(&mut out, &e.what);
-                out.push_str("</td><td></td></tr>\n");
-            }
+    lines(events, 500, event_row)
+}
+
+fn event_row(out: &mut String, e: &EventRow) {
+    let id = e.change.as_ref().map_or(&e.id, |c| &c.id);
+    out.push_str("<tr id=\"");
+    escape(out, id);
+    out.push_str("\"><td>");
+    escape(out, &e.at);
+    out.push_str("<br><span class=\"lbl\">run</span>");
+    link(out, e.run_href.as_deref(), &e.run);
+    out.push_str("</td><td>");
+    link(out, e.target_href.as_deref(), &e.target);
+    out.push_str("</td><td>");
+    escape(out, e.kind);
+    match &e.change {
+        Some(c) => {
+            out.push_str(": <code>");
+            escape(out, &c.setting);
+            out.push_str("</code><a class=\"self\" href=\"#");
+            escape(out, id);
+            out.push_str("\">#</a></td><td>");
+            before_after(out, c.before.as_ref(), c.after.as_ref());
+            out.push_str("</td><td>");
+            escape(out, c.location.as_deref().unwrap_or_default());
+            out.push_str("</td></tr>");
+        }
+        None => {
+            out.push_str("<a class=\"self\" href=\"#");
+            escape(out, id);
+            out.push_str("\">#</a></td><td>");
+            escape(out, &e.what);
+            out.push_str("</td><td></td></tr>");
         }
     }
-    out
 }
 
 /// `was <del>before</del> → now <ins>after</ins>`, or `added`/`removed`.
