@@ -22,7 +22,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -162,7 +162,7 @@ pub async fn run(
     let scheduler = JobScheduler::new().await.map_err(scheduler_error)?;
     for plan in &plans {
         let plan = Arc::new(plan.clone());
-        let lock = Arc::new(Mutex::new(()));
+        let lock: Arc<PlanLock> = Arc::new(Mutex::new(None));
         let (c, p, l) = (ctx.clone(), plan.clone(), lock.clone());
         let job = Job::new_async(plan.cron.pattern.as_str(), move |_, _| {
             let (c, p, l) = (c.clone(), p.clone(), l.clone());
@@ -280,18 +280,29 @@ struct Context {
     seen: std::sync::Mutex<std::collections::BTreeSet<RunId>>,
 }
 
-/// A tick of `plan`: start a run unless one is still going or we are shutting down.
-fn tick(ctx: &Arc<Context>, plan: &Arc<Plan>, lock: &Arc<Mutex<()>>) {
+/// Held while a plan's run is going; holds the newest slot this instance took for it.
+type PlanLock = Mutex<Option<DateTime<Utc>>>;
+
+/// A tick of `plan`: start a run unless one is still going, its slot was already
+/// taken, or we are shutting down.
+fn tick(ctx: &Arc<Context>, plan: &Arc<Plan>, lock: &Arc<PlanLock>) {
     if ctx.token.is_cancelled() {
         return;
     }
     let slot =
         Slot { schedule: plan.key.clone(), at: plan.cron.slot_at(Utc::now()), shard: ctx.shard };
-    let Ok(guard) = lock.clone().try_lock_owned() else {
+    let Ok(mut guard) = lock.clone().try_lock_owned() else {
         ctx.status.write().expect("status lock").skipped_ticks += 1;
         tracing::warn!(schedule = %plan.name, "tick skipped: the previous run is still in progress");
         return;
     };
+    // The scheduler fires up to a poll interval late, more on a loaded machine: a tick
+    // due at one slot can fire inside the next, and the next tick then finds its slot
+    // already taken by this instance. That is neither a lost slot nor a second run.
+    if !take_slot(&mut guard, slot.at) {
+        tracing::debug!(schedule = %plan.name, slot = %slot.at, "tick for a slot this instance already took");
+        return;
+    }
     let (ctx2, plan) = (ctx.clone(), plan.clone());
     ctx.tracker.spawn(async move {
         let _guard = guard;
@@ -428,6 +439,16 @@ async fn execute(ctx: &Context, plan: &Plan, slot: &Slot) {
     }
 }
 
+/// Records `at` as the plan's newest slot; `false` when this instance already took it
+/// or a later one.
+fn take_slot(last: &mut Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
+    if last.is_some_and(|last| at <= last) {
+        return false;
+    }
+    *last = Some(at);
+    true
+}
+
 /// Runs of one slot may commit up to a collection deadline apart, and an instance may
 /// lose several slots in a row: look back three intervals plus a deadline, at least a
 /// minute.
@@ -445,6 +466,19 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+
+    #[test]
+    fn a_late_tick_does_not_take_a_slot_twice() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let mut last = None;
+        assert!(take_slot(&mut last, at("2026-11-25T16:15:01Z")));
+        // The tick due at :01 fired after :02 and took :02; the one due at :02 finds it taken.
+        assert!(take_slot(&mut last, at("2026-11-25T16:15:02Z")));
+        assert!(!take_slot(&mut last, at("2026-11-25T16:15:02Z")));
+        assert!(!take_slot(&mut last, at("2026-11-25T16:15:01Z")));
+        assert!(take_slot(&mut last, at("2026-11-25T16:15:03Z")));
+        assert_eq!(last, Some(at("2026-11-25T16:15:03Z")));
+    }
 
     #[test]
     fn targets_are_grouped_by_schedule() {
