@@ -1,6 +1,7 @@
 //! The `driftwatch` command: parses arguments, sets up logging, calls the library and
 //! turns outcomes into exit codes. No logic of its own.
 
+mod allocator;
 mod cli;
 
 use std::io::IsTerminal as _;
