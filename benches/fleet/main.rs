@@ -6,6 +6,9 @@
 //! Options: `--smoke`, `--sizes 10,100,1000`, `--reps 5`, `--no-peers`,
 //! `--work DIR` (scratch, default `target/bench-fleet`), `--keep` (keep the stores).
 
+// The in-process rendering figure runs on the allocator the `driftwatch` binary uses.
+#[path = "../../src/allocator.rs"]
+mod allocator;
 mod measure;
 mod peers;
 mod render;
