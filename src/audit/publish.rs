@@ -1,7 +1,7 @@
 //! Publishing a committed run's reports: the index and run page, then target and group
-//! pages a few units at a time ([`units`]), each unit's snapshots read back from the
-//! store for its own pages only, so memory does not grow with the fleet (1,000
-//! targets' pages are ~100 MB of HTML).
+//! pages by unit ([`units`]), each unit's snapshots read back from the store for its
+//! own pages only and a few units in flight at a time, so memory does not grow with
+//! the fleet (1,000 targets' pages are ~150 MB of HTML).
 //!
 //! A run's page is the record of that run: it is written when the run is published,
 //! and the pages of earlier runs are left as written (each is ~9.5 MB at 1,000
@@ -9,25 +9,19 @@
 //! audit). Only a recent run whose page is missing gets one. `gc`, which removes run
 //! pages, publishes again ([`republish`]) so that no page links to one it removed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::StreamExt as _;
 
 use super::evaluate::SettingNames;
 use super::units;
 use super::{AuditError, REPORT_HISTORY};
 use crate::report::{self, MAX_RUN_PAGES};
 use crate::run::{Run, RunId};
-use crate::snapshot::Snapshot;
 use crate::store::Store;
 
 /// Snapshots read at a time.
 const READ_AHEAD: usize = 8;
-/// Pages written at a time.
-const WRITES_AHEAD: usize = 8;
-/// Targets or groups whose pages are rendered together (spread over the cores): what
-/// is held at once is their snapshots and pages (~150 KB a page).
-const UNITS_PER_BATCH: usize = 8;
 
 /// Which run pages a publish writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,24 +88,8 @@ pub(super) async fn publish_reports(
     }
     let run_pages_ms = lap(&mut since);
     // Target and group pages, by unit (a group's members and its page share snapshots,
-    // read and parsed once), a batch at a time: read, rendered on every core, written.
-    let units = units::of(&prepared);
-    for batch in units.chunks(UNITS_PER_BATCH) {
-        let reads: Vec<_> = batch.iter().map(|unit| unit.read(store)).collect();
-        let snapshots: Vec<BTreeMap<String, Snapshot>> = futures::stream::iter(reads)
-            .buffered(READ_AHEAD)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
-        let rendered = units::render(&prepared, batch, &snapshots)?;
-        pages += rendered.len();
-        let writes: Vec<_> = rendered
-            .into_iter()
-            .map(|page| async move { store.put_report(&page.path, page.html).await })
-            .collect();
-        futures::stream::iter(writes).buffer_unordered(WRITES_AHEAD).try_collect::<()>().await?;
-    }
+    // read and parsed once).
+    pages += units::publish(store, &prepared, &units::of(&prepared)).await?;
     let target_and_group_pages_ms = lap(&mut since);
     tracing::debug!(
         pages,

@@ -1,10 +1,11 @@
 //! Target and group pages rendered by unit: a target outside any group, or a group's
 //! members with the group page. A unit's snapshots are read once and serve all of its
-//! pages; a batch of units is rendered on every core (rendering is CPU-bound and, once
-//! collection is over, the only work left).
+//! pages; units are rendered on every core (rendering is CPU-bound and, once collection
+//! is over, the only work left) while the runtime reads and writes around them.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::AuditError;
 use crate::report::{Page, Prepared, ReportError};
@@ -66,51 +67,120 @@ impl Unit<'_> {
     }
 }
 
-/// Every page of `units` (`snapshots[i]` is `units[i]`'s), in unit order, rendered on
-/// up to [`MAX_RENDER_THREADS`] threads. On a current-thread runtime (tests) the
-/// rendering stays on the one thread.
-pub(super) fn render(
+/// Renders every page of `units` and writes it to the store; returns how many.
+///
+/// On a multi-thread runtime this is a pipeline: the runtime reads snapshots ahead and
+/// writes finished pages while up to [`MAX_RENDER_THREADS`] threads render, so neither
+/// the disk nor the cores wait for the other (a batch-at-a-time loop kept two cores
+/// about half busy). What is held at once stays bounded by the channels: [`AHEAD`]
+/// units read and waiting, [`AHEAD`] units rendered and waiting, [`WRITES_AHEAD`]
+/// pages being written. On a current-thread runtime (tests) it all stays on the one
+/// thread, a unit at a time.
+pub(super) async fn publish(
+    store: &Store,
     prepared: &Prepared<'_>,
     units: &[Unit<'_>],
-    snapshots: &[BTreeMap<String, Snapshot>],
-) -> Result<Vec<Page>, ReportError> {
+) -> Result<usize, AuditError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(MAX_RENDER_THREADS)
         .min(units.len());
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if threads <= 1 || !multi_thread {
-        let mut pages = Vec::new();
-        for (unit, snapshots) in units.iter().zip(snapshots) {
-            pages.extend(unit.render(prepared, snapshots)?);
-        }
-        return Ok(pages);
-    }
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(unit) = units.get(i) else { return done };
-            done.push((i, unit.render(prepared, &snapshots[i])));
-        }
-    };
-    // This worker thread renders too; tokio moves its other tasks elsewhere meanwhile.
-    let mut done = tokio::task::block_in_place(|| {
-        std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-            let mut done = work();
-            for helper in helpers {
-                done.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+    if threads == 0 || !multi_thread {
+        let mut written = 0;
+        for unit in units {
+            let snapshots = unit.read(store).await?;
+            for page in unit.render(prepared, &snapshots)? {
+                store.put_report(&page.path, page.html).await?;
+                written += 1;
             }
-            done
-        })
-    });
-    done.sort_by_key(|(i, _)| *i);
-    let mut pages = Vec::new();
-    for (_, rendered) in done {
-        pages.extend(rendered?);
+        }
+        return Ok(written);
     }
-    Ok(pages)
+    let handle = tokio::runtime::Handle::current();
+    let (work_tx, work_rx) = tokio::sync::mpsc::channel::<(usize, Snapshots)>(AHEAD);
+    let (page_tx, page_rx) = tokio::sync::mpsc::channel::<Rendered>(AHEAD);
+    let work_rx = std::sync::Mutex::new(work_rx);
+    // This worker thread runs the I/O side; tokio moves its other tasks elsewhere.
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let (work_rx, page_tx) = (&work_rx, page_tx.clone());
+                scope.spawn(move || render_worker(prepared, units, work_rx, &page_tx));
+            }
+            drop(page_tx);
+            // Returning (on an error too) drops both channel ends the workers use, so
+            // they stop and the scope can end.
+            handle.block_on(async move {
+                let read = read_ahead(store, units, work_tx);
+                let write = write_pages(store, page_rx);
+                futures::try_join!(read, write).map(|((), written)| written)
+            })
+        })
+    })
+}
+
+/// A unit's snapshots, by target name.
+type Snapshots = BTreeMap<String, Snapshot>;
+/// A unit's pages, or why they could not be rendered.
+type Rendered = Result<Vec<Page>, ReportError>;
+
+/// Units read ahead of the renderers, and rendered units ahead of the writes.
+const AHEAD: usize = 4;
+/// Snapshot reads at a time.
+const READS_AHEAD: usize = 8;
+/// Page writes at a time.
+const WRITES_AHEAD: usize = 8;
+
+/// Reads each unit's snapshots, in order, and hands them to the renderers.
+async fn read_ahead(
+    store: &Store,
+    units: &[Unit<'_>],
+    work: tokio::sync::mpsc::Sender<(usize, Snapshots)>,
+) -> Result<(), AuditError> {
+    let mut reads = futures::stream::iter(units.iter().enumerate())
+        .map(|(i, unit)| async move { Ok::<_, AuditError>((i, unit.read(store).await?)) })
+        .buffered(READS_AHEAD);
+    while let Some(read) = reads.next().await {
+        if work.send(read?).await.is_err() {
+            break; // the renderers stopped: the write side has the error
+        }
+    }
+    Ok(())
+}
+
+/// Writes pages as the renderers finish them, until every renderer is done.
+async fn write_pages(
+    store: &Store,
+    mut rendered: tokio::sync::mpsc::Receiver<Rendered>,
+) -> Result<usize, AuditError> {
+    let units = futures::stream::poll_fn(move |cx| rendered.poll_recv(cx));
+    let pages = units
+        .map(|pages| pages.map_err(AuditError::from))
+        .map_ok(|pages| futures::stream::iter(pages.into_iter().map(Ok::<_, AuditError>)));
+    pages
+        .try_flatten()
+        .map_ok(|page| async move {
+            store.put_report(&page.path, page.html).await.map_err(AuditError::from)
+        })
+        .try_buffer_unordered(WRITES_AHEAD)
+        .try_fold(0, |written, ()| async move { Ok(written + 1) })
+        .await
+}
+
+/// One rendering thread: takes the next unit read, renders it, passes its pages on.
+fn render_worker(
+    prepared: &Prepared<'_>,
+    units: &[Unit<'_>],
+    work: &std::sync::Mutex<tokio::sync::mpsc::Receiver<(usize, Snapshots)>>,
+    pages: &tokio::sync::mpsc::Sender<Rendered>,
+) {
+    loop {
+        let next = work.lock().expect("work queue lock").blocking_recv();
+        let Some((i, snapshots)) = next else { return };
+        if pages.blocking_send(units[i].render(prepared, &snapshots)).is_err() {
+            return;
+        }
+    }
 }

@@ -190,6 +190,51 @@ fn unreachable_target_is_recorded_and_the_run_goes_on() {
     assert!(ws.store().join("reports/targets/gone.html").is_file());
 }
 
+/// Target pages are rendered on several threads while the runtime writes them: a write
+/// that fails must end the audit with the error (exit 3), not leave it waiting on the
+/// renderers, and the run stays committed.
+#[test]
+fn a_report_write_that_fails_ends_the_audit_with_the_run_committed() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let names: Vec<String> = (0..24).map(|i| format!("gone-{i:02}")).collect();
+    let targets: Vec<Target<'_>> = names
+        .iter()
+        .map(|name| Target { name, port: closed, role: "primary", user: "postgres" })
+        .collect();
+    let ws = Workspace::new(&targets);
+    ws.audit_json();
+    let pages = ws.store().join("reports/targets");
+    std::fs::remove_dir_all(&pages).unwrap();
+    std::fs::write(&pages, "a file where the folder was").unwrap();
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(["audit", "--config"])
+        .arg(ws.config())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the audit still runs a minute after its report writes failed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("reports/targets/gone-"), "the error names the page:\n{stderr}");
+    assert_eq!(ws.count_files("runs"), 2, "both runs committed");
+}
+
 #[test]
 fn fail_on_turns_findings_into_exit_code_1() {
     require_port(PRIMARY_PORT, "PostgreSQL (primary)");
