@@ -53,6 +53,18 @@ impl Restarted {
     }
 }
 
+/// Whether [`restarted`] would find anything in `snapshot`: a `pending.<name>` key, or
+/// a setting flagged `pending_restart`. Reads, copies nothing.
+fn awaits_restart(snapshot: &Snapshot) -> bool {
+    let pending_key = snapshot
+        .config
+        .range::<str, _>((std::ops::Bound::Included(PENDING_PREFIX), std::ops::Bound::Unbounded))
+        .next()
+        .is_some_and(|(key, _)| key.starts_with(PENDING_PREFIX));
+    pending_key
+        || snapshot.config.iter().any(|(key, e)| e.pending_restart && key.starts_with("setting."))
+}
+
 /// `snapshot` with every `pending.<name>` applied to `setting.<name>` (value, unit and
 /// where it is set) and the `pending.` keys removed.
 pub fn restarted(snapshot: &Snapshot) -> Restarted {
@@ -81,7 +93,13 @@ pub fn restarted(snapshot: &Snapshot) -> Restarted {
             e.pending_restart = false;
         }
     }
-    Restarted { snapshot: Snapshot { config, ..snapshot.clone() }, changed, unknown }
+    let snapshot = Snapshot {
+        target: snapshot.target.clone(),
+        kind: snapshot.kind,
+        server: snapshot.server.clone(),
+        config,
+    };
+    Restarted { snapshot, changed, unknown }
 }
 
 /// One collected member of a group (or a target alone), with its live findings.
@@ -102,6 +120,10 @@ pub fn evaluate(
     not_collected: &[(&str, Role)],
     today: chrono::NaiveDate,
 ) -> Vec<Vec<Finding>> {
+    // Nearly always nothing awaits a restart: say so without copying any snapshot.
+    if !subjects.iter().any(|s| awaits_restart(s.snapshot)) {
+        return vec![Vec::new(); subjects.len()];
+    }
     let after: Vec<Restarted> = subjects.iter().map(|s| restarted(s.snapshot)).collect();
     if after.iter().all(Restarted::is_unchanged) {
         return vec![Vec::new(); subjects.len()];

@@ -195,3 +195,19 @@ fn restarted_applies_values_and_keeps_provenance() {
     assert!(!r.snapshot.config.contains_key("pending.max_connections"));
     assert_eq!(r.changed.get("setting.max_connections"), Some(&PendingKind::Restart));
 }
+
+#[test]
+fn awaits_restart_agrees_with_restarted() {
+    let cases = [
+        ("max_connections = 100\nwal_level = replica", false),
+        ("max_connections = 100\npending.max_connections = 200", true),
+        ("max_connections = 100\nflag.max_connections", true),
+        // A key that sorts right after the `pending.` range is no pending value.
+        ("max_connections = 100\npendingx = 1", false),
+    ];
+    for (lines, expected) in cases {
+        let (snap, _) = member(Role::Primary, lines);
+        assert_eq!(awaits_restart(&snap), expected, "{lines}");
+        assert_eq!(!restarted(&snap).is_unchanged(), expected, "{lines}");
+    }
+}
