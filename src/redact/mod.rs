@@ -155,14 +155,24 @@ impl Redactor {
         let keep_or_mark = |secret: &str| {
             if is_marker(secret) { secret.to_owned() } else { self.marker(secret) }
         };
+        // Both patterns need a `=` or `:` (`password=…`, `scheme://user:…@`); most
+        // values have neither.
+        if !input.bytes().any(|b| b == b'=' || b == b':') {
+            return Cow::Borrowed(input);
+        }
         let once = CONNINFO_PASSWORD.replace_all(input, |c: &regex::Captures<'_>| {
             format!("{}{}{}", &c[1], &c[2], keep_or_mark(&c[3]))
         });
-        let out = URL_PASSWORD
-            .replace_all(&once, |c: &regex::Captures<'_>| {
-                format!("{}{}@", &c[1], keep_or_mark(&c[2]))
-            })
-            .into_owned();
+        let twice = match URL_PASSWORD.replace_all(&once, |c: &regex::Captures<'_>| {
+            format!("{}{}@", &c[1], keep_or_mark(&c[2]))
+        }) {
+            Cow::Owned(out) => Some(out),
+            Cow::Borrowed(_) => None,
+        };
+        let out = match (twice, once) {
+            (Some(out), _) | (None, Cow::Owned(out)) => out,
+            (None, Cow::Borrowed(_)) => return Cow::Borrowed(input),
+        };
         if out == input { Cow::Borrowed(input) } else { Cow::Owned(out) }
     }
 
