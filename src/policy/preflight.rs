@@ -47,12 +47,6 @@ pub struct Restarted {
     pub unknown: BTreeSet<String>,
 }
 
-impl Restarted {
-    fn is_unchanged(&self) -> bool {
-        self.changed.is_empty() && self.unknown.is_empty()
-    }
-}
-
 /// Whether [`restarted`] would find anything in `snapshot`: a `pending.<name>` key, or
 /// a setting flagged `pending_restart`. Reads, copies nothing.
 fn awaits_restart(snapshot: &Snapshot) -> bool {
@@ -125,9 +119,6 @@ pub fn evaluate(
         return vec![Vec::new(); subjects.len()];
     }
     let after: Vec<Restarted> = subjects.iter().map(|s| restarted(s.snapshot)).collect();
-    if after.iter().all(Restarted::is_unchanged) {
-        return vec![Vec::new(); subjects.len()];
-    }
     let members: Vec<Member<'_>> = subjects
         .iter()
         .zip(&after)
