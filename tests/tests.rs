@@ -3,6 +3,7 @@
 
 mod audit;
 mod bad_input;
+mod binary;
 mod check;
 mod crash;
 mod history;
