@@ -319,7 +319,11 @@ fn serve_alert_rules_pass_promtool() {
 #[test]
 fn serve_shipped_configs_are_valid() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for example in ["deploy/examples/driftwatch.toml", "deploy/examples/serve.toml"] {
+    for example in [
+        "deploy/examples/driftwatch.toml",
+        "deploy/examples/replicas.toml",
+        "deploy/examples/serve.toml",
+    ] {
         if let Err(e) = driftwatch::config::load(&root.join(example)) {
             panic!("{example}:\n{e}");
         }
