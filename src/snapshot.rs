@@ -97,6 +97,10 @@ impl fmt::Display for PendingKind {
     }
 }
 
+/// The state reading every collector fills with the server's uptime in seconds: counter
+/// rules compare two collections only when the server did not restart in between.
+pub const UPTIME_KEY: &str = "state.uptime_s";
+
 /// The namespace of values that take effect on the next restart or reload:
 /// `pending.<name>` holds what `setting.<name>` will become.
 pub const PENDING_PREFIX: &str = "pending.";

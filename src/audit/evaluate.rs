@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use super::Previous;
 use crate::config::Target;
-use crate::policy::{self, Group, Member, PolicySet, TargetFacts, preflight};
+use crate::policy::{self, Earlier, Group, Member, PolicySet, TargetFacts, preflight};
 use crate::report::Settings;
 use crate::run::TargetRun;
 use crate::snapshot::{Role, Snapshot};
@@ -54,6 +55,8 @@ struct Collected {
 /// Evaluates targets as they arrive (see the module docs).
 pub struct Evaluator<'a> {
     policies: &'a PolicySet,
+    /// Each target's previous collection, for counter rules.
+    previous: &'a Previous,
     today: NaiveDate,
     /// Members of each group not collected yet.
     outstanding: HashMap<String, usize>,
@@ -65,13 +68,19 @@ pub struct Evaluator<'a> {
 
 impl<'a> Evaluator<'a> {
     /// For a run of `targets` (a group's members are the targets of the run sharing it).
-    pub fn new(policies: &'a PolicySet, targets: &[&Target], today: NaiveDate) -> Self {
+    pub fn new(
+        policies: &'a PolicySet,
+        targets: &[&Target],
+        previous: &'a Previous,
+        today: NaiveDate,
+    ) -> Self {
         let mut outstanding = HashMap::new();
         for g in targets.iter().filter_map(|t| t.group.as_ref()) {
             *outstanding.entry(g.clone()).or_default() += 1;
         }
         Evaluator {
             policies,
+            previous,
             today,
             outstanding,
             waiting: HashMap::new(),
@@ -103,6 +112,13 @@ impl<'a> Evaluator<'a> {
         }
         self.done.sort_by_key(|(i, _)| *i);
         (self.done.into_iter().map(|(_, t)| t).collect(), self.settings)
+    }
+
+    /// The target's previous successful collection, as counter rules compare with it.
+    fn earlier(&self, t: &TargetRun) -> Option<Earlier<'a>> {
+        let previous = self.previous.get(&t.name)?;
+        let seconds = (t.collected_at - previous.collected_at).num_milliseconds() as f64 / 1000.0;
+        Some(Earlier { state: &previous.state, seconds })
     }
 
     /// Evaluates the members of one group (or one ungrouped target), in run order.
@@ -147,6 +163,7 @@ impl<'a> Evaluator<'a> {
                     snapshot,
                     &t.state,
                     group.as_ref(),
+                    self.earlier(t),
                     self.today,
                 ));
             }
@@ -166,6 +183,7 @@ impl<'a> Evaluator<'a> {
                         },
                         snapshot: m.snapshot.as_ref()?,
                         state: &t.state,
+                        earlier: self.earlier(t),
                         live,
                     })
                 })

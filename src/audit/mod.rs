@@ -160,7 +160,7 @@ async fn run_inner(
         // A crash between the last commit and its index entries is repaired here.
         store.index_run(&store.get_run_without_findings(last).await?).await?;
     }
-    let previous = PreviousSnapshots::find(store, &earlier, targets).await?;
+    let previous = Previous::find(store, &earlier, targets).await?;
     progress.started(targets.len());
 
     // Futures collected into a Vec (not a stream of closures) keep this future `Send`
@@ -179,7 +179,8 @@ async fn run_inner(
         futures::stream::iter(collections).buffer_unordered(config.audit.concurrency);
     // Each target is evaluated once its whole group is collected; snapshots are
     // dropped then (see `evaluate`).
-    let mut evaluator = evaluate::Evaluator::new(policies, targets, started_at.date_naive());
+    let mut evaluator =
+        evaluate::Evaluator::new(policies, targets, &previous, started_at.date_naive());
     while let Some((i, target, collected, duration_ms)) = collections.next().await {
         let (result, snapshot) =
             assess(target, collected, duration_ms, store, &previous, &redactor).await?;
@@ -254,7 +255,7 @@ async fn assess(
     collected: Result<Collected, CollectError>,
     duration_ms: u64,
     store: &Store,
-    previous: &PreviousSnapshots,
+    previous: &Previous,
     redactor: &redact::Redactor,
 ) -> Result<(TargetRun, Option<Snapshot>), StoreError> {
     let collected_at = Utc::now();
@@ -293,7 +294,7 @@ async fn assess(
     redactor.state(&mut state);
 
     let (digest, written) = store.put_snapshot(&snapshot).await?;
-    if let Some(before) = previous.get(&target.name) {
+    if let Some(before) = previous.get(&target.name).map(|p| &p.snapshot) {
         if *before != digest {
             let old = store.get_snapshot(&target.name, before).await?;
             result.changes = diff::diff(&old, &snapshot);
@@ -341,11 +342,19 @@ fn log_target(result: &TargetRun) {
     }
 }
 
-/// The latest stored snapshot of each target, found by reading manifests newest first
-/// until every target is accounted for.
-struct PreviousSnapshots(HashMap<String, Digest>);
+/// Each target's latest successful collection in the store: its snapshot (what this
+/// run's diff compares with) and its state and time (what counter rules compare
+/// with), found by reading manifests newest first until every target is accounted for.
+pub(crate) struct Previous(HashMap<String, PreviousCollection>);
 
-impl PreviousSnapshots {
+/// One target's latest successful collection.
+pub(crate) struct PreviousCollection {
+    pub snapshot: Digest,
+    pub state: std::sync::Arc<crate::snapshot::State>,
+    pub collected_at: DateTime<Utc>,
+}
+
+impl Previous {
     async fn find(store: &Store, runs: &[RunId], targets: &[&Target]) -> Result<Self, StoreError> {
         let mut found = HashMap::new();
         let names: HashSet<&str> = targets.iter().map(|t| t.name.as_str()).collect();
@@ -360,15 +369,20 @@ impl PreviousSnapshots {
                     && names.contains(t.name.as_str())
                     && !found.contains_key(&t.name)
                 {
-                    found.insert(t.name, digest);
+                    let collection = PreviousCollection {
+                        snapshot: digest,
+                        state: t.state,
+                        collected_at: t.collected_at,
+                    };
+                    found.insert(t.name, collection);
                     wanted -= 1;
                 }
             }
         }
-        Ok(PreviousSnapshots(found))
+        Ok(Previous(found))
     }
 
-    fn get(&self, target: &str) -> Option<&Digest> {
+    pub(crate) fn get(&self, target: &str) -> Option<&PreviousCollection> {
         self.0.get(target)
     }
 }

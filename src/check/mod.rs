@@ -146,6 +146,12 @@ pub fn needs_live_server(rule: &Rule) -> Option<String> {
     if let Some(when) = rule.when.as_ref().filter(|w| live_key(&w.key)) {
         return Some(format!("its condition reads {} from the running server", when.key));
     }
+    if let Expect::Counter { measure, .. } = &rule.expect {
+        return Some(format!(
+            "`{}` compares two collections of a running server",
+            measure.as_str()
+        ));
+    }
     if is_group_operator(&rule.expect) {
         return Some(format!("`{}` compares the servers of a group", rule.expect));
     }

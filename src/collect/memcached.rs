@@ -25,14 +25,15 @@
 //! - `state.connect_ms` (`ms`): time to connect and answer `version`.
 //! - From `stats`: `state.curr_connections`, `.total_connections`,
 //!   `.rejected_connections`, `.listen_disabled_num` (times `maxconns` was hit),
-//!   `.evictions`, `.curr_items`, `.uptime` (`s`), `.bytes` and `.limit_maxbytes` (`B`).
+//!   `.evictions`, `.curr_items`, `.uptime` (`s`), `.bytes` and `.limit_maxbytes` (`B`);
+//!   the uptime also as `state.uptime_s`, the name every collector gives it.
 
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 
-use super::{CollectError, Collected, Endpoint, failed, human_duration, unreachable};
+use super::{CollectError, Collected, Endpoint, UPTIME_KEY, failed, human_duration, unreachable};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The longest line accepted from the server.
@@ -99,6 +100,9 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
         if let Some(&(_, unit)) = wanted.iter().find(|(n, _)| *n == name) {
             let mut entry = Entry::new(value);
             entry.unit = unit.map(str::to_owned);
+            if name == "uptime" {
+                state.insert(UPTIME_KEY.into(), entry.clone());
+            }
             state.insert(format!("state.{name}"), entry);
         }
     }

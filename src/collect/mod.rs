@@ -15,6 +15,9 @@
 //!   role); `State` holds readings that move on their own (lag, positions, replica
 //!   lists, latency). Mixing them would break snapshot deduplication.
 //! - **One connection** per target per collection, closed before returning.
+//! - **Uptime.** Every collector of a server that has one reports
+//!   [`UPTIME_KEY`] (`state.uptime_s`, seconds since the server started): counter rules
+//!   use it to tell a restart (counters back at zero) from a quiet period.
 //! - Collectors return raw values; redaction happens in the caller before anything
 //!   else sees them. Errors must not contain the connection password (the caller
 //!   redacts them too).
@@ -30,6 +33,8 @@ mod sql;
 use std::time::Duration;
 
 use crate::snapshot::{Kind, Snapshot, State};
+
+pub use crate::snapshot::UPTIME_KEY;
 
 /// What one collection returns.
 #[derive(Debug, Clone)]

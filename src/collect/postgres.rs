@@ -28,6 +28,7 @@
 //! # State (`Collected::state`), every value text
 //!
 //! - `state.connect_ms` (`ms`): time to connect and authenticate.
+//! - `state.uptime_s` (`s`): seconds since the postmaster started.
 //! - Per row of `pg_stat_replication` (standbys streaming from this server), keyed by
 //!   `application_name` (else `client_addr:client_port`; `@addr:port` is appended on a
 //!   clash): `state.replica.<name>.client_addr`, `.state`, `.sync_state`,
@@ -63,7 +64,7 @@ use sqlx::{Connection as _, Row as _};
 
 mod pending;
 
-use super::{CollectError, Collected, Endpoint, failed, human_duration};
+use super::{CollectError, Collected, Endpoint, UPTIME_KEY, failed, human_duration};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The grant to name when a privilege is missing.
@@ -111,12 +112,15 @@ async fn read(
     connect_ms: u128,
 ) -> Result<Collected, CollectError> {
     check_privileges(conn).await?;
-    let server = server_info(conn).await?;
+    let (server, uptime_s) = server_info(conn).await?;
     let (mut config, boot) = settings(conn).await?;
     pending::read(conn, &mut config, &boot).await?;
 
     let mut state = State::new();
     state.insert("state.connect_ms".into(), Entry::new(connect_ms.to_string()).with_unit("ms"));
+    if let Some(uptime_s) = uptime_s {
+        state.insert(UPTIME_KEY.into(), Entry::new(uptime_s).with_unit("s"));
+    }
     replicas(conn, &mut state).await?;
     slots(conn, &mut state).await?;
     if server.role == Role::Replica {
@@ -153,19 +157,22 @@ async fn check_privileges(conn: &mut Session<'_>) -> Result<(), CollectError> {
     )))
 }
 
-async fn server_info(conn: &mut Session<'_>) -> Result<ServerInfo, CollectError> {
+/// The version and role, and the seconds since the postmaster started.
+async fn server_info(conn: &mut Session<'_>) -> Result<(ServerInfo, Option<String>), CollectError> {
     let row = fetch_one(
         conn,
         "reading server version",
-        "SELECT current_setting('server_version'), pg_is_in_recovery()::text",
+        "SELECT current_setting('server_version'), pg_is_in_recovery()::text,
+                floor(extract(epoch FROM now() - pg_postmaster_start_time()))::bigint::text",
     )
     .await?;
+    let uptime_s = text(&row, 2)?;
     let version = text(&row, 0)?.unwrap_or_default();
     let role = match text(&row, 1)?.as_deref() {
         Some("true") => Role::Replica,
         _ => Role::Primary,
     };
-    Ok(ServerInfo { version, role })
+    Ok((ServerInfo { version, role }, uptime_s))
 }
 
 /// The settings, and each one's `boot_val` (what it goes back to when no file sets it).

@@ -93,7 +93,7 @@ pub(super) fn verdict(
                     format!("Not applicable: {} is the group's primary.", target.name),
                 );
             }
-            let lookup = Lookup { snapshot: primary.snapshot, state: primary.state };
+            let lookup = Lookup { snapshot: primary.snapshot, state: primary.state, earlier: None };
             let Some(theirs) = lookup.get(key) else {
                 return (
                     S::Error,
@@ -174,7 +174,7 @@ fn unique(
         .iter()
         .filter(|m| m.name != target.name)
         .filter(|m| {
-            Lookup { snapshot: m.snapshot, state: m.state }
+            Lookup { snapshot: m.snapshot, state: m.state, earlier: None }
                 .get(key)
                 .is_some_and(|e| e.value.trim().eq_ignore_ascii_case(ours.value.trim()))
         })
@@ -289,7 +289,8 @@ missing = "not_applicable"
         let me = list.iter().find(|m| m.name == of).unwrap();
         let labels = Default::default();
         let facts = TargetFacts { name: of, kind: Kind::Postgres, role: me.role, labels: &labels };
-        let mut findings = evaluate_in(&set, &facts, me.snapshot, me.state, Some(&group), today());
+        let mut findings =
+            evaluate_in(&set, &facts, me.snapshot, me.state, Some(&group), None, today());
         findings.sort_by(|a, b| a.rule.cmp(&b.rule));
         let got: Vec<String> =
             findings.iter().map(|f| format!("{} {}", f.rule, f.status)).collect();

@@ -404,7 +404,18 @@ fn rule(raw: RawRule, sink: &mut Sink<'_>) -> Option<Rule> {
         );
         sink.at(raw.severity.span(), msg);
     }
+    let expect_span = raw.expect.span();
     let expect = operators(raw.expect, "expect", sink);
+    if let Some(crate::policy::rule::Expect::Counter { measure, .. }) = &expect
+        && !raw.key.get_ref().starts_with("state.")
+    {
+        let msg = format!(
+            "`{}` judges a counter between two collections: its key must be a `state.` reading, not `{}`",
+            measure.as_str(),
+            raw.key.get_ref()
+        );
+        sink.at(expect_span, msg);
+    }
     let when = raw.when.map(|w| condition(w, sink));
     let roles = roles(raw.roles, "roles", sink);
     if sink.diags.len() != before {

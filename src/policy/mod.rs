@@ -7,12 +7,14 @@
 //! [`Finding`]s: a policy violation is a finding, never an error.
 //!
 //! - [`rule`]: rules, operators, and checking one value.
+//! - [`counter`]: `increase` and `rate`, judged against the previous collection.
 //! - [`units`]: PostgreSQL memory and time units.
 //! - [`waiver`]: dated exceptions to a rule.
 //! - [`lint`]: checks beyond loading (unknown settings, units, expired waivers).
 //! - [`overlay`]: per-environment changes to a rule (`[[overlay]]`).
 //! - `load`: raw TOML → validated types, with diagnostics.
 
+pub mod counter;
 pub mod group;
 pub mod lint;
 mod load;
@@ -31,9 +33,10 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::finding::{Finding, FindingStatus};
 use crate::run::{PolicyBundle, PolicyRef};
 use crate::snapshot::{Entry, Kind, Role, Snapshot, State};
+pub use counter::Earlier;
 pub use group::{Group, Member};
 pub use overlay::Overlay;
-pub use rule::{Condition, Expect, Literal, Missing, Parity, Rule};
+pub use rule::{Condition, Expect, Literal, Measure, Missing, Parity, Rule};
 pub use waiver::Waiver;
 
 /// One policy file as read from disk.
@@ -249,11 +252,12 @@ pub fn evaluate(
     state: &State,
     today: chrono::NaiveDate,
 ) -> Vec<Finding> {
-    evaluate_in(set, target, snapshot, state, None, today)
+    evaluate_in(set, target, snapshot, state, None, None, today)
 }
 
 /// Evaluate every rule of every policy that applies to `target`, as a member of
-/// `group` when it has one: one finding per rule, waivers applied, sorted by severity
+/// `group` when it has one, with its `earlier` collection for counter operators (none:
+/// they are not applicable): one finding per rule, waivers applied, sorted by severity
 /// (most severe first) then rule id.
 pub fn evaluate_in(
     set: &PolicySet,
@@ -261,9 +265,10 @@ pub fn evaluate_in(
     snapshot: &Snapshot,
     state: &State,
     group: Option<&Group<'_>>,
+    earlier: Option<Earlier<'_>>,
     today: chrono::NaiveDate,
 ) -> Vec<Finding> {
-    let lookup = Lookup { snapshot, state };
+    let lookup = Lookup { snapshot, state, earlier };
     let mut findings = Vec::new();
     for policy in set.policies.iter().filter(|p| p.applies_to.matches(target)) {
         for rule in &policy.rules {
@@ -306,6 +311,8 @@ fn disabled(policy: &str, rule: &Rule, overlay: &Overlay) -> Finding {
 struct Lookup<'a> {
     snapshot: &'a Snapshot,
     state: &'a State,
+    /// The target's previous collection, for counter operators.
+    earlier: Option<Earlier<'a>>,
 }
 
 impl Lookup<'_> {
@@ -328,7 +335,16 @@ fn evaluate_rule(
 ) -> Finding {
     let observed = lookup.get(&rule.key);
     let expected = rule.expect.to_string();
-    let actual = observed.as_ref().map(rule::display_observed);
+    let actual = observed.as_ref().map(|e| match &rule.expect {
+        Expect::Counter { measure, .. } => {
+            let total = rule::display_observed(e);
+            match counter::observed_change(*measure, &rule.key, e, lookup.state, lookup.earlier) {
+                Some(change) => format!("{change} (now {total})"),
+                None => total,
+            }
+        }
+        _ => rule::display_observed(e),
+    });
     let (status, message) =
         verdict(rule, target, lookup, group, observed.as_ref(), &expected, actual.as_deref());
     Finding {
@@ -401,6 +417,17 @@ fn verdict(
     }
     if let Expect::Parity(parity) = rule.expect {
         return group::verdict(parity, rule, target, lookup.snapshot, observed, group);
+    }
+    if let (Expect::Counter { measure, min, max }, Some(entry)) = (&rule.expect, observed) {
+        return counter::verdict(
+            *measure,
+            min.as_ref(),
+            max.as_ref(),
+            key,
+            entry,
+            lookup.state,
+            lookup.earlier,
+        );
     }
     let actual = actual.unwrap_or("absent");
     match rule.expect.check(observed) {

@@ -102,6 +102,8 @@ pub struct Subject<'a> {
     pub facts: TargetFacts<'a>,
     pub snapshot: &'a Snapshot,
     pub state: &'a State,
+    /// Its previous collection, for counter operators.
+    pub earlier: Option<super::Earlier<'a>>,
     pub live: &'a [Finding],
 }
 
@@ -141,7 +143,15 @@ pub fn evaluate(
         .enumerate()
         .map(|(i, s)| {
             let r = &after[i];
-            let post = evaluate_in(set, &s.facts, &r.snapshot, s.state, post_group.as_ref(), today);
+            let post = evaluate_in(
+                set,
+                &s.facts,
+                &r.snapshot,
+                s.state,
+                post_group.as_ref(),
+                s.earlier,
+                today,
+            );
             let mut out: Vec<Finding> =
                 post.into_iter().filter_map(|f| ctx.judge(set, i, f)).collect();
             if let Some(builtin) = ctx.wal_level_minimal(i) {

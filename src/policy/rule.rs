@@ -92,6 +92,34 @@ pub enum Expect {
     Absent,
     /// Compares the target with the other members of its replication group.
     Parity(Parity),
+    /// Judges how much a counter (a `state.` reading that only grows while the server
+    /// runs) moved since the target's previous collection: `increase = { max = 0 }`,
+    /// `rate = { max = 0.5 }` (per second). Evaluated with that collection (see
+    /// `policy::counter`); never a lifetime total.
+    Counter {
+        measure: Measure,
+        /// At least one is set; both in the counter's own unit (per second for `rate`).
+        min: Option<Bound>,
+        max: Option<Bound>,
+    },
+}
+
+/// What a counter operator measures between two collections of one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// The change: now − then.
+    Increase,
+    /// The change per second: (now − then) / seconds between the collections.
+    Rate,
+}
+
+impl Measure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::Increase => "increase",
+            Measure::Rate => "rate",
+        }
+    }
 }
 
 /// The group operators. They need every member's snapshot, so they are evaluated with
@@ -146,6 +174,19 @@ impl fmt::Display for Expect {
             Expect::Present => f.write_str("present"),
             Expect::Parity(p) => write!(f, "{p}"),
             Expect::Absent => f.write_str("absent"),
+            Expect::Counter { measure, min, max } => {
+                let per = if *measure == Measure::Rate { "/s" } else { "" };
+                write!(f, "{} ", measure.as_str())?;
+                match (min, max) {
+                    (Some(lo), Some(hi)) => {
+                        write!(f, "≥ {}{per} and ≤ {}{per}", lo.written, hi.written)?
+                    }
+                    (Some(lo), None) => write!(f, "≥ {}{per}", lo.written)?,
+                    (None, Some(hi)) => write!(f, "≤ {}{per}", hi.written)?,
+                    (None, None) => f.write_str("anything")?,
+                }
+                f.write_str(" since the previous collection")
+            }
         }
     }
 }
@@ -185,21 +226,41 @@ impl Expect {
                 verdict(any)
             }
             Expect::Range { min, max } => {
-                let within = |bound: &Option<Bound>, ok: fn(f64, f64) -> bool| match bound {
-                    None => Ok(true),
-                    Some(b) => units::comparable(&entry.value, entry.unit.as_deref(), b.value)
-                        .map(|(obs, exp)| ok(obs, exp))
-                        .map_err(|e| e.to_string()),
-                };
-                match (within(min, |o, e| o >= e), within(max, |o, e| o <= e)) {
-                    (Ok(a), Ok(b)) => verdict(a && b),
-                    (Err(e), _) | (_, Err(e)) => Outcome::Error(e),
-                }
+                within(&entry.value, entry.unit.as_deref(), min.as_ref(), max.as_ref())
             }
             Expect::Matches(re) => verdict(re.is_match(&entry.value)),
             Expect::Present | Expect::Absent => verdict(true),
             Expect::Parity(p) => Outcome::Error(format!("`{p}` is evaluated with the group")),
+            Expect::Counter { measure, .. } => Outcome::Error(format!(
+                "`{}` is evaluated with the previous collection",
+                measure.as_str()
+            )),
         })
+    }
+}
+
+/// Whether `value` (in `unit`) lies within the bounds, unit-aware.
+pub(super) fn within(
+    value: &str,
+    unit: Option<&str>,
+    min: Option<&Bound>,
+    max: Option<&Bound>,
+) -> Outcome {
+    let check = |bound: Option<&Bound>, ok: fn(f64, f64) -> bool| match bound {
+        None => Ok(true),
+        Some(b) => units::comparable(value, unit, b.value)
+            .map(|(obs, exp)| ok(obs, exp))
+            .map_err(|e| e.to_string()),
+    };
+    match (check(min, |o, e| o >= e), check(max, |o, e| o <= e)) {
+        (Ok(a), Ok(b)) => {
+            if a && b {
+                Outcome::Holds
+            } else {
+                Outcome::Fails
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => Outcome::Error(e),
     }
 }
 

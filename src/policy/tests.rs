@@ -423,3 +423,41 @@ fn read_dir_problems() {
 }
 
 mod baseline;
+
+/// Counter rules through `evaluate_in`: judged against the target's previous
+/// collection, with the change (not the total) as the observed value.
+#[test]
+fn counter_rules_judge_the_change_since_the_previous_collection() {
+    let rules = r#"
+[[rule]]
+id = "EVICT"
+key = "state.evictions"
+expect = { increase = { max = 0 } }
+severity = "low"
+"#;
+    let set = parse(vec![source("p.toml", &format!("{HEADER}{rules}"))]).unwrap();
+    let labels = BTreeMap::new();
+    let target =
+        TargetFacts { name: "db1", kind: Kind::Postgres, role: Role::Primary, labels: &labels };
+    let (snap, now) = snapshot(Role::Primary, "state.evictions = 12\nstate.uptime_s = 4000");
+    let (_, then) = snapshot(Role::Primary, "state.evictions = 3\nstate.uptime_s = 3700");
+    let run = |earlier| evaluate_in(&set, &target, &snap, &now, None, earlier, today()).remove(0);
+
+    let first = run(None);
+    assert_eq!(first.status, FindingStatus::NotApplicable, "{}", first.message);
+
+    let grew = run(Some(Earlier { state: &then, seconds: 300.0 }));
+    assert_eq!(grew.status, FindingStatus::Fail, "{}", grew.message);
+    assert_eq!(grew.actual.as_deref(), Some("+9 in 5 min (now 12)"));
+    assert_eq!(grew.expected, "increase ≤ 0 since the previous collection");
+
+    let (_, same) = snapshot(Role::Primary, "state.evictions = 12\nstate.uptime_s = 3700");
+    let quiet = run(Some(Earlier { state: &same, seconds: 300.0 }));
+    assert_eq!(quiet.status, FindingStatus::Pass, "{}", quiet.message);
+
+    let (_, before_restart) =
+        snapshot(Role::Primary, "state.evictions = 1\nstate.uptime_s = 90000");
+    let restarted = run(Some(Earlier { state: &before_restart, seconds: 300.0 }));
+    assert_eq!(restarted.status, FindingStatus::NotApplicable, "{}", restarted.message);
+    assert!(restarted.message.contains("restarted"), "{}", restarted.message);
+}

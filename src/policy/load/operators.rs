@@ -8,11 +8,11 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::Sink;
-use crate::policy::rule::{Bound, Expect, Literal, Parity};
+use crate::policy::rule::{Bound, Expect, Literal, Measure, Parity};
 use crate::policy::units::Expected;
 
 const OPERATORS: &str = "equals, not_equals, one_of, min, max, matches, present, absent, \
-                         same_as, at_least, unique, matches_declared_role";
+                         same_as, at_least, unique, matches_declared_role, increase, rate";
 
 /// An `expect` or `when` table: operator name → value, both with spans.
 pub(super) type OperatorTable = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
@@ -48,6 +48,8 @@ pub(super) fn operators(
             op @ ("same_as" | "at_least" | "unique" | "matches_declared_role") => {
                 parity(op, &value, what, sink).map(Expect::Parity)
             }
+            "increase" => counter(Measure::Increase, &value, what, sink),
+            "rate" => counter(Measure::Rate, &value, what, sink),
             other => {
                 let msg =
                     format!("unknown operator `{other}` in `{what}` (expected one of {OPERATORS})");
@@ -157,6 +159,56 @@ fn parity(
             None
         }
     }
+}
+
+/// `increase = { max = 0 }`, `rate = { min = 1, max = 100 }`: bounds on a counter's
+/// change (per second for `rate`) since the previous collection. They compare two
+/// collections, so they make no sense as a `when` precondition.
+fn counter(
+    measure: Measure,
+    value: &Spanned<toml::Value>,
+    what: &str,
+    sink: &mut Sink<'_>,
+) -> Option<Expect> {
+    let op = measure.as_str();
+    if what == "when" {
+        sink.at(value.span(), format!("`{op}` compares two collections and cannot be a `when`"));
+        return None;
+    }
+    let toml::Value::Table(table) = value.get_ref() else {
+        let msg = format!(
+            "`{op}` takes bounds, e.g. `{op} = {{ max = 0 }}`, found {}",
+            a(value.get_ref().type_str())
+        );
+        sink.at(value.span(), msg);
+        return None;
+    };
+    let (mut min, mut max, mut ok) = (None, None, true);
+    for (name, bound_value) in table {
+        let spanned = Spanned::new(value.span(), bound_value.clone());
+        match name.as_str() {
+            "min" | "max" => match bound(&spanned, sink) {
+                Some(b) if name == "min" => min = Some(b),
+                Some(b) => max = Some(b),
+                None => ok = false,
+            },
+            other => {
+                sink.at(value.span(), format!("`{op}` takes `min` and `max`, not `{other}`"));
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    if min.is_none() && max.is_none() {
+        sink.at(value.span(), format!("`{op}` needs `min`, `max` or both"));
+        return None;
+    }
+    if let (Some(lo), Some(hi)) = (&min, &max) {
+        range(lo.clone(), hi.clone(), value.span(), sink)?;
+    }
+    Some(Expect::Counter { measure, min, max })
 }
 
 fn presence(op: &str, value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Option<Expect> {

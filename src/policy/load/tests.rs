@@ -207,7 +207,7 @@ expires = 2027-01-01
     check_errors(
         &[("bad.toml", &bad)],
         &[
-            "policies/bad.toml:9:12: unknown operator `greater_than` in `expect` (expected one of equals, not_equals, one_of, min, max, matches, present, absent, same_as, at_least, unique, matches_declared_role)",
+            "policies/bad.toml:9:12: unknown operator `greater_than` in `expect` (expected one of equals, not_equals, one_of, min, max, matches, present, absent, same_as, at_least, unique, matches_declared_role, increase, rate)",
             "policies/bad.toml:15:22: invalid regex: unclosed group",
             "policies/bad.toml:22:12: unknown severity `urgent` (expected critical, high, medium, low or info)",
             "policies/bad.toml:29:1: [[rule]]: unknown field `colour`, expected one of `id`, `key`, `expect`, `severity`, `rationale`, `remediation`, `when`, `roles`, `missing`",
@@ -263,7 +263,7 @@ fn empty_expect() {
     check_errors(
         &[("e.toml", &one_rule("key = \"setting.a\"\nexpect = {}\nseverity = \"low\""))],
         &[
-            "policies/e.toml:9:10: `expect` needs one operator (equals, not_equals, one_of, min, max, matches, present, absent, same_as, at_least, unique, matches_declared_role)",
+            "policies/e.toml:9:10: `expect` needs one operator (equals, not_equals, one_of, min, max, matches, present, absent, same_as, at_least, unique, matches_declared_role, increase, rate)",
         ],
     );
 }
@@ -433,4 +433,63 @@ fn across_files() {
             "policies/b.toml:7:6: duplicate rule id `R` (first defined in a.toml)",
         ],
     );
+}
+
+#[test]
+fn counter_operators_load_with_bounds() {
+    let text = with_header(
+        r#"
+[[rule]]
+id = "A"
+key = "state.evictions"
+expect = { increase = { max = 0 } }
+severity = "low"
+
+[[rule]]
+id = "B"
+key = "state.aborted_connects"
+expect = { rate = { min = 0, max = 0.5 } }
+severity = "medium"
+"#,
+    );
+    check_ok(
+        &text,
+        &[
+            "A state.evictions increase ≤ 0 since the previous collection low [] Error",
+            "B state.aborted_connects rate ≥ 0/s and ≤ 0.5/s since the previous collection medium [] Error",
+        ],
+    );
+}
+
+#[test]
+fn counter_operators_refuse_what_they_cannot_judge() {
+    let rules = [
+        (
+            "key = \"setting.maxconns\"\nexpect = { increase = { max = 0 } }\nseverity = \"low\"",
+            "policies/c.toml:9:10: `increase` judges a counter between two collections: its key must be a `state.` reading, not `setting.maxconns`",
+        ),
+        (
+            "key = \"state.evictions\"\nexpect = { rate = 3 }\nseverity = \"low\"",
+            "policies/c.toml:9:19: `rate` takes bounds, e.g. `rate = { max = 0 }`, found an integer",
+        ),
+        (
+            "key = \"state.evictions\"\nexpect = { rate = { above = 3 } }\nseverity = \"low\"",
+            "policies/c.toml:9:19: `rate` takes `min` and `max`, not `above`",
+        ),
+        (
+            "key = \"state.evictions\"\nexpect = { increase = {} }\nseverity = \"low\"",
+            "policies/c.toml:9:23: `increase` needs `min`, `max` or both",
+        ),
+        (
+            "key = \"state.evictions\"\nexpect = { increase = { min = 5, max = 1 } }\nseverity = \"low\"",
+            "policies/c.toml:9:23: `max` (1) is below `min` (5)",
+        ),
+        (
+            "key = \"state.evictions\"\nexpect = { max = 0 }\nseverity = \"low\"\nwhen = { key = \"state.x\", increase = { max = 1 } }",
+            "policies/c.toml:11:38: `increase` compares two collections and cannot be a `when`",
+        ),
+    ];
+    for (rule, want) in rules {
+        check_errors(&[("c.toml", &one_rule(rule))], &[want]);
+    }
 }

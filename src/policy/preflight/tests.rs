@@ -92,13 +92,19 @@ fn run(members: &[(&str, Role, &str)]) -> (Vec<String>, Vec<String>) {
     let live: Vec<Vec<Finding>> = data
         .iter()
         .zip(&facts)
-        .map(|((_, _, s, st), f)| evaluate_in(&set, f, s, st, Some(&group), today()))
+        .map(|((_, _, s, st), f)| evaluate_in(&set, f, s, st, Some(&group), None, today()))
         .collect();
     let subjects: Vec<Subject<'_>> = data
         .iter()
         .zip(&facts)
         .zip(&live)
-        .map(|(((_, _, s, st), f), l)| Subject { facts: *f, snapshot: s, state: st, live: l })
+        .map(|(((_, _, s, st), f), l)| Subject {
+            facts: *f,
+            snapshot: s,
+            state: st,
+            earlier: None,
+            live: l,
+        })
         .collect();
     let got = evaluate(&set, Some("g"), &subjects, &[], today());
     let mut lines = Vec::new();
