@@ -116,7 +116,7 @@ fn manifest(t0: DateTime<Utc>, i: usize) -> Run {
         finished_at: at,
         trigger: "schedule".into(),
         driftwatch_version: "bench".into(),
-        policy_bundle: PolicyBundle { digest: "b".repeat(64), policies: vec![] },
+        policy_bundle: PolicyBundle { digest: "b".repeat(64), policies: vec![], packs: vec![] },
         previous_run: None,
         summary: Summary::of(&targets),
         targets,

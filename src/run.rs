@@ -63,6 +63,9 @@ pub struct PolicyRef {
     pub sha256: String,
     /// Path relative to the policies folder, `/`-separated.
     pub path: String,
+    /// The pack the file belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack: Option<String>,
 }
 
 /// The exact set of policies a run evaluated.
@@ -71,6 +74,10 @@ pub struct PolicyBundle {
     /// sha256 over the sorted (path, sha256) pairs: the same files give the same digest.
     pub digest: String,
     pub policies: Vec<PolicyRef>,
+    /// The packs the run chose (`[policies] packs`); files of other packs did not run.
+    /// Empty in runs recorded before packs existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packs: Vec<String>,
 }
 
 /// Whether driftwatch could collect a target at all.
@@ -345,7 +352,9 @@ mod tests {
                     version: "1".into(),
                     sha256: "01".repeat(32),
                     path: "postgres/replication.toml".into(),
+                    pack: None,
                 }],
+                packs: vec![],
             },
             previous_run: Some(RunId("20261125T161000Z-0001".into())),
             summary: Summary::of(&targets),

@@ -220,7 +220,7 @@ pub mod fixture {
             finished_at: at("2026-11-25T16:15:02.5Z"),
             trigger: "schedule".into(),
             driftwatch_version: "0.0.0".into(),
-            policy_bundle: PolicyBundle { digest: "d1".into(), policies: vec![] },
+            policy_bundle: PolicyBundle { digest: "d1".into(), policies: vec![], packs: vec![] },
             previous_run: None,
             summary: Summary::of(&targets),
             targets,

@@ -9,7 +9,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use driftwatch::audit::{self, Progress, Trigger};
 use driftwatch::config::{self, StoreLocation};
 use driftwatch::finding::{FindingStatus, Severity};
-use driftwatch::policy;
 use driftwatch::run::{Run, TargetRun, TargetStatus};
 use driftwatch::store::Store;
 
@@ -44,9 +43,9 @@ pub async fn run(args: AuditArgs, show_progress: bool) -> ExitCode {
         Ok(config) => config,
         Err(diagnostics) => return report_diagnostics("config", &diagnostics),
     };
-    let policies = match policy::read_dir(&config.policies_dir).and_then(policy::parse) {
+    let policies = match super::load_policies(&config) {
         Ok(policies) => policies,
-        Err(diagnostics) => return report_diagnostics("policies", &diagnostics),
+        Err(code) => return code,
     };
     let store = match Store::open_with_retry(&config.store, &config.store_retry) {
         Ok(store) => store,

@@ -31,9 +31,13 @@ pub struct CheckArgs {
     /// `./policies`.
     #[arg(long)]
     policies: Option<PathBuf>,
-    /// A driftwatch.toml to take the policy folder from.
+    /// A driftwatch.toml to take the policy folder and packs from.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// A policy pack to run (repeatable). Default: `[policies] packs` of `--config` if
+    /// given, else the default packs (replication, connections).
+    #[arg(long = "pack")]
+    packs: Vec<String>,
     /// The target name waivers are matched against. Default: the file's name.
     #[arg(long)]
     target: Option<String>,
@@ -77,17 +81,36 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: CheckArgs) -> ExitCode {
-    let dir = match (&args.policies, &args.config) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(path)) => match config::load(path) {
-            Ok(config) => config.policies_dir,
+    let loaded = match &args.config {
+        Some(path) => match config::load(path) {
+            Ok(config) => Some(config),
             Err(diagnostics) => return report_diagnostics("config", &diagnostics),
         },
+        None => None,
+    };
+    let dir = match (&args.policies, &loaded) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(config)) => config.policies_dir.clone(),
         (None, None) => PathBuf::from("policies"),
     };
-    let policies = match policy::read_dir(&dir).and_then(policy::parse) {
+    let all = match policy::read_dir(&dir).and_then(policy::parse) {
         Ok(policies) => policies,
         Err(diagnostics) => return report_diagnostics("policies", &diagnostics),
+    };
+    let (packs, file) = match (&loaded, args.packs.is_empty()) {
+        (Some(config), true) => (config.policy_packs.clone(), config.file.clone()),
+        _ if args.packs.is_empty() => (config::PackSelection::default(), dir.clone()),
+        _ => (
+            config::PackSelection {
+                names: args.packs.clone(),
+                origin: config::PackOrigin::CommandLine,
+            },
+            dir.clone(),
+        ),
+    };
+    let policies = match super::select_packs(&all, &packs, &file) {
+        Ok(policies) => policies,
+        Err(code) => return code,
     };
     let mut config = BTreeMap::new();
     let mut problems = Vec::new();

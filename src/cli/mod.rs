@@ -112,6 +112,49 @@ pub fn open_history(arg: &ConfigArg) -> Result<(Config, Store), ExitCode> {
     Ok((config, store))
 }
 
+/// The policies of `config`: every file under `[policies] dir` loaded and checked, then
+/// the packs `[policies] packs` names selected. A problem in any file, or a pack no file
+/// declares, is exit 2 with the place.
+pub fn load_policies(config: &Config) -> Result<driftwatch::policy::PolicySet, ExitCode> {
+    let all = driftwatch::policy::read_dir(&config.policies_dir)
+        .and_then(driftwatch::policy::parse)
+        .map_err(|d| report_diagnostics("policies", &d))?;
+    select_packs(&all, &config.policy_packs, &config.file)
+}
+
+/// `set` narrowed to `packs`; an unknown pack is a diagnostic at `file` where the
+/// selection was written.
+pub fn select_packs(
+    set: &driftwatch::policy::PolicySet,
+    packs: &config::PackSelection,
+    file: &std::path::Path,
+) -> Result<driftwatch::policy::PolicySet, ExitCode> {
+    use config::PackOrigin;
+    // The default names packs of the shipped baselines: a folder of one's own that
+    // lacks some (or declares none) runs what it has.
+    let names: Vec<String> = match packs.origin {
+        PackOrigin::Default => {
+            let declared = set.packs();
+            packs.names.iter().filter(|n| declared.contains(&n.as_str())).cloned().collect()
+        }
+        _ => packs.names.clone(),
+    };
+    set.select(&names).map_err(|e| {
+        let (line, column, message) = match packs.origin {
+            PackOrigin::Config { line, column } => (line, column, format!("policies.packs: {e}")),
+            PackOrigin::Default => {
+                (1, 1, format!("the default policy packs: {e}; choose some with [policies] packs"))
+            }
+            PackOrigin::CommandLine => {
+                eprintln!("error: --pack: {e}");
+                return exit_usage();
+            }
+        };
+        let d = driftwatch::diagnostic::Diagnostic { file: file.to_owned(), line, column, message };
+        report_diagnostics("config", &Diagnostics(vec![d]))
+    })
+}
+
 /// `--fail-on` values.
 pub fn parse_severity(s: &str) -> Result<driftwatch::finding::Severity, String> {
     driftwatch::finding::Severity::parse(s)

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use driftwatch::config;
 use driftwatch::fleet;
-use driftwatch::policy;
 use driftwatch::schedule::{self, Service};
 use driftwatch::store::Store;
 
@@ -28,9 +27,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         eprintln!("error: {}: {e}", config.file.display());
         return exit_usage();
     }
-    let policies = match policy::read_dir(&config.policies_dir).and_then(policy::parse) {
+    let policies = match super::load_policies(&config) {
         Ok(policies) => policies,
-        Err(diagnostics) => return report_diagnostics("policies", &diagnostics),
+        Err(code) => return code,
     };
     let store = match Store::open_with_retry(&config.store, &config.store_retry) {
         Ok(store) => store,

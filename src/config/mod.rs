@@ -43,6 +43,8 @@ pub struct Config {
     pub store_retry: StoreRetry,
     /// Absolute (or config-relative resolved) policies folder.
     pub policies_dir: PathBuf,
+    /// `[policies] packs`: which packs of that folder run.
+    pub policy_packs: PackSelection,
     pub audit: AuditSettings,
     pub retention: Retention,
     /// `[redaction]`: the key of secret fingerprints.
@@ -54,6 +56,34 @@ pub struct Config {
     /// `[[notify]]` webhooks: read by `serve` only.
     pub notify: Vec<Webhook>,
     pub targets: Vec<Target>,
+}
+
+/// `[policies] packs`: the policy packs a run uses (see `policy::PolicySet::select`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackSelection {
+    pub names: Vec<String>,
+    /// Where the selection comes from, for a diagnostic naming a pack no file declares.
+    pub origin: PackOrigin,
+}
+
+/// Where a [`PackSelection`] was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackOrigin {
+    /// Nobody chose: `policy::DEFAULT_PACKS`.
+    Default,
+    /// `[policies] packs`, at this line and column of the config file.
+    Config { line: usize, column: usize },
+    /// A command's `--pack` options.
+    CommandLine,
+}
+
+impl Default for PackSelection {
+    fn default() -> Self {
+        PackSelection {
+            names: crate::policy::DEFAULT_PACKS.iter().map(|p| (*p).to_owned()).collect(),
+            origin: PackOrigin::Default,
+        }
+    }
 }
 
 /// How long history is kept (`driftwatch gc`).
@@ -253,6 +283,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
         Some(dir) => base.join(dir.into_inner()),
         None => base.join("policies"),
     };
+    let policy_packs = match policies.packs {
+        None => PackSelection::default(),
+        Some(list) => {
+            let (line, column) = crate::diagnostic::line_col(text, list.span().start);
+            let origin = PackOrigin::Config { line, column };
+            let mut names = Vec::new();
+            for name in list.into_inner() {
+                if crate::policy::is_pack_name(name.get_ref()) {
+                    names.push(name.into_inner());
+                } else {
+                    let msg = format!(
+                        "policies.packs: `{}` is not a pack name (lowercase letters, digits and `-`)",
+                        name.get_ref()
+                    );
+                    cx.error(Some(name.span()), msg);
+                }
+            }
+            PackSelection { names, origin }
+        }
+    };
     let audit = cx.audit(audit);
     let retention = Retention {
         max_age: retention.max_age.map(|a| cx.duration(Some(a), Duration::ZERO)),
@@ -275,6 +325,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
             store,
             store_retry,
             policies_dir,
+            policy_packs,
             audit,
             retention,
             redaction,

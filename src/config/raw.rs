@@ -36,6 +36,8 @@ pub struct Store {
 pub struct Policies {
     /// Folder of policy TOML files, relative to the config file.
     pub dir: Option<Spanned<String>>,
+    /// The packs that run (`[policy] pack` of the files); files of no pack always run.
+    pub packs: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

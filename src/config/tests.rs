@@ -450,3 +450,18 @@ fn redaction_key_file_is_resolved_and_read() {
         assert!(!RedactionSettings::default().redactor().unwrap().is_keyed());
     }
 }
+
+#[test]
+fn policy_packs_default_or_as_written() {
+    const TARGET: &str = "[[targets]]\nname = \"a\"\nkind = \"postgres\"\nurl = \"postgres://127.0.0.1/x\"\nrole = \"standalone\"\n";
+    let c = check_ok(TARGET);
+    assert_eq!(c.policy_packs, super::PackSelection::default());
+    assert_eq!(c.policy_packs.names, ["replication", "connections"]);
+    let c = check_ok(&format!("[policies]\npacks = [\"security\", \"replication\"]\n{TARGET}"));
+    assert_eq!(c.policy_packs.names, ["security", "replication"]);
+    assert_eq!(c.policy_packs.origin, super::PackOrigin::Config { line: 2, column: 9 });
+    check_err(
+        &format!("[policies]\npacks = [\"Security\"]\n{TARGET}"),
+        &["2:10: policies.packs: `Security` is not a pack name"],
+    );
+}

@@ -29,6 +29,10 @@ struct RawPolicy {
     version: Spanned<String>,
     #[serde(default)]
     description: Option<String>,
+    /// The pack the file belongs to (`replication`, `security`, `connections`, or one of
+    /// the user's own); files without one always run.
+    #[serde(default)]
+    pack: Option<Spanned<String>>,
     applies_to: RawAppliesTo,
 }
 
@@ -289,13 +293,14 @@ fn load_file(src: &PolicySource, diags: &mut Vec<Diagnostic>) -> FileFacts {
         })
         .collect();
 
-    if let Some((name, version, description, applies_to)) = header {
+    if let Some(Header { name, version, description, pack, applies_to }) = header {
         facts.name = Some(name.clone());
         if sink.clean() {
             facts.policy = Some(Policy {
                 name: name.into_inner(),
                 version,
                 description,
+                pack,
                 path: src.path.clone(),
                 sha256: hex::encode(Sha256::digest(src.text.as_bytes())),
                 applies_to,
@@ -349,7 +354,14 @@ fn tables<'i>(
     }
 }
 
-type Header = (Spanned<String>, String, Option<String>, AppliesTo);
+/// A valid `[policy]` table.
+struct Header {
+    name: Spanned<String>,
+    version: String,
+    description: Option<String>,
+    pack: Option<String>,
+    applies_to: AppliesTo,
+}
 
 fn policy_header(raw: RawPolicy, sink: &mut Sink<'_>) -> Option<Header> {
     let mut ok = true;
@@ -372,7 +384,25 @@ fn policy_header(raw: RawPolicy, sink: &mut Sink<'_>) -> Option<Header> {
     };
     let roles = roles(raw.applies_to.role, "applies_to.role", sink);
     let applies_to = AppliesTo { kind: kind?, roles: roles?, labels: raw.applies_to.labels };
-    ok.then(|| (raw.name, raw.version.into_inner(), raw.description, applies_to))
+    let pack = match raw.pack {
+        Some(pack) if !super::is_pack_name(pack.get_ref()) => {
+            let msg = format!(
+                "[policy] pack `{}` must be lowercase letters, digits and `-`",
+                pack.get_ref()
+            );
+            sink.at(pack.span(), msg);
+            ok = false;
+            None
+        }
+        pack => pack.map(Spanned::into_inner),
+    };
+    ok.then(|| Header {
+        name: raw.name,
+        version: raw.version.into_inner(),
+        description: raw.description,
+        pack,
+        applies_to,
+    })
 }
 
 fn roles(

@@ -83,6 +83,8 @@ pub struct Policy {
     pub name: String,
     pub version: String,
     pub description: Option<String>,
+    /// The pack it belongs to (`[policy] pack`); a file without one always runs.
+    pub pack: Option<String>,
     /// Same as its [`PolicySource::path`].
     pub path: String,
     /// Lowercase hex sha256 of the file's bytes.
@@ -113,7 +115,61 @@ pub struct PolicySet {
     bundle: PolicyBundle,
 }
 
+/// The packs a run uses when `[policies] packs` does not say: what the seed incident
+/// needed (replication and durability safety, connection health). Security hardening
+/// is a pack of its own, chosen explicitly.
+pub const DEFAULT_PACKS: [&str; 2] = ["replication", "connections"];
+
+/// Whether `name` is a valid pack name: lowercase letters, digits and `-`.
+pub fn is_pack_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// A pack a selection names that no policy file declares.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no policy file belongs to pack `{name}` (packs here: {known})")]
+pub struct UnknownPack {
+    pub name: String,
+    /// The packs the files declare, comma-separated.
+    pub known: String,
+}
+
 impl PolicySet {
+    /// The policies of the chosen `packs`, and every file that belongs to no pack (a
+    /// user's own baselines, waiver files). The bundle (and the files a run stores) is
+    /// that selection's; it records which packs ran. Every file was validated when the
+    /// set was parsed, selected or not.
+    pub fn select(&self, packs: &[String]) -> Result<PolicySet, UnknownPack> {
+        let declared: std::collections::BTreeSet<&str> =
+            self.policies.iter().filter_map(|p| p.pack.as_deref()).collect();
+        if let Some(name) = packs.iter().find(|n| !declared.contains(n.as_str())) {
+            let known: Vec<&str> = declared.into_iter().collect();
+            let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+            return Err(UnknownPack { name: name.clone(), known });
+        }
+        let keep = |p: &Policy| p.pack.as_ref().is_none_or(|pack| packs.contains(pack));
+        let policies: Vec<Policy> = self.policies.iter().filter(|p| keep(p)).cloned().collect();
+        let paths: std::collections::HashSet<&str> =
+            policies.iter().map(|p| p.path.as_str()).collect();
+        let sources =
+            self.sources.iter().filter(|s| paths.contains(s.path.as_str())).cloned().collect();
+        let mut ran: Vec<String> = packs.to_vec();
+        ran.sort();
+        ran.dedup();
+        let mut bundle = bundle_of(&policies);
+        bundle.packs = ran;
+        Ok(PolicySet { sources, policies, bundle })
+    }
+
+    /// The packs the files declare, sorted.
+    pub fn packs(&self) -> Vec<&str> {
+        let declared: std::collections::BTreeSet<&str> =
+            self.policies.iter().filter_map(|p| p.pack.as_deref()).collect();
+        declared.into_iter().collect()
+    }
+
     /// Name, version and sha256 of every file, and the digest of them all.
     pub fn bundle(&self) -> &PolicyBundle {
         &self.bundle
@@ -230,6 +286,7 @@ fn bundle_of(policies: &[Policy]) -> PolicyBundle {
             version: p.version.clone(),
             sha256: p.sha256.clone(),
             path: p.path.clone(),
+            pack: p.pack.clone(),
         })
         .collect();
     refs.sort_by(|a, b| a.path.cmp(&b.path));
@@ -240,7 +297,7 @@ fn bundle_of(policies: &[Policy]) -> PolicyBundle {
         hasher.update(r.sha256.as_bytes());
         hasher.update(b"\n");
     }
-    PolicyBundle { digest: hex::encode(hasher.finalize()), policies: refs }
+    PolicyBundle { digest: hex::encode(hasher.finalize()), policies: refs, packs: Vec::new() }
 }
 
 /// Evaluate every rule of every policy that applies to `target`, alone: group

@@ -461,3 +461,32 @@ severity = "low"
     assert_eq!(restarted.status, FindingStatus::NotApplicable, "{}", restarted.message);
     assert!(restarted.message.contains("restarted"), "{}", restarted.message);
 }
+
+#[test]
+fn packs_select_their_files_and_keep_those_of_no_pack() {
+    let file = |name: &str, pack: &str| {
+        let pack = if pack.is_empty() { String::new() } else { format!("pack = \"{pack}\"\n") };
+        source(
+            &format!("{name}.toml"),
+            &format!(
+                "[policy]\nname = \"{name}\"\n{pack}version = \"1\"\napplies_to = {{ kind = \"postgres\" }}\n"
+            ),
+        )
+    };
+    let set = parse(vec![file("a", "replication"), file("b", "security"), file("mine", "")])
+        .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(set.packs(), ["replication", "security"]);
+    let chosen = set.select(&["replication".to_owned()]).unwrap();
+    let names: Vec<&str> = chosen.policies().iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["a", "mine"]);
+    assert_eq!(chosen.bundle().packs, ["replication"]);
+    assert_eq!(chosen.sources().len(), 2);
+    assert_ne!(chosen.bundle().digest, set.bundle().digest, "the digest covers what ran");
+    let err = set.select(&["pci".to_owned()]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no policy file belongs to pack `pci` (packs here: replication, security)"
+    );
+    let bad = parse(vec![file("c", "Not A Pack")]).unwrap_err().to_string();
+    assert!(bad.contains("pack `Not A Pack` must be lowercase"), "{bad}");
+}

@@ -58,14 +58,17 @@ fn bundle() -> PolicyBundle {
                 version: "3".into(),
                 sha256: "ab12".repeat(16),
                 path: "postgres/replication.toml".into(),
+                pack: None,
             },
             PolicyRef {
                 name: "postgres-security".into(),
                 version: "1".into(),
                 sha256: "cd34".repeat(16),
                 path: "postgres/security.toml".into(),
+                pack: None,
             },
         ],
+        packs: vec![],
     }
 }
 

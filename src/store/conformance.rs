@@ -29,7 +29,7 @@ fn manifest(id: &str) -> Run {
         finished_at: at,
         trigger: "manual".into(),
         driftwatch_version: "0.0.0".into(),
-        policy_bundle: PolicyBundle { digest: "d".into(), policies: vec![] },
+        policy_bundle: PolicyBundle { digest: "d".into(), policies: vec![], packs: vec![] },
         previous_run: None,
         targets: vec![],
         summary: Summary::default(),

@@ -352,7 +352,7 @@ mod tests {
             finished_at: started,
             trigger: "manual".into(),
             driftwatch_version: "0.0.0".into(),
-            policy_bundle: PolicyBundle { digest: "d".into(), policies: vec![] },
+            policy_bundle: PolicyBundle { digest: "d".into(), policies: vec![], packs: vec![] },
             previous_run: None,
             summary: Summary::of(&targets),
             targets,

@@ -131,7 +131,7 @@ fn hostile_run() -> (Run, BTreeMap<String, Snapshot>) {
         finished_at: at("2026-11-25T16:15:42Z"),
         trigger: format!("manual {IMG}"),
         driftwatch_version: "0.1.0".to_owned(),
-        policy_bundle: PolicyBundle { digest: "9f2c".repeat(16), policies: vec![] },
+        policy_bundle: PolicyBundle { digest: "9f2c".repeat(16), policies: vec![], packs: vec![] },
         previous_run: None,
         slot: None,
         summary: Summary::of(&targets),
