@@ -32,6 +32,7 @@ pub mod diff;
 pub mod finding;
 pub mod fleet;
 pub mod history;
+pub mod integrity;
 pub mod notify;
 pub mod policy;
 pub mod redact;

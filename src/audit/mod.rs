@@ -49,6 +49,10 @@ pub enum AuditError {
     /// show every secret as changed.
     #[error("secret fingerprint key: {0}")]
     RedactionKey(String),
+    /// The chain's signing key is configured but cannot be read: a run without it
+    /// would leave an unsigned link in a signed chain.
+    #[error("[integrity] signing key: {0}")]
+    SigningKey(String),
 }
 
 /// Told about each target as its collection finishes (before policies are evaluated),
@@ -155,11 +159,14 @@ async fn run_inner(
     let Started { trigger, started_at, run_id, slot } = started;
     let clock = Instant::now();
     let redactor = config.redaction.redactor().map_err(AuditError::RedactionKey)?;
+    let signer = config.integrity.signer().map_err(AuditError::SigningKey)?;
     let earlier = store.list_runs().await?;
     if let Some(last) = earlier.last() {
         // A crash between the last commit and its index entries is repaired here.
         store.index_run(&store.get_run_without_findings(last).await?).await?;
     }
+    // And one between a commit and its link in the chain (or a store from before it).
+    store.link_unlinked(&earlier, signer.as_ref()).await?;
     let previous = Previous::find(store, &earlier, targets).await?;
     progress.started(targets.len());
 
@@ -211,6 +218,12 @@ async fn run_inner(
     };
     store.commit_run(&run).await?;
     store.index_run(&run).await?;
+    // The run is committed whatever happens to its link: the next audit links it.
+    if let Err(e) =
+        store.append_link(std::slice::from_ref(&run.run_id), Vec::new(), signer.as_ref()).await
+    {
+        tracing::warn!(error = %e, "run committed but not linked in the chain yet");
+    }
     tracing::info!(
         trigger = run.trigger.as_str(),
         targets = run.summary.targets,

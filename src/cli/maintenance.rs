@@ -50,7 +50,14 @@ pub async fn gc(args: GcArgs) -> ExitCode {
     let now = Utc::now();
     let grace = chrono::Duration::from_std(config.retention.snapshot_grace)
         .unwrap_or(chrono::Duration::MAX);
-    match store.gc(now - age, grace, now, args.dry_run).await {
+    let signer = match config.integrity.signer() {
+        Ok(signer) => signer,
+        Err(e) => {
+            eprintln!("error: [integrity] signing key: {e}");
+            return exit_runtime();
+        }
+    };
+    match store.gc(now - age, grace, now, args.dry_run, signer.as_ref()).await {
         Ok(report) => {
             let verb = if args.dry_run { "would delete" } else { "deleted" };
             println!(

@@ -49,6 +49,8 @@ pub struct Config {
     pub retention: Retention,
     /// `[redaction]`: the key of secret fingerprints.
     pub redaction: RedactionSettings,
+    /// `[integrity]`: the key the hash chain is signed with.
+    pub integrity: IntegritySettings,
     /// `[schedule]`: read by `serve` only.
     pub schedule: ScheduleSettings,
     /// `[server]`: read by `serve` only.
@@ -83,6 +85,24 @@ impl Default for PackSelection {
             names: crate::policy::DEFAULT_PACKS.iter().map(|p| (*p).to_owned()).collect(),
             origin: PackOrigin::Default,
         }
+    }
+}
+
+/// `[integrity]`: how the history's hash chain is signed (see [`crate::integrity`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegritySettings {
+    /// `signing_key_file`, resolved against the config's folder; `None`: links unsigned.
+    pub signing_key_file: Option<PathBuf>,
+}
+
+impl IntegritySettings {
+    /// The key for a run, read when the run needs it (a rotated key is picked up
+    /// without a restart). Errors name the file, never the key.
+    pub fn signer(&self) -> Result<Option<crate::integrity::SigningKey>, String> {
+        self.signing_key_file
+            .as_deref()
+            .map(crate::integrity::SigningKey::from_pem_file)
+            .transpose()
     }
 }
 
@@ -245,6 +265,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
     let mut audit = raw::Audit::default();
     let mut retention = raw::Retention::default();
     let mut redaction = raw::Redaction::default();
+    let mut integrity = raw::Integrity::default();
     let mut schedule = raw::Schedule::default();
     let mut server = raw::Server::default();
     let mut notify = Vec::new();
@@ -257,6 +278,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
             "audit" => audit = cx.section(value).unwrap_or_default(),
             "retention" => retention = cx.section(value).unwrap_or_default(),
             "redaction" => redaction = cx.section(value).unwrap_or_default(),
+            "integrity" => integrity = cx.section(value).unwrap_or_default(),
             "schedule" => schedule = cx.section(value).unwrap_or_default(),
             "server" => server = cx.section(value).unwrap_or_default(),
             "notify" => notify = cx.notify(value),
@@ -267,7 +289,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
             other => cx.error(
                 Some(key.span()),
                 format!(
-                    "unknown section `{other}`: expected store, policies, audit, retention, redaction, schedule, server, notify or targets"
+                    "unknown section `{other}`: expected store, policies, audit, retention, redaction, integrity, schedule, server, notify or targets"
                 ),
             ),
         }
@@ -309,6 +331,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
         snapshot_grace: cx.duration(retention.snapshot_grace, Duration::from_secs(3600)),
     };
     let redaction = RedactionSettings::from_raw(&base, redaction);
+    let integrity = IntegritySettings {
+        signing_key_file: integrity.signing_key_file.map(|f| base.join(f.into_inner())),
+    };
     let schedule = cx.schedule(schedule);
     let server = cx.server(server);
     if !saw_targets {
@@ -329,6 +354,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
             audit,
             retention,
             redaction,
+            integrity,
             schedule,
             server,
             notify,

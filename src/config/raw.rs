@@ -134,3 +134,10 @@ pub struct Redaction {
     /// File holding the key of secret fingerprints (`DRIFTWATCH_SECRET_KEY` wins).
     pub key_file: Option<Spanned<String>>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Integrity {
+    /// Ed25519 private key (PKCS#8 PEM) the hash chain's links are signed with.
+    pub signing_key_file: Option<Spanned<String>>,
+}

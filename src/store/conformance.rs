@@ -142,9 +142,9 @@ async fn leases(store: &Store) {
     let cutoff = at("2026-01-01T00:00:00Z");
     let day = chrono::Duration::days(1);
     let now = Utc::now(); // with a day's grace, nothing this suite wrote is settled
-    assert_eq!(store.gc(cutoff, day, now, true).await.unwrap().leases, 1);
+    assert_eq!(store.gc(cutoff, day, now, true, None).await.unwrap().leases, 1);
     assert_eq!(store.leases().await.unwrap().len(), 5);
-    assert_eq!(store.gc(cutoff, day, now, false).await.unwrap().leases, 1);
+    assert_eq!(store.gc(cutoff, day, now, false, None).await.unwrap().leases, 1);
     let left = store.leases().await.unwrap();
     assert_eq!(left.len(), 4);
     assert!(left.iter().all(|l| l.slot.at > cutoff));

@@ -40,6 +40,7 @@ impl Store {
         grace: Duration,
         now: DateTime<Utc>,
         dry_run: bool,
+        signer: Option<&crate::integrity::SigningKey>,
     ) -> Result<GcReport, StoreError> {
         let mut report = GcReport::default();
         let ids = self.list_runs().await?;
@@ -47,6 +48,17 @@ impl Store {
         let (old, kept): (Vec<RunId>, Vec<RunId>) = ids.into_iter().partition(|id| {
             Some(id) != newest.as_ref() && id.timestamp().is_some_and(|t| t < cutoff)
         });
+        if !dry_run && !old.is_empty() {
+            // Recorded before anything is removed: a verifier tells retention from
+            // deletion, and a crash half-way leaves runs recorded as removed but still
+            // there (a note), never removed but not recorded (a break).
+            let reason = format!("retention: started before {}", cutoff.format("%Y-%m-%dT%H:%M:%SZ"));
+            let removed = old
+                .iter()
+                .map(|id| crate::integrity::RemovedRun { run_id: id.clone(), reason: reason.clone() })
+                .collect();
+            self.append_link(&[], removed, signer).await?;
+        }
         for id in &old {
             let run = self.get_run_without_findings(id).await?;
             for t in run.targets.iter().filter(|t| !t.changes.is_empty()) {

@@ -8,6 +8,8 @@
 //! policies/<bundle-digest>/<path>         the exact policy files a run used
 //! index/changes/<target>/<run-id>.json    one target's changes in one run (derived)
 //! leases/<schedule>/<slot>[-shard-<i>-of-<n>].json   who runs a scheduled slot, create-only
+//! chain/<seq>.json                        hash-chain link (12 digits), create-only
+//! chain/head.json                         hint: the newest link's seq (mutable)
 //! reports/index.html                      latest overview
 //! reports/runs/<run-id>.html              one run
 //! reports/targets/<target>.html           one target
@@ -21,6 +23,9 @@ use crate::run::{RunId, Slot};
 use crate::snapshot::Digest;
 
 pub const RUNS: &str = "runs";
+pub const CHAIN: &str = "chain";
+/// The hint of the chain's newest link (`store::chain`): mutable, never trusted.
+pub const CHAIN_HEAD: &str = "chain/head.json";
 pub const LEASES: &str = "leases";
 
 /// How a slot's time is written in a lease's name: sorts by time.
@@ -47,6 +52,17 @@ pub fn lease_time_of(path: &Path) -> Option<DateTime<Utc>> {
     let name = path.filename()?;
     let stamp = name.get(..16)?;
     NaiveDateTime::parse_from_str(stamp, SLOT_FORMAT).ok().map(|t| t.and_utc())
+}
+
+/// `chain/000000000042.json`: link 42 of the hash chain.
+pub fn chain_link(seq: u64) -> Path {
+    Path::from(format!("{CHAIN}/{seq:012}.json"))
+}
+
+/// The `seq` a chain link path names, if the path is one (not the head hint).
+pub fn chain_seq_of(path: &Path) -> Option<u64> {
+    let name = path.filename()?.strip_suffix(".json")?;
+    (path.as_ref().starts_with(CHAIN) && name.len() == 12).then(|| name.parse().ok()).flatten()
 }
 
 pub fn snapshot(target: &str, digest: &Digest) -> Path {

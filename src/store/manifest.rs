@@ -527,7 +527,7 @@ mod tests {
         assert_eq!(count(&store, "findings").await, 2);
         let now = Utc::now() + chrono::Duration::minutes(1);
         let report = store
-            .gc(at("2026-11-10T00:00:00Z"), chrono::Duration::zero(), now, false)
+            .gc(at("2026-11-10T00:00:00Z"), chrono::Duration::zero(), now, false, None)
             .await
             .unwrap();
         assert_eq!((report.runs, report.findings), (1, 1));

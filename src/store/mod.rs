@@ -20,6 +20,7 @@
 //! and the run fails before its manifest: nothing of it becomes visible.
 
 mod backend;
+mod chain;
 #[doc(hidden)]
 pub mod conformance;
 mod gc;
@@ -29,6 +30,7 @@ mod lease;
 pub mod manifest;
 pub mod retry;
 
+pub use chain::{Break, Verification};
 pub use gc::GcReport;
 pub use index::IndexEntry;
 pub use lease::Lease;
