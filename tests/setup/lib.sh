@@ -65,6 +65,13 @@ will() {
     fi
 }
 
+# `joined ITEM…`: the items separated by ", " (nothing for none).
+joined() {
+    local out="" item
+    for item in "$@"; do out+=${out:+, }$item; done
+    echo "$out"
+}
+
 # Until the command succeeds, at most WAIT_SECONDS (default 60).
 wait_for() {
     local deadline=$((SECONDS + ${WAIT_SECONDS:-60}))
@@ -119,12 +126,20 @@ describe_pids() {
     echo "${out[*]}"
 }
 
-# The first port above `port` nothing listens on and no other test variable names.
+# True when a test variable names `port` already, or a suggestion does.
+port_named() {
+    local file
+    for file in "${DRIFTWATCH_SETUP_PORTS:-}" "${DRIFTWATCH_SETUP_SUGGEST:-}"; do
+        [[ -n $file ]] && awk -v p="$1" '$2 == p { f = 1 } END { exit !f }' "$file" && return 0
+    done
+    return 1
+}
+
+# The first port above `port` nothing listens on and no test variable names.
 free_port_above() {
     local p=$(($1 + 1))
     while ((p <= 65535)); do
-        if ! port_listened "$p" &&
-            ! { [[ -n ${DRIFTWATCH_SETUP_PORTS:-} ]] && awk -v p="$p" '$2 == p { f = 1 } END { exit !f }' "$DRIFTWATCH_SETUP_PORTS"; }; then
+        if ! port_listened "$p" && ! port_named "$p"; then
             echo "$p"
             return
         fi
@@ -132,13 +147,16 @@ free_port_above() {
     done
 }
 
-# `foreign_port PORT VAR WHAT`: the message for a port some other server holds.
+# `foreign_port PORT VAR WHAT`: the message for a port some other server holds, with a
+# free port to move to (also kept in $DRIFTWATCH_SETUP_SUGGEST for services.sh).
 foreign_port() {
-    local port=$1 var=$2 what=$3 pids
+    local port=$1 var=$2 what=$3 pids free
     mapfile -t pids < <(listener_pids "$port")
+    free=$(free_port_above "$port")
+    if [[ -n ${DRIFTWATCH_SETUP_SUGGEST:-} ]]; then echo "$var $free" >>"$DRIFTWATCH_SETUP_SUGGEST"; fi
     echo "127.0.0.1:$port is taken by $(describe_pids "${pids[@]}"), which is not $what." \
         "The setup leaves it alone: stop it, or put the test server on another port:" \
-        "$var=$(free_port_above "$port") bash tests/run.sh (the tests read the same variable)."
+        "$var=$free bash tests/run.sh (the tests read the same variable)."
 }
 
 # `foreign_system_port PORT VAR WHAT`: the message for a system server's port that

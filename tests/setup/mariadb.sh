@@ -180,8 +180,9 @@ restore_primary() {
 # Switches binary logging on: the option file, then one restart. Each step announced
 # first; a failure, or an interruption, after the first change restores the server.
 enable_binlog() {
-    local pid
+    local pid log_offset
     pid=$(system_pid)
+    log_offset=$(stat -c %s "$PRIMARY_LOG" 2>/dev/null || echo 0)
     if [[ -n $pid ]]; then WAS_RUNNING=yes; fi
     trap 'restore_primary' EXIT
     trap 'exit 130' INT TERM HUP
@@ -224,8 +225,13 @@ EOF
         will "$PRIMARY" "start the system MariaDB with binary logging"
     fi
     if ! start_primary || ! primary_binlog_effective; then
+        # Why, from the log lines of this attempt, before the restore adds its own.
+        local why
+        why=$(tail -c +"$((log_offset + 1))" "$PRIMARY_LOG" 2>/dev/null | grep -E '\[(ERROR|Warning)\]' | tail -n 10 || true)
         restore_primary
-        die "primary: the system MariaDB did not come back with binary logging on 127.0.0.1:$PRIMARY_PORT; the edits were undone"
+        echo "$SCRIPT: primary: the system MariaDB did not come back with binary logging on 127.0.0.1:$PRIMARY_PORT; the edits were undone" >&2
+        if [[ -n $why ]]; then echo "--- $PRIMARY_LOG, that attempt ---" >&2; echo "$why" >&2; fi
+        exit 1
     fi
     trap - EXIT INT TERM HUP
     rm -f "$OPTION_FILE_BACKUP" "$CNF_BACKUP"
@@ -248,7 +254,9 @@ ensure_primary() {
         enable_binlog
         did+=("restarted with binary logging")
     fi
-    say "$PRIMARY" "system, pid $(system_pid), ${did[*]:-already running with binary logging}"
+    local summary
+    summary=$(joined "${did[@]}")
+    say "$PRIMARY" "system, pid $(system_pid), ${summary:-already running with binary logging}"
 }
 
 # CREATE USER + GRANT only when something is missing, so a rerun writes nothing to the
@@ -269,7 +277,9 @@ ensure_user() {
             did+=("granted $grants @$host")
         fi
     done
-    say "$label" "${did[*]:-already present} ($what)"
+    local summary
+    summary=$(joined "${did[@]}")
+    say "$label" "${summary:-already present} ($what)"
 }
 
 # --- replica -------------------------------------------------------------------------
@@ -403,7 +413,11 @@ ensure_replica() {
         fi
     fi
     if [[ -n $reason ]]; then
-        will "$REPLICA" "recreate it ($reason): stop it if it runs, remove $REPLICA_DIR, seed it from a dump of the primary"
+        if [[ $reason == missing ]]; then
+            will "$REPLICA" "create it in $REPLICA_DIR, seeded from a dump of the primary"
+        else
+            will "$REPLICA" "recreate it ($reason): stop it if it runs, remove $REPLICA_DIR, seed it from a dump of the primary"
+        fi
         create_replica
         wait_for replica_replicating ||
             die "replica: threads not running after ${WAIT_SECONDS}s ($(replica_threads)): $(

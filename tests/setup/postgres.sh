@@ -13,7 +13,8 @@
 #     pg_hba.conf and reloads, when the line is missing (and takes it out again if the
 #     server then reports an invalid file);
 #   - creates the roles driftwatch_auditor (LOGIN, member of pg_monitor) and
-#     driftwatch_unprivileged (LOGIN, no grants), when missing;
+#     driftwatch_unprivileged (LOGIN, no grants), and the database `test` (a scratch
+#     database tests write tables into), when missing;
 #   - creates the physical replication slot the replica streams from.
 # Ours: the replica, its data in $DRIFTWATCH_TEST_DIR/pg-replica and slot
 # driftwatch_ci_replica (both with `-PORT`/`_PORT` appended at another port). It is
@@ -42,6 +43,7 @@ else
 fi
 AUDITOR=driftwatch_auditor
 UNPRIVILEGED=driftwatch_unprivileged
+TEST_DATABASE=test
 HBA_LINE='host replication all 127.0.0.1/32 trust'
 WAIT_SECONDS=60
 PRIMARY="postgres   127.0.0.1:$PRIMARY_PORT"
@@ -114,7 +116,9 @@ ensure_primary() {
         rm -f "$before"
         did+=("allowed replication from 127.0.0.1 in $hba and reloaded")
     fi
-    say "$PRIMARY" "system $PG_VERSION/$CLUSTER, ${did[*]:-already running, replication allowed}"
+    local summary
+    summary=$(joined "${did[@]}")
+    say "$PRIMARY" "system $PG_VERSION/$CLUSTER, ${summary:-already running, replication allowed}"
 }
 
 ensure_auditor() {
@@ -146,6 +150,18 @@ ensure_unprivileged() {
         say "$label" "created"
     else
         say "$label" "already present (LOGIN, no grants)"
+    fi
+}
+
+# A scratch database some tests write tables into (and drop them again).
+ensure_test_database() {
+    local label="postgres   database $TEST_DATABASE"
+    if [[ -z $(primary_sql "SELECT 1 FROM pg_database WHERE datname = '$TEST_DATABASE'") ]]; then
+        will "$label" "create it (owner postgres), a scratch database the tests write into"
+        primary_sql "CREATE DATABASE $TEST_DATABASE" >/dev/null
+        say "$label" "created"
+    else
+        say "$label" "already present"
     fi
 }
 
@@ -290,7 +306,11 @@ ensure_replica() {
         fi
     fi
     if [[ -n $reason ]]; then
-        will "$REPLICA" "recreate it ($reason): stop it if it runs, remove $REPLICA_DIR, drop the idle slot $SLOT on the primary, pg_basebackup with a new slot $SLOT"
+        if [[ $reason == missing ]]; then
+            will "$REPLICA" "create it in $REPLICA_DIR with pg_basebackup and a new slot $SLOT on the primary"
+        else
+            will "$REPLICA" "recreate it ($reason): stop it if it runs, remove $REPLICA_DIR, drop the idle slot $SLOT on the primary, pg_basebackup with a new slot $SLOT"
+        fi
         create_replica
         wait_for replica_streaming || die "replica: not streaming after ${WAIT_SECONDS}s"
         state="created with pg_basebackup"
@@ -330,6 +350,7 @@ case $MODE in
         ensure_primary
         ensure_auditor
         ensure_unprivileged
+        ensure_test_database
         ensure_replica
         ;;
     stop)

@@ -188,7 +188,9 @@ ensure_acl_users() {
         set_acl_user "$port" "$NOCONFIG" "$NOCONFIG_PW" "$NOCONFIG_CMDS"
         [[ $ACL_SET == no ]] || did+=("$NOCONFIG on :$port")
     done
-    say "redis      ACL users" "$AUDITOR (+info +config|get +role +ping), $NOCONFIG (no +config|get) on :$PRIMARY_PORT and :$REPLICA_PORT: ${did[*]:+set }${did[*]:-already set}"
+    local summary
+    summary=$(joined "${did[@]}")
+    say "redis      ACL users" "$AUDITOR (+info +config|get +role +ping), $NOCONFIG (no +config|get) on :$PRIMARY_PORT and :$REPLICA_PORT: ${summary:+set }${summary:-already set}"
 }
 
 # --- modes ---------------------------------------------------------------------------

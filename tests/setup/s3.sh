@@ -47,7 +47,7 @@ case $MODE in
             will "$LABEL" "create the virtualenv $VENV and pip install 'moto[server]' into it (from PyPI)"
             python3 -m venv "$VENV"
             "$VENV/bin/pip" install -q 'moto[server]'
-            did+=("installed moto,")
+            did+=("installed moto")
         fi
         if ours_up; then
             did+=("already running (moto, pid file $PIDFILE)")
@@ -67,7 +67,7 @@ case $MODE in
         else
             did+=("bucket $BUCKET present")
         fi
-        say "$LABEL" "${did[*]}"
+        say "$LABEL" "$(joined "${did[@]}")"
         ;;
     stop)
         require_root "needs the pid file"

@@ -34,8 +34,9 @@ SERVICES=(
 require_root "the services' scripts need it"
 DRIFTWATCH_SETUP_PORTS=$(mktemp)
 DRIFTWATCH_SETUP_CHANGES=$(mktemp)
-export DRIFTWATCH_SETUP_PORTS DRIFTWATCH_SETUP_CHANGES
-trap 'rm -f "$DRIFTWATCH_SETUP_PORTS" "$DRIFTWATCH_SETUP_CHANGES"' EXIT
+DRIFTWATCH_SETUP_SUGGEST=$(mktemp)
+export DRIFTWATCH_SETUP_PORTS DRIFTWATCH_SETUP_CHANGES DRIFTWATCH_SETUP_SUGGEST
+trap 'rm -f "$DRIFTWATCH_SETUP_PORTS" "$DRIFTWATCH_SETUP_CHANGES" "$DRIFTWATCH_SETUP_SUGGEST"' EXIT
 
 if [[ $MODE == stop ]]; then
     for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
@@ -51,6 +52,10 @@ done
 echo "services   ports: $(awk '{ printf "%s%s=%s", s, $1, $2; s = " " }' "$DRIFTWATCH_SETUP_PORTS"); data under $DRIFTWATCH_TEST_DIR"
 if ((${#failed[@]})); then
     echo "services.sh: nothing was changed: ${failed[*]} cannot start as configured (see above)." >&2
+    if [[ -s $DRIFTWATCH_SETUP_SUGGEST ]]; then
+        echo "services.sh: to leave those servers alone and use free ports instead:" \
+            "$(awk '{ printf "%s=%s ", $1, $2 }' "$DRIFTWATCH_SETUP_SUGGEST")bash tests/run.sh" >&2
+    fi
     exit 1
 fi
 [[ $MODE == up ]] || { echo "services   check: every port is free or held by the setup's own server"; exit 0; }
