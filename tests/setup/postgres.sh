@@ -43,7 +43,7 @@ else
 fi
 AUDITOR=driftwatch_auditor
 UNPRIVILEGED=driftwatch_unprivileged
-TEST_DATABASE=test
+TEST_DATABASE="test"
 HBA_LINE='host replication all 127.0.0.1/32 trust'
 WAIT_SECONDS=60
 PRIMARY="postgres   127.0.0.1:$PRIMARY_PORT"
