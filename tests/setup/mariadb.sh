@@ -400,12 +400,16 @@ ensure_replica() {
     local state="" reason="missing"
     if [[ -d $REPLICA_DIR ]]; then
         if replica_running; then
-            state="was running, slave restarted"
+            state="was running"
         elif [[ -f $REPLICA_CNF && -d $REPLICA_DIR/mysql ]]; then
             will "$REPLICA" "start it from its data dir $REPLICA_DIR"
             if start_replica; then state="started"; fi
         fi
         reason=$(replica_broken_reason)
+        # An I/O thread still connecting (the primary just restarted) needs no START SLAVE.
+        if [[ -z $reason && $(replica_threads) == "Connecting Yes" ]]; then
+            WAIT_SECONDS=15 wait_for replica_replicating || true
+        fi
         if [[ -z $reason ]] && ! replica_replicating; then
             will "$REPLICA" "start its replication threads (START SLAVE)"
             replica_sql "START SLAVE" || true
