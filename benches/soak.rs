@@ -15,8 +15,18 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SERVICES: [(&str, u16); 4] =
-    [("PostgreSQL", 5432), ("MariaDB", 3306), ("Redis", 6379), ("memcached", 11211)];
+// The test services' ports, from the same variables as tests/setup (docs/development.md).
+#[path = "../tests/support/ports.rs"]
+mod ports;
+
+use ports::{MEMCACHED, MY_PRIMARY, PG_PRIMARY, REDIS_PRIMARY};
+
+const SERVICES: [(&str, u16); 4] = [
+    ("PostgreSQL", PG_PRIMARY),
+    ("MariaDB", MY_PRIMARY),
+    ("Redis", REDIS_PRIMARY),
+    ("memcached", MEMCACHED),
+];
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -35,10 +45,10 @@ fn config(port: u16) -> String {
          [schedule]\ncron = \"* * * * * *\"\nrun_at_start = true\ngrace_period = \"5s\"\n\n\
          [server]\nlisten = \"127.0.0.1:{port}\"\n\n{}{}{}{}",
         policies.display(),
-        target("pg", "postgres", "postgres://postgres@127.0.0.1:5432/postgres"),
-        target("mariadb", "mysql", "mysql://root@127.0.0.1:3306/"),
-        target("redis", "redis", "redis://127.0.0.1:6379"),
-        target("memcached", "memcached", "memcached://127.0.0.1:11211"),
+        target("pg", "postgres", &format!("postgres://postgres@127.0.0.1:{PG_PRIMARY}/postgres")),
+        target("mariadb", "mysql", &format!("mysql://root@127.0.0.1:{MY_PRIMARY}/")),
+        target("redis", "redis", &format!("redis://127.0.0.1:{REDIS_PRIMARY}")),
+        target("memcached", "memcached", &format!("memcached://127.0.0.1:{MEMCACHED}")),
     )
 }
 

@@ -11,6 +11,9 @@
 mod allocator;
 mod measure;
 mod peers;
+// The test services' ports, from the same variables as tests/setup (docs/development.md).
+#[path = "../../tests/support/ports.rs"]
+mod ports;
 mod render;
 mod setup;
 

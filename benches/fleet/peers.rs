@@ -19,7 +19,7 @@ fn require(tool: &str, package: &str) {
 
 fn pt_variable_advisor() -> Command {
     let mut c = Command::new("pt-variable-advisor");
-    c.arg("h=127.0.0.1,P=3306,u=root");
+    c.arg(format!("h=127.0.0.1,P={},u=root", MARIADB.port));
     c
 }
 
@@ -56,7 +56,8 @@ pub fn mariadb_peers(work: &Path, bin: &Path, reps: usize) {
     let (ours, pva) = interleaved(reps, &mut audit(bin, &one), &mut pt_variable_advisor(), &[0]);
     row("`pt-variable-advisor h=127.0.0.1,P=3306,u=root`", "advice on 1 server", pva, ours);
     let mut diff = Command::new("pt-config-diff");
-    diff.args(["h=127.0.0.1,P=3306,u=root", "h=127.0.0.1,P=3307,u=root"]);
+    diff.arg(format!("h=127.0.0.1,P={},u=root", MARIADB.port));
+    diff.arg(format!("h=127.0.0.1,P={},u=root", MARIADB_REPLICA.port));
     // pt-config-diff exits 1 when the servers differ, which they do (server_id, …).
     let (ours2, pcd) = interleaved(reps, &mut audit(bin, &pair), &mut diff, &[0, 1]);
     row(
@@ -66,7 +67,8 @@ pub fn mariadb_peers(work: &Path, bin: &Path, reps: usize) {
         ours2,
     );
     let mut tuner = Command::new("mysqltuner");
-    tuner.args(["--host", "127.0.0.1", "--port", "3306", "--user", "root", "--pass", ""]);
+    tuner.args(["--host", "127.0.0.1", "--port", &MARIADB.port.to_string()]);
+    tuner.args(["--user", "root", "--pass", ""]);
     tuner.args(["--nocolor", "--noask", "--skipsize"]);
     let t = run(&mut tuner);
     let mut ts = vec![t];

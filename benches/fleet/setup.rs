@@ -6,6 +6,8 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::ports;
+
 /// One local server, as a target template.
 #[derive(Debug, Clone, Copy)]
 pub struct Server {
@@ -28,29 +30,54 @@ impl Server {
     }
 }
 
-pub const PG: Server =
-    Server { label: "pg", kind: "postgres", port: 5432, role: "primary", swap_port: 5433 };
-pub const PG_REPLICA: Server =
-    Server { label: "pg-replica", kind: "postgres", port: 5433, role: "replica", swap_port: 5432 };
-pub const MARIADB: Server =
-    Server { label: "mariadb", kind: "mysql", port: 3306, role: "primary", swap_port: 3307 };
+pub const PG: Server = Server {
+    label: "pg",
+    kind: "postgres",
+    port: ports::PG_PRIMARY,
+    role: "primary",
+    swap_port: ports::PG_REPLICA,
+};
+pub const PG_REPLICA: Server = Server {
+    label: "pg-replica",
+    kind: "postgres",
+    port: ports::PG_REPLICA,
+    role: "replica",
+    swap_port: ports::PG_PRIMARY,
+};
+pub const MARIADB: Server = Server {
+    label: "mariadb",
+    kind: "mysql",
+    port: ports::MY_PRIMARY,
+    role: "primary",
+    swap_port: ports::MY_REPLICA,
+};
 pub const MARIADB_REPLICA: Server = Server {
     label: "mariadb-replica",
     kind: "mysql",
-    port: 3307,
+    port: ports::MY_REPLICA,
     role: "replica",
-    swap_port: 3306,
+    swap_port: ports::MY_PRIMARY,
 };
-pub const REDIS: Server =
-    Server { label: "redis", kind: "redis", port: 6379, role: "primary", swap_port: 6380 };
-pub const REDIS_REPLICA: Server =
-    Server { label: "redis-replica", kind: "redis", port: 6380, role: "replica", swap_port: 6379 };
+pub const REDIS: Server = Server {
+    label: "redis",
+    kind: "redis",
+    port: ports::REDIS_PRIMARY,
+    role: "primary",
+    swap_port: ports::REDIS_REPLICA,
+};
+pub const REDIS_REPLICA: Server = Server {
+    label: "redis-replica",
+    kind: "redis",
+    port: ports::REDIS_REPLICA,
+    role: "replica",
+    swap_port: ports::REDIS_PRIMARY,
+};
 pub const MEMCACHED: Server = Server {
     label: "memcached",
     kind: "memcached",
-    port: 11211,
+    port: ports::MEMCACHED,
     role: "standalone",
-    swap_port: 11211,
+    swap_port: ports::MEMCACHED,
 };
 
 /// One replication cluster of the mixed fleet: every local server once; the pairs share

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 pub use crate::support::lock::ServerLock;
 
-pub const PRIMARY_PORT: u16 = 5432;
-pub const REPLICA_PORT: u16 = 5433;
+pub const PRIMARY_PORT: u16 = crate::support::PG_PRIMARY;
+pub const REPLICA_PORT: u16 = crate::support::PG_REPLICA;
 pub const REPLICA_SECRET: &str = "driftwatch-test-secret";
 
 /// Fails (never skips) with the command that brings the service up.

@@ -48,7 +48,8 @@ fn primary_and_replica_are_audited_with_roles_state_and_reports() {
     assert_eq!(primary["role"], "primary");
     assert_eq!(primary["detected_role"], "primary");
     assert_eq!(primary["snapshot"].as_str().unwrap().len(), 64);
-    assert_eq!(state_value(primary, "state.replica.driftwatch_ci_replica.state"), "streaming");
+    let replica = format!("state.replica.{}.state", crate::support::pg_replica_slot());
+    assert_eq!(state_value(primary, &replica), "streaming");
     let findings = primary["findings"].as_array().unwrap();
     assert!(findings.len() >= 10, "a real baseline evaluates many rules: {findings:#?}");
     for f in findings {

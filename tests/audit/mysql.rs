@@ -3,10 +3,10 @@
 
 use super::harness::*;
 use super::{state_value, target};
-use crate::support::lock::ServerLock;
+use crate::support::{self, lock::ServerLock};
 
-const MY_PRIMARY_PORT: u16 = 3306;
-const MY_REPLICA_PORT: u16 = 3307;
+const MY_PRIMARY_PORT: u16 = support::MY_PRIMARY;
+const MY_REPLICA_PORT: u16 = support::MY_REPLICA;
 
 fn finding_status<'a>(target: &'a serde_json::Value, rule: &str) -> &'a str {
     target["findings"]
@@ -59,7 +59,8 @@ group = "mariadb"
     assert_eq!(primary["kind"], "mysql");
     assert_eq!(primary["detected_role"], "primary");
     assert!(primary["server_version"].as_str().unwrap().contains("MariaDB"));
-    assert_eq!(state_value(primary, "state.replica.2.port"), "3307");
+    let replica_port = format!("state.replica.{}.port", support::MY_REPLICA_SERVER_ID);
+    assert_eq!(state_value(primary, &replica_port), MY_REPLICA_PORT.to_string());
     assert_eq!(finding_status(primary, "MY-REPL-001"), "pass");
     assert_eq!(finding_status(primary, "MY-REPL-020"), "not_applicable");
 

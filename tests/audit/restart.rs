@@ -4,16 +4,12 @@
 //! timeline. No test restarts a server: pending values stay pending, and Drop guards
 //! put everything back (also on panic).
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::harness::*;
 use crate::support::{self, START_SERVICES};
-
-/// The standby's data folder, as `tests/setup/services.sh` creates it.
-const REPLICA_DATA: &str = "/var/tmp/driftwatch-ci/pg-replica";
 
 /// Both PostgreSQL servers, held for a test that changes the group (always primary
 /// first, so tests never wait on each other in a cycle).
@@ -83,7 +79,7 @@ struct PendingOnStandby {
 
 impl PendingOnStandby {
     fn append(line: &str) -> PendingOnStandby {
-        let path = Path::new(REPLICA_DATA).join("postgresql.auto.conf");
+        let path = support::pg_replica_dir().join("postgresql.auto.conf");
         let original = std::fs::read(&path).unwrap_or_else(|e| {
             panic!(
                 "cannot read {} ({e}): this test needs root or the postgres user",
@@ -101,7 +97,7 @@ impl PendingOnStandby {
 
 impl Drop for PendingOnStandby {
     fn drop(&mut self) {
-        let path = Path::new(REPLICA_DATA).join("postgresql.auto.conf");
+        let path = support::pg_replica_dir().join("postgresql.auto.conf");
         std::fs::write(path, &self.original).expect("restore the standby's postgresql.auto.conf");
         psql(REPLICA_PORT, "SELECT pg_reload_conf()");
         wait_for(REPLICA_PORT, "max_connections", "false");

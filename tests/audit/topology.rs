@@ -9,8 +9,7 @@ use super::harness::*;
 use super::target;
 use crate::support::lock::ServerLock;
 
-const REDIS_PRIMARY: u16 = 6379;
-const REDIS_REPLICA: u16 = 6380;
+use crate::support::{MY_PRIMARY, MY_REPLICA, REDIS_PRIMARY, REDIS_REPLICA};
 
 fn redis(port: u16, args: &[&str]) -> String {
     let out = Command::new("redis-cli")
@@ -120,8 +119,8 @@ fn redis_replica_detached_while_declared_replica_is_a_role_mismatch() {
 
 #[test]
 fn one_server_audited_twice_in_a_group_breaks_server_id_uniqueness() {
-    require_port(3306, "MariaDB (primary)");
-    require_port(3307, "MariaDB replica");
+    require_port(MY_PRIMARY, "MariaDB (primary)");
+    require_port(MY_REPLICA, "MariaDB replica");
     let _lock = ServerLock::shared("mariadb-replica");
     let target_toml = |name: &str, port: u16, role: &str| {
         format!(
@@ -131,9 +130,9 @@ fn one_server_audited_twice_in_a_group_breaks_server_id_uniqueness() {
     let ws = Workspace::with_config(&format!(
         "[store]\nurl = \"store\"\n\n[policies]\ndir = \"{}\"\n\n{}{}{}",
         policies_dir().display(),
-        target_toml("orders-primary", 3306, "primary"),
-        target_toml("orders-replica", 3307, "replica"),
-        target_toml("orders-clone", 3307, "replica"),
+        target_toml("orders-primary", MY_PRIMARY, "primary"),
+        target_toml("orders-replica", MY_REPLICA, "replica"),
+        target_toml("orders-clone", MY_REPLICA, "replica"),
     ));
     let run = ws.audit_json();
     assert_eq!(finding(target(&run, "orders-primary"), "MY-REPL-010")["status"], "pass");

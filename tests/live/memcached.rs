@@ -16,7 +16,7 @@ use driftwatch::snapshot::{Kind, Role};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::support::{endpoint, entry, memcached_endpoint, value};
+use crate::support::{MEMCACHED, endpoint, entry, memcached_endpoint, value};
 
 #[tokio::test]
 async fn snapshot_has_settings_version_and_connections() {
@@ -26,7 +26,7 @@ async fn snapshot_has_settings_version_and_connections() {
     assert!(c.snapshot.server.version.starts_with("1."), "{:?}", c.snapshot.server);
     let config = &c.snapshot.config;
     assert!(value(config, "setting.maxconns").parse::<u32>().unwrap() > 0);
-    assert_eq!(value(config, "setting.tcpport"), "11211");
+    assert_eq!(value(config, "setting.tcpport"), MEMCACHED.to_string());
     assert_eq!(value(config, "setting.udpport"), "0");
     assert_eq!(value(config, "setting.inter"), "127.0.0.1");
     assert_eq!(entry(config, "setting.item_size_max").unit.as_deref(), Some("B"));

@@ -15,14 +15,13 @@ use driftwatch::snapshot::{Kind, Role};
 
 use crate::support::lock::ServerLock;
 use crate::support::{
-    MY_PRIMARY, MY_REPLICA, START_SERVICES, endpoint, entry, my_endpoint, my_url_as,
-    require_service, value,
+    MY_PRIMARY, MY_REPLICA, MY_REPLICA_SERVER_ID, START_SERVICES, endpoint, entry, my_endpoint,
+    my_replica_dir, my_url_as, require_service, value,
 };
 
 const AUDITOR: &str = "driftwatch_auditor";
 const AUDITOR_PASSWORD: &str = "driftwatch-auditor-pw";
 const REPL_SECRET: &str = "driftwatch-test-secret";
-const REPLICA_DIR: &str = "/var/tmp/driftwatch-ci/mariadb-replica";
 /// The lock on the replica's configuration and replication threads.
 const REPLICA_LOCK: &str = "mariadb-replica";
 const CONN: &str = "state.replication.default";
@@ -140,10 +139,11 @@ async fn primary_reports_variables_flavor_role_and_its_replica() {
     assert!(c.state.contains_key("state.gtid.current_pos"));
     assert!(c.state.contains_key("state.gtid.slave_pos"));
 
-    // The replica registered with report_host/report_port and server_id 2.
-    assert_eq!(value(&c.state, "state.replica.2.host"), "127.0.0.1");
-    assert_eq!(value(&c.state, "state.replica.2.port"), "3307");
-    assert_eq!(value(&c.state, "state.replica.2.source_id"), "1");
+    // The replica registered with report_host/report_port and its server_id.
+    let replica = format!("state.replica.{MY_REPLICA_SERVER_ID}");
+    assert_eq!(value(&c.state, &format!("{replica}.host")), "127.0.0.1");
+    assert_eq!(value(&c.state, &format!("{replica}.port")), MY_REPLICA.to_string());
+    assert_eq!(value(&c.state, &format!("{replica}.source_id")), "1");
     let replicas: u32 = value(&c.state, "state.replicas.count").parse().unwrap();
     assert!(replicas >= 1);
     assert_eq!(entry(&c.state, "state.connect_ms").unit.as_deref(), Some("ms"));
@@ -162,8 +162,8 @@ async fn replica_reports_role_and_both_threads_running() {
     let recovery = entry(config, "setting.relay_log_recovery");
     assert_eq!(recovery.value, "ON");
     assert_eq!(recovery.source.as_deref(), Some("configuration file"));
-    let cnf = format!("{REPLICA_DIR}/driftwatch-replica.cnf");
-    assert_eq!(recovery.source_file.as_deref(), Some(cnf.as_str()), "{recovery:?}");
+    let cnf = my_replica_dir().join("driftwatch-replica.cnf");
+    assert_eq!(recovery.source_file.as_deref(), cnf.to_str(), "{recovery:?}");
 
     assert_eq!(value(&c.state, "state.replication.count"), "1");
     assert_eq!(value(&c.state, &format!("{CONN}.io_running")), "Yes");
@@ -172,7 +172,7 @@ async fn replica_reports_role_and_both_threads_running() {
     assert_eq!(behind.unit.as_deref(), Some("s"));
     assert!(behind.value.parse::<u64>().is_ok(), "{behind:?}");
     assert_eq!(value(&c.state, &format!("{CONN}.source_host")), "127.0.0.1");
-    assert_eq!(value(&c.state, &format!("{CONN}.source_port")), "3306");
+    assert_eq!(value(&c.state, &format!("{CONN}.source_port")), MY_PRIMARY.to_string());
     assert_eq!(value(&c.state, &format!("{CONN}.using_gtid")), "Slave_Pos");
     assert_eq!(value(&c.state, &format!("{CONN}.last_io_errno")), "0");
     assert_eq!(value(&c.state, &format!("{CONN}.last_sql_errno")), "0");

@@ -9,11 +9,9 @@ use driftwatch::collect::{CollectError, Collected};
 use driftwatch::snapshot::{Kind, Role};
 
 use crate::support::{
-    PG_PRIMARY, PG_REPLICA, START_SERVICES, endpoint, entry, pg_endpoint, pg_url_as,
-    require_service, value,
+    PG_PRIMARY, PG_REPLICA, START_SERVICES, endpoint, entry, pg_endpoint, pg_replica_slot,
+    pg_url_as, require_service, value,
 };
-
-const REPLICA_NAME: &str = "driftwatch_ci_replica";
 const AUDITOR: &str = "driftwatch_auditor";
 
 async fn collect_ok(port: u16) -> Collected {
@@ -53,7 +51,7 @@ async fn primary_reports_settings_role_and_its_replica() {
     check_from_file(&c, "setting.port");
     assert_eq!(entry(config, "setting.shared_buffers").unit.as_deref(), Some("8kB"));
 
-    let replica = format!("state.replica.{REPLICA_NAME}");
+    let replica = format!("state.replica.{}", pg_replica_slot());
     assert_eq!(value(&c.state, &format!("{replica}.state")), "streaming");
     assert_eq!(value(&c.state, &format!("{replica}.client_addr")), "127.0.0.1");
     assert_eq!(value(&c.state, &format!("{replica}.sync_state")), "async");
@@ -66,7 +64,7 @@ async fn primary_reports_settings_role_and_its_replica() {
     let replicas: u32 = value(&c.state, "state.replicas.count").parse().unwrap();
     assert!(replicas >= 1);
 
-    let slot = format!("state.slot.{REPLICA_NAME}");
+    let slot = format!("state.slot.{}", pg_replica_slot());
     assert_eq!(value(&c.state, &format!("{slot}.active")), "true");
     assert_eq!(value(&c.state, &format!("{slot}.slot_type")), "physical");
     assert!(c.state.contains_key(&format!("{slot}.wal_status")));
@@ -87,8 +85,8 @@ async fn replica_reports_its_receiver_and_replay() {
     check_from_file(&c, "setting.primary_slot_name");
 
     assert_eq!(value(&c.state, "state.wal_receiver.status"), "streaming");
-    assert_eq!(value(&c.state, "state.wal_receiver.sender_port"), "5432");
-    assert_eq!(value(&c.state, "state.wal_receiver.slot_name"), REPLICA_NAME);
+    assert_eq!(value(&c.state, "state.wal_receiver.sender_port"), PG_PRIMARY.to_string());
+    assert_eq!(value(&c.state, "state.wal_receiver.slot_name"), pg_replica_slot());
     let conninfo = value(&c.state, "state.wal_receiver.conninfo");
     assert!(!conninfo.contains("driftwatch-test-secret"), "PostgreSQL masks it: {conninfo}");
 
@@ -111,7 +109,8 @@ async fn replica_conninfo_password_is_raw_until_redacted() {
     assert!(conninfo.value.contains("password=[REDACTED]"), "{conninfo:?}");
     assert!(!conninfo.value.contains("driftwatch-test-secret"), "{conninfo:?}");
     assert!(conninfo.redacted);
-    assert!(conninfo.value.contains("application_name=driftwatch_ci_replica"));
+    let application_name = format!("application_name={} ", pg_replica_slot());
+    assert!(format!("{} ", conninfo.value).contains(&application_name), "{conninfo:?}");
 }
 
 #[tokio::test]
@@ -124,7 +123,7 @@ async fn auditor_with_pg_monitor_sees_everything() {
         .unwrap_or_else(|e| panic!("collecting as {AUDITOR}: {e}; run `{START_SERVICES}`"));
     check_many_settings(&c);
     check_from_file(&c, "setting.port");
-    let replica = format!("state.replica.{REPLICA_NAME}.state");
+    let replica = format!("state.replica.{}.state", pg_replica_slot());
     assert_eq!(value(&c.state, &replica), "streaming");
 }
 

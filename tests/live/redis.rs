@@ -18,11 +18,10 @@ use driftwatch::snapshot::{Kind, Role};
 use crate::support::lock::ServerLock;
 use crate::support::{
     REDIS_AUDITOR, REDIS_NOCONFIG, REDIS_PRIMARY, REDIS_REPLICA, START_SERVICES, endpoint, entry,
-    redis_endpoint, redis_url, redis_url_as, require_service, value,
+    redis_endpoint, redis_replica_dir, redis_url, redis_url_as, require_service, value,
 };
 
 const LOCK: &str = "redis-replica";
-const REPLICA_ADDR: &str = "127.0.0.1:6380";
 const SECRET: &str = "driftwatch-test-secret";
 
 async fn collect_ok(port: u16) -> Collected {
@@ -91,7 +90,7 @@ async fn primary_reports_every_setting_and_its_replica() {
     assert!(c.snapshot.server.version.starts_with('7'), "{:?}", c.snapshot.server);
     check_many_settings(&c);
     let config = &c.snapshot.config;
-    assert_eq!(value(config, "setting.port"), "6379");
+    assert_eq!(value(config, "setting.port"), REDIS_PRIMARY.to_string());
     assert_eq!(value(config, "setting.save"), "", "the test primary runs without persistence");
     assert_eq!(entry(config, "setting.maxmemory").unit.as_deref(), Some("B"));
     assert_eq!(entry(config, "setting.repl-timeout").unit.as_deref(), Some("s"));
@@ -100,7 +99,7 @@ async fn primary_reports_every_setting_and_its_replica() {
     assert_eq!(value(&c.state, "state.role"), "master");
     let replicas: u32 = value(&c.state, "state.connected_replicas").parse().unwrap();
     assert!(replicas >= 1, "{replicas}");
-    let replica = format!("state.replica.{REPLICA_ADDR}");
+    let replica = format!("state.replica.127.0.0.1:{REDIS_REPLICA}");
     assert_eq!(value(&c.state, &format!("{replica}.state")), "online");
     let offset: i64 = value(&c.state, &format!("{replica}.offset")).parse().unwrap();
     assert!(offset >= 0);
@@ -127,14 +126,12 @@ async fn replica_reports_its_link_and_config_file() {
     check_many_settings(&c);
     let config = &c.snapshot.config;
     assert_eq!(value(config, "setting.replica-read-only"), "yes");
-    assert_eq!(
-        value(config, "server.config_file"),
-        "/var/tmp/driftwatch-ci/redis-replica/redis.conf"
-    );
+    let conf = redis_replica_dir().join("redis.conf");
+    assert_eq!(Some(value(config, "server.config_file")), conf.to_str());
     assert_eq!(value(&c.state, "state.role"), "slave");
     assert_eq!(value(&c.state, "state.master_link_status"), "up");
     assert_eq!(value(&c.state, "state.master_host"), "127.0.0.1");
-    assert_eq!(value(&c.state, "state.master_port"), "6379");
+    assert_eq!(value(&c.state, "state.master_port"), REDIS_PRIMARY.to_string());
     assert_eq!(value(&c.state, "state.master_sync_in_progress"), "0");
     let io = entry(&c.state, "state.master_last_io_seconds_ago");
     assert_eq!(io.unit.as_deref(), Some("s"));
@@ -289,7 +286,7 @@ impl Detached {
 
 impl Drop for Detached {
     fn drop(&mut self) {
-        run(REDIS_REPLICA, &["REPLICAOF", "127.0.0.1", "6379"]);
+        run(REDIS_REPLICA, &["REPLICAOF", "127.0.0.1", &REDIS_PRIMARY.to_string()]);
         wait_link_up();
     }
 }

@@ -63,7 +63,7 @@ fn serve_audits_on_schedule_serves_everything_and_stops_on_sigterm() {
     assert!(
         has(
             "driftwatch_replication_lag_seconds",
-            r#"target="pg-primary",replica="driftwatch_ci_replica""#
+            &format!(r#"target="pg-primary",replica="{}""#, crate::support::pg_replica_slot())
         ),
         "{}",
         metrics.body

@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# Memcached test service on 127.0.0.1:11211 (TCP only, UDP off), installed from Debian
-# when missing. No systemd here: started as a daemon with a pidfile.
+# Memcached test service of ours on 127.0.0.1:11211 (TCP only, UDP off), started as a
+# daemon with a pid file in $DRIFTWATCH_TEST_DIR/memcached (`-PORT` appended at another
+# port) and adopted only when the memcached of that pid file listens on the port.
+# memcached itself comes from tools.sh (Debian package memcached). Changes nothing else.
 #
-# Usage (as root): bash tests/setup/memcached.sh    (services.sh runs it)
-# Stop it: bash tests/setup/stop-services.sh
+#   DRIFTWATCH_TEST_MEMCACHED_PORT=11211
+#
+# Usage (as root): bash tests/setup/memcached.sh [up|check|stop]   (services.sh runs it)
+#   stop: stops it (by its pid file).
 set -euo pipefail
+# shellcheck source=tests/setup/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+MODE=$(setup_mode "${1:-}")
 
-PORT=11211
-# memcached writes its pid file after dropping to the memcache user: give it a folder it owns.
-PIDFILE=/var/tmp/driftwatch-ci/memcached/memcached.pid
+test_port DRIFTWATCH_TEST_MEMCACHED_PORT 11211
+PORT=$DRIFTWATCH_TEST_MEMCACHED_PORT
+DIR=$(instance_dir memcached "$PORT" 11211)
+# memcached writes its pid file after dropping to the memcache user: a folder it owns.
+PIDFILE=$DIR/memcached.pid
 WAIT_SECONDS=10
+LABEL="memcached  127.0.0.1:$PORT"
 
-die() { echo "memcached.sh: $*" >&2; exit 1; }
 answers() {
     { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || return 1
     printf 'version\r\n' >&3
@@ -20,30 +29,44 @@ answers() {
     exec 3<&- 3>&-
     [[ $line == VERSION* ]]
 }
+ours_up() { [[ $(port_owner "$PORT" "$PIDFILE") == ours ]] && answers; }
 
-[[ $(id -u) == 0 ]] || die "run as root"
-did=""
-if [[ ! -x /usr/bin/memcached ]]; then
-    export DEBIAN_FRONTEND=noninteractive
-    # Others may be installing packages: wait for the dpkg lock rather than fail.
-    apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
-    if ! apt_get install -y -qq --no-install-recommends memcached >/dev/null 2>&1; then
-        apt_get update -qq
-        apt_get install -y -qq --no-install-recommends memcached >/dev/null
-    fi
-    did="installed, "
-fi
-if answers; then
-    echo "memcached 127.0.0.1:$PORT: ${did}already running"
-    exit 0
-fi
-user=memcache
-id -u "$user" >/dev/null 2>&1 || user=root
-install -d -o "$user" -m 0755 "$(dirname "$PIDFILE")"
-/usr/bin/memcached -d -l 127.0.0.1 -p "$PORT" -U 0 -u "$user" -P "$PIDFILE"
-deadline=$((SECONDS + WAIT_SECONDS))
-until answers; do
-    ((SECONDS < deadline)) || die "not answering on 127.0.0.1:$PORT after ${WAIT_SECONDS}s"
-    sleep 0.2
-done
-echo "memcached 127.0.0.1:$PORT: ${did}started (TCP only, user $user, pid file $PIDFILE)"
+check_ports() {
+    local problems=() p
+    p=$(check_ours "$PORT" "$PIDFILE" DRIFTWATCH_TEST_MEMCACHED_PORT "the test memcached (pid file $PIDFILE)") ||
+        problems+=("$p")
+    report_problems "${problems[@]}"
+}
+
+case $MODE in
+    check)
+        require_root "needs the pid file"
+        check_ports
+        ;;
+    up)
+        require_root "starts memcached as the memcache user"
+        [[ -x /usr/bin/memcached ]] || die "memcached is not installed: bash tests/setup/tools.sh installs it"
+        check_ports || exit 1
+        if ours_up; then
+            say "$LABEL" "already running (pid file $PIDFILE)"
+            exit 0
+        fi
+        user=memcache
+        id -u "$user" >/dev/null 2>&1 || user=root
+        will "$LABEL" "start memcached (TCP only, user $user, pid file $PIDFILE)"
+        install -d -o "$user" -m 0755 "$DIR"
+        /usr/bin/memcached -d -l 127.0.0.1 -p "$PORT" -U 0 -u "$user" -P "$PIDFILE"
+        wait_for ours_up || die "not answering on 127.0.0.1:$PORT after ${WAIT_SECONDS}s"
+        say "$LABEL" "started (TCP only, user $user, pid file $PIDFILE)"
+        ;;
+    stop)
+        require_root "needs the pid file"
+        if [[ -n $(pidfile_pid "$PIDFILE") ]]; then
+            start-stop-daemon --stop --quiet --pidfile "$PIDFILE" --exec /usr/bin/memcached --retry TERM/10/KILL/5 || true
+            rm -f "$PIDFILE"
+            say "$LABEL" "stopped"
+        else
+            say "$LABEL" "not running"
+        fi
+        ;;
+esac

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use driftwatch::config::{CloudService, CloudStore, StoreLocation};
 use driftwatch::store::{Store, conformance};
 
-use crate::support::require_service;
+use crate::support::{PG_PRIMARY, require_service};
 
-pub const S3_PORT: u16 = 9310;
+pub const S3_PORT: u16 = crate::support::S3;
 pub const BUCKET: &str = "driftwatch-ci";
 
 /// A fresh prefix per test, so tests sharing the bucket never see each other.
@@ -52,11 +52,11 @@ async fn s3_backend_passes_the_conformance_suite() {
 #[test]
 fn audit_writes_history_to_s3_configured_by_aws_environment_variables() {
     require_service("127.0.0.1", S3_PORT, "bash tests/setup/s3.sh");
-    require_service("127.0.0.1", 5432, "bash tests/setup/services.sh");
+    require_service("127.0.0.1", PG_PRIMARY, "bash tests/setup/services.sh");
     let prefix = unique_prefix("audit");
     let ws = crate::audit::harness::Workspace::with_config(&format!(
         "[store]\nurl = \"s3://{BUCKET}/{prefix}\"\n\n[policies]\ndir = \"{}\"\n\n\
-         [[targets]]\nname = \"pg\"\nkind = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:5432/postgres\"\nrole = \"primary\"\n",
+         [[targets]]\nname = \"pg\"\nkind = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:{PG_PRIMARY}/postgres\"\nrole = \"primary\"\n",
         crate::audit::harness::policies_dir().display()
     ));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_driftwatch"))

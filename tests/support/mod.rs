@@ -1,9 +1,12 @@
-//! Helpers shared by the integration tests: service URLs, endpoints and the
-//! "is the service up?" check that names the command to start it.
+//! Helpers shared by the integration tests: where the services are (`ports`), service
+//! URLs, endpoints and the "is the service up?" check that names the command to start it.
 
 pub mod invariant;
 pub mod lock;
 pub mod moto;
+mod ports;
+
+pub use ports::*;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::time::Duration;
@@ -13,14 +16,6 @@ use driftwatch::snapshot::{Entry, Kind};
 
 /// How to start every service the live tests use.
 pub const START_SERVICES: &str = "bash tests/setup/services.sh";
-
-/// The test primary (system PostgreSQL) and the streaming replica `services.sh` creates.
-pub const PG_PRIMARY: u16 = 5432;
-pub const PG_REPLICA: u16 = 5433;
-
-/// The test MariaDB primary (system MariaDB) and the replica `mariadb.sh` creates.
-pub const MY_PRIMARY: u16 = 3306;
-pub const MY_REPLICA: u16 = 3307;
 
 /// A root URL for the local MariaDB on `port` (empty password).
 pub fn my_url(port: u16) -> String {
@@ -40,12 +35,6 @@ pub fn my_endpoint(port: u16) -> Endpoint {
     require_service("127.0.0.1", port, START_SERVICES);
     endpoint(Kind::Mysql, &my_url(port), Duration::from_secs(5))
 }
-
-/// The test Redis primary (system Redis) and the replica `redis.sh` starts from its
-/// own config file; memcached.
-pub const REDIS_PRIMARY: u16 = 6379;
-pub const REDIS_REPLICA: u16 = 6380;
-pub const MEMCACHED: u16 = 11211;
 
 /// The least-privilege ACL user `redis.sh` creates on both Redis servers, and one
 /// without `+config|get`.
@@ -132,4 +121,15 @@ pub fn entry<'a>(map: &'a std::collections::BTreeMap<String, Entry>, key: &str) 
 #[track_caller]
 pub fn value<'a>(map: &'a std::collections::BTreeMap<String, Entry>, key: &str) -> &'a str {
     &entry(map, key).value
+}
+
+#[test]
+fn ports_parse_as_the_setup_reads_them() {
+    assert_eq!(parse_port(""), Ok(None));
+    assert_eq!(parse_port("5433"), Ok(Some(5433)));
+    assert_eq!(parse_port("05433"), Ok(Some(5433)));
+    assert_eq!(parse_port("65535"), Ok(Some(65535)));
+    for bad in ["0", "65536", "99999999", "5433 ", "-1", "abc"] {
+        assert_eq!(parse_port(bad), Err(()), "{bad}");
+    }
 }

@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use driftwatch::config::{CloudService, CloudStore, StoreLocation};
 
-pub const MOTO: &str = "/var/tmp/driftwatch-ci/venv-moto/bin/moto_server";
 pub const BUCKET: &str = "driftwatch-outage";
 pub const KEY_ID: &str = "driftwatch";
 pub const SECRET: &str = "driftwatch-s3-secret";
@@ -59,13 +57,15 @@ impl PrivateMoto {
     /// Starts the server again on the same port (empty) and recreates the bucket.
     #[track_caller]
     pub fn restart(&mut self) {
+        let moto = super::moto_server();
         assert!(
-            Path::new(MOTO).exists(),
-            "moto is not installed at {MOTO}: run `bash tests/setup/s3.sh` (or \
-             `bash tests/setup/services.sh`)"
+            moto.exists(),
+            "moto is not installed at {}: run `bash tests/setup/s3.sh` (or \
+             `bash tests/setup/services.sh`)",
+            moto.display()
         );
         self.kill();
-        let child = Command::new(MOTO)
+        let child = Command::new(&moto)
             .args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
