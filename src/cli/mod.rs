@@ -7,6 +7,7 @@ mod history;
 mod maintenance;
 mod policy;
 mod serve;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +63,8 @@ pub enum Command {
     Rollback(history::RollbackArgs),
     /// Delete runs and reports older than the retention age, then unreferenced snapshots.
     Gc(maintenance::GcArgs),
+    /// Check the history against its hash chain: nothing changed, removed or added.
+    Verify(verify::VerifyArgs),
     /// Maintain the change index.
     #[command(subcommand)]
     Index(maintenance::IndexCommand),
@@ -95,6 +98,7 @@ pub async fn dispatch(args: Args, show_progress: bool) -> ExitCode {
         Command::Rollback(a) => history::rollback(a).await,
         Command::Gc(a) => maintenance::gc(a).await,
         Command::Index(c) => maintenance::index(c).await,
+        Command::Verify(a) => verify::verify(a).await,
         Command::Check(a) => check::run(a),
         Command::Policy(c) => policy::run(c),
         Command::Baseline(c) => baseline::run(c).await,

@@ -127,8 +127,7 @@ impl Store {
                 let head = serde_json::to_vec(&Head { seq }).expect("a head serializes");
                 let path = object_store::path::Path::from(layout::CHAIN_HEAD);
                 let payload = object_store::PutPayload::from(head);
-                if let Err(e) =
-                    self.attempt("put", || self.inner.put(&path, payload.clone())).await
+                if let Err(e) = self.attempt("put", || self.inner.put(&path, payload.clone())).await
                 {
                     tracing::warn!(error = %e, "chain head hint not written");
                 }
@@ -170,11 +169,15 @@ impl Store {
             linked.extend(parse_link(&path, &bytes)?.runs.into_iter().map(|r| r.run_id));
         }
         let window = &runs[runs.len().saturating_sub(REPAIR_WINDOW)..];
-        let missing: Vec<RunId> = window.iter().filter(|id| !linked.contains(id)).cloned().collect();
+        let missing: Vec<RunId> =
+            window.iter().filter(|id| !linked.contains(id)).cloned().collect();
         if missing.is_empty() {
             return Ok(0);
         }
-        tracing::warn!(runs = missing.len(), "linking committed runs a crash left out of the chain");
+        tracing::warn!(
+            runs = missing.len(),
+            "linking committed runs a crash left out of the chain"
+        );
         self.append_link(&missing, Vec::new(), signer).await?;
         Ok(missing.len())
     }
@@ -217,7 +220,8 @@ impl Store {
                     continue;
                 }
             };
-            let predecessor_only = since.is_some() && start > 0 && previous.is_none() && seq == seqs[start];
+            let predecessor_only =
+                since.is_some() && start > 0 && previous.is_none() && seq == seqs[start];
             if !predecessor_only {
                 v.links += 1;
                 if link.seq != seq {
@@ -281,7 +285,10 @@ impl Store {
             v.runs += 1;
             let bytes = self.get(&path).await?;
             if sha256_hex(&bytes) != *sha {
-                v.breaks.push(brk(&path, "changed after it was committed (its sha256 differs from the chain's)"));
+                v.breaks.push(brk(
+                    &path,
+                    "changed after it was committed (its sha256 differs from the chain's)",
+                ));
                 continue;
             }
             self.verify_references(id, &bytes, &mut checked, &mut v).await?;
@@ -317,7 +324,8 @@ impl Store {
             wanted.push((manifest::findings_path(&Digest(digest.clone())), digest));
         }
         for p in &run.policy_bundle.policies {
-            wanted.push((layout::policy_file(&run.policy_bundle.digest, &p.path), p.sha256.clone()));
+            wanted
+                .push((layout::policy_file(&run.policy_bundle.digest, &p.path), p.sha256.clone()));
         }
         wanted.retain(|(p, _)| checked.insert(p.to_string()));
         let results: Vec<(String, Option<String>)> = futures::stream::iter(wanted)

@@ -149,3 +149,134 @@ async fn leases(store: &Store) {
     assert_eq!(left.len(), 4);
     assert!(left.iter().all(|l| l.slot.at > cutoff));
 }
+
+/// A committed run of one target `db1` whose snapshot is `snapshot(value)` and whose
+/// findings object holds one finding.
+async fn committed(store: &Store, id: &str, value: &str) -> Run {
+    let (digest, _) = store.put_snapshot(&snapshot(value)).await.unwrap();
+    let mut run = manifest(id);
+    let finding = crate::finding::Finding {
+        rule: "R".into(),
+        policy: "p".into(),
+        key: "setting.wal_level".into(),
+        severity: crate::finding::Severity::High,
+        status: crate::finding::FindingStatus::Pass,
+        expected: "= replica".into(),
+        actual: Some(value.into()),
+        message: "m".into(),
+        rationale: None,
+        remediation: None,
+        location: None,
+        waiver: None,
+        drift: Default::default(),
+        restarting: None,
+    };
+    run.targets.push(crate::run::TargetRun {
+        name: "db1".into(),
+        kind: Kind::Postgres,
+        role: Role::Primary,
+        detected_role: Some(Role::Primary),
+        group: None,
+        labels: BTreeMap::new(),
+        address: "postgres://db1".into(),
+        status: crate::run::TargetStatus::Ok,
+        error: None,
+        server_version: Some("15.20".into()),
+        snapshot: Some(digest),
+        previous_snapshot: None,
+        collected_at: run.started_at,
+        duration_ms: 1,
+        state: Default::default(),
+        findings: std::sync::Arc::new(vec![finding]),
+        changes: vec![],
+        preflight: vec![],
+    });
+    store.commit_run(&run).await.unwrap();
+    run
+}
+
+/// The object paths `verify` named as broken.
+async fn broken(store: &Store) -> Vec<String> {
+    store.verify(None, None).await.unwrap().breaks.into_iter().map(|b| b.object).collect()
+}
+
+/// The hash chain: several writers append at once and the chain stays whole; a run a
+/// crash left unlinked is linked by the repair; a manifest, snapshot or findings object
+/// changed or removed, a link removed, and a manifest added behind the chain's back are
+/// each named by `verify`; runs `gc` recorded as removed are not breaks. `store` must be
+/// empty.
+pub async fn chain(store: Store) {
+    let ids = ["20261125T160000Z-0001", "20261125T160500Z-0002", "20261125T161000Z-0003"];
+    let mut runs = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        runs.push(committed(&store, id, ["replica", "logical", "replica"][i]).await);
+    }
+    let appends = runs.iter().map(|run| {
+        let (store, id) = (store.clone(), run.run_id.clone());
+        async move { store.append_link(&[id], Vec::new(), None).await.unwrap() }
+    });
+    let mut seqs = futures::future::join_all(appends).await;
+    seqs.sort();
+    assert_eq!(seqs, [0, 1, 2], "each writer got its own link");
+    let v = store.verify(None, None).await.unwrap();
+    assert!(v.is_whole(), "{:?}", v.breaks);
+    assert_eq!((v.links, v.runs), (3, 3));
+    assert!(v.objects >= 4, "two snapshots and the findings objects: {v:?}");
+    let all: Vec<RunId> = runs.iter().map(|r| r.run_id.clone()).collect();
+    assert_eq!(store.link_unlinked(&all, None).await.unwrap(), 0);
+
+    // A run whose process died between its commit and its link: the repair links it.
+    let late = committed(&store, "20261125T161500Z-0004", "replica").await;
+    let mut all = all;
+    all.push(late.run_id.clone());
+    assert_eq!(broken(&store).await, [layout::run(&late.run_id).to_string()]);
+    assert_eq!(store.link_unlinked(&all, None).await.unwrap(), 1);
+    assert!(broken(&store).await.is_empty());
+
+    // An edited manifest, then put back.
+    let path = layout::run(&runs[1].run_id);
+    let original = store.get(&path).await.unwrap();
+    let mut edited = original.clone();
+    let at = edited.iter().position(|b| *b == b'1').unwrap();
+    edited[at] = b'2';
+    store.inner.put(&path, edited.into()).await.unwrap();
+    assert_eq!(broken(&store).await, [path.to_string()]);
+    store.inner.put(&path, original.clone().into()).await.unwrap();
+    assert!(broken(&store).await.is_empty());
+
+    // A snapshot changed, and a findings object removed.
+    let snap = layout::snapshot("db1", runs[1].targets[0].snapshot.as_ref().unwrap());
+    let snap_bytes = store.get(&snap).await.unwrap();
+    store.inner.put(&snap, b"{}".to_vec().into()).await.unwrap();
+    assert_eq!(broken(&store).await, [snap.to_string()]);
+    store.inner.put(&snap, snap_bytes.into()).await.unwrap();
+    let findings = manifest::references(&original).unwrap();
+    let findings = manifest::findings_path(&Digest(findings.into_iter().next().unwrap()));
+    let findings_bytes = store.get(&findings).await.unwrap();
+    store.delete(&findings).await.unwrap();
+    assert_eq!(broken(&store).await, [findings.to_string()]);
+    store.inner.put(&findings, findings_bytes.into()).await.unwrap();
+
+    // A manifest put in behind the chain's back.
+    let forged = layout::run(&RunId("20261125T170000Z-0009".into()));
+    store.inner.put(&forged, original.clone().into()).await.unwrap();
+    assert_eq!(broken(&store).await, [forged.to_string()]);
+    store.delete(&forged).await.unwrap();
+
+    // A manifest removed without gc, then one removed by gc (recorded first).
+    store.delete(&path).await.unwrap();
+    assert_eq!(broken(&store).await, [path.to_string()]);
+    let removed =
+        crate::integrity::RemovedRun { run_id: runs[1].run_id.clone(), reason: "retention".into() };
+    store.append_link(&[], vec![removed], None).await.unwrap();
+    assert!(broken(&store).await.is_empty());
+
+    // A link removed from the middle: named, and the link after it no longer matches.
+    let link = layout::chain_link(1);
+    let link_bytes = store.get(&link).await.unwrap();
+    store.delete(&link).await.unwrap();
+    let got = broken(&store).await;
+    assert_eq!(got.first(), Some(&link.to_string()), "{got:?}");
+    store.inner.put(&link, link_bytes.into()).await.unwrap();
+    assert!(broken(&store).await.is_empty());
+}

@@ -52,10 +52,14 @@ impl Store {
             // Recorded before anything is removed: a verifier tells retention from
             // deletion, and a crash half-way leaves runs recorded as removed but still
             // there (a note), never removed but not recorded (a break).
-            let reason = format!("retention: started before {}", cutoff.format("%Y-%m-%dT%H:%M:%SZ"));
+            let reason =
+                format!("retention: started before {}", cutoff.format("%Y-%m-%dT%H:%M:%SZ"));
             let removed = old
                 .iter()
-                .map(|id| crate::integrity::RemovedRun { run_id: id.clone(), reason: reason.clone() })
+                .map(|id| crate::integrity::RemovedRun {
+                    run_id: id.clone(),
+                    reason: reason.clone(),
+                })
                 .collect();
             self.append_link(&[], removed, signer).await?;
         }

@@ -8,6 +8,17 @@ async fn memory_backend() {
 }
 
 #[tokio::test]
+async fn memory_backend_chain() {
+    conformance::chain(Store::open(&StoreLocation::Memory).unwrap()).await;
+}
+
+#[tokio::test]
+async fn local_folder_backend_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::chain(Store::open(&StoreLocation::Local(dir.path().into())).unwrap()).await;
+}
+
+#[tokio::test]
 async fn local_folder_backend() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("not-yet-there");

@@ -2,6 +2,8 @@
 //! primary between audits, then read back, compared, and rolled back by running the
 //! printed statements.
 
+mod integrity;
+
 use serde_json::Value;
 
 use crate::audit::harness::*;

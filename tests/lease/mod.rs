@@ -111,11 +111,14 @@ struct Outcome {
 }
 
 /// What the store holds after the instances stopped: the committed runs (checked for
-/// the crash invariant) and the leases.
+/// the crash invariant and against the hash chain) and the leases.
 fn history(location: &StoreLocation) -> (Vec<Run>, Vec<Lease>) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = Store::open(location).unwrap();
+        // Both instances appended to one hash chain: it must verify whole.
+        let v = store.verify(None, None).await.unwrap();
+        assert!(v.is_whole(), "the chain two instances wrote is broken: {:?}", v.breaks);
         (check_history(&store).await, store.leases().await.unwrap())
     })
 }

@@ -49,6 +49,13 @@ async fn s3_backend_passes_the_conformance_suite() {
     conformance::run(store).await;
 }
 
+#[tokio::test]
+async fn s3_backend_keeps_a_verifiable_chain() {
+    require_service("127.0.0.1", S3_PORT, "bash tests/setup/s3.sh");
+    let store = Store::open(&s3_location(&unique_prefix("chain"))).unwrap();
+    conformance::chain(store).await;
+}
+
 #[test]
 fn audit_writes_history_to_s3_configured_by_aws_environment_variables() {
     require_service("127.0.0.1", S3_PORT, "bash tests/setup/s3.sh");
