@@ -29,6 +29,7 @@ pub mod collect;
 pub mod config;
 pub mod diagnostic;
 pub mod diff;
+pub mod export;
 pub mod finding;
 pub mod fleet;
 pub mod history;

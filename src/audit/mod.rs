@@ -162,8 +162,13 @@ async fn run_inner(
     let signer = config.integrity.signer().map_err(AuditError::SigningKey)?;
     let earlier = store.list_runs().await?;
     if let Some(last) = earlier.last() {
-        // A crash between the last commit and its index entries is repaired here.
-        store.index_run(&store.get_run_without_findings(last).await?).await?;
+        // A crash between the last commit and its index entries or its export is
+        // repaired here (the export needs the findings: read only when it is missing).
+        let outline = store.get_run_without_findings(last).await?;
+        store.index_run(&outline).await?;
+        if !outline.targets.is_empty() && !store.exported(last).await? {
+            store.export_run(&store.get_run(last).await?).await?;
+        }
     }
     // And one between a commit and its link in the chain (or a store from before it).
     store.link_unlinked(&earlier, signer.as_ref()).await?;
@@ -218,6 +223,7 @@ async fn run_inner(
     };
     store.commit_run(&run).await?;
     store.index_run(&run).await?;
+    store.export_run(&run).await?;
     // The run is committed whatever happens to its link: the next audit links it.
     if let Err(e) =
         store.append_link(std::slice::from_ref(&run.run_id), Vec::new(), signer.as_ref()).await

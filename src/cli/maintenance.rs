@@ -61,10 +61,11 @@ pub async fn gc(args: GcArgs) -> ExitCode {
         Ok(report) => {
             let verb = if args.dry_run { "would delete" } else { "deleted" };
             println!(
-                "{verb} {} runs, {} report pages, {} index entries, {} snapshots, {} findings objects, {} policy files, {} leases; kept {} runs",
+                "{verb} {} runs, {} report pages, {} index entries, {} export objects, {} snapshots, {} findings objects, {} policy files, {} leases; kept {} runs",
                 report.runs,
                 report.report_pages,
                 report.index_entries,
+                report.exports,
                 report.snapshots,
                 report.findings,
                 report.policy_files,

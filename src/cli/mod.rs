@@ -3,6 +3,7 @@
 mod audit;
 mod baseline;
 mod check;
+mod fleet;
 mod history;
 mod maintenance;
 mod policy;
@@ -63,6 +64,10 @@ pub enum Command {
     Rollback(history::RollbackArgs),
     /// Delete runs and reports older than the retention age, then unreferenced snapshots.
     Gc(maintenance::GcArgs),
+    /// Every change across the fleet in a time window (from the store's export).
+    Changes(fleet::ChangesArgs),
+    /// Failing (or waived, erroring) findings across the fleet in a time window.
+    Findings(fleet::FindingsArgs),
     /// Check the history against its hash chain: nothing changed, removed or added.
     Verify(verify::VerifyArgs),
     /// Maintain the change index.
@@ -99,6 +104,8 @@ pub async fn dispatch(args: Args, show_progress: bool) -> ExitCode {
         Command::Gc(a) => maintenance::gc(a).await,
         Command::Index(c) => maintenance::index(c).await,
         Command::Verify(a) => verify::verify(a).await,
+        Command::Changes(a) => fleet::changes(a).await,
+        Command::Findings(a) => fleet::findings(a).await,
         Command::Check(a) => check::run(a),
         Command::Policy(c) => policy::run(c),
         Command::Baseline(c) => baseline::run(c).await,

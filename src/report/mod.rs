@@ -27,7 +27,7 @@ mod timeline;
 mod view;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod group_fixtures;
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! or signals; it stops when the future it is given resolves.
 
 mod api;
+mod fleet;
 pub mod metrics;
 
 use std::future::Future;
@@ -46,6 +47,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs/{id}", get(api::run))
         .route("/api/targets", get(api::targets))
         .route("/api/targets/{name}/changes", get(api::changes))
+        .route("/api/changes", get(fleet::changes))
+        .route("/api/findings", get(fleet::findings))
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

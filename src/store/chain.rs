@@ -385,7 +385,7 @@ impl Store {
         Ok(seqs)
     }
 
-    async fn exists(&self, path: &object_store::path::Path) -> Result<bool, StoreError> {
+    pub(super) async fn exists(&self, path: &object_store::path::Path) -> Result<bool, StoreError> {
         match self.attempt("head", || self.inner.head(path)).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),

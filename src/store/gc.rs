@@ -21,6 +21,8 @@ pub struct GcReport {
     pub runs: usize,
     pub report_pages: usize,
     pub index_entries: usize,
+    /// Analytics export objects of the removed runs.
+    pub exports: usize,
     pub snapshots: usize,
     pub policy_files: usize,
     /// Findings objects (`findings/<sha256>.json`) no remaining run refers to.
@@ -69,6 +71,7 @@ impl Store {
                 self.remove(&layout::change_index(&t.name, id), dry_run).await?;
                 report.index_entries += 1;
             }
+            report.exports += self.delete_exports(id, dry_run).await?;
             self.remove(&layout::report(&format!("reports/runs/{id}.html")), dry_run).await?;
             report.report_pages += 1;
             self.remove(&layout::run(id), dry_run).await?;

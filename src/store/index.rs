@@ -93,13 +93,16 @@ impl Store {
             .await
     }
 
-    /// Rebuilds the whole index from the run manifests. Returns (runs read, entries
-    /// written). Existing entries are kept (they are immutable and equal).
+    /// Rebuilds the whole index and the analytics export from the run manifests.
+    /// Returns (runs read, objects written). Existing objects are kept (they are
+    /// immutable and equal).
     pub async fn rebuild_index(&self) -> Result<(usize, usize), StoreError> {
         let ids = self.list_runs().await?;
         let mut written = 0;
         for id in &ids {
-            written += self.index_run(&self.get_run(id).await?).await?;
+            let run = self.get_run(id).await?;
+            written += self.index_run(&run).await?;
+            written += self.export_run(&run).await?;
         }
         Ok((ids.len(), written))
     }

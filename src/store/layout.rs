@@ -9,6 +9,7 @@
 //! index/changes/<target>/<run-id>.json    one target's changes in one run (derived)
 //! leases/<schedule>/<slot>[-shard-<i>-of-<n>].json   who runs a scheduled slot, create-only
 //! chain/<seq>.json                        hash-chain link (12 digits), create-only
+//! exports/v1/<dataset>/dt=<YYYY-MM-DD>/<run-id>.ndjson.gz   analytics export (derived)
 //! chain/head.json                         hint: the newest link's seq (mutable)
 //! reports/index.html                      latest overview
 //! reports/runs/<run-id>.html              one run
@@ -52,6 +53,33 @@ pub fn lease_time_of(path: &Path) -> Option<DateTime<Utc>> {
     let name = path.filename()?;
     let stamp = name.get(..16)?;
     NaiveDateTime::parse_from_str(stamp, SLOT_FORMAT).ok().map(|t| t.and_utc())
+}
+
+/// Where the analytics export of one dataset lives: `exports/v1/<dataset>/`.
+pub fn export_dir(dataset: crate::export::Dataset) -> String {
+    format!("exports/v{}/{}/", crate::export::SCHEMA_VERSION, dataset.as_str())
+}
+
+/// The partition of one day: `exports/v1/changes/dt=2026-11-25/`.
+pub fn export_partition(dataset: crate::export::Dataset, day: chrono::NaiveDate) -> String {
+    format!("{}dt={}/", export_dir(dataset), day.format("%Y-%m-%d"))
+}
+
+/// `exports/v1/changes/dt=2026-11-25/20261125T161500.000Z-3f9a.ndjson.gz`: one run's
+/// rows of one dataset, in the partition of the day the run started (UTC). Ids that
+/// carry no time (never produced by driftwatch) go under `dt=undated`.
+pub fn export(dataset: crate::export::Dataset, run: &RunId) -> Path {
+    let partition = match run.timestamp() {
+        Some(t) => export_partition(dataset, t.date_naive()),
+        None => format!("{}dt=undated/", export_dir(dataset)),
+    };
+    Path::from(format!("{partition}{run}.ndjson.gz"))
+}
+
+/// The run id of an export object's path.
+pub fn export_run_of(path: &Path) -> Option<RunId> {
+    let name = path.filename()?.strip_suffix(".ndjson.gz")?;
+    path.as_ref().starts_with("exports/").then(|| RunId(name.to_owned()))
 }
 
 /// `chain/000000000042.json`: link 42 of the hash chain.

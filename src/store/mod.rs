@@ -23,6 +23,7 @@ mod backend;
 mod chain;
 #[doc(hidden)]
 pub mod conformance;
+mod exports;
 mod gc;
 mod index;
 pub mod layout;

@@ -2,6 +2,7 @@
 //! primary between audits, then read back, compared, and rolled back by running the
 //! printed statements.
 
+mod fleet;
 mod integrity;
 
 use serde_json::Value;

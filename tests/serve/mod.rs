@@ -130,6 +130,18 @@ fn serve_audits_on_schedule_serves_everything_and_stops_on_sigterm() {
     assert!(changes.json()["changes"].is_array());
     assert_eq!(serve.get("/api/targets/nope/changes").status, 404);
 
+    // Fleet-wide questions, from the export.
+    let fleet = serve.get("/api/changes?since=1h&target=pg-*");
+    assert_eq!(fleet.status, 200);
+    assert!(fleet.json().is_array());
+    let failing = serve.get("/api/findings?since=1h&status=fail&severity=low");
+    assert_eq!(failing.status, 200);
+    assert!(
+        failing.json().as_array().is_some_and(|rows| rows.iter().all(|r| r["status"] == "fail"))
+    );
+    assert_eq!(serve.get("/api/changes").status, 400, "since is required");
+    assert_eq!(serve.get("/api/findings?since=1h&status=pass").status, 400);
+
     // One structured event per run and per target.
     let events = serve.log_events();
     assert!(

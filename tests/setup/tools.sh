@@ -7,6 +7,8 @@
 #   prometheus         promtool, for the alert rules in deploy/prometheus
 #   memcached          the test memcached (memcached.sh)
 #   pgbouncer          PgBouncer, for the connection-pooler test service
+# and, from PyPI into a virtualenv ($DRIFTWATCH_TEST_DIR/venv-tools), DuckDB: the
+# export tests query the store's analytics export with the real engine.
 # It says which before installing them. Debian starts a package's own service on
 # install (memcached on :11211, pgbouncer on :6432) unless /usr/sbin/policy-rc.d says
 # no: when there is none, a temporary one that refuses every start is in place for the
@@ -56,3 +58,15 @@ else
     say "$LABEL" "nothing to install (chromium, psql, promtool, memcached, pgbouncer are there)"
 fi
 say "$LABEL" "chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(promtool --version 2>/dev/null | head -n 1 | awk '{ sub(",", "", $1); print $1, $3 }'), $(/usr/bin/memcached -V 2>/dev/null), $(/usr/sbin/pgbouncer --version 2>/dev/null | head -n 1)"
+
+# DuckDB, for the analytics-export tests, in a virtualenv of its own.
+VENV_TOOLS=$DRIFTWATCH_TEST_DIR/venv-tools
+if "$VENV_TOOLS/bin/python" -c 'import duckdb' >/dev/null 2>&1; then
+    say "tools      python" "duckdb $("$VENV_TOOLS/bin/python" -c 'import duckdb; print(duckdb.__version__)') in $VENV_TOOLS"
+else
+    will "tools      python" "create $VENV_TOOLS and pip install duckdb into it"
+    mkdir -p "$DRIFTWATCH_TEST_DIR"
+    python3 -m venv "$VENV_TOOLS"
+    "$VENV_TOOLS/bin/pip" install -q duckdb
+    say "tools      python" "installed duckdb $("$VENV_TOOLS/bin/python" -c 'import duckdb; print(duckdb.__version__)')"
+fi

@@ -70,6 +70,11 @@ pub fn redis_replica_dir() -> PathBuf {
 }
 
 /// The `moto_server` of the virtualenv `s3.sh` installs.
+/// The Python with DuckDB that `tests/setup/tools.sh` installs.
+pub fn duckdb_python() -> PathBuf {
+    PathBuf::from(TEST_DIR).join("venv-tools/bin/python")
+}
+
 pub fn moto_server() -> PathBuf {
     PathBuf::from(TEST_DIR).join("venv-moto/bin/moto_server")
 }
