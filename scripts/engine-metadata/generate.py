@@ -45,7 +45,8 @@ def postgres(out_dir):
         "it runs with; `varies` marks values that come from how the server is started",
         "(`start-up`) or from the connection (`session`), never from a file; `internal`",
         "settings are fixed by the build or initdb. `aliases`: enum values the engine",
-        "accepts without listing them, and the listed value each one means.",
+        "accepts without listing them (and listed ones it shows as another), and the value",
+        "it shows for each. `file`: the engine's refusal of the setting in a file.",
     ]
     common.write_file(
         path,
@@ -55,7 +56,7 @@ def postgres(out_dir):
              None),
             ("settings", meta["settings"],
              ["vartype", "unit", "context", "min", "max", "values", "aliases", "boot",
-              "default", "varies", "computed"]),
+              "default", "varies", "computed", "file"]),
             ("time_zones", {"names": meta["time_zones"]}, None),
         ],
     )
@@ -77,9 +78,12 @@ def mariadb(out_dir):
         "server started from a file holding only `[mysqld]`. `default` is the value it runs",
         "with (as SHOW GLOBAL VARIABLES prints it); `auto`: sized at start-up from other",
         "settings; `varies`: depends on how (`start-up`) or where (`host`) the server runs.",
-        "`argument`: how the option file gives it (none = not settable there).",
+        "`argument`: how an option file gives it (absent: no option of that name sets it).",
+        "`expands`: what a set member sets (shown by the help after --name=member).",
         "options: every option of `mariadbd --verbose --help`; `variable` = it is also a",
-        "system variable of the same name.",
+        "system variable of the same name; `flag` = it takes no value; `sets` = what the",
+        "help shows changed after `--name[=probe]`. charsets: each character set's default",
+        "collation; collations: each collation's character set.",
     ]
     common.write_file(
         path,
@@ -88,9 +92,12 @@ def mariadb(out_dir):
             ("engine", {"kind": "mysql", "flavor": "mariadb", "series": series,
                         "version": version}, None),
             ("variables", meta["variables"],
-             ["type", "min", "max", "block", "values", "argument", "read_only", "scope",
-              "alias_of", "default", "auto", "varies"]),
-            ("options", meta["options"], ["argument", "value", "variable"]),
+             ["type", "min", "max", "block", "values", "expands", "argument", "read_only",
+              "scope", "alias_of", "default", "auto", "varies"]),
+            ("options", meta["options"],
+             ["argument", "value", "variable", "flag", "probe", "sets"]),
+            ("charsets", meta["charsets"], None),
+            ("collations", meta["collations"], None),
         ],
     )
     return [path]
@@ -111,6 +118,7 @@ def redis(out_dir):
         "(`special`: a config with its own syntax), `mutable = false` for configs only a",
         "file or the command line can set, `aliases` = the configs that change with it,",
         "`shown_max` = what CONFIG GET shows for the top of the range (a clamp).",
+        "commands: COMMAND LIST, the names rename-command may rename.",
     ]
     common.write_file(
         path,
@@ -120,6 +128,7 @@ def redis(out_dir):
             ("configs", meta["configs"],
              ["type", "min", "max", "values", "mutable", "aliases", "shown_max", "default",
               "varies"]),
+            ("commands", {"names": meta["commands"]}, None),
         ],
     )
     return [path]

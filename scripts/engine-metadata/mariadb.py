@@ -91,7 +91,8 @@ def generate(_out_dir):
                 v["values"] = enums.split(",")
             if read_only == "YES":
                 v["read_only"] = True
-            v["argument"] = cmdline.lower() if cmdline else "none"
+            # NULL: the variable has no option of its own (a file cannot set it by this name).
+            v["argument"] = cmdline.lower() if cmdline else None
             if scope == "SESSION ONLY":
                 v["scope"] = "session"
             if comment.startswith("Alias for "):
@@ -117,12 +118,85 @@ def generate(_out_dir):
                     v["auto"] = True
             variables[name] = v
         for name, opt in options.items():
-            opt["variable"] = name.replace("-", "_") in variables
-        return {"version": version.strip(), "variables": variables, "options": options}
+            opt["variable"] = name.lower().replace("-", "_") in variables
+        _, rows = sql("select COLLATION_NAME, CHARACTER_SET_NAME, IS_DEFAULT "
+                      "from information_schema.COLLATIONS")
+        charsets, collations = {}, {}
+        for line in rows.splitlines():
+            collation, charset, is_default = split_row(line, 3)
+            collations[collation] = charset
+            if is_default == "Yes":
+                charsets[charset] = collation
+        probe_options(options, variables, help_values)
+        return {"version": version.strip(), "variables": variables, "options": options,
+                "charsets": charsets, "collations": collations}
     finally:
         if server is not None:
             server.stop()
         remove(tmp)
+
+
+def help_table(args):
+    """The help's table of values after reading `args` (option name → value), or the
+    error the server printed instead."""
+    code, out, err = run(["/usr/sbin/mariadbd", "--no-defaults"] + args + ["--verbose", "--help"],
+                         env=ENV, check=False)
+    values, in_table = {}, False
+    for line in out.splitlines():
+        if line.startswith("-------"):
+            in_table = True
+            continue
+        if in_table and line.strip():
+            name, _, value = line.partition(" ")
+            values[name] = value.strip()
+    if not values:
+        errors = [l.split("] ", 1)[-1] for l in err.splitlines() if "[ERROR]" in l]
+        return None, errors[0] if errors else err.strip()
+    return values, None
+
+
+def probe_options(options, variables, help_values):
+    """What the help's table shows after each option: for options that are not variables,
+    the values they set (`sets`), or that they take no value (`flag`); for set-typed
+    variables, the values each member expands to (`expands`: `traditional` sets several
+    sql_mode flags)."""
+    base, _ = help_table([])
+    for name, o in sorted(options.items()):
+        if o["variable"] and variables[name.lower().replace("-", "_")]["type"] != "set":
+            continue
+        if o["argument"] == "none":
+            _, error = help_table([f"--{name}=1"])
+            if error and "cannot take an argument" in error:
+                o["flag"] = True
+            candidates = [None]
+        elif o["variable"]:
+            continue
+        else:
+            candidates = ["7", "x"] if o.get("value") == "number" else ["x", "7"]
+        for value in candidates:
+            arg = f"--{name}" if value is None else f"--{name}={value}"
+            after, error = help_table([arg])
+            if after is None:
+                continue
+            changed = {k: v for k, v in after.items()
+                       if base.get(k) != v and k != name and k != "version"}
+            if changed:
+                o["probe"] = "" if value is None else value
+                o["sets"] = changed
+            break
+    for vname, v in variables.items():
+        if v["type"] != "set" or "values" not in v:
+            continue
+        option = vname.replace("_", "-")
+        expands = {}
+        for member in v["values"]:
+            after, _ = help_table([f"--{option}={member}"])
+            if after is None or option not in after:
+                continue
+            if after[option] != member:
+                expands[member] = after[option]
+        if expands:
+            v["expands"] = expands
 
 
 def help_options():

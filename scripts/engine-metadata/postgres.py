@@ -14,6 +14,8 @@ file, the enum aliases the engine accepts, and the time zone names it knows.
   without starting): a candidate it accepts and prints as a listed value is an alias.
   Candidates: the boolean spellings, and the hidden entries of guc_tables.c
   (`debug`, `archive`, `hot_standby`); the engine decides which enum takes which.
+- `file`: what the engine says about a file holding nothing but `name = '<its own
+  value>'`, for the settings it refuses there (fixed at build or initdb time).
 - Time zones: `pg_timezone_names` (TimeZone and log_timezone accept these names,
   case-insensitively, besides POSIX-style specifications).
 """
@@ -27,6 +29,9 @@ USER = "postgres"
 # Candidates for enum values the engine accepts without listing them (see the module doc).
 BOOLEAN_WORDS = ["on", "off", "true", "false", "yes", "no", "1", "0"]
 HIDDEN_CANDIDATES = ["debug", "archive", "hot_standby"]
+# Defaults each connection takes from its database (client_encoding follows the
+# database's encoding): not a property of the server's configuration.
+SESSION_DEFAULTS = {"client_encoding"}
 # Fixed environment: the server takes lc_* from it when the file does not set them.
 ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "LC_ALL": "C", "TZ": "UTC"}
 
@@ -88,8 +93,13 @@ def generate(out_path):
                 s["values"] = enums.split("\x02")
             if "RUNTIME_COMPUTED" in flags.split(","):
                 s["computed"] = True
-            if context == "internal":
-                pass  # fixed by the build or initdb: neither set nor shown by a file
+            if name in SESSION_DEFAULTS:
+                s["varies"] = "session"
+            elif context == "internal":
+                # Fixed by the build or initdb (a file can neither set nor show them);
+                # computed ones follow the rest of the configuration.
+                if "computed" not in s:
+                    s["default"] = setting
             elif source == "default":
                 s["default"] = setting
             elif source == "command line":
@@ -106,6 +116,10 @@ def generate(out_path):
                 aliases = enum_aliases(data, empty, name, s["values"])
                 if aliases:
                     s["aliases"] = aliases
+            if "varies" not in s:
+                refusal = refused_in_file(tmp, data, name, s.get("default", s["boot"]))
+                if refusal:
+                    s["file"] = refusal
         return {
             "version": version.strip("\x1e\n").split(" ")[0],
             "full_version": version.strip("\x1e\n"),
@@ -118,13 +132,28 @@ def generate(out_path):
         remove(tmp)
 
 
+def refused_in_file(tmp, data, name, value):
+    """The engine's complaint about a file holding just `name = '<its own value>'`
+    (settings fixed at build or initdb time, or not allowed in a file), or None."""
+    path = os.path.join(tmp, "probe.conf")
+    with open(path, "w") as f:
+        f.write(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'\n")
+    code, _, err = run([f"{BIN}/postgres", "-D", data, "-c", f"config_file={path}", "-C", name],
+                       user=USER, env=ENV, check=False)
+    if code == 0:
+        return None
+    for line in err.splitlines():
+        if "FATAL:" in line or "LOG:" in line:
+            return line.split(":  ", 1)[-1].strip()
+    return err.strip()
+
+
 def enum_aliases(data, conf, name, listed):
-    """Candidate → listed value, for the candidates the engine accepts for enum `name`."""
+    """Written value → the value the engine shows, for the candidates it accepts for
+    enum `name` that it shows otherwise (aliases, and listed values shown as another)."""
     aliases = {}
-    listed_lower = {v.lower() for v in listed}
-    for cand in BOOLEAN_WORDS + HIDDEN_CANDIDATES:
-        if cand.lower() in listed_lower:
-            continue
+    for cand in listed + [c for c in BOOLEAN_WORDS + HIDDEN_CANDIDATES
+                          if c.lower() not in {v.lower() for v in listed}]:
         code, out, _ = run(
             [f"{BIN}/postgres", "-D", data, "-c", f"config_file={conf}", "-C", name, "-c",
              f"{name}={cand}"],
@@ -132,6 +161,6 @@ def enum_aliases(data, conf, name, listed):
             env=ENV,
             check=False,
         )
-        if code == 0:
+        if code == 0 and out.strip() != cand:
             aliases[cand] = out.strip()
     return aliases

@@ -16,6 +16,7 @@ its type, range or values, and its aliases, all as the server itself answers.
 - Aliases: each mutable config is set to a new value; every other config whose
   `CONFIG GET` value changed with it is an alias (`slave-*` / `replica-*`,
   `hash-max-ziplist-*` / `hash-max-listpack-*`, …). Then it is put back.
+- Commands: `COMMAND LIST` (what `rename-command` may name).
 - `hz`-like clamping: a number accepted but shown otherwise (`CONFIG SET hz 100000`
   shows 500) is recorded as the value shown at the top of the range (`shown_max`).
 """
@@ -105,13 +106,14 @@ def generate(_out_dir):
         for name in sorted(defaults):
             configs[name] = probe(client, name, defaults[name], tmp)
         aliases(client, defaults, configs)
+        commands = sorted(client.call("COMMAND", "LIST"))
         # Our own options, and the working directory.
         configs["port"]["default"] = default_port(tmp, servers)
         configs["unixsocket"]["default"] = ""
         configs["unixsocketperm"]["default"] = defaults["unixsocketperm"]
         configs["dir"]["varies"] = "start-up"
         configs["dir"].pop("default", None)
-        return {"version": version, "configs": configs}
+        return {"version": version, "configs": configs, "commands": commands}
     finally:
         for s in servers:
             s.stop()
@@ -148,6 +150,7 @@ TYPE_ANSWERS = [
     ("argument must be a memory or percent value", "memory_or_percent"),
     ("argument must be a memory value", "memory"),
     ("argument must be 'yes' or 'no'", "bool"),
+    ("argument couldn't be parsed as an octal number", "octal"),
 ]
 
 
@@ -168,7 +171,7 @@ def refusal(client, name, value, tmp):
     answer = client.call("CONFIG", "SET", name, value)
     if isinstance(answer, Error):
         msg = answer.split(" - ", 1)[-1]
-        if "can't set immutable config" in msg:
+        if "can't set immutable config" in msg or "can't set protected config" in msg:
             return startup_refusal(name, value, tmp), True
         return msg, False
     return None, False
@@ -200,7 +203,7 @@ def probe(client, name, value, tmp):
     c = {"default": value}
     msg, immutable = refusal(client, name, NONSENSE, tmp)
     if immutable:
-        c["mutable"] = False
+        c["mutable"] = False  # (or protected: only a file or the command line sets it)
     kind, values = classify(msg or "")
     if msg is None:
         kind = "string"
@@ -211,7 +214,7 @@ def probe(client, name, value, tmp):
     c["type"] = kind
     if values:
         c["values"] = values
-    if kind in ("integer", "memory", "memory_or_percent"):
+    if kind in ("integer", "memory", "memory_or_percent", "octal"):
         lo_hi = number_range(client, name, value, tmp, immutable)
         if lo_hi:
             c["min"], c["max"] = lo_hi
