@@ -36,12 +36,21 @@ use super::EngineInfo;
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
     pub engine: EngineInfo,
+    pub option_files: OptionFiles,
     pub variables: BTreeMap<String, Variable>,
     pub options: BTreeMap<String, OptionSpec>,
     /// Character set → its default collation.
     pub charsets: BTreeMap<String, String>,
     /// Collation → its character set.
     pub collations: BTreeMap<String, String>,
+}
+
+/// What the server reads of an option file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionFiles {
+    /// The `[group]`s it reads (`mysqld`, `mariadb-10.11`, …), matched ignoring case.
+    pub groups: Vec<String>,
 }
 
 /// One row of `information_schema.SYSTEM_VARIABLES`, as the generator recorded it.
