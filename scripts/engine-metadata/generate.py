@@ -79,6 +79,7 @@ def mariadb(out_dir):
         "with (as SHOW GLOBAL VARIABLES prints it); `auto`: sized at start-up from other",
         "settings; `varies`: depends on how (`start-up`) or where (`host`) the server runs.",
         "`argument`: how an option file gives it (absent: no option of that name sets it).",
+        "option_files: the [groups] of an option file the server reads.",
         "`expands`: what a set member sets (shown by the help after --name=member).",
         "options: every option of `mariadbd --verbose --help`; `variable` = it is also a",
         "system variable of the same name; `flag` = it takes no value; `sets` = what the",
@@ -91,6 +92,7 @@ def mariadb(out_dir):
         [
             ("engine", {"kind": "mysql", "flavor": "mariadb", "series": series,
                         "version": version}, None),
+            ("option_files", {"groups": meta["groups"]}, None),
             ("variables", meta["variables"],
              ["type", "min", "max", "block", "values", "expands", "argument", "read_only",
               "scope", "alias_of", "default", "auto", "varies"]),

@@ -39,6 +39,7 @@ def generate(_out_dir):
     server = None
     try:
         options, help_values = help_options()
+        groups = options.pop("__groups__")
         data = os.path.join(tmp, "data")
         run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", f"--user={USER}",
              "--auth-root-authentication-method=normal", "--skip-test-db"], env=ENV)
@@ -129,6 +130,7 @@ def generate(_out_dir):
                 charsets[charset] = collation
         probe_options(options, variables, help_values)
         return {"version": version.strip(), "variables": variables, "options": options,
+                "groups": groups,
                 "charsets": charsets, "collations": collations}
     finally:
         if server is not None:
@@ -227,6 +229,8 @@ def help_options():
         options[name] = o
     if len(options) < 100:
         raise SystemExit(f"mariadbd --verbose --help listed only {len(options)} options")
+    groups = next(l for l in out.splitlines() if l.startswith("The following groups are read:"))
+    options["__groups__"] = groups.split(":", 1)[1].split()
     values, in_table = {}, False
     for line in out.splitlines():
         if line.startswith("-------"):

@@ -7,6 +7,10 @@
 //! counting, `-o` sub-options (`hashpower=20`, `no_lru_crawler`), and the checks it
 //! makes after reading them all (item size against memory, LRU percentages, …).
 //!
+//! Not modelled: memcached sets its file-descriptor limit to `-c`, and a very small
+//! `-c` (below about 4 per thread plus 8) leaves too few descriptors for its threads,
+//! so it exits at start-up; how many it needs depends on libevent's internals.
+//!
 //! Settings are named as `stats settings` reports them; options that `stats settings`
 //! does not show (`-d`, `-u`, `-P`, `-k`) set nothing.
 
