@@ -11,8 +11,8 @@
 //!   ending in `.conf`, not starting with `.`, in byte order), relative to the folder
 //!   of the file that names them, at most 10 deep.
 //! - Names are case-insensitive; an unknown name without a dot is refused (and then no
-//!   value is checked); a name with a dot is an extension's placeholder, taken as
-//!   written. Only the last occurrence of a name (spelt the same way) is checked and
+//!   value is checked); a name with a dot is an extension's placeholder, accepted
+//!   and (as in `pg_settings` until the extension defines it) not listed. Only the last occurrence of a name (spelt the same way) is checked and
 //!   used; earlier ones are ignored, even when invalid.
 //! - Values as [`crate::engine::postgres`] reads them; settings fixed at build or initdb
 //!   time are refused; then the values the server derives and the combinations it
@@ -272,8 +272,8 @@ fn apply(meta: &Metadata, items: &[Item], out: &mut Settings) {
             continue;
         }
         let Some((name, setting)) = known[i] else {
-            // An extension's placeholder: taken as written.
-            out.set(&item.name, item.value.clone(), &item.file, item.line);
+            // An extension's placeholder: accepted as written, and, like on a live
+            // server until the extension is loaded, not in pg_settings.
             continue;
         };
         if setting.internal() {

@@ -10,6 +10,7 @@
 //! - `log_destination`: a list of `stderr`, `csvlog`, `jsonlog`, `syslog`.
 //! - `search_path`, `temp_tablespaces`: list syntax (`SplitIdentifierString`).
 //! - `synchronous_standby_names`: `FIRST n (…)`, `ANY n (…)`, `n (…)` or a list.
+//! - `cluster_name`, `application_name`: bytes outside printable ASCII become `?`.
 //! - `recovery_target` (`immediate`), `recovery_target_lsn` (`X/X`),
 //!   `recovery_target_timeline` (`current`, `latest` or a number).
 //!
@@ -49,6 +50,10 @@ pub fn check(meta: &Metadata, name: &str, raw: &str) -> Result<String, Refusal> 
             Ok(_) => Ok(raw.to_owned()),
             Err(detail) => Err(invalid(Some(detail))),
         },
+        // pg_clean_ascii: every byte outside printable ASCII becomes `?`.
+        "application_name" | "cluster_name" => {
+            Ok(raw.bytes().map(|b| if (32..=126).contains(&b) { b as char } else { '?' }).collect())
+        }
         "recovery_target" if !raw.is_empty() && raw != "immediate" => {
             Err(invalid(Some("The only allowed value is \"immediate\".".into())))
         }
