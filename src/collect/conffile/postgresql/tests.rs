@@ -123,7 +123,7 @@ fn refusals_as_the_server_words_them() {
 }
 
 #[test]
-fn extension_settings_are_kept() {
+fn extension_settings_are_accepted_and_not_listed() {
     check(
         &[("/p.conf", "pg_stat_statements.max = 10000\n")],
         "pg_stat_statements.max=10000@/p.conf:1",
