@@ -125,7 +125,7 @@ fn refusals_as_the_server_words_them() {
 #[test]
 fn extension_settings_are_accepted_and_not_listed() {
     check(
-        &[("/p.conf", "pg_stat_statements.max = 10000\n")],
-        "pg_stat_statements.max=10000@/p.conf:1",
+        &[("/p.conf", "pg_stat_statements.max = 10000\nport = 5433\n")],
+        "port=5433@/p.conf:2",
     );
 }
