@@ -82,7 +82,8 @@ def mariadb(out_dir):
         "option_files: the [groups] of an option file the server reads.",
         "`expands`: what a set member sets (shown by the help after --name=member).",
         "options: every option of `mariadbd --verbose --help`; `variable` = it is also a",
-        "system variable of the same name; `flag` = it takes no value; `sets` = what the",
+        "system variable of the same name; `flag` = it takes no value; `early` = read in",
+        "the server's first pass (prefixes match among early options first); `sets` = what the",
         "help shows changed after `--name[=probe]`. charsets: each character set's default",
         "collation; collations: each collation's character set.",
     ]
@@ -97,7 +98,7 @@ def mariadb(out_dir):
              ["type", "min", "max", "block", "values", "expands", "argument", "read_only",
               "scope", "alias_of", "default", "auto", "varies"]),
             ("options", meta["options"],
-             ["argument", "value", "variable", "flag", "probe", "sets"]),
+             ["argument", "value", "variable", "flag", "early", "probe", "sets"]),
             ("charsets", meta["charsets"], None),
             ("collations", meta["collations"], None),
         ],

@@ -163,6 +163,8 @@ def probe_options(options, variables, help_values):
     variables, the values each member expands to (`expands`: `traditional` sets several
     sql_mode flags)."""
     base, _ = help_table([])
+    for name in probe_early(options, base):
+        options[name]["early"] = True
     for name, o in sorted(options.items()):
         if o["variable"] and variables[name.lower().replace("-", "_")]["type"] != "set":
             continue
@@ -199,6 +201,38 @@ def probe_options(options, variables, help_values):
                 expands[member] = after[option]
         if expands:
             v["expands"] = expands
+
+
+def probe_early(options, base):
+    """Options the server reads in its early pass, before the others: there a prefix
+    is matched against the early options only, so `max_c` is `max_connections` even
+    though it is a prefix of other options too. Each option is given as its longest
+    prefix that several options share (`--max_connectio` → `--max_connection=1`);
+    when the server takes it for that option, the option is early."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = sorted(options)
+
+    def shared_prefix(name):
+        for k in range(len(name) - 1, 0, -1):
+            p = name[:k]
+            if sum(1 for n in names if n.replace("_", "-").startswith(p)) > 1:
+                return p
+        return None
+
+    def probe(name):
+        p = shared_prefix(name)
+        if p is None:
+            return None
+        after, error = help_table([f"--{p}=1"])
+        if error:
+            return name if f"'{name.replace('-', '_')}'" in error or f"'--{name}'" in error else None
+        if after.get(name) != base.get(name):
+            return name
+        return None
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return {n for n in pool.map(probe, names) if n}
 
 
 def help_options():

@@ -292,11 +292,13 @@ fn compare(
     }
 }
 
-/// Every `"<file>", line N` / `line N` the engine's message names: (file, line).
+/// The file and line an engine's message names: PostgreSQL's `in file "F" line N`,
+/// MariaDB's `in config file: F at line: N` (or `F at line N`).
 pub fn located(message: &str) -> Option<(Option<PathBuf>, usize)> {
-    let re =
-        regex::Regex::new(r#"(?:file "?([^"\s]+?)"?,? )?(?:at )?line:? (\d+)"#).expect("regex");
-    let caps = re.captures(message)?;
-    let line = caps.get(2)?.as_str().parse().ok()?;
-    Some((caps.get(1).map(|m| PathBuf::from(m.as_str())), line))
+    let patterns = [r#"in file "([^"]+)" line (\d+)"#, r#"config file: (\S+) at line:? (\d+)"#];
+    patterns.iter().find_map(|p| {
+        let caps = regex::Regex::new(p).expect("regex").captures(message)?;
+        let line = caps.get(2)?.as_str().parse().ok()?;
+        Some((caps.get(1).map(|m| PathBuf::from(m.as_str())), line))
+    })
 }

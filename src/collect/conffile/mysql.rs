@@ -16,6 +16,9 @@
 //!   missing) and `!includedir DIR` (every file whose name ends in `.cnf`, hidden ones
 //!   too, in name order; a missing folder is an error); other `!` lines are ignored;
 //!   at most 10 deep; world-writable files are ignored.
+//! - An error in an included file (an option before a group, a bad group line, a
+//!   missing folder) ends the reading of that file only; in the file given, it stops the
+//!   server.
 //! - Options are then read in order; the first one the server refuses stops it.
 
 use std::path::{Path, PathBuf};
@@ -52,7 +55,9 @@ pub fn read(paths: &[PathBuf], files: &dyn Files, out: &mut Settings) {
     apply(meta, &options, out);
 }
 
-/// `search_default_file_with_ext`: false on a fatal error (reported in `out`).
+/// `search_default_file_with_ext`: false on a fatal error (reported in `out`). The
+/// server ignores what an included file's reading returns: an error there (an option
+/// before a group, a bad group line, a missing folder) stops reading that file only.
 fn search(
     meta: &Metadata,
     path: &Path,
@@ -65,6 +70,14 @@ fn search(
         return true; // "World-writable config file '…' is ignored"
     }
     let Ok(text) = files.read(path) else { return true };
+    let top = depth == 0;
+    // A problem: fatal in the file the server was given, the end of an included one.
+    let fail = |out: &mut Settings, line: usize, message: String| {
+        if top {
+            out.problem(path, line, message);
+        }
+        !top
+    };
     let mut group: Option<bool> = None;
     for (i, raw) in text.split('\n').enumerate() {
         let line = i + 1;
@@ -100,21 +113,18 @@ fn search(
                 return false;
             }
             if keyword == "include" {
-                if !search(meta, Path::new(arg), files, out, depth + 1, options) {
-                    return false;
-                }
+                search(meta, Path::new(arg), files, out, depth + 1, options);
                 continue;
             }
             let dir = Path::new(arg);
             let mut list = match files.list_dir(dir) {
                 Ok(list) => list,
                 Err(e) => {
-                    out.problem(
-                        path,
+                    return fail(
+                        out,
                         line,
                         format!("Can't read dir of '{arg}' (Errcode: {})", os_reason(&e)),
                     );
-                    return false;
                 }
             };
             list.retain(|p| {
@@ -125,9 +135,7 @@ fn search(
             });
             list.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
             for file in list {
-                if !search(meta, &file, files, out, depth + 1, options) {
-                    return false;
-                }
+                search(meta, &file, files, out, depth + 1, options);
             }
             continue;
         }
@@ -148,15 +156,11 @@ fn search(
             continue;
         }
         let Some(applies) = group else {
-            out.problem(
-                path,
-                line,
-                format!(
-                    "Found option without preceding group in config file: {} at line: {line}",
-                    path.display()
-                ),
+            let msg = format!(
+                "Found option without preceding group in config file: {} at line: {line}",
+                path.display()
             );
-            return false;
+            return fail(out, line, msg);
         };
         if applies {
             let (name, value) = option(body);
@@ -289,7 +293,15 @@ fn apply(meta: &Metadata, options: &[OptionLine], out: &mut Settings) {
         }
     }
     let values = out.values();
-    for d in my::derive(&values, &order) {
+    if let Some(message) = my::charset_conflict(meta, &values, &order) {
+        let (file, line) = out
+            .written_at("collation_server")
+            .or_else(|| out.written_at("character_set_server"))
+            .unwrap_or_default();
+        out.problem(Path::new(&file), line as usize, message);
+        return;
+    }
+    for d in my::derive(meta, &values, &order) {
         let driver = match d.variable {
             "back_log" | "host_cache_size" | "thread_cache_size" => {
                 out.written_at("max_connections")
@@ -300,8 +312,16 @@ fn apply(meta: &Metadata, options: &[OptionLine], out: &mut Settings) {
             "expire_logs_days" => out.written_at("binlog_expire_logs_seconds"),
             "port" => out.written_at("skip_networking"),
             "report_port" => out.written_at("port"),
-            "character_set_database" => out.written_at("character_set_server"),
-            "collation_database" => out.written_at("collation_server"),
+            "character_set_client"
+            | "character_set_connection"
+            | "character_set_results"
+            | "character_set_database" => out
+                .written_at("character_set_server")
+                .or_else(|| out.written_at("collation_server")),
+            "collation_server" | "collation_database" | "collation_connection" => out
+                .written_at("collation_server")
+                .or_else(|| out.written_at("character_set_server")),
+            "innodb_open_files" => out.written_at("table_open_cache"),
             "version" => {
                 ["log_bin", "general_log", "log_slow_query"].iter().find_map(|n| out.written_at(n))
             }

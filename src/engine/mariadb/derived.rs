@@ -8,11 +8,31 @@
 //! - `expire_logs_days` and `binlog_expire_logs_seconds` follow each other (the one set
 //!   last wins);
 //! - `skip_networking` makes `port` 0;
-//! - the server character set moves the database's (`character_set_database`,
-//!   `collation_database`) and the default collation;
+//! - `character_set_server` brings its default collation unless `collation_server` is
+//!   given (which must then belong to it); both move the database's and the
+//!   connection defaults (`character_set_client`, `_connection`, `_results`,
+//!   `_database`, `collation_connection`, `collation_database`);
+//! - `innodb_open_files` follows `table_open_cache` unless set;
 //! - `version` ends in `-log` while a log (general, slow or binary) is on.
 
 use std::collections::BTreeMap;
+
+/// `COLLATION 'x' is not valid for CHARACTER SET 'y'`, when the server collation does
+/// not belong to the server character set.
+pub fn charset_conflict(
+    meta: &super::Metadata,
+    values: &BTreeMap<String, String>,
+    set: &[String],
+) -> Option<String> {
+    if !set.iter().any(|s| s == "collation_server") {
+        return None;
+    }
+    let charset = values.get("character_set_server")?;
+    let collation = values.get("collation_server")?;
+    let owner = meta.collations.get(collation)?;
+    (owner != charset)
+        .then(|| format!("COLLATION '{collation}' is not valid for CHARACTER SET '{charset}'"))
+}
 
 /// A value derived from others, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +44,11 @@ pub struct Derived {
 
 /// Derived values. `values`: every variable as it stands after the file (defaults for
 /// the rest); `set`: the variables the file set, in the order it set them.
-pub fn derive(values: &BTreeMap<String, String>, set: &[String]) -> Vec<Derived> {
+pub fn derive(
+    meta: &super::Metadata,
+    values: &BTreeMap<String, String>,
+    set: &[String],
+) -> Vec<Derived> {
     let int = |n: &str| values.get(n).and_then(|v| v.parse::<i64>().ok());
     let explicit = |n: &str| set.iter().any(|s| s == n);
     let mut out = Vec::new();
@@ -88,16 +112,35 @@ pub fn derive(values: &BTreeMap<String, String>, set: &[String]) -> Vec<Derived>
     {
         push("report_port", port.clone(), "follows port");
     }
-    if let Some(charset) =
-        values.get("character_set_server").filter(|_| explicit("character_set_server"))
+    if !explicit("innodb_open_files")
+        && let Some(cache) = values.get("table_open_cache").filter(|_| explicit("table_open_cache"))
     {
-        push("character_set_database", charset.clone(), "follows character_set_server");
+        push("innodb_open_files", cache.clone(), "follows table_open_cache");
     }
-    if let Some(collation) = values
-        .get("collation_server")
-        .filter(|_| explicit("collation_server") || explicit("character_set_server"))
-    {
-        push("collation_database", collation.clone(), "follows collation_server");
+    if explicit("character_set_server") || explicit("collation_server") {
+        let charset = values.get("character_set_server").cloned().unwrap_or_default();
+        let collation = if explicit("collation_server") {
+            values.get("collation_server").cloned().unwrap_or_default()
+        } else {
+            let default = meta.charsets.get(&charset).cloned().unwrap_or_default();
+            push(
+                "collation_server",
+                default.clone(),
+                "the default collation of character_set_server",
+            );
+            default
+        };
+        for v in [
+            "character_set_client",
+            "character_set_connection",
+            "character_set_results",
+            "character_set_database",
+        ] {
+            push(v, charset.clone(), "follows character_set_server");
+        }
+        for v in ["collation_connection", "collation_database"] {
+            push(v, collation.clone(), "follows collation_server");
+        }
     }
     let logging = ["general_log", "log_slow_query", "log_bin"]
         .iter()

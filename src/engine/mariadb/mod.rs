@@ -1,7 +1,7 @@
 //! MariaDB: its options and system variables (generated metadata), and how `mariadbd`
 //! reads an option (mysys/my_getopt.c, then mysqld.cc):
 //!
-//! - Names: `-` and `_` are the same; case matters; a unique prefix of an option's name
+//! - Names: `-` and `_` are the same, case does not matter; a unique prefix of an option's name
 //!   is that option (`max_connect_e`), several are an error; when no option matches,
 //!   the prefixes `skip-`, `disable-` (= 0), `enable-` (= 1), `maximum-` (the limit
 //!   for `SET`), `loose-` (unknown is a warning, not an error) and `autoset-` are
@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-pub use derived::{Derived, derive};
+pub use derived::{Derived, charset_conflict, derive};
 pub use values::{Assigned, assign};
 
 use super::EngineInfo;
@@ -101,6 +101,10 @@ pub struct OptionSpec {
     /// Takes no value at all (`--ansi=1` is refused).
     #[serde(default)]
     pub flag: bool,
+    /// Read in the server's first pass: a prefix shared with other options still means
+    /// this one.
+    #[serde(default)]
+    pub early: bool,
     #[serde(default)]
     pub probe: Option<String>,
     /// What the help showed changed after the option (with `probe`).
@@ -133,34 +137,51 @@ pub struct Found {
     pub note: Option<String>,
 }
 
-/// Whether two option names are the same over `len` characters, `-` = `_`.
+/// Whether two option names are the same, `-` = `_`, ignoring case (as the server
+/// compares them).
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
 }
 
 fn norm(c: u8) -> u8 {
-    if c == b'-' { b'_' } else { c }
+    if c == b'-' { b'_' } else { c.to_ascii_lowercase() }
 }
 
 impl Metadata {
     /// `findopt`: the options `pattern` is the name of, or a prefix of (an exact match
-    /// wins at once).
+    /// wins at once). The server matches prefixes within smaller sets first (its early
+    /// options, each plugin's): of several matches, the one `early` option is taken.
     fn findopt(&self, pattern: &str) -> Vec<&str> {
         let mut found = Vec::new();
         for name in self.options.keys() {
-            if name.len() >= pattern.len() && same(&name[..pattern.len()], pattern) {
+            if name.len() >= pattern.len()
+                && name.is_char_boundary(pattern.len())
+                && same(&name[..pattern.len()], pattern)
+            {
                 if name.len() == pattern.len() {
                     return vec![name.as_str()];
                 }
                 found.push(name.as_str());
             }
         }
+        if found.len() > 1 {
+            let early: Vec<&str> =
+                found.iter().copied().filter(|n| self.options[*n].early).collect();
+            if let [one] = early.as_slice() {
+                return vec![one];
+            }
+        }
         found
     }
 
-    /// The variable an option sets by its own name, if any.
+    /// The variable an option sets by its own name (or, for mysqld's
+    /// `transaction-isolation`/`-read-only`, by the older one), if any.
     pub fn variable_of(&self, option: &str) -> Option<(String, &Variable)> {
-        let name = option.to_ascii_lowercase().replace('-', "_");
+        let name = match option.to_ascii_lowercase().replace('-', "_").as_str() {
+            "transaction_isolation" => "tx_isolation".to_owned(),
+            "transaction_read_only" => "tx_read_only".to_owned(),
+            other => other.to_owned(),
+        };
         self.variables.get(&name).map(|v| (name, v))
     }
 
@@ -190,7 +211,7 @@ impl Metadata {
             for p in SPECIAL_PREFIXES {
                 let Some(after) = rest
                     .get(..p.len())
-                    .filter(|head| head.eq_ignore_ascii_case(p) && same(head, p))
+                    .filter(|head| same(head, p))
                     .and_then(|_| rest.get(p.len()..))
                     .filter(|a| a.starts_with(['-', '_']))
                     .map(|a| &a[1..])

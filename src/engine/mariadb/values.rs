@@ -89,13 +89,20 @@ fn special(
         }
         "character-set-server" => {
             let charset = given.unwrap_or("");
-            let found = meta.charsets.iter().find(|(c, _)| c.eq_ignore_ascii_case(charset));
+            let found = meta.charsets.keys().find(|c| c.eq_ignore_ascii_case(charset));
             Some(match found {
-                Some((c, collation)) => {
-                    Ok(vec![set("character_set_server", c), set("collation_server", collation)])
-                }
+                Some(c) => Ok(vec![set("character_set_server", c)]),
                 None => Err(Refusal(format!("Unknown character set: '{charset}'"))),
             })
+        }
+        // Options of mysqld for variables of another name.
+        "transaction-isolation" | "transaction-read-only" => {
+            let (target, var) = meta.variable_of(name)?;
+            let spec = meta.options.get(name)?;
+            Some(
+                value_of(&target, var, spec, given, negated)
+                    .map(|(shown, note)| vec![Assigned { variable: target.clone(), shown, note }]),
+            )
         }
         "collation-server" => {
             let collation = given.unwrap_or("");

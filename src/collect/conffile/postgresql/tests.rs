@@ -124,8 +124,5 @@ fn refusals_as_the_server_words_them() {
 
 #[test]
 fn extension_settings_are_accepted_and_not_listed() {
-    check(
-        &[("/p.conf", "pg_stat_statements.max = 10000\nport = 5433\n")],
-        "port=5433@/p.conf:2",
-    );
+    check(&[("/p.conf", "pg_stat_statements.max = 10000\nport = 5433\n")], "port=5433@/p.conf:2");
 }
