@@ -62,6 +62,7 @@ const CASES: &[Case] = &[
     Case::new("character set and collation", "collation-server is kept when it belongs to character-set-server (mysqld.cc)", &[("my.cnf", "[mysqld]\ncollation-server = utf8mb4_bin\ncharacter-set-server = utf8mb4\n")]),
     Case::new("transaction isolation", "transaction-isolation is mysqld's option for tx_isolation (mariadbd Options)", &[("my.cnf", "[mysqld]\ntransaction-isolation = READ-COMMITTED\ntransaction-read-only\n")]),
     Case::new("prefixes ignore case", "option names and their prefixes are matched ignoring case (my_getopt.c)", &[("my.cnf", "[mysqld]\nLOOSE-no-such = 1\nSKIP-local-infile\n")]),
+    Case::new("check's own fixture", "tests/fixtures/check/mysql/replica: a relative !includedir from the working directory", &[("my.cnf", include_str!("../fixtures/check/mysql/replica/my.cnf"))]),
     Case::new("range clamps", "numbers above the maximum are lowered to it, with a warning (my_getopt.c)", &[("my.cnf", "[mysqld]\nmax_connect_errors = 99999999999\nwait_timeout = 999999999\n")]),
 ];
 

@@ -50,6 +50,7 @@ const CASES: &[Case] = &[
     Case::new("flags", "-M, -C, -F, -X, -A turn features off or on (memcached.c)", &[("memcached.conf", "-u memcache\n-M\n-C\n-F\n-X\n-A\n")]),
     Case::new("quoted argument", "quotes go through /bin/sh (the wrapper execs one string with shell characters)", &[("memcached.conf", "-u memcache\n-l \"127.0.0.1\"\n")]),
     Case::new("port out of range", "a TCP port above 65535 is refused (memcached.c: Invalid port number)", &[("memcached.conf", "-u memcache\n-p 70000\n")]).refused_at("memcached.conf", 2),
+    Case::new("check's own fixture", "tests/fixtures/check/memcached/memcached.conf", &[("memcached.conf", include_str!("../fixtures/check/memcached/memcached.conf"))]),
     Case::new("unknown option", "an unknown option letter stops memcached (getopt, memcached.c: Illegal argument)", &[("memcached.conf", "-u memcache\n-q\n")]).refused_at("memcached.conf", 2),
 ];
 

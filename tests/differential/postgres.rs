@@ -64,6 +64,12 @@ const CASES: &[Case] = &[
     Case::new("duplicates spelt differently", "only an occurrence spelt exactly the same is ignored: work_mem and WORK_MEM are both checked (guc-file.l: strcmp)", &[("postgresql.conf", "work_mem = bogus\nWORK_MEM = 8MB\n")]).refused_at("postgresql.conf", 1),
     Case::new("syntax error at the end", "a missing value at the end of a file without a newline (guc-file.l: EOF counts as a newline)", &[("postgresql.conf", "port = 5444\nwal_level =")]),
     Case::new("time zone as hours", "TimeZone may be a number of hours, shown as a POSIX zone (variable.c check_timezone)", &[("postgresql.conf", "TimeZone = '-8'\nlog_timezone = 'UTC'\n")]),
+    Case::new("check's own fixture", "tests/fixtures/check/postgres/bad: includes, include_dir order, minimal WAL without senders", &[
+        ("postgresql.conf", include_str!("../fixtures/check/postgres/bad/postgresql.conf")),
+        ("durability.conf", include_str!("../fixtures/check/postgres/bad/durability.conf")),
+        ("conf.d/10-wal.conf", include_str!("../fixtures/check/postgres/bad/conf.d/10-wal.conf")),
+        ("conf.d/20-override.conf", include_str!("../fixtures/check/postgres/bad/conf.d/20-override.conf")),
+    ]),
     Case::new("octal permissions", "unix_socket_permissions is shown in octal (guc_tables.c show_unix_socket_permissions)", &[("postgresql.conf", "unix_socket_permissions = 0770\nlog_file_mode = 416\n")]),
 ];
 

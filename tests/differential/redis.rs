@@ -58,6 +58,7 @@ const CASES: &[Case] = &[
     Case::new("sentinel outside sentinel mode", "sentinel directives need sentinel mode (config.c)", &[("redis.conf", "sentinel monitor m 127.0.0.1 6379 2\n")]),
     Case::new("dbfilename is a file name", "dbfilename can't be a path (config.c isValidDBfilename)", &[("redis.conf", "dbfilename /tmp/dump.rdb\n")]),
     Case::new("module config without module", "name.x configs need a loadmodule (module.c: Module Configuration detected without loadmodule)", &[("redis.conf", "mymodule.level 3\n")]).refused_at("redis.conf", 1),
+    Case::new("check's own fixture", "tests/fixtures/check/redis/redis.conf", &[("redis.conf", include_str!("../fixtures/check/redis/redis.conf"))]),
     Case::new("percentiles", "latency-tracking-info-percentiles takes 0..100 doubles (config.c)", &[("redis.conf", "latency-tracking-info-percentiles \"50 99.9 100\"\n")]),
 ];
 
