@@ -13,7 +13,8 @@ its type, range or values, and its aliases, all as the server itself answers.
   be between A and B inclusive" (the range). A probe the server takes (a string) is
   put back. Immutable configs ("can't set immutable config") are probed by starting a
   server with `--<name> <probe>` and reading its fatal error.
-- Aliases: each mutable config is set to a new value; every other config whose
+- Aliases: each config is set to a new value (CONFIG SET, or for configs only the
+  command line sets, a server started with it); every other config whose
   `CONFIG GET` value changed with it is an alias (`slave-*` / `replica-*`,
   `hash-max-ziplist-*` / `hash-max-listpack-*`, …). Then it is put back.
 - Commands: `COMMAND LIST` (what `rename-command` may name).
@@ -106,6 +107,7 @@ def generate(_out_dir):
         for name in sorted(defaults):
             configs[name] = probe(client, name, defaults[name], tmp)
         aliases(client, defaults, configs)
+        immutable_aliases(tmp, defaults, configs, servers)
         commands = sorted(client.call("COMMAND", "LIST"))
         # Our own options, and the working directory.
         configs["port"]["default"] = default_port(tmp, servers)
@@ -263,6 +265,39 @@ def aliases(client, defaults, configs):
         if back != defaults:
             changed = sorted(n for n in back if back[n] != defaults[n])
             raise SystemExit(f"putting {name} back left {changed} changed")
+
+
+# Immutable configs with their own syntax, and a value to start a server with.
+IMMUTABLE_PROBES = {"replicaof": "127.0.0.1 1", "slaveof": "127.0.0.1 1"}
+
+
+def immutable_aliases(tmp, defaults, configs, servers):
+    """Aliases of configs only the command line sets: a server started with a new value
+    for one, and every other config that shows the change."""
+    for name, c in configs.items():
+        # (daemonize and supervised would take the server out of our hands.)
+        if (c.get("mutable", True) or name.endswith("port")
+                or name in ("port", "unixsocket", "dir", "daemonize", "supervised")):
+            continue
+        new = IMMUTABLE_PROBES.get(name) or new_value(c, defaults[name])
+        if new is None:
+            continue
+        sock = os.path.join(tmp, "alias.sock")
+        if os.path.exists(sock):
+            os.unlink(sock)
+        server = Server([BIN, "--port", "0", "--unixsocket", sock, f"--{name}"] + new.split(),
+                        cwd=tmp, env=ENV, log=os.path.join(tmp, "alias.log"))
+        servers.append(server)
+        deadline = time.monotonic() + 30
+        while server.alive() and not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if server.alive() and os.path.exists(sock):
+            after = connect(sock, server).config()
+            moved = sorted(n for n in after if n != name and after[n] != defaults[n]
+                           and n not in ("port", "unixsocket"))
+            if moved:
+                c["aliases"] = moved
+        server.stop(signal.SIGKILL)
 
 
 def new_value(c, current):

@@ -69,7 +69,7 @@ pub fn files(engine: &str) -> Vec<(&'static str, &'static str)> {
         .filter(|(e, _, _)| *e == engine)
         .map(|(_, series, text)| (*series, *text))
         .collect();
-    out.sort_by(|a, b| series_order(a.0).cmp(&series_order(b.0)));
+    out.sort_by_key(|a| series_order(a.0));
     out
 }
 

@@ -358,7 +358,7 @@ pub fn save_pairs(args: &[String]) -> Result<Vec<(i64, i64)>, String> {
 
 /// One `client-output-buffer-limit` class update: (class as shown, hard, soft, seconds).
 pub fn buffer_limits(args: &[String]) -> Result<Vec<(&'static str, u64, u64, i64)>, String> {
-    if args.is_empty() || args.len() % 4 != 0 {
+    if args.is_empty() || !args.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     args.chunks(4)

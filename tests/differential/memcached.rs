@@ -86,7 +86,7 @@ pub fn engine(_case: &Case, main: &Path) -> Engine {
         None => {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             let message =
-                text.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("exited").to_owned();
+                text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("exited").to_owned();
             Engine::Refuses { message, at: None }
         }
     }

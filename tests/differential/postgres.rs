@@ -167,7 +167,7 @@ impl Cluster {
                         !m.starts_with("configuration file") && !m.starts_with("database system")
                     })
                     .collect();
-                let last = text.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("exited");
+                let last = text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("exited");
                 let message = errors.first().copied().unwrap_or(last).to_owned();
                 let at = errors.iter().find_map(|m| super::located(m));
                 Engine::Refuses { message, at }

@@ -88,8 +88,7 @@ pub fn engine(_case: &Case, main: &Path) -> Engine {
                 .lines()
                 .find_map(|l| l.strip_prefix("Reading the configuration file, at line "))
                 .and_then(|n| n.trim().parse().ok());
-            let message =
-                text.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").to_owned();
+            let message = text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").to_owned();
             Engine::Refuses { message, at: line.map(|l| (None, l)) }
         }
     }

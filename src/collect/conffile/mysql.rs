@@ -273,12 +273,9 @@ fn apply(meta: &Metadata, options: &[OptionLine], out: &mut Settings) {
         };
         for (a, prefix_note) in assigned {
             let written = o.value.clone().unwrap_or_default();
-            match &a.shown {
-                Some(shown) => {
-                    out.set(&a.variable, shown.clone(), &o.file, o.line);
-                    order.push(a.variable.clone());
-                }
-                None => {}
+            if let Some(shown) = &a.shown {
+                out.set(&a.variable, shown.clone(), &o.file, o.line);
+                order.push(a.variable.clone());
             }
             if let Some(note) = a.note.or(prefix_note) {
                 out.adjust(&a.variable, &written, note);

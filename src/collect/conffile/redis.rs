@@ -112,7 +112,7 @@ pub fn read(paths: &[PathBuf], files: &dyn Files, out: &mut Settings) {
             out.derive("hz", &clamped.to_string(), at, "the server keeps hz between 1 and 500");
         }
     }
-    for (name, _) in &meta.configs {
+    for name in meta.configs.keys() {
         if let (Some(e), Some(unit)) = (out.get_mut(name), rd::unit(name)) {
             e.unit = Some(unit.to_owned());
         }

@@ -72,10 +72,10 @@ pub fn derive(
             push("thread_cache_size", mc.min(256).to_string(), "sized from max_connections");
         }
     }
-    if !explicit("max_relay_log_size") || int("max_relay_log_size") == Some(0) {
-        if let Some(size) = values.get("max_binlog_size") {
-            push("max_relay_log_size", size.clone(), "0 follows max_binlog_size");
-        }
+    if (!explicit("max_relay_log_size") || int("max_relay_log_size") == Some(0))
+        && let Some(size) = values.get("max_binlog_size")
+    {
+        push("max_relay_log_size", size.clone(), "0 follows max_binlog_size");
     }
     if !explicit("slave_load_tmpdir")
         && let Some(tmp) = values.get("tmpdir")

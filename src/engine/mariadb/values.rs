@@ -139,7 +139,7 @@ fn effects(meta: &Metadata, spec: &OptionSpec, given: Option<&str>) -> Vec<Assig
                 shown.clone()
             } else {
                 let value = given?;
-                let derived = if shown == probe {
+                if shown == probe {
                     value.to_owned()
                 } else if let Some(rest) =
                     shown.strip_prefix(probe).filter(|r| r.starts_with(['.', '-']))
@@ -147,8 +147,7 @@ fn effects(meta: &Metadata, spec: &OptionSpec, given: Option<&str>) -> Vec<Assig
                     format!("{value}{rest}")
                 } else {
                     return None; // depends on more than the value (a path in the data directory)
-                };
-                derived
+                }
             };
             let shown = match (var.vtype.as_str(), shown.as_str()) {
                 ("boolean", "TRUE") => "ON".to_owned(),
@@ -302,7 +301,7 @@ fn integer(name: &str, var: &Variable, v: &str) -> Result<(String, Option<String
         var.block.as_deref().and_then(|b| b.parse::<i128>().ok()).filter(|b| *b > 1).unwrap_or(1);
     let mut n = old;
     let mut adjusted = false;
-    if (!unsigned && n > 0 || unsigned) && max != 0 && n > max {
+    if (unsigned || n > 0) && max != 0 && n > max {
         n = max;
         adjusted = true;
     }
