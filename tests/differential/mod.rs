@@ -138,22 +138,27 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-/// A process this test started, killed (and waited for) when dropped.
+/// A process this test started in a process group of its own (`process_group(0)`):
+/// the group is killed (and the process waited for) when dropped, so whatever it
+/// started (a shell's child) goes with it.
 pub struct Child(pub std::process::Child);
 
 impl Drop for Child {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // SAFETY: killpg on the process group our own child leads.
+        unsafe {
+            libc::killpg(self.0.id() as i32, libc::SIGKILL);
+        }
         let _ = self.0.wait();
     }
 }
 
 impl Child {
-    /// Asks the process to stop with `signal` and waits for it.
+    /// Asks the process group to stop with `signal` and waits for the process.
     pub fn stop(mut self, signal: i32) {
-        // SAFETY: kill on our own child's pid.
+        // SAFETY: killpg on the process group our own child leads.
         unsafe {
-            libc::kill(self.0.id() as i32, signal);
+            libc::killpg(self.0.id() as i32, signal);
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while std::time::Instant::now() < deadline {

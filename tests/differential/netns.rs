@@ -3,6 +3,7 @@
 //! machine's own servers; the harness talks to them from a thread that joins the same
 //! namespace (`setns`).
 
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -21,6 +22,7 @@ pub fn spawn(program: &str, args: &[&str], log: &Path, cwd: &Path) -> Child {
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
+        .process_group(0)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {program} in a network namespace: {e}"));
     Child(child)

@@ -137,6 +137,7 @@ impl Cluster {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
+            .process_group(0)
             .spawn()
             .expect("start postgres");
         let mut child = Child(child);
