@@ -6,6 +6,8 @@
 //! - [`config`]: `driftwatch.toml`, raw → validated, every problem with file:line:col.
 //! - [`collect`]: one collector per engine kind; reads, never writes.
 //! - [`redact`]: the one place that decides what a secret looks like.
+//! - [`engine`]: the one home of engine knowledge: generated metadata per engine
+//!   version and how each engine reads configuration values.
 //! - [`snapshot`]: what a collector saw: stable config (hashed) and volatile state.
 //! - [`policy`]: baselines from `policies/`, rules, units, waivers; pure evaluation.
 //! - [`diff`]: snapshot → snapshot changes.
@@ -29,6 +31,7 @@ pub mod collect;
 pub mod config;
 pub mod diagnostic;
 pub mod diff;
+pub mod engine;
 pub mod export;
 pub mod finding;
 pub mod fleet;

@@ -6,6 +6,7 @@ mod bad_input;
 mod binary;
 mod check;
 mod crash;
+mod differential;
 mod history;
 mod lease;
 mod live;

@@ -2,6 +2,10 @@
 //! server, before it is deployed. Pure: a policy set, a snapshot parsed from files
 //! ([`crate::collect::conffile`]), the declared role and labels in; findings out.
 //!
+//! The report also lists what was read: every setting of the snapshot with its value,
+//! unit, file and line, whether it is the engine's default, and, when the engine would
+//! adjust what was written, the value written and the engine's reason.
+//!
 //! Rules a file cannot answer — keys under `state.` (replication lag, replica lists),
 //! `server.version`, and group parity operators that compare servers — are reported
 //! `not_applicable` with "needs a live server", never as passing.
@@ -15,6 +19,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::collect::conffile::Adjusted;
 use crate::finding::{Finding, FindingStatus, Severity};
 use crate::policy::{self, Expect, PolicySet, Rule, TargetFacts};
 use crate::snapshot::{Kind, Role, Snapshot, State};
@@ -33,6 +38,33 @@ pub struct Report {
     pub labels: BTreeMap<String, String>,
     pub findings: Vec<CheckFinding>,
     pub summary: Summary,
+    /// Every setting read (the files' over the engine's defaults), sorted by key.
+    pub snapshot: Vec<SnapshotSetting>,
+}
+
+/// One setting as the engine will run with it, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotSetting {
+    /// `setting.<name>`.
+    pub key: String,
+    /// The value the engine will use (redacted when it is a secret).
+    pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// The file that set it (or that set what it is derived from); the top-level file
+    /// for defaults.
+    pub file: String,
+    /// Its line; 1 for defaults.
+    pub line: u32,
+    /// True when the value is the engine's default (no file sets it).
+    pub default: bool,
+    /// When the engine adjusts what was written (rounds, clamps, ignores, derives):
+    /// the text written (empty for a derived value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written: Option<String>,
+    /// The engine's reason for the adjustment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A finding and where the value it judged was written.
@@ -76,6 +108,8 @@ pub struct Subject<'a> {
     pub target: &'a str,
     pub role: Role,
     pub labels: &'a BTreeMap<String, String>,
+    /// `setting.<name>` → what the engine does with the value written.
+    pub adjusted: &'a BTreeMap<String, Adjusted>,
 }
 
 /// Evaluates every applicable rule against `snapshot` (parsed from `subject.files`).
@@ -125,7 +159,9 @@ pub fn check(
             FindingStatus::NotApplicable => summary.not_applicable += 1,
         }
     }
+    let snapshot_settings = settings(snapshot, subject.adjusted, &top);
     Report {
+        snapshot: snapshot_settings,
         file: top,
         files: subject.files.iter().map(|f| f.display().to_string()).collect(),
         kind: snapshot.kind,
@@ -135,6 +171,47 @@ pub fn check(
         findings,
         summary,
     }
+}
+
+/// The snapshot as a list, with what was written where the engine adjusts it. A secret's
+/// written text is never shown (the value is already redacted).
+fn settings(
+    snapshot: &Snapshot,
+    adjusted: &BTreeMap<String, Adjusted>,
+    top: &str,
+) -> Vec<SnapshotSetting> {
+    snapshot
+        .config
+        .iter()
+        .filter(|(k, _)| k.starts_with("setting."))
+        .map(|(key, e)| {
+            let written = e.source_file.clone().zip(e.source_line);
+            let default = written.is_none();
+            let (file, line) = written.unwrap_or_else(|| (top.to_owned(), 1));
+            let adjustment = adjusted.get(key);
+            let (written, note) = match adjustment {
+                Some(_) if e.redacted => (
+                    Some(crate::redact::MARKER.to_owned()),
+                    Some("adjusted by the engine".to_owned()),
+                ),
+                Some(a) => (
+                    Some(crate::redact::text(&a.written).into_owned()),
+                    Some(crate::redact::text(&a.note).into_owned()),
+                ),
+                None => (None, None),
+            };
+            SnapshotSetting {
+                key: key.clone(),
+                value: e.value.clone(),
+                unit: e.unit.clone(),
+                file,
+                line,
+                default,
+                written,
+                note,
+            }
+        })
+        .collect()
 }
 
 /// Why a rule cannot be judged from a file, or `None` when it can.

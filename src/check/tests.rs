@@ -61,7 +61,14 @@ fn check_conf(conf: &str, expect: &str) {
     let snapshot = conffile::snapshot(Kind::Postgres, path, Role::Primary, &files).unwrap();
     let list = [path.to_owned()];
     let labels = BTreeMap::new();
-    let subject = Subject { files: &list, target: "db", role: Role::Primary, labels: &labels };
+    let adjusted = BTreeMap::new();
+    let subject = Subject {
+        files: &list,
+        target: "db",
+        role: Role::Primary,
+        labels: &labels,
+        adjusted: &adjusted,
+    };
     let report = check(&set, &snapshot, &subject, NaiveDate::from_ymd_opt(2026, 6, 1).unwrap());
     let mut got: Vec<String> = report
         .findings

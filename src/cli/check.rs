@@ -112,19 +112,15 @@ pub fn run(args: CheckArgs) -> ExitCode {
         Ok(policies) => policies,
         Err(code) => return code,
     };
-    let mut config = BTreeMap::new();
-    let mut problems = Vec::new();
-    for file in &args.files {
-        match conffile::parse(args.kind, file, &RealFiles) {
-            Ok(settings) => config.extend(settings),
-            Err(d) => problems.extend(d.0),
+    // The files are read as the engine reads them, together (later ones override earlier
+    // ones): a file it would refuse is every problem it has, at its line.
+    let read = match conffile::read(args.kind, &args.files, &RealFiles) {
+        Ok(read) => read,
+        Err(diagnostics) => {
+            return report_diagnostics(&format!("{} configuration", args.kind), &diagnostics);
         }
-    }
-    if !problems.is_empty() {
-        let diagnostics = driftwatch::diagnostic::Diagnostics(problems);
-        return report_diagnostics(&format!("{} configuration", args.kind), &diagnostics);
-    }
-    let mut snapshot = conffile::with_defaults(args.kind, &args.files[0], args.role, config);
+    };
+    let mut snapshot = conffile::into_snapshot(args.kind, &args.files[0], args.role, read.config);
     // A file holds secrets in clear (`requirepass`, `primary_conninfo`): findings and every
     // output format show values, so they go through the same redaction as an audit.
     driftwatch::redact::snapshot(&mut snapshot);
@@ -135,7 +131,13 @@ pub fn run(args: CheckArgs) -> ExitCode {
     });
     snapshot.target = target.clone();
     let labels: BTreeMap<String, String> = args.labels.iter().cloned().collect();
-    let subject = Subject { files: &args.files, target: &target, role: args.role, labels: &labels };
+    let subject = Subject {
+        files: &args.files,
+        target: &target,
+        role: args.role,
+        labels: &labels,
+        adjusted: &read.adjusted,
+    };
     let today = chrono::Utc::now().date_naive();
     let report = check::check(&policies, &snapshot, &subject, today);
     let text = match args.output {

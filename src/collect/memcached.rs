@@ -154,19 +154,8 @@ fn host_port(url: &str) -> Result<(String, u16), CollectError> {
 
 /// The unit of a `stats settings` value that is a byte count or a duration.
 pub fn unit_of(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "maxbytes"
-        | "item_size_max"
-        | "slab_chunk_max"
-        | "chunk_size"
-        | "ext_item_size"
-        | "ext_wbuf_size"
-        | "ssl_wbuf_size"
-        | "watcher_logbuf_size"
-        | "worker_logbuf_size" => "B",
-        "idle_timeout" | "temporary_ttl" | "tail_repair_time" => "s",
-        _ => return None,
-    })
+    // One table for the live snapshot and the one `check` reads from a file.
+    crate::engine::memcached::unit(name)
 }
 
 /// One connection and how many bytes it has read so far.

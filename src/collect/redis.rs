@@ -298,31 +298,8 @@ fn is_local(address: &ConnectionAddr) -> bool {
 /// The unit of a Redis setting whose value is a byte count or a duration (Redis prints
 /// them as plain numbers), so `"64MB"` or `"1min"` in a baseline compares.
 pub fn unit_of(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "maxmemory"
-        | "repl-backlog-size"
-        | "client-query-buffer-limit"
-        | "proto-max-bulk-len"
-        | "active-defrag-ignore-bytes"
-        | "auto-aof-rewrite-min-size"
-        | "stream-node-max-bytes" => "B",
-        "timeout"
-        | "tcp-keepalive"
-        | "repl-timeout"
-        | "repl-backlog-ttl"
-        | "repl-ping-replica-period"
-        | "repl-ping-slave-period"
-        | "repl-diskless-sync-delay"
-        | "min-replicas-max-lag"
-        | "min-slaves-max-lag"
-        | "shutdown-timeout" => "s",
-        "busy-reply-threshold"
-        | "lua-time-limit"
-        | "cluster-node-timeout"
-        | "latency-monitor-threshold" => "ms",
-        "slowlog-log-slower-than" => "us",
-        _ => return None,
-    })
+    // One table for the live snapshot and the one `check` reads from a file.
+    crate::engine::redis::unit(name)
 }
 
 fn replication_state(info: &BTreeMap<String, String>, state: &mut State) {

@@ -305,11 +305,76 @@ fn parse_errors_exit_2_with_file_and_line() {
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("tests/fixtures/check/postgres/syntax-error.conf:2:1: invalid value for parameter \"shared_buffers\": \"128mb\""), "{stderr}");
+    // A file with a syntax error is refused for it; its values are not checked at all
+    // (the server stops after the syntax pass), so `128mb` on line 2 goes unreported.
     assert!(
-        stderr.contains("syntax-error.conf:3:1: syntax error: unterminated quoted string"),
+        stderr.contains("syntax-error.conf:3:1: syntax error in file \"tests/fixtures/check/postgres/syntax-error.conf\" line 3, near token \"'\""),
         "{stderr}"
     );
+    assert!(!stderr.contains("syntax-error.conf:2:"), "{stderr}");
     let out = driftwatch(&["check", "--kind", "redis", "--file", "tests/fixtures/check/nope.conf"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn json_lists_what_was_read_with_what_the_engine_adjusts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("my.cnf");
+    std::fs::write(
+        &file,
+        "[mysqld]\nread_only = yes\nmax_allowed_packet = 1000\nmax_connections = 500\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let out = driftwatch(&[
+        "check",
+        "--kind",
+        "mysql",
+        "--file",
+        file,
+        "--role",
+        "replica",
+        "--policies",
+        "tests/fixtures/check/policies",
+        "--output",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let setting = |key: &str| {
+        report["snapshot"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {key}"))
+    };
+    // MariaDB reads `yes` as OFF (with a warning): the replica is writable, and says why.
+    let ro = setting("setting.read_only");
+    assert_eq!(
+        (ro["value"].as_str(), ro["written"].as_str(), ro["line"].as_u64()),
+        (Some("OFF"), Some("yes"), Some(2))
+    );
+    assert!(ro["note"].as_str().unwrap().contains("wasn't recognized"), "{ro:#}");
+    assert_eq!(finding(&report, "MY-REPL-001")["status"], "fail");
+    let packet = setting("setting.max_allowed_packet");
+    assert_eq!(
+        (packet["value"].as_str(), packet["written"].as_str()),
+        (Some("1024"), Some("1000"))
+    );
+    // Sized from max_connections, at its line; a default at line 1.
+    let cache = setting("setting.thread_cache_size");
+    assert_eq!(
+        (cache["value"].as_str(), cache["line"].as_u64(), cache["default"].as_bool()),
+        (Some("256"), Some(4), Some(false))
+    );
+    let timeout = setting("setting.wait_timeout");
+    assert_eq!(
+        (timeout["value"].as_str(), timeout["default"].as_bool()),
+        (Some("28800"), Some(true))
+    );
+    // The text output notes the same.
+    let out = driftwatch(&["check", "--kind", "mysql", "--file", file, "--policies", "policies"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("NOTE setting.read_only = OFF (written `yes`)"), "{text}");
 }

@@ -12,8 +12,8 @@ use crate::finding::FindingStatus;
 pub use junit::junit;
 pub use sarif::sarif;
 
-/// The summary line, then every failing, waived or erroring finding with the place the
-/// value was written.
+/// The summary line, every failing, waived or erroring finding with the place the value
+/// was written, then every value the engine adjusts from what was written (`NOTE`).
 pub fn text(report: &Report) -> String {
     let mut out = String::new();
     let s = &report.summary;
@@ -53,6 +53,21 @@ pub fn text(report: &Report) -> String {
         if f.finding.status == FindingStatus::Error {
             let _ = writeln!(out, "      {}", f.finding.message);
         }
+    }
+    for s in report.snapshot.iter().filter(|s| s.note.is_some()) {
+        let written = match s.written.as_deref() {
+            Some("") | None => String::new(),
+            Some(w) => format!(" (written `{w}`)"),
+        };
+        let _ = writeln!(
+            out,
+            "  NOTE {} = {}{written}: {}  at {}:{}",
+            s.key,
+            s.value,
+            s.note.as_deref().unwrap_or(""),
+            s.file,
+            s.line
+        );
     }
     out
 }

@@ -1,63 +1,96 @@
-//! The engines' defaults for settings a file leaves out, shipped as data
-//! (`defaults/<kind>.toml`, embedded in the binary) and generated from real servers (each
-//! file says how). They are also the list of setting names `policy lint` knows.
+//! Every setting name an engine knows, with its default, as the readers and `policy
+//! lint` need them: a view of the generated engine metadata ([`crate::engine`]).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use serde::Deserialize;
-
-use crate::snapshot::{Entry, Kind};
+use crate::engine;
+use crate::snapshot::Kind;
 
 /// One setting's default, as the live server reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DefaultSetting {
+    /// The value a server started on an empty file shows (empty when it varies).
     pub value: String,
-    /// PostgreSQL's unit for the setting (`8kB`, `ms`), when it has one.
-    #[serde(default)]
+    /// The unit the live collector attaches (PostgreSQL's `8kB`, `ms`; Redis and
+    /// memcached `B`, `s`, …), when it has one.
     pub unit: Option<String>,
-    #[serde(default)]
     pub vartype: Option<String>,
     /// PostgreSQL's `context`; `internal` settings cannot be set in a file.
-    #[serde(default)]
     pub context: Option<String>,
+    /// Absent from a snapshot read from files: fixed when the engine was built or
+    /// initialised, or dependent on the host or on how the server is started.
+    pub fixed: bool,
 }
 
-impl DefaultSetting {
-    /// The entry a snapshot holds for a setting left at its default.
-    pub fn entry(&self) -> Entry {
-        Entry {
-            unit: self.unit.clone(),
-            vartype: self.vartype.clone(),
-            context: self.context.clone(),
-            source: Some("default".into()),
-            ..Entry::new(self.value.clone())
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    settings: BTreeMap<String, DefaultSetting>,
-}
-
-/// Setting name (as the live server spells it) → default, for one engine.
+/// Setting name (as the live server spells it) → default, for one engine: every name
+/// the engine's newest embedded metadata knows.
 pub fn defaults(kind: Kind) -> &'static BTreeMap<String, DefaultSetting> {
     static CACHE: [OnceLock<BTreeMap<String, DefaultSetting>>; 4] =
         [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
-    let (slot, text) = match kind {
-        Kind::Postgres => (0, include_str!("defaults/postgres.toml")),
-        Kind::Mysql => (1, include_str!("defaults/mysql.toml")),
-        Kind::Redis => (2, include_str!("defaults/redis.toml")),
-        Kind::Memcached => (3, include_str!("defaults/memcached.toml")),
-    };
-    CACHE[slot].get_or_init(|| {
-        toml::from_str::<File>(text)
-            .unwrap_or_else(|e| panic!("shipped defaults for {kind} are invalid: {e}"))
+    let slot = Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+    CACHE[slot].get_or_init(|| build(kind))
+}
+
+fn build(kind: Kind) -> BTreeMap<String, DefaultSetting> {
+    match kind {
+        Kind::Postgres => engine::postgres::metadata()
             .settings
-    })
+            .iter()
+            .map(|(name, s)| {
+                let d = DefaultSetting {
+                    value: s.default.clone().unwrap_or_default(),
+                    unit: s.unit.clone(),
+                    vartype: Some(s.vartype.as_str().to_owned()),
+                    context: Some(s.context.clone()),
+                    fixed: s.internal() || s.varies.is_some(),
+                };
+                (name.clone(), d)
+            })
+            .collect(),
+        Kind::Mysql => engine::mariadb::metadata()
+            .variables
+            .iter()
+            .map(|(name, v)| {
+                let d = DefaultSetting {
+                    value: v.default.clone().unwrap_or_default(),
+                    unit: None,
+                    vartype: None,
+                    context: None,
+                    fixed: v.varies.is_some() || v.default.is_none(),
+                };
+                (name.clone(), d)
+            })
+            .collect(),
+        Kind::Redis => engine::redis::metadata()
+            .configs
+            .iter()
+            .map(|(name, c)| {
+                let d = DefaultSetting {
+                    value: c.default.clone().unwrap_or_default(),
+                    unit: engine::redis::unit(name).map(str::to_owned),
+                    vartype: None,
+                    context: None,
+                    fixed: c.varies.is_some(),
+                };
+                (name.clone(), d)
+            })
+            .collect(),
+        Kind::Memcached => engine::memcached::metadata()
+            .defaults
+            .iter()
+            .map(|(name, value)| {
+                let d = DefaultSetting {
+                    value: value.clone(),
+                    unit: engine::memcached::unit(name).map(str::to_owned),
+                    vartype: None,
+                    context: None,
+                    fixed: false,
+                };
+                (name.clone(), d)
+            })
+            .collect(),
+    }
 }
 
 /// The name as the engine spells it, found case-insensitively (`datestyle` → `DateStyle`).
@@ -81,8 +114,10 @@ mod tests {
         let pg = defaults(Kind::Postgres);
         assert_eq!(pg["shared_buffers"].unit.as_deref(), Some("8kB"));
         assert_eq!(pg["wal_level"].value, "replica");
+        assert!(pg["block_size"].fixed);
         assert_eq!(defaults(Kind::Mysql)["read_only"].value, "OFF");
         assert_eq!(defaults(Kind::Redis)["protected-mode"].value, "yes");
+        assert_eq!(defaults(Kind::Redis)["maxmemory"].unit.as_deref(), Some("B"));
         assert_eq!(defaults(Kind::Memcached)["maxconns"].value, "1024");
     }
 }

@@ -1,202 +1,235 @@
-//! memcached options as Debian's `/etc/memcached.conf` holds them: one command-line
-//! option per line (`-m 64`, `-m64`, `--memory-limit=64`, `--memory-limit 64`), `#`
-//! comments, plus Debian's `logfile PATH`. Each option is stored under the name
-//! `stats settings` reports (`-m` → `maxbytes` in bytes, `-c` → `maxconns`, `-p` →
-//! `tcpport`, `-l` → `inter`, `-I 1m` → `item_size_max` in bytes, …); `-o a=b,c`
-//! extended options under their own names (dashes as underscores).
+//! memcached's options file as Debian's service reads it: systemd runs
+//! `/usr/share/memcached/scripts/systemd-memcached-wrapper /etc/memcached.conf`, a
+//! Perl script that turns the file into one command line, then memcached reads that
+//! command line ([`crate::engine::memcached`]). The wrapper, line by line:
+//!
+//! - removes every `#` not preceded by a backslash, up to the next `#`; trims;
+//!   skips empty lines and lines starting with `-d` or `-h`;
+//! - skips lines that do not start with `-` and have a blank in them (`logfile
+//!   /var/log/memcached.log`); a line without a blank is kept as a word;
+//! - joins the lines with blanks (two options on one line are two options) and adds
+//!   `-u root` only when nothing is left; the command line goes through `/bin/sh` when
+//!   it holds quotes, backslashes or other shell characters.
+//!
+//! memcached started by it as root refuses to run without `-u`. Quotes and backslashes
+//! are read as the shell reads them; other shell syntax (`$`, `;`, `|`, globs, …) is
+//! refused, because what the shell would run cannot be told from the file.
 
-use std::path::Path;
+use std::path::PathBuf;
 
-use super::{Files, Settings, binary_size, read};
+use super::{Settings, read_file};
+use crate::engine::memcached::{self as mc, Word};
 
-/// How an option's argument becomes a `stats settings` value.
-#[derive(Debug, Clone, Copy)]
-enum Arg {
-    /// Takes an argument, stored as written.
-    Text,
-    /// Megabytes unless it has a `k`/`m`/`g` suffix; stored in bytes.
-    Megabytes,
-    /// Bytes unless it has a `k`/`m` suffix; stored in bytes.
-    Bytes,
-    /// Takes no argument: the setting becomes this value.
-    Flag(&'static str),
+/// Reads `paths` (the options file; more are appended as the wrapper would read one
+/// longer file) into `out`.
+pub fn read(paths: &[PathBuf], files: &dyn super::Files, out: &mut Settings) {
+    let meta = mc::metadata();
+    let mut params: Vec<(String, usize, PathBuf)> = Vec::new();
+    for path in paths {
+        let text = match read_file(files, path) {
+            Ok(text) => text,
+            Err(e) => return out.problem(path, 1, e),
+        };
+        for (i, raw) in text.split('\n').enumerate() {
+            if let Some(param) = wrapper_line(raw) {
+                params.push((param, i + 1, path.clone()));
+            }
+        }
+    }
+    for (key, value) in &meta.defaults {
+        out.set_default(key, value.clone());
+    }
+    let top = paths.first().cloned().unwrap_or_default();
+    let added_user = params.is_empty();
+    let mut words = Vec::new();
+    for (param, line, file) in &params {
+        match shell_words(param) {
+            Ok(list) => words
+                .extend(list.into_iter().map(|text| (Word { text, line: *line }, file.clone()))),
+            Err(e) => return out.problem(file, *line, e),
+        }
+    }
+    let file_of = |line: usize| {
+        words.iter().find(|(w, _)| w.line == line).map_or_else(|| top.clone(), |(_, f)| f.clone())
+    };
+    let plain: Vec<Word> = words.iter().map(|(w, _)| w.clone()).collect();
+    let outcome = mc::read(meta, &plain);
+    if let Some((message, line)) = outcome.refusal {
+        return out.problem(&file_of(line), line, message);
+    }
+    if !outcome.user && !added_user {
+        return out.problem(&top, 1, "can't run as root without the -u switch");
+    }
+    for set in outcome.sets {
+        out.set(&set.key, set.value, &file_of(set.line), set.line);
+    }
+    for key in meta.defaults.keys() {
+        if let (Some(e), Some(unit)) = (out.get_mut(key), mc::unit(key)) {
+            e.unit = Some(unit.to_owned());
+        }
+    }
 }
 
-/// short option, long option, `stats settings` name, argument.
-const OPTIONS: &[(char, &str, &str, Arg)] = &[
-    ('p', "port", "tcpport", Arg::Text),
-    ('U', "udp-port", "udpport", Arg::Text),
-    ('s', "unix-socket", "domain_socket", Arg::Text),
-    ('a', "unix-mask", "umask", Arg::Text),
-    ('A', "enable-shutdown", "shutdown_command", Arg::Flag("yes")),
-    ('l', "listen", "inter", Arg::Text),
-    ('d', "daemon", "daemonize", Arg::Flag("yes")),
-    ('u', "user", "username", Arg::Text),
-    ('m', "memory-limit", "maxbytes", Arg::Megabytes),
-    ('M', "disable-evictions", "evictions", Arg::Flag("off")),
-    ('c', "conn-limit", "maxconns", Arg::Text),
-    ('k', "lock-memory", "lock_memory", Arg::Flag("yes")),
-    ('P', "pidfile", "pidfile", Arg::Text),
-    ('f', "slab-growth-factor", "growth_factor", Arg::Text),
-    ('n', "slab-min-size", "chunk_size", Arg::Text),
-    ('L', "enable-largepages", "large_memory_pages", Arg::Flag("yes")),
-    ('D', "", "stat_key_prefix", Arg::Text),
-    ('t', "threads", "num_threads", Arg::Text),
-    ('R', "max-reqs-per-event", "reqs_per_event", Arg::Text),
-    ('C', "disable-cas", "cas_enabled", Arg::Flag("no")),
-    ('b', "listen-backlog", "tcp_backlog", Arg::Text),
-    ('B', "protocol", "binding_protocol", Arg::Text),
-    ('I', "max-item-size", "item_size_max", Arg::Bytes),
-    ('S', "enable-sasl", "auth_enabled_sasl", Arg::Flag("yes")),
-    ('Y', "auth-file", "auth_file", Arg::Text),
-    ('Z', "enable-ssl", "ssl_enabled", Arg::Flag("yes")),
-    ('e', "memory-file", "memory_file", Arg::Text),
-];
+/// What the wrapper keeps of one line, or `None` when it drops it.
+pub fn wrapper_line(raw: &str) -> Option<String> {
+    // s/(?<!\\)\#[^\#]*//g over the original line.
+    let chars: Vec<char> = raw.chars().collect();
+    let mut kept = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '#' && (i == 0 || chars[i - 1] != '\\') {
+            i += 1;
+            while i < chars.len() && chars[i] != '#' {
+                i += 1;
+            }
+            continue;
+        }
+        kept.push(chars[i]);
+        i += 1;
+    }
+    let line = kept.trim_matches(perl_space);
+    if line.is_empty() || line.starts_with("-d") || line.starts_with("-h") {
+        return None;
+    }
+    if !line.starts_with('-') {
+        // ($directive, $arg) = /^(.*?)\s+(.*)/; skipped when $directive is true.
+        if let Some(blank) = line.find(perl_space) {
+            let directive = &line[..blank];
+            if !directive.is_empty() && directive != "0" {
+                return None;
+            }
+        }
+    }
+    Some(line.to_owned())
+}
 
-/// Parses `path` into `out` (memcached has no includes).
-pub fn parse(path: &Path, files: &dyn Files, out: &mut Settings) {
-    let text = match read(files, path) {
-        Ok(text) => text,
-        Err(e) => return out.problem(path, 1, e),
-    };
-    let mut verbosity = 0;
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        let text = raw.split_once('#').map_or(raw, |(before, _)| before).trim();
-        if text.is_empty() {
-            continue;
-        }
-        if let Some(file) = text.strip_prefix("logfile") {
-            out.set("logfile", file.trim(), path, line);
-            continue;
-        }
-        if text.starts_with("-v") && text[1..].chars().all(|c| c == 'v') {
-            verbosity += text.len() - 1;
-            out.set("verbosity", verbosity.to_string(), path, line);
-            continue;
-        }
-        match option(text) {
-            Ok(settings) => {
-                for (name, value) in settings {
-                    out.set(&name, value, path, line);
+/// Perl's `\s`.
+fn perl_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+}
+
+/// The words `/bin/sh` (or, with no shell character, Perl's split) makes of one kept
+/// line: quotes and backslashes as the shell reads them.
+fn shell_words(line: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
                 }
             }
-            Err(msg) => out.problem(path, line, msg),
-        }
-    }
-}
-
-/// One option line → the settings it sets.
-fn option(text: &str) -> Result<Vec<(String, String)>, String> {
-    let (spec, inline) = if let Some(long) = text.strip_prefix("--") {
-        let (name, arg) = split_arg(long, '=');
-        let spec = OPTIONS.iter().find(|o| !o.1.is_empty() && o.1 == name);
-        match (name, spec) {
-            ("extended", _) => return extended(arg.unwrap_or("")),
-            (_, Some(spec)) => (spec, arg),
-            (_, None) => return Err(format!("unknown option `--{name}`")),
-        }
-    } else if let Some(short) = text.strip_prefix('-') {
-        let mut chars = short.chars();
-        let letter = chars.next().ok_or("an option needs a letter after `-`")?;
-        let arg = chars.as_str().trim();
-        let arg = (!arg.is_empty()).then_some(arg);
-        if letter == 'o' {
-            return extended(arg.unwrap_or(""));
-        }
-        match OPTIONS.iter().find(|o| o.0 == letter) {
-            Some(spec) => (spec, arg),
-            None => return Err(format!("unknown option `-{letter}`")),
-        }
-    } else {
-        return Err(format!("expected an option like `-m 64`, found `{text}`"));
-    };
-    let (_, long, name, kind) = *spec;
-    let value = match (kind, inline) {
-        (Arg::Flag(v), None) => v.to_owned(),
-        (Arg::Flag(_), Some(extra)) => {
-            return Err(format!("`--{long}` takes no argument (found `{extra}`)"));
-        }
-        (_, None) => return Err(format!("`{name}` option needs a value")),
-        (Arg::Text, Some(v)) => v.to_owned(),
-        (Arg::Megabytes, Some(v)) => match v.parse::<u64>() {
-            Ok(mb) => (mb << 20).to_string(),
-            Err(_) => {
-                binary_size(v, false).ok_or(format!("invalid memory size `{v}`"))?.to_string()
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(x) => cur.push(x),
+                        None => {
+                            return Err(
+                                "unterminated quoted string: /bin/sh refuses the command line"
+                                    .into(),
+                            );
+                        }
+                    }
+                }
             }
-        },
-        (Arg::Bytes, Some(v)) => match v.parse::<u64>() {
-            Ok(b) => b.to_string(),
-            Err(_) => binary_size(v, false).ok_or(format!("invalid item size `{v}`"))?.to_string(),
-        },
-    };
-    Ok(vec![(name.to_owned(), value)])
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.peek() {
+                            Some('$' | '`' | '"' | '\\') => cur.push(chars.next().unwrap_or('\\')),
+                            _ => cur.push('\\'),
+                        },
+                        Some(x @ ('$' | '`')) => return Err(unmodelled(x)),
+                        Some(x) => cur.push(x),
+                        None => {
+                            return Err(
+                                "unterminated quoted string: /bin/sh refuses the command line"
+                                    .into(),
+                            );
+                        }
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(x) = chars.next() {
+                    cur.push(x);
+                }
+            }
+            '$' | '`' | ';' | '|' | '&' | '<' | '>' | '(' | ')' | '*' | '?' | '[' => {
+                return Err(unmodelled(c));
+            }
+            '~' if !in_word => return Err(unmodelled(c)),
+            other => {
+                in_word = true;
+                cur.push(other);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
 }
 
-fn split_arg(text: &str, sep: char) -> (&str, Option<&str>) {
-    match text.split_once(|c: char| c == sep || c.is_whitespace()) {
-        Some((name, arg)) => (name, Some(arg.trim()).filter(|a| !a.is_empty())),
-        None => (text, None),
-    }
-}
-
-/// `-o modern,slab_reassign,hashpower=20` → each as a setting (`yes` without a value).
-fn extended(list: &str) -> Result<Vec<(String, String)>, String> {
-    if list.trim().is_empty() {
-        return Err("`-o` needs a comma-separated list of options".to_owned());
-    }
-    Ok(list
-        .split(',')
-        .map(|item| {
-            let (k, v) = item.split_once('=').unwrap_or((item, "yes"));
-            (k.trim().replace('-', "_"), v.trim().to_owned())
-        })
-        .collect())
+fn unmodelled(c: char) -> String {
+    format!(
+        "`{c}` is shell syntax: the service's wrapper hands this line to /bin/sh, and what it would run cannot be told from the file"
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::conffile::{MemoryFiles, parse as parse_files};
     use crate::snapshot::Kind;
 
     #[track_caller]
     fn check(text: &str, expect: &str) {
-        let mem = MemoryFiles::new([("/m.conf", text)]);
-        let got = match parse_files(Kind::Memcached, Path::new("/m.conf"), &mem) {
-            Ok(map) => map
-                .iter()
-                .map(|(k, e)| {
-                    format!("{}={}@{}", &k["setting.".len()..], e.value, e.source_line.unwrap())
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
-            Err(d) => d.to_string(),
-        };
-        assert_eq!(got, expect.trim());
+        assert_eq!(
+            crate::collect::conffile::tests::parsed(Kind::Memcached, &[("/m.conf", text)]),
+            expect.trim()
+        );
+    }
+
+    #[test]
+    fn wrapper_lines() {
+        assert_eq!(wrapper_line("-m 64 # memory"), Some("-m 64".into()));
+        assert_eq!(wrapper_line("logfile /var/log/memcached.log"), None);
+        assert_eq!(wrapper_line("-d"), None);
+        assert_eq!(wrapper_line("-h"), None);
+        assert_eq!(wrapper_line("word"), Some("word".into()));
+        assert_eq!(wrapper_line("a\\#b # c"), Some("a\\#b".into()));
+        assert_eq!(wrapper_line("  # all comment"), None);
     }
 
     #[test]
     fn debian_style_file() {
         check(
             "# memcached\n-d\nlogfile /var/log/memcached.log\n-m 64\n-p 11211\n-u memcache\n-l 127.0.0.1\n-c 1024 # conns\n-P /var/run/memcached/memcached.pid\n",
-            "daemonize=yes@2\ninter=127.0.0.1@7\nlogfile=/var/log/memcached.log@3\nmaxbytes=67108864@4\nmaxconns=1024@8\npidfile=/var/run/memcached/memcached.pid@9\ntcpport=11211@5\nusername=memcache@6",
+            "inter=127.0.0.1@/m.conf:7\nmaxbytes=67108864@/m.conf:4\nmaxconns=1024@/m.conf:8\ntcpport=11211@/m.conf:5",
         );
     }
 
     #[test]
-    fn long_forms_sizes_flags_and_extended() {
+    fn as_memcached_reads_the_command_line() {
         check(
-            "--max-item-size=2m\n-m1g\n--udp-port 0\n-U 0\n-M\n-vv\n-o modern,hashpower=20\n--conn-limit=4096\n",
-            "evictions=off@5\nhashpower=20@7\nitem_size_max=2097152@1\nmaxbytes=1073741824@2\nmaxconns=4096@8\nmodern=yes@7\nudpport=0@4\nverbosity=2@6",
+            "-u memcache\n-m 5g -c 100\n-o hashpower=20,no_lru_crawler\n",
+            "hashpower_init=20@/m.conf:3\nlru_crawler=no@/m.conf:3\nmaxbytes=5242880@/m.conf:2\nmaxconns=100@/m.conf:2",
         );
-    }
-
-    #[test]
-    fn errors_name_file_and_line() {
+        check("-m 64\n", "/m.conf:1:1: can't run as root without the -u switch");
+        check("", "");
+        check("-u memcache\n-c 0\n", "/m.conf:2:1: Maximum connections must be greater than 0");
         check(
-            "-m\n-q 1\nport 11211\n-M yes\n-I lots\n",
-            "/m.conf:1:1: `maxbytes` option needs a value\n/m.conf:2:1: unknown option `-q`\n/m.conf:3:1: expected an option like `-m 64`, found `port 11211`\n/m.conf:4:1: `--disable-evictions` takes no argument (found `yes`)\n/m.conf:5:1: invalid item size `lots`",
+            "-u memcache\n-l $(hostname)\n",
+            "/m.conf:2:1: `$` is shell syntax: the service's wrapper hands this line to /bin/sh, and what it would run cannot be told from the file",
         );
     }
 }

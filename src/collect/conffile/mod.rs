@@ -1,17 +1,27 @@
-//! Configuration files → [`Snapshot`]s, so a change can be checked before it is deployed.
+//! Configuration files → [`Snapshot`]s, read exactly as the engine reads them, so a
+//! change can be checked before it is deployed.
 //!
-//! One parser per engine's file format (`postgresql.conf`, `my.cnf`, `redis.conf`,
-//! memcached's options file), each turning a file and the files it includes into the
-//! same `setting.<name>` entries a live collector reports, with `source_file` and
-//! `source_line` of the line that set the winning value. Values are normalised to what
-//! the live server would report (PostgreSQL base units, MariaDB `ON`/`OFF` and bytes,
-//! Redis bytes) so the same baselines apply to files and servers.
+//! One reader per engine's file format (`postgresql.conf`, `my.cnf`, `redis.conf`,
+//! memcached's options file as Debian's service reads it). Each follows the engine's
+//! own rules for comments, quoting, escapes, includes and their resolution, then reads
+//! every value as the engine would ([`crate::engine`]: booleans, units and rounding,
+//! integer notation, ranges, enum values and aliases, clamping, derived values, unknown
+//! names, start-up cross-checks), and produces the same `setting.<name>` entries the
+//! live collector reports for a server started on those files: the engine's names,
+//! values as the engine shows them, the collector's units, `source_file`/`source_line`
+//! of the line that set the winning value, and the engine's defaults (generated
+//! metadata) for everything the files leave out (`source = "default"`). Settings whose
+//! value depends on the host or on how the server is started (`varies` in the
+//! metadata), or that are fixed when the engine is built or initialised, are absent.
 //!
-//! Settings a file leaves out take the engine's defaults ([`defaults`], data shipped in
-//! `defaults/<kind>.toml`), with `source = "default"`.
+//! - A file the engine would refuse is every problem it has, each a [`Diagnostic`] at
+//!   its file and line with the engine's own reason.
+//! - A value the engine adjusts (rounds, clamps, replaces, ignores) is reported as the
+//!   value it will use, with an [`Adjusted`] note of what was written and why.
 //!
-//! Parsing is pure except for reading files through [`Files`]; tests pass
-//! [`MemoryFiles`]. A file the engine would refuse is a [`Diagnostic`] at its line.
+//! Reading is pure except for the files, read through [`Files`]; tests pass
+//! [`MemoryFiles`]. The differential suite (`tests/differential/`) holds every reader
+//! to the real engine.
 
 mod defaults;
 pub mod memcached;
@@ -28,7 +38,8 @@ pub use defaults::{DefaultSetting, canonical_name, defaults};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::snapshot::{Entry, Kind, Role, ServerInfo, Snapshot};
 
-/// How deep includes may nest (PostgreSQL's own limit), which also stops include cycles.
+/// How deep includes may nest (PostgreSQL's and MariaDB's own limit), which also stops
+/// include cycles.
 pub const MAX_INCLUDE_DEPTH: usize = 10;
 
 /// How many included files one parse reads in all. The depth limit alone lets a file
@@ -36,11 +47,27 @@ pub const MAX_INCLUDE_DEPTH: usize = 10;
 /// bomb that ate gigabytes before this bound.
 pub const MAX_INCLUDED_FILES: usize = 256;
 
+/// The `source` of an entry the files did not set.
+pub const DEFAULT_SOURCE: &str = "default";
+/// The `source` of an entry a file set.
+pub const FILE_SOURCE: &str = "configuration file";
+/// The `source` of an entry the engine derives from another the files set; its file
+/// and line are those of that other setting.
+pub const DERIVED_SOURCE: &str = "derived";
+
 /// Where the parsers read files from.
 pub trait Files {
     fn read(&self, path: &Path) -> io::Result<String>;
     /// The entries of a folder (files and folders), in no particular order.
     fn list_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>>;
+    /// Whether `path` is a folder.
+    fn is_dir(&self, path: &Path) -> bool {
+        self.list_dir(path).is_ok()
+    }
+    /// Whether anyone may write to `path` (MariaDB ignores such option files).
+    fn world_writable(&self, _path: &Path) -> bool {
+        false
+    }
 }
 
 /// The real file system.
@@ -49,11 +76,22 @@ pub struct RealFiles;
 
 impl Files for RealFiles {
     fn read(&self, path: &Path) -> io::Result<String> {
-        std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)?;
+        Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 
     fn list_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
         std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect()
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+
+    fn world_writable(&self, path: &Path) -> bool {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o002 != 0)
     }
 }
 
@@ -82,23 +120,56 @@ impl Files for MemoryFiles {
         out.dedup();
         if out.is_empty() { Err(io::Error::from(io::ErrorKind::NotFound)) } else { Ok(out) }
     }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        !self.0.contains_key(path) && self.list_dir(path).is_ok()
+    }
 }
 
-/// The settings a file (and what it includes) sets, without defaults: `setting.<name>`
-/// → entry with `source = "configuration file"`, file and line.
+/// What the engine will do with a value other than take it as written: the text
+/// written and the engine's reason (a warning, a rounding, a derived value).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Adjusted {
+    /// The value as written in the file, or empty when the engine derived it.
+    pub written: String,
+    pub note: String,
+}
+
+/// Everything a server started on the files would run with.
+#[derive(Debug, Clone, Default)]
+pub struct Read {
+    /// `setting.<name>` → entry: the files' settings over the engine's defaults.
+    pub config: BTreeMap<String, Entry>,
+    /// `setting.<name>` → what the engine did with what was written.
+    pub adjusted: BTreeMap<String, Adjusted>,
+}
+
+/// Reads `paths` (in order, later ones overriding earlier ones, as the engine reads
+/// several files) the way `kind`'s engine does.
+pub fn read(kind: Kind, paths: &[PathBuf], files: &dyn Files) -> Result<Read, Diagnostics> {
+    let mut out = Settings::default();
+    match kind {
+        Kind::Postgres => postgresql::read(paths, files, &mut out),
+        Kind::Mysql => mysql::read(paths, files, &mut out),
+        Kind::Redis => redis::read(paths, files, &mut out),
+        Kind::Memcached => memcached::read(paths, files, &mut out),
+    }
+    out.finish()
+}
+
+/// The settings the file (and what it includes) sets, without defaults: `setting.<name>`
+/// → entry with its file and line (values the engine derives from them included).
 pub fn parse(
     kind: Kind,
     path: &Path,
     files: &dyn Files,
 ) -> Result<BTreeMap<String, Entry>, Diagnostics> {
-    let mut out = Settings::default();
-    match kind {
-        Kind::Postgres => postgresql::parse(path, files, &mut out),
-        Kind::Mysql => mysql::parse(path, files, &mut out),
-        Kind::Redis => redis::parse(path, files, &mut out),
-        Kind::Memcached => memcached::parse(path, files, &mut out),
-    }
-    out.finish()
+    let read = read(kind, &[path.to_owned()], files)?;
+    Ok(read
+        .config
+        .into_iter()
+        .filter(|(_, e)| e.source.as_deref() != Some(DEFAULT_SOURCE))
+        .collect())
 }
 
 /// A snapshot of what a server started with this file would run with: the file's
@@ -109,28 +180,16 @@ pub fn snapshot(
     role: Role,
     files: &dyn Files,
 ) -> Result<Snapshot, Diagnostics> {
-    Ok(with_defaults(kind, path, role, parse(kind, path, files)?))
+    Ok(into_snapshot(kind, path, role, read(kind, &[path.to_owned()], files)?.config))
 }
 
-/// Settings parsed from `path` (and maybe more files) over the engine's defaults.
-pub fn with_defaults(
+/// A snapshot named after `path` holding `config`.
+pub fn into_snapshot(
     kind: Kind,
     path: &Path,
     role: Role,
-    mut config: BTreeMap<String, Entry>,
+    config: BTreeMap<String, Entry>,
 ) -> Snapshot {
-    // `internal` settings come from the build and initdb, not from a file: leave them
-    // absent rather than guess.
-    for (name, d) in defaults(kind).iter().filter(|(_, d)| d.context.as_deref() != Some("internal"))
-    {
-        let entry = config.entry(format!("setting.{name}")).or_insert_with(|| d.entry());
-        // A value from the file is in the setting's unit (the parser converted it).
-        if entry.source.as_deref() != Some("default") {
-            entry.unit = d.unit.clone();
-            entry.vartype = d.vartype.clone();
-            entry.context = d.context.clone();
-        }
-    }
     Snapshot {
         target: path.display().to_string(),
         kind,
@@ -139,30 +198,102 @@ pub fn with_defaults(
     }
 }
 
-/// What a parser collects: settings in file order (later ones win) and problems.
+/// What a reader collects: the full configuration, notes and problems.
 #[derive(Debug, Default)]
 pub struct Settings {
     entries: BTreeMap<String, Entry>,
+    adjusted: BTreeMap<String, Adjusted>,
     problems: Vec<Diagnostic>,
     /// Included files read so far (see [`MAX_INCLUDED_FILES`]).
     included: usize,
 }
 
 impl Settings {
-    /// Sets `name` (already normalised) as written at `file:line`; replaces any earlier.
+    /// Sets `name` to the value the engine shows, as written at `file:line`; replaces
+    /// any earlier value.
     pub fn set(&mut self, name: &str, value: impl Into<String>, file: &Path, line: usize) {
         let entry = Entry {
-            source: Some("configuration file".into()),
+            source: Some(FILE_SOURCE.into()),
             source_file: Some(file.display().to_string()),
             source_line: Some(line as u32),
             ..Entry::new(value)
         };
         self.entries.insert(format!("setting.{name}"), entry);
+        self.adjusted.remove(&format!("setting.{name}"));
     }
 
-    /// The entry set so far for `name`, to append to (Redis `save`).
+    /// Sets `name` to the engine's default (unless already set).
+    pub fn set_default(&mut self, name: &str, value: impl Into<String>) {
+        self.entries
+            .entry(format!("setting.{name}"))
+            .or_insert_with(|| Entry { source: Some(DEFAULT_SOURCE.into()), ..Entry::new(value) });
+    }
+
+    /// The engine derives `name` = `value` from the setting at `from` (file and line of
+    /// what drives it), or from its defaults when `from` is `None`.
+    pub fn derive(&mut self, name: &str, value: &str, from: Option<(String, u32)>, why: &str) {
+        let key = format!("setting.{name}");
+        let previous = self.entries.get(&key).cloned().unwrap_or_default();
+        if previous.value == value {
+            return;
+        }
+        let written_here = previous.source.as_deref() == Some(FILE_SOURCE);
+        let entry = match (&from, written_here) {
+            // Written, and shown otherwise: keep where it was written.
+            (_, true) => Entry { value: value.to_owned(), ..previous.clone() },
+            (Some((file, line)), false) => Entry {
+                source: Some(DERIVED_SOURCE.into()),
+                source_file: Some(file.clone()),
+                source_line: Some(*line),
+                ..Entry::new(value)
+            },
+            (None, false) => Entry { source: Some(DEFAULT_SOURCE.into()), ..Entry::new(value) },
+        };
+        let written = if written_here { previous.value.clone() } else { String::new() };
+        self.entries.insert(key.clone(), entry);
+        if written_here || from.is_some() {
+            self.adjusted.insert(key, Adjusted { written, note: why.to_owned() });
+        }
+    }
+
+    /// Notes what the engine did with the value written for `name`.
+    pub fn adjust(&mut self, name: &str, written: &str, note: impl Into<String>) {
+        self.adjusted.insert(
+            format!("setting.{name}"),
+            Adjusted { written: written.to_owned(), note: note.into() },
+        );
+    }
+
+    /// The entry for `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.entries.get(&format!("setting.{name}"))
+    }
+
+    /// The entry for `name`, to change in place.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Entry> {
         self.entries.get_mut(&format!("setting.{name}"))
+    }
+
+    /// Every setting's value (`name` → value), for derived values and cross-checks.
+    pub fn values(&self) -> BTreeMap<String, String> {
+        self.entries
+            .iter()
+            .filter_map(|(k, e)| Some((k.strip_prefix("setting.")?.to_owned(), e.value.clone())))
+            .collect()
+    }
+
+    /// Where `name` was written, when a file set it.
+    pub fn written_at(&self, name: &str) -> Option<(String, u32)> {
+        let e = self.get(name)?;
+        if e.source.as_deref() == Some(DEFAULT_SOURCE) {
+            return None;
+        }
+        Some((e.source_file.clone()?, e.source_line?))
+    }
+
+    /// Whether any problem was found so far.
+    pub fn has_problems(&self) -> bool {
+        !self.problems.is_empty()
     }
 
     /// Counts one more included file, read because of `file:line`; false (with one
@@ -182,17 +313,17 @@ impl Settings {
     pub fn problem(&mut self, file: &Path, line: usize, message: impl Into<String>) {
         self.problems.push(Diagnostic {
             file: file.to_owned(),
-            line,
+            line: line.max(1),
             column: 1,
             message: message.into(),
         });
     }
 
-    fn finish(self) -> Result<BTreeMap<String, Entry>, Diagnostics> {
+    fn finish(self) -> Result<Read, Diagnostics> {
         if self.problems.is_empty() {
-            Ok(self.entries)
+            Ok(Read { config: self.entries, adjusted: self.adjusted })
         } else {
-            Err(Diagnostics::sorted(self.problems))
+            Err(Diagnostics(self.problems))
         }
     }
 }
@@ -206,43 +337,22 @@ pub fn relative_to(including: &Path, target: &str) -> PathBuf {
     including.parent().map_or_else(|| target.to_owned(), |dir| dir.join(target))
 }
 
-/// The files of `dir` whose names end with one of `extensions`, not hidden, sorted by
-/// name.
-pub fn dir_files(files: &dyn Files, dir: &Path, extensions: &[&str]) -> io::Result<Vec<PathBuf>> {
-    let mut out: Vec<PathBuf> = files
-        .list_dir(dir)?
-        .into_iter()
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| !n.starts_with('.') && extensions.iter().any(|e| n.ends_with(e)))
-        })
-        .collect();
-    out.sort();
-    Ok(out)
-}
-
 /// `read` with the error as a message for a diagnostic.
-pub fn read(files: &dyn Files, path: &Path) -> Result<String, String> {
-    files.read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+pub fn read_file(files: &dyn Files, path: &Path) -> Result<String, String> {
+    files.read(path).map_err(|e| format!("cannot read {}: {}", path.display(), os_reason(&e)))
 }
 
-/// `4096` for `"4K"` with 1024-based `K M G T` suffixes (case-insensitive); `None` when
-/// the text is not a number with such a suffix.
-pub fn binary_size(text: &str, allow_b_suffix: bool) -> Option<u64> {
-    let t = text.trim().to_ascii_lowercase();
-    let t = if allow_b_suffix { t.strip_suffix('b').unwrap_or(&t).to_owned() } else { t };
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, suffix) = t.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    let factor: u64 = match suffix {
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        _ => return None,
-    };
-    n.checked_mul(factor)
+/// The C library's words for an I/O error (`No such file or directory`), as the
+/// engines print them.
+pub fn os_reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "No such file or directory".into(),
+        io::ErrorKind::PermissionDenied => "Permission denied".into(),
+        _ => {
+            let text = e.to_string();
+            text.split(" (os error").next().unwrap_or(&text).to_owned()
+        }
+    }
 }
 
 #[cfg(test)]

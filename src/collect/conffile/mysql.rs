@@ -1,237 +1,337 @@
-//! `my.cnf` for MariaDB (and MySQL): `[section]`s, of which the server's apply
-//! (`mysqld`, `mariadb`, `mariadbd`, `server`, `client-server`, `galera`, and
-//! `mysqld-10.11` / `mariadb-10.11` / `mariadbd-10.11`); `key = value`, `key` alone
-//! (= `ON`), `skip-key` (= `OFF`), `enable-`/`disable-`, `loose-` prefixes; dashes and
-//! underscores are the same (stored with underscores); quoted values; `#` and `;`
-//! comments; `!include FILE` and `!includedir DIR` (`*.cnf` and `*.conf`, sorted).
+//! `my.cnf` for MariaDB, read as `mariadbd` reads it (mysys/my_default.c, then
+//! my_getopt.c and mysqld's option handlers, [`crate::engine::mariadb`]):
 //!
-//! Values are stored as `SHOW GLOBAL VARIABLES` reports them: booleans as `ON`/`OFF`,
-//! sizes with `K`/`M`/`G`/`T` suffixes in bytes (both only for variables whose default
-//! says they are booleans or numbers).
+//! - A line is a comment when it starts (after blanks) with `#` or `;`. Elsewhere `#`
+//!   starts a comment unless it is inside quotes (`init_connect = SELECT 1#x` is
+//!   `SELECT 1`); `;` does not.
+//! - `[group]`: the groups the server reads (`mysqld`, `server`, `mariadb`,
+//!   `mariadbd`, their `-10.11` forms, `client-server`, `galera`), ignoring case; the
+//!   name is what lies between `[` and the first `]`, trailing blanks removed (so
+//!   `[ mysqld]` is not `mysqld`). An option before any group is an error, also at
+//!   the top of an included file.
+//! - `name = value`: blanks around both removed; one pair of matching quotes around
+//!   the value removed; escapes `\n \t \r \b \s \" \' \\` read everywhere in the value,
+//!   any other `\x` kept as written (`C:\data\x`); `name` alone has no value.
+//! - `!include FILE` (a path relative to the server's working directory; skipped when
+//!   missing) and `!includedir DIR` (every file whose name ends in `.cnf`, hidden ones
+//!   too, in name order; a missing folder is an error); other `!` lines are ignored;
+//!   at most 10 deep; world-writable files are ignored.
+//! - An error in an included file (an option before a group, a bad group line, a
+//!   missing folder) ends the reading of that file only; in the file given, it stops the
+//!   server.
+//! - Options are then read in order; the first one the server refuses stops it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::{
-    Files, MAX_INCLUDE_DEPTH, Settings, binary_size, defaults, dir_files, read, relative_to,
-};
-use crate::policy::rule::parse_bool;
-use crate::snapshot::Kind;
+use super::{Files, MAX_INCLUDE_DEPTH, Settings, os_reason};
+use crate::engine::mariadb::{self as my, Metadata, Refusal};
 
-/// The MariaDB series whose versioned sections (`[mysqld-10.11]`) apply.
-pub const SERIES: &str = "10.11";
-
-/// Parses `path` and everything it includes into `out`.
-pub fn parse(path: &Path, files: &dyn Files, out: &mut Settings) {
-    match read(files, path) {
-        Ok(text) => parse_text(path, &text, files, out, 0),
-        Err(e) => out.problem(path, 1, e),
-    }
+/// One option line of a group the server reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionLine {
+    pub name: String,
+    pub value: Option<String>,
+    pub file: PathBuf,
+    pub line: usize,
 }
 
-/// Whether the server reads options from a `[section]`.
-pub fn server_section(name: &str) -> bool {
-    let name = name.trim().to_ascii_lowercase();
-    let base = ["mysqld", "mariadb", "mariadbd"];
-    base.contains(&name.as_str())
-        || matches!(name.as_str(), "server" | "client-server" | "galera")
-        || base.iter().any(|b| name == format!("{b}-{SERIES}"))
+/// Reads `paths` (option files in the order the server reads them) into `out`.
+pub fn read(paths: &[PathBuf], files: &dyn Files, out: &mut Settings) {
+    let meta = my::metadata();
+    let mut options = Vec::new();
+    for path in paths {
+        if files.read(path).is_err() && !files.is_dir(path) {
+            out.problem(
+                path,
+                1,
+                format!("Could not open required defaults file: {}", path.display()),
+            );
+            return;
+        }
+        if !search(meta, path, files, out, 0, &mut options) {
+            return;
+        }
+    }
+    apply(meta, &options, out);
 }
 
-/// The variable name and value an option line means: `skip-name-resolve` →
-/// (`skip_name_resolve`, `ON`)… see the module doc. `None` for `skip-`/`loose-` forms of
-/// nothing.
-pub fn option(key: &str, value: Option<&str>) -> (String, String) {
-    let mut name = key.trim().to_ascii_lowercase().replace('-', "_");
-    if let Some(rest) = name.strip_prefix("loose_") {
-        name = rest.to_owned();
-    }
-    let known = |n: &str| defaults(Kind::Mysql).contains_key(n);
-    // `skip-name-resolve` is itself a variable (`skip_name_resolve`); `skip-log-bin` is
-    // `log_bin = OFF`.
-    for (prefix, flag) in [("skip_", "OFF"), ("disable_", "OFF"), ("enable_", "ON")] {
-        if let Some(rest) = name.strip_prefix(prefix)
-            && !known(&name)
-            && value.is_none()
-        {
-            return (rest.to_owned(), flag.to_owned());
-        }
-    }
-    let value = match value {
-        None => "ON".to_owned(),
-        Some(v) => normalise(&name, v),
-    };
-    (name, value)
-}
-
-/// `ON`/`OFF` for boolean variables, bytes for sizes of numeric ones.
-fn normalise(name: &str, value: &str) -> String {
-    let Some(default) = defaults(Kind::Mysql).get(name) else { return value.to_owned() };
-    // `log-bin = mariadb-bin` names the binlog files and turns logging on.
-    if name == "log_bin" && parse_bool(value).is_none() {
-        return "ON".to_owned();
-    }
-    if matches!(default.value.as_str(), "ON" | "OFF")
-        && let Some(b) = parse_bool(value)
-    {
-        return if b { "ON" } else { "OFF" }.to_owned();
-    }
-    if default.value.parse::<i64>().is_ok()
-        && let Some(bytes) = binary_size(value, false)
-    {
-        return bytes.to_string();
-    }
-    value.to_owned()
-}
-
-fn parse_text(path: &Path, text: &str, files: &dyn Files, out: &mut Settings, depth: usize) {
-    // Options before any section are an error; an included file starts without one.
-    let mut section: Option<bool> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
-            continue;
-        }
-        if let Some(rest) = trimmed.strip_prefix('!') {
-            directive(rest, path, line, files, out, depth);
-            continue;
-        }
-        if let Some(rest) = trimmed.strip_prefix('[') {
-            match rest.split_once(']') {
-                Some((name, after)) if after.trim().is_empty() || after.trim().starts_with('#') => {
-                    section = Some(server_section(name));
-                }
-                _ => out.problem(path, line, format!("wrong group definition `{trimmed}`")),
-            }
-            continue;
-        }
-        let applies = match section {
-            Some(applies) => applies,
-            None => {
-                out.problem(path, line, "found an option without a preceding [group]");
-                continue;
-            }
-        };
-        match split_option(trimmed) {
-            Ok((key, value)) if applies => {
-                let (name, value) = option(&key, value.as_deref());
-                out.set(&name, value, path, line);
-            }
-            Ok(_) => {}
-            Err(msg) => out.problem(path, line, msg),
-        }
-    }
-}
-
-/// `key = value # comment` → (`key`, `Some(value)`), quotes removed and escapes read.
-fn split_option(text: &str) -> Result<(String, Option<String>), String> {
-    let Some((key, raw)) = text.split_once('=') else {
-        let key = strip_comment(text).trim().to_owned();
-        return Ok((key, None));
-    };
-    let key = key.trim().to_owned();
-    if key.is_empty() {
-        return Err("an option needs a name before `=`".to_owned());
-    }
-    let raw = raw.trim();
-    let value = match raw.chars().next() {
-        Some(q @ ('"' | '\'')) => {
-            let mut value = String::new();
-            let mut chars = raw[1..].chars();
-            loop {
-                match chars.next() {
-                    None => return Err(format!("unterminated quoted value for `{key}`")),
-                    Some(c) if c == q => break,
-                    Some('\\') => value.push(match chars.next() {
-                        Some('n') => '\n',
-                        Some('t') => '\t',
-                        Some('r') => '\r',
-                        Some('b') => '\u{8}',
-                        Some('s') => ' ',
-                        Some(c) => c,
-                        None => '\\',
-                    }),
-                    Some(c) => value.push(c),
-                }
-            }
-            let rest = chars.as_str().trim();
-            if !(rest.is_empty() || rest.starts_with('#') || rest.starts_with(';')) {
-                return Err(format!("unexpected `{rest}` after the quoted value of `{key}`"));
-            }
-            value
-        }
-        _ => strip_comment(raw).trim().to_owned(),
-    };
-    Ok((key, Some(value)))
-}
-
-/// Text before a ` #` comment (a `#` at the start of a value or inside a word stays).
-fn strip_comment(text: &str) -> &str {
-    let bytes = text.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()) {
-            return &text[..i];
-        }
-    }
-    text
-}
-
-fn directive(
-    rest: &str,
+/// `search_default_file_with_ext`: false on a fatal error (reported in `out`). The
+/// server ignores what an included file's reading returns: an error there (an option
+/// before a group, a bad group line, a missing folder) stops reading that file only.
+fn search(
+    meta: &Metadata,
     path: &Path,
-    line: usize,
     files: &dyn Files,
     out: &mut Settings,
     depth: usize,
-) {
-    let (word, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-    let arg = arg.trim();
-    if !matches!(word, "include" | "includedir") {
-        return out.problem(
-            path,
-            line,
-            format!("unknown directive `!{word}` (expected !include or !includedir)"),
-        );
+    options: &mut Vec<OptionLine>,
+) -> bool {
+    if files.world_writable(path) {
+        return true; // "World-writable config file '…' is ignored"
     }
-    if arg.is_empty() {
-        return out.problem(path, line, format!("`!{word}` needs a path"));
-    }
-    if depth + 1 > MAX_INCLUDE_DEPTH {
-        return out.problem(
-            path,
-            line,
-            format!("!{word} nested more than {MAX_INCLUDE_DEPTH} deep (an include cycle?)"),
-        );
-    }
-    let target = relative_to(path, arg);
-    let list = if word == "includedir" {
-        match dir_files(files, &target, &[".cnf", ".conf"]) {
-            Ok(list) => list,
-            Err(e) => {
-                return out.problem(
+    let Ok(text) = files.read(path) else { return true };
+    let top = depth == 0;
+    // A problem: fatal in the file the server was given, the end of an included one.
+    let fail = |out: &mut Settings, line: usize, message: String| {
+        if top {
+            out.problem(path, line, message);
+        }
+        !top
+    };
+    let mut group: Option<bool> = None;
+    for (i, raw) in text.split('\n').enumerate() {
+        let line = i + 1;
+        let body = raw.trim_start_matches(is_space);
+        if body.is_empty() || body.starts_with('#') || body.starts_with(';') {
+            continue;
+        }
+        if let Some(rest) = body.strip_prefix('!') {
+            if depth >= MAX_INCLUDE_DEPTH {
+                continue; // "skipping … maximum include recursion level was reached"
+            }
+            let rest = rest.trim_start_matches(is_space);
+            let (keyword, arg) = if let Some(a) = keyword_arg(rest, "includedir") {
+                ("includedir", a)
+            } else if let Some(a) = keyword_arg(rest, "include") {
+                ("include", a)
+            } else {
+                continue;
+            };
+            let arg = arg.trim_matches(is_space);
+            if arg.is_empty() {
+                out.problem(
                     path,
                     line,
-                    format!("cannot open folder {}: {e}", target.display()),
+                    format!(
+                        "Wrong '!{keyword}' directive in config file: {} at line {line}",
+                        path.display()
+                    ),
                 );
+                return false;
+            }
+            if !out.may_include(path, line) {
+                return false;
+            }
+            if keyword == "include" {
+                search(meta, Path::new(arg), files, out, depth + 1, options);
+                continue;
+            }
+            let dir = Path::new(arg);
+            let mut list = match files.list_dir(dir) {
+                Ok(list) => list,
+                Err(e) => {
+                    return fail(
+                        out,
+                        line,
+                        format!("Can't read dir of '{arg}' (Errcode: {})", os_reason(&e)),
+                    );
+                }
+            };
+            list.retain(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.rfind('.').map(|dot| &n[dot..]))
+                    == Some(".cnf")
+            });
+            list.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+            for file in list {
+                search(meta, &file, files, out, depth + 1, options);
+            }
+            continue;
+        }
+        if let Some(rest) = body.strip_prefix('[') {
+            let Some(end) = rest.find(']') else {
+                out.problem(
+                    path,
+                    line,
+                    format!(
+                        "Wrong group definition in config file: {} at line {line}",
+                        path.display()
+                    ),
+                );
+                return false;
+            };
+            let name = rest[..end].trim_end_matches(is_space);
+            group = Some(meta.option_files.groups.iter().any(|g| g.eq_ignore_ascii_case(name)));
+            continue;
+        }
+        let Some(applies) = group else {
+            let msg = format!(
+                "Found option without preceding group in config file: {} at line: {line}",
+                path.display()
+            );
+            return fail(out, line, msg);
+        };
+        if applies {
+            let (name, value) = option(body);
+            options.push(OptionLine { name, value, file: path.to_owned(), line });
+        }
+    }
+    true
+}
+
+/// `!includedir x`: the text after a keyword followed by a blank.
+fn keyword_arg<'a>(rest: &'a str, keyword: &str) -> Option<&'a str> {
+    let after = rest.strip_prefix(keyword)?;
+    after.starts_with(is_space).then_some(after)
+}
+
+/// `my_isspace` for latin1: space, `\t \n \v \f \r`.
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// An option line → (name, value): comment cut outside quotes, blanks trimmed, one
+/// pair of quotes removed, escapes read.
+fn option(body: &str) -> (String, Option<String>) {
+    let line = remove_end_comment(body);
+    let Some((key, value)) = line.split_once('=') else {
+        return (line.trim_end_matches(is_space).to_owned(), None);
+    };
+    let key = key.trim_end_matches(is_space).to_owned();
+    let mut value = value.trim_matches(is_space);
+    let b = value.as_bytes();
+    if b.len() > 1 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        value = &value[1..value.len() - 1];
+    }
+    let chars: Vec<char> = value.chars().collect();
+    let mut out = String::with_capacity(value.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '\\' && i + 1 < chars.len() {
+            i += 1;
+            match chars[i] {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                'b' => out.push('\u{8}'),
+                's' => out.push(' '),
+                '"' => out.push('"'),
+                '\'' => out.push('\''),
+                '\\' => out.push('\\'),
+                other => {
+                    out.push('\\');
+                    out.push(other);
+                }
+            }
+        } else {
+            out.push(chars[i]);
+        }
+        i += 1;
+    }
+    (key, Some(out))
+}
+
+/// `remove_end_comment`: the line up to the first `#` outside quotes (a backslash
+/// inside quotes protects the next character).
+fn remove_end_comment(line: &str) -> &str {
+    let mut quote: Option<char> = None;
+    let mut escape = false;
+    for (i, c) in line.char_indices() {
+        if (c == '\'' || c == '"') && !escape {
+            match quote {
+                None => quote = Some(c),
+                Some(q) if q == c => quote = None,
+                _ => {}
             }
         }
-    } else {
-        vec![target]
-    };
-    for file in list {
-        if !out.may_include(path, line) {
-            return;
+        if quote.is_none() && c == '#' {
+            return &line[..i];
         }
-        match read(files, &file) {
-            Ok(text) => parse_text(&file, &text, files, out, depth + 1),
-            Err(e) => out.problem(path, line, e),
+        escape = quote.is_some() && c == '\\' && !escape;
+    }
+    line
+}
+
+/// The options in order: each one's variables, stopping at the first the server
+/// refuses; then defaults and what the server derives.
+fn apply(meta: &Metadata, options: &[OptionLine], out: &mut Settings) {
+    let mut order: Vec<String> = Vec::new();
+    for o in options {
+        let result = meta.find(&o.name, o.value.as_deref()).and_then(|found| match found {
+            None => Ok(Vec::new()),
+            Some(found) => {
+                let assigned = my::assign(meta, &found, o.value.as_deref());
+                match (assigned, found.loose) {
+                    // A loose option's bad value is a warning; the option is skipped.
+                    (Err(Refusal(e)), true) => {
+                        let _ = e;
+                        Ok(Vec::new())
+                    }
+                    (r, _) => r.map(|list| (list, found.note)).map(|(list, note)| {
+                        list.into_iter().map(|a| (a, note.clone())).collect::<Vec<_>>()
+                    }),
+                }
+            }
+        });
+        let assigned = match result {
+            Ok(list) => list,
+            Err(Refusal(message)) => {
+                out.problem(&o.file, o.line, message);
+                return;
+            }
+        };
+        for (a, prefix_note) in assigned {
+            let written = o.value.clone().unwrap_or_default();
+            if let Some(shown) = &a.shown {
+                out.set(&a.variable, shown.clone(), &o.file, o.line);
+                order.push(a.variable.clone());
+            }
+            if let Some(note) = a.note.or(prefix_note) {
+                out.adjust(&a.variable, &written, note);
+            }
         }
+    }
+    for (name, v) in &meta.variables {
+        if v.varies.is_none()
+            && let Some(d) = &v.default
+        {
+            out.set_default(name, d.clone());
+        }
+    }
+    let values = out.values();
+    if let Some(message) = my::charset_conflict(meta, &values, &order) {
+        let (file, line) = out
+            .written_at("collation_server")
+            .or_else(|| out.written_at("character_set_server"))
+            .unwrap_or_default();
+        out.problem(Path::new(&file), line as usize, message);
+        return;
+    }
+    for d in my::derive(meta, &values, &order) {
+        let driver = match d.variable {
+            "back_log" | "host_cache_size" | "thread_cache_size" => {
+                out.written_at("max_connections")
+            }
+            "max_relay_log_size" => out.written_at("max_binlog_size"),
+            "slave_load_tmpdir" => out.written_at("tmpdir"),
+            "binlog_expire_logs_seconds" => out.written_at("expire_logs_days"),
+            "expire_logs_days" => out.written_at("binlog_expire_logs_seconds"),
+            "port" => out.written_at("skip_networking"),
+            "report_port" => out.written_at("port"),
+            "character_set_client"
+            | "character_set_connection"
+            | "character_set_results"
+            | "character_set_database" => out
+                .written_at("character_set_server")
+                .or_else(|| out.written_at("collation_server")),
+            "collation_server" | "collation_database" | "collation_connection" => out
+                .written_at("collation_server")
+                .or_else(|| out.written_at("character_set_server")),
+            "innodb_open_files" => out.written_at("table_open_cache"),
+            "version" => {
+                ["log_bin", "general_log", "log_slow_query"].iter().find_map(|n| out.written_at(n))
+            }
+            _ => None,
+        };
+        out.derive(d.variable, &d.shown, driver, &d.why);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::Kind;
 
     #[track_caller]
     fn check(files: &[(&str, &str)], expect: &str) {
@@ -239,68 +339,65 @@ mod tests {
     }
 
     #[test]
-    fn sections_decide_what_applies() {
+    fn comments_quotes_and_escapes() {
+        assert_eq!(
+            option("init_connect = SELECT 1#x"),
+            ("init_connect".into(), Some("SELECT 1".into()))
+        );
+        assert_eq!(option("a = \"x # y\" # z"), ("a".into(), Some("x # y".into())));
+        assert_eq!(
+            option("datadir = \"C:\\data\\x\""),
+            ("datadir".into(), Some("C:\\data\\x".into()))
+        );
+        assert_eq!(option("a = 'x\\sy'"), ("a".into(), Some("x y".into())));
+        assert_eq!(option("a = \"x"), ("a".into(), Some("\"x".into())));
+        assert_eq!(option("skip-name-resolve # c"), ("skip-name-resolve".into(), None));
+    }
+
+    #[test]
+    fn groups_and_values() {
         check(
             &[(
                 "/my.cnf",
-                "[client]\nport = 1\n[mysqld]\nport = 2\n[mysqldump]\nquick\n[mariadb-10.11]\nserver-id = 7\n[mariadb-10.6]\nserver-id = 8\n[server]\nmax_connections=100\n",
+                "[client]\nport = 1\n[MYSQLD]\nmax_connections = 500\nread_only = yes\n[ mysqld]\nport = 3\n[mariadb-10.11]\nmax_allowed_packet = 1000\n",
             )],
-            "max_connections=100@/my.cnf:12\nport=2@/my.cnf:4\nserver_id=7@/my.cnf:8",
+            "back_log=150@/my.cnf:4\nhost_cache_size=628@/my.cnf:4\nmax_allowed_packet=1024@/my.cnf:9\nmax_connections=500@/my.cnf:4\nread_only=OFF@/my.cnf:5\nthread_cache_size=256@/my.cnf:4",
         );
     }
 
     #[test]
-    fn dashes_booleans_skip_and_loose() {
-        check(
-            &[(
-                "/my.cnf",
-                "[mysqld]\nread-only\nlog-bin = x-bin\nskip-log-bin\nskip-name-resolve\nloose-gtid-strict-mode = 1\nlog_slave_updates = true\ndisable-local-infile\n",
-            )],
-            "gtid_strict_mode=ON@/my.cnf:6\nlocal_infile=OFF@/my.cnf:8\nlog_bin=OFF@/my.cnf:4\nlog_slave_updates=ON@/my.cnf:7\nread_only=ON@/my.cnf:2\nskip_name_resolve=ON@/my.cnf:5",
-        );
-    }
-
-    #[test]
-    fn quotes_comments_and_sizes() {
-        check(
-            &[(
-                "/my.cnf",
-                "# top\n; also\n[mysqld]\ninit_connect = \"SET NAMES utf8mb4 # kept\"  # dropped\ninnodb_buffer_pool_size = 1G\ndatadir = /var/lib/my#sql\nsql_mode='a\\tb'\n",
-            )],
-            "datadir=/var/lib/my#sql@/my.cnf:6\ninit_connect=SET NAMES utf8mb4 # kept@/my.cnf:4\ninnodb_buffer_pool_size=1073741824@/my.cnf:5\nsql_mode=a\tb@/my.cnf:7",
-        );
-    }
-
-    #[test]
-    fn includes_and_overrides() {
+    fn includes() {
         check(
             &[
                 (
-                    "/etc/mysql/my.cnf",
-                    "[mysqld]\nport = 1\n!includedir conf.d/\nmax_connections = 5\n!include /etc/extra.cnf\n",
+                    "/etc/my.cnf",
+                    "[mysqld]\n!includedir /etc/conf.d\nmax_connections = 5\n!include /nope.cnf\n",
                 ),
-                ("/etc/mysql/conf.d/50-server.cnf", "[mysqld]\nport = 2\n"),
-                ("/etc/mysql/conf.d/60-galera.conf", "[galera]\nport = 3\n"),
-                ("/etc/mysql/conf.d/README", "[mysqld]\nport = 9\n"),
-                ("/etc/extra.cnf", "[client]\nport = 4\n"),
+                ("/etc/conf.d/a.cnf", "[mysqld]\nmax_connections = 9\n"),
+                ("/etc/conf.d/.b.cnf", "[mysqld]\nwait_timeout = 9\n"),
+                ("/etc/conf.d/c.conf", "[mysqld]\nwait_timeout = 1\n"),
             ],
-            "max_connections=5@/etc/mysql/my.cnf:4\nport=3@/etc/mysql/conf.d/60-galera.conf:2",
+            "back_log=52@/etc/my.cnf:3\nhost_cache_size=138@/etc/my.cnf:3\nmax_connections=10@/etc/my.cnf:3\nthread_cache_size=10@/etc/my.cnf:3\nwait_timeout=9@/etc/conf.d/.b.cnf:2",
         );
     }
 
     #[test]
-    fn errors_name_file_and_line() {
+    fn refusals_name_the_line() {
         check(
-            &[(
-                "/my.cnf",
-                "port = 1\n[mysqld\n[mysqld]\nx = \"open\n!bogus\n!include /missing.cnf\n",
-            )],
-            r#"
-/my.cnf:1:1: found an option without a preceding [group]
-/my.cnf:2:1: wrong group definition `[mysqld`
-/my.cnf:4:1: unterminated quoted value for `x`
-/my.cnf:5:1: unknown directive `!bogus` (expected !include or !includedir)
-/my.cnf:6:1: cannot read /missing.cnf: entity not found"#,
+            &[("/my.cnf", "port = 1\n")],
+            "/my.cnf:1:1: Found option without preceding group in config file: /my.cnf at line: 1",
+        );
+        check(
+            &[("/my.cnf", "[mysqld\n")],
+            "/my.cnf:1:1: Wrong group definition in config file: /my.cnf at line 1",
+        );
+        check(
+            &[("/my.cnf", "[mysqld]\nwait_timeout = 5\nlog_error_verbosity = 3\nbogus = 1\n")],
+            "/my.cnf:3:1: unknown variable 'log_error_verbosity=3'",
+        );
+        check(
+            &[("/my.cnf", "[mysqld]\n!includedir /nope\n")],
+            "/my.cnf:2:1: Can't read dir of '/nope' (Errcode: No such file or directory)",
         );
     }
 }

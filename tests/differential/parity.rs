@@ -1,0 +1,159 @@
+//! `check` and a live `audit` give the same status for the same value on every shipped
+//! rule. For each file, a server is started on it (in a network namespace of its own,
+//! as the differential cases are), collected with driftwatch's own collector and
+//! evaluated with `policies/`; the same file goes through `check` with the same
+//! policies. Every rule `check` judges (not `not_applicable` because it needs a live
+//! server) must have the same status both ways.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use driftwatch::check::{self, Subject};
+use driftwatch::collect::conffile::{self, RealFiles};
+use driftwatch::collect::{Collected, Endpoint};
+use driftwatch::finding::FindingStatus;
+use driftwatch::policy::{self, TargetFacts};
+use driftwatch::snapshot::{Kind, Role};
+
+use super::{Case, netns};
+
+#[rustfmt::skip]
+const REDIS: &[Case] = &[
+    Case::new("defaults", "an empty file", &[("redis.conf", "")]),
+    Case::new("units", "sizes and times written with units", &[("redis.conf", "maxmemory 64mb\nmaxmemory-policy allkeys-lru\nrepl-backlog-size 16mb\ntimeout 300\nrepl-timeout 10\nprotected-mode yes\nbind 127.0.0.1\n")]),
+    Case::new("small", "values below the baselines' limits", &[("redis.conf", "maxmemory 1mb\nrepl-backlog-size 16kb\nrepl-timeout 5\nprotected-mode no\nappendonly yes\nmin-replicas-to-write 1\nmin-replicas-max-lag 30\n")]),
+];
+
+#[rustfmt::skip]
+const MEMCACHED: &[Case] = &[
+    Case::new("Debian's file", "the shipped options", &[("memcached.conf", "-d\nlogfile /var/log/memcached.log\n-m 64\n-p 11211\n-u memcache\n-l 127.0.0.1\n")]),
+    Case::new("defaults", "an empty file (-u root added)", &[("memcached.conf", "")]),
+    Case::new("sizes", "item size and memory with suffixes", &[("memcached.conf", "-u memcache\n-m 16\n-I 2m\n-c 4096\n-U 11211\n-A\n-M\n")]),
+];
+
+#[test]
+fn redis_check_and_audit_agree_on_every_shipped_rule() {
+    super::require_binary("/usr/bin/redis-server", "install redis-server");
+    let mut problems = Vec::new();
+    for case in REDIS {
+        let (_dir, main) = super::write_case(case, None);
+        let port = super::redis::port_of(&main);
+        let mut child = netns::spawn(
+            "/usr/bin/redis-server",
+            &[&main.display().to_string()],
+            &main.with_extension("log"),
+            main.parent().unwrap_or(Path::new("/")),
+        );
+        let url = format!("redis://127.0.0.1:{port}");
+        let live = netns::wait_for(&mut child, move || collect(Kind::Redis, &url))
+            .unwrap_or_else(|| panic!("redis-server refused the parity file `{}`", case.name));
+        child.stop(libc::SIGKILL);
+        problems.extend(compare(Kind::Redis, case, &main, live));
+    }
+    assert!(problems.is_empty(), "check and audit disagree:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn memcached_check_and_audit_agree_on_every_shipped_rule() {
+    super::require_binary("/usr/bin/memcached", "install memcached: bash tests/setup/services.sh");
+    let mut problems = Vec::new();
+    for case in MEMCACHED {
+        let (_dir, main) = super::write_case(case, Some("memcache"));
+        let port = conffile::read(Kind::Memcached, std::slice::from_ref(&main), &RealFiles)
+            .ok()
+            .and_then(|r| r.config.get("setting.tcpport").and_then(|e| e.value.parse::<u16>().ok()))
+            .unwrap_or(11211);
+        let mut child = netns::spawn(
+            "/usr/bin/perl",
+            &[
+                "/usr/share/memcached/scripts/systemd-memcached-wrapper",
+                &main.display().to_string(),
+            ],
+            &main.with_extension("log"),
+            Path::new("/"),
+        );
+        let url = format!("memcached://127.0.0.1:{port}");
+        let live = netns::wait_for(&mut child, move || collect(Kind::Memcached, &url))
+            .unwrap_or_else(|| panic!("memcached refused the parity file `{}`", case.name));
+        child.stop(libc::SIGKILL);
+        problems.extend(compare(Kind::Memcached, case, &main, live));
+    }
+    assert!(problems.is_empty(), "check and audit disagree:\n  {}", problems.join("\n  "));
+}
+
+/// One collection with driftwatch's collector, on this thread's network namespace.
+fn collect(kind: Kind, url: &str) -> Option<Collected> {
+    let endpoint = Endpoint {
+        target: format!("parity-{kind}"),
+        kind,
+        url: url.to_owned(),
+        connect_timeout: Duration::from_secs(2),
+        statement_timeout: Duration::from_secs(5),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    rt.block_on(driftwatch::collect::collect(&endpoint)).ok()
+}
+
+/// Every shipped rule's status from the live snapshot and from `check`, where check
+/// judges it.
+fn compare(kind: Kind, case: &Case, main: &PathBuf, live: Collected) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let set =
+        policy::read_dir(&root.join("policies")).and_then(policy::parse).expect("shipped policies");
+    let today = chrono::Utc::now().date_naive();
+    let labels = BTreeMap::new();
+    let mut snapshot = live.snapshot;
+    driftwatch::redact::snapshot(&mut snapshot);
+    let facts = TargetFacts { name: "parity", kind, role: Role::Primary, labels: &labels };
+    let live_status: BTreeMap<String, FindingStatus> =
+        policy::evaluate(&set, &facts, &snapshot, &live.state, today)
+            .into_iter()
+            .map(|f| (f.rule, f.status))
+            .collect();
+    let read = conffile::read(kind, std::slice::from_ref(main), &RealFiles)
+        .expect("check reads the parity file");
+    let mut from_file = conffile::into_snapshot(kind, main, Role::Primary, read.config);
+    driftwatch::redact::snapshot(&mut from_file);
+    from_file.target = "parity".into();
+    let files = [main.clone()];
+    let subject = Subject {
+        files: &files,
+        target: "parity",
+        role: Role::Primary,
+        labels: &labels,
+        adjusted: &read.adjusted,
+    };
+    let report = check::check(&set, &from_file, &subject, today);
+    let mut out = Vec::new();
+    let mut judged = 0;
+    for f in &report.findings {
+        if f.finding.message.contains("needs a live server") {
+            continue;
+        }
+        judged += 1;
+        if std::env::var_os("DRIFTWATCH_DIFFERENTIAL_TRACE").is_some() {
+            eprintln!(
+                "{kind} `{}`: {} {} {}",
+                case.name,
+                f.finding.rule,
+                f.finding.status,
+                f.finding.actual.as_deref().unwrap_or("-")
+            );
+        }
+        let live = live_status.get(&f.finding.rule);
+        if live != Some(&f.finding.status) {
+            out.push(format!(
+                "{kind} `{}`: {} {}: check says {} ({}), audit {}",
+                case.name,
+                f.finding.rule,
+                f.finding.key,
+                f.finding.status,
+                f.finding.actual.as_deref().unwrap_or("absent"),
+                live.map_or("nothing".to_owned(), |s| s.to_string()),
+            ));
+        }
+    }
+    assert!(judged > 3, "{kind}: check judges only {judged} shipped rules");
+    out
+}
