@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use driftwatch::config::StoreLocation;
 use driftwatch::diff::Change;
 use driftwatch::run::{PolicyBundle, Run, RunId, Summary, TargetRun, TargetStatus};
-use driftwatch::snapshot::{Digest, Kind, Role};
+use driftwatch::snapshot::{Digest, Entry, Kind, Role, ServerInfo, Snapshot};
 use driftwatch::store::Store;
 use futures::StreamExt as _;
 
@@ -60,6 +60,14 @@ async fn build(store: &Store, runs: usize) -> usize {
     let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().to_utc();
     let manifests: Vec<Run> = (0..runs).map(|i| manifest(t0, i)).collect();
     let changes = manifests.iter().map(|r| r.summary.changes).sum();
+    // A manifest is committed only once every snapshot it names is stored.
+    futures::stream::iter(0..=runs)
+        .map(|j| async move {
+            store.put_snapshot(&snapshot(j)).await.expect("snapshot");
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
     futures::stream::iter(manifests)
         .map(|run| async move {
             store.commit_run(&run).await.expect("commit");
@@ -69,6 +77,16 @@ async fn build(store: &Store, runs: usize) -> usize {
         .collect::<Vec<()>>()
         .await;
     changes
+}
+
+/// The target's `j`-th configuration (only a marker setting differs).
+fn snapshot(j: usize) -> Snapshot {
+    Snapshot {
+        target: TARGET.into(),
+        kind: Kind::Postgres,
+        server: ServerInfo { version: "15.20".into(), role: Role::Primary },
+        config: [("setting.generation".to_owned(), Entry::new(j.to_string()))].into(),
+    }
 }
 
 /// Run `i`, five minutes after run `i - 1`, changing 1–3 of 40 settings.
@@ -88,7 +106,7 @@ fn manifest(t0: DateTime<Utc>, i: usize) -> Run {
             }
         })
         .collect();
-    let digest = |j: usize| Digest(format!("{j:064x}"));
+    let digest = |j: usize| -> Digest { snapshot(j).digest() };
     let target = TargetRun {
         name: TARGET.into(),
         kind: Kind::Postgres,

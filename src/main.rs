@@ -22,7 +22,11 @@ fn main() -> ExitCode {
             return cli::exit_runtime();
         }
     };
-    runtime.block_on(cli::dispatch(args, show_progress))
+    let code = runtime.block_on(cli::dispatch(args, show_progress));
+    // A blocking read the collection stopped waiting for (a file on a hung mount) must
+    // not hold the exit: dropping the runtime would wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 /// Logs go to stderr; `RUST_LOG` picks what. With a progress bar on a terminal the

@@ -402,11 +402,14 @@ async fn execute(ctx: &Context, plan: &Plan, slot: &Slot) {
     let result = audit::run_slot(&s.config, &s.policies, &s.store, &Quiet, &names, slot).await;
     let duration_ms = clock.elapsed().as_millis() as u64;
     match result {
-        Ok(run) => {
+        Ok(audit::Committed { run, unpublished }) => {
             let events = {
                 let mut status = ctx.status.write().expect("status lock");
                 let previous = status.previous(&names);
                 status.record(&run);
+                if let Some(e) = &unpublished {
+                    status.record_unpublished(&run.run_id, e.to_string());
+                }
                 notify::events(&previous, &run)
             };
             ctx.seen.lock().expect("seen lock").insert(run.run_id.clone());
@@ -421,6 +424,7 @@ async fn execute(ctx: &Context, plan: &Plan, slot: &Slot) {
                 failing = run.summary.failing(),
                 changes = run.summary.changes,
                 events = events.len(),
+                reports_complete = unpublished.is_none(),
                 duration_ms,
                 "scheduled run finished"
             );

@@ -45,6 +45,9 @@ pub struct LastRun {
     pub success: bool,
     pub changes: usize,
     pub error: Option<String>,
+    /// Committed, but some report pages (or change-index entries) could not be
+    /// written: why. The next run writes them.
+    pub unpublished: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +82,7 @@ impl Status {
                 success: true,
                 changes: run.summary.changes,
                 error: None,
+                unpublished: None,
             });
             self.last_success_at = Some(run.finished_at);
             self.policy_digest = Some(run.policy_bundle.digest.clone());
@@ -113,7 +117,16 @@ impl Status {
             success: false,
             changes: 0,
             error: Some(error),
+            unpublished: None,
         });
+    }
+
+    /// Marks the committed run `run_id` (already [recorded](Status::record)) as
+    /// published incompletely, for `why`.
+    pub fn record_unpublished(&mut self, run_id: &RunId, why: String) {
+        if let Some(last) = self.last_run.as_mut().filter(|l| l.run_id.as_ref() == Some(run_id)) {
+            last.unpublished = Some(why);
+        }
     }
 
     /// What notifications compare a run of `names` with.

@@ -7,6 +7,7 @@ mod binary;
 mod check;
 mod crash;
 mod differential;
+mod faults;
 mod history;
 mod lease;
 mod live;

@@ -7,7 +7,10 @@
 //! ```
 //!
 //! A target that cannot be collected is recorded with its status and message; the run
-//! goes on. Only a store failure fails the run.
+//! goes on. Only a store failure fails the run, and only before the manifest: once it
+//! is committed, the run is [`Committed`] whatever happens to its reports (and change
+//! index entries), which say so in [`Committed::unpublished`]; the next run writes
+//! what is missing.
 
 mod evaluate;
 mod publish;
@@ -55,6 +58,15 @@ pub enum AuditError {
     SigningKey(String),
 }
 
+/// A committed run, and whether everything derived from it was written.
+#[derive(Debug)]
+pub struct Committed {
+    pub run: Run,
+    /// Why some report pages or change-index entries of the run are missing, if any:
+    /// the run is committed all the same, and the next run writes them.
+    pub unpublished: Option<AuditError>,
+}
+
 /// Told about each target as its collection finishes (before policies are evaluated),
 /// for progress bars.
 pub trait Progress: Sync {
@@ -89,7 +101,7 @@ pub async fn run(
     store: &Store,
     trigger: Trigger,
     progress: &dyn Progress,
-) -> Result<Run, AuditError> {
+) -> Result<Committed, AuditError> {
     let all: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
     run_targets(config, policies, store, trigger, progress, &all).await
 }
@@ -103,7 +115,7 @@ pub async fn run_targets(
     trigger: Trigger,
     progress: &dyn Progress,
     names: &[&str],
-) -> Result<Run, AuditError> {
+) -> Result<Committed, AuditError> {
     run_some(config, policies, store, trigger, progress, names, None).await
 }
 
@@ -116,7 +128,7 @@ pub async fn run_slot(
     progress: &dyn Progress,
     names: &[&str],
     slot: &Slot,
-) -> Result<Run, AuditError> {
+) -> Result<Committed, AuditError> {
     run_some(config, policies, store, Trigger::Schedule, progress, names, Some(slot)).await
 }
 
@@ -128,7 +140,7 @@ async fn run_some(
     progress: &dyn Progress,
     names: &[&str],
     slot: Option<&Slot>,
-) -> Result<Run, AuditError> {
+) -> Result<Committed, AuditError> {
     let started_at = Utc::now();
     // Two bytes tell apart runs started in the same millisecond (several instances).
     let run_id = RunId::new(started_at, crate::run::nonce() as u16);
@@ -155,11 +167,15 @@ async fn run_inner(
     store: &Store,
     progress: &dyn Progress,
     started: Started,
-) -> Result<Run, AuditError> {
+) -> Result<Committed, AuditError> {
     let Started { trigger, started_at, run_id, slot } = started;
     let clock = Instant::now();
     let redactor = config.redaction.redactor().map_err(AuditError::RedactionKey)?;
     let signer = config.integrity.signer().map_err(AuditError::SigningKey)?;
+    // Housekeeping: a failure here is logged, never the run's.
+    if let Err(e) = store.clean_temporary_files(crate::store::TEMPORARY_FILE_AGE).await {
+        tracing::warn!(error = %e, "cannot remove temporary files of interrupted writes");
+    }
     let earlier = store.list_runs().await?;
     if let Some(last) = earlier.last() {
         // A crash between the last commit and its index entries or its export is
@@ -222,8 +238,6 @@ async fn run_inner(
         slot,
     };
     store.commit_run(&run).await?;
-    store.index_run(&run).await?;
-    store.export_run(&run).await?;
     // The run is committed whatever happens to its link: the next audit links it.
     if let Err(e) =
         store.append_link(std::slice::from_ref(&run.run_id), Vec::new(), signer.as_ref()).await
@@ -240,8 +254,27 @@ async fn run_inner(
         "run committed"
     );
 
-    publish::publish_reports(store, &run, &settings, publish::RunPages::Unwritten).await?;
-    Ok(run)
+    // Committed: from here on a failure leaves the run as it is and says what is
+    // missing (the next run repairs the change index and the export, and writes
+    // missing pages).
+    let derived = async {
+        store.index_run(&run).await?;
+        store.export_run(&run).await
+    };
+    let published = match derived.await {
+        Ok(_) => {
+            publish::publish_reports(store, &run, &settings, publish::RunPages::Unwritten).await
+        }
+        Err(e) => Err(e.into()),
+    };
+    let unpublished = published.err();
+    if let Some(e) = &unpublished {
+        tracing::error!(
+            error = %e,
+            "run committed, reports incomplete: the next run publishes what is missing"
+        );
+    }
+    Ok(Committed { run, unpublished })
 }
 
 /// Collects one target within its deadline. Never fails: failure is a result.
@@ -256,6 +289,8 @@ async fn collect_target(
         url,
         connect_timeout: settings.connect_timeout,
         statement_timeout: settings.statement_timeout,
+        limits: target.limits,
+        config_file: target.config_file.clone(),
     };
     match tokio::time::timeout(settings.target_timeout, collect::collect(&endpoint)).await {
         Ok(result) => result,

@@ -1,7 +1,14 @@
-//! Publishing a committed run's reports: the index and run page, then target and group
-//! pages by unit ([`units`]), each unit's snapshots read back from the store for its
-//! own pages only and a few units in flight at a time, so memory does not grow with
-//! the fleet (1,000 targets' pages are ~150 MB of HTML).
+//! Publishing a committed run's reports, leaves first, so a page that exists never
+//! links to a page not yet written: run pages, then the target and group pages that
+//! did not exist yet, then those that did (rewritten), and `index.html` last. Every
+//! page is written whole (atomically). New pages are unreachable from the old index
+//! until an existing page or the new index links to them, by which time they are
+//! there; a publish cut short (a kill, a full disk) leaves the old index and pages it
+//! reaches whole, and the next run writes what is missing. Target and group pages go
+//! by unit ([`units`]), each unit's snapshots read back from the store for its own
+//! pages only and a few units in flight at a time, so memory does not grow with the
+//! fleet (1,000 targets' pages are ~150 MB of HTML); a unit with both new and existing
+//! pages is rendered twice, once for each.
 //!
 //! A run's page is the record of that run: it is written when the run is published,
 //! and the pages of earlier runs are left as written (each is ~9.5 MB at 1,000
@@ -44,6 +51,12 @@ pub(super) async fn publish_reports(
         RunPages::Unwritten => store.report_pages("runs").await?,
         RunPages::All => BTreeSet::new(),
     };
+    // Target and group pages already there, by path (`reports/targets/<t>.html`).
+    let mut existing = BTreeSet::new();
+    for folder in ["targets", "groups"] {
+        existing
+            .extend(store.report_pages(folder).await?.into_iter().map(|p| format!("reports/{p}")));
+    }
     // Earlier runs only compared with need outlines of their findings, unless one of
     // them is about to get its page.
     let older_pages_written = run_pages == RunPages::Unwritten
@@ -77,10 +90,6 @@ pub(super) async fn publish_reports(
     let renderer = report::Renderer::new()?;
     let prepared = renderer.prepare(run, &history, settings);
     let mut pages = 0;
-    let index = prepared.index_page()?;
-    store.put_report(&index.path, index.html).await?;
-    pages += 1;
-    let index_ms = lap(&mut since);
     for page in prepared.unwritten_run_pages(&written) {
         let page = page?;
         store.put_report(&page.path, page.html).await?;
@@ -88,9 +97,24 @@ pub(super) async fn publish_reports(
     }
     let run_pages_ms = lap(&mut since);
     // Target and group pages, by unit (a group's members and its page share snapshots,
-    // read and parsed once).
-    pages += units::publish(store, &prepared, &units::of(&prepared)).await?;
+    // read and parsed once): the new ones, then the existing ones.
+    let all = units::of(&prepared);
+    let paths: Vec<Vec<String>> = all.iter().map(|u| u.page_paths(&prepared)).collect();
+    let is_new = |path: &str| !existing.contains(path);
+    let with = |new: bool| -> Vec<&units::Unit<'_>> {
+        all.iter()
+            .zip(&paths)
+            .filter(|(_, p)| p.iter().any(|p| is_new(p) == new))
+            .map(|(u, _)| u)
+            .collect()
+    };
+    pages += units::publish(store, &prepared, &with(true), &is_new).await?;
+    pages += units::publish(store, &prepared, &with(false), &|p| !is_new(p)).await?;
     let target_and_group_pages_ms = lap(&mut since);
+    let index = prepared.index_page()?;
+    store.put_report(&index.path, index.html).await?;
+    pages += 1;
+    let index_ms = lap(&mut since);
     tracing::debug!(
         pages,
         history_ms,

@@ -1,7 +1,9 @@
 //! Target and group pages rendered by unit: a target outside any group, or a group's
 //! members with the group page. A unit's snapshots are read once and serve all of its
 //! pages; units are rendered on every core (rendering is CPU-bound and, once collection
-//! is over, the only work left) while the runtime reads and writes around them.
+//! is over, the only work left) while the runtime reads and writes around them. The
+//! caller says which of a unit's pages to write (`publish`'s `write`), so new pages
+//! can go out before the existing pages that will link to them.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +32,16 @@ pub(super) fn of<'a>(prepared: &Prepared<'a>) -> Vec<Unit<'a>> {
 }
 
 impl Unit<'_> {
+    /// The paths of the unit's pages: its members', then its group's.
+    pub(super) fn page_paths(&self, prepared: &Prepared<'_>) -> Vec<String> {
+        let mut paths: Vec<String> =
+            self.members().iter().map(|t| prepared.target_page_path(&t.name)).collect();
+        if let Unit::Group(group, _) = self {
+            paths.push(prepared.group_page_path(group));
+        }
+        paths
+    }
+
     fn members(&self) -> &[&TargetRun] {
         match self {
             Unit::Target(t) => std::slice::from_ref(t),
@@ -67,7 +79,8 @@ impl Unit<'_> {
     }
 }
 
-/// Renders every page of `units` and writes it to the store; returns how many.
+/// Renders every page of `units` and writes those `write` accepts (by path) to the
+/// store; returns how many it wrote.
 ///
 /// On a multi-thread runtime this is a pipeline: the runtime reads snapshots ahead and
 /// writes finished pages while up to [`MAX_RENDER_THREADS`] threads render, so neither
@@ -79,7 +92,8 @@ impl Unit<'_> {
 pub(super) async fn publish(
     store: &Store,
     prepared: &Prepared<'_>,
-    units: &[Unit<'_>],
+    units: &[&Unit<'_>],
+    write: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<usize, AuditError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
@@ -92,8 +106,10 @@ pub(super) async fn publish(
         for unit in units {
             let snapshots = unit.read(store).await?;
             for page in unit.render(prepared, &snapshots)? {
-                store.put_report(&page.path, page.html).await?;
-                written += 1;
+                if write(&page.path) {
+                    store.put_report(&page.path, page.html).await?;
+                    written += 1;
+                }
             }
         }
         return Ok(written);
@@ -114,7 +130,7 @@ pub(super) async fn publish(
             // they stop and the scope can end.
             handle.block_on(async move {
                 let read = read_ahead(store, units, work_tx);
-                let write = write_pages(store, page_rx);
+                let write = write_pages(store, page_rx, write);
                 futures::try_join!(read, write).map(|((), written)| written)
             })
         })
@@ -136,7 +152,7 @@ const WRITES_AHEAD: usize = 8;
 /// Reads each unit's snapshots, in order, and hands them to the renderers.
 async fn read_ahead(
     store: &Store,
-    units: &[Unit<'_>],
+    units: &[&Unit<'_>],
     work: tokio::sync::mpsc::Sender<(usize, Snapshots)>,
 ) -> Result<(), AuditError> {
     let mut reads = futures::stream::iter(units.iter().enumerate())
@@ -154,11 +170,13 @@ async fn read_ahead(
 async fn write_pages(
     store: &Store,
     mut rendered: tokio::sync::mpsc::Receiver<Rendered>,
+    write: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<usize, AuditError> {
     let units = futures::stream::poll_fn(move |cx| rendered.poll_recv(cx));
-    let pages = units
-        .map(|pages| pages.map_err(AuditError::from))
-        .map_ok(|pages| futures::stream::iter(pages.into_iter().map(Ok::<_, AuditError>)));
+    let pages = units.map(|pages| pages.map_err(AuditError::from)).map_ok(|pages| {
+        let wanted = pages.into_iter().filter(|page| write(&page.path));
+        futures::stream::iter(wanted.map(Ok::<_, AuditError>))
+    });
     pages
         .try_flatten()
         .map_ok(|page| async move {
@@ -172,7 +190,7 @@ async fn write_pages(
 /// One rendering thread: takes the next unit read, renders it, passes its pages on.
 fn render_worker(
     prepared: &Prepared<'_>,
-    units: &[Unit<'_>],
+    units: &[&Unit<'_>],
     work: &std::sync::Mutex<tokio::sync::mpsc::Receiver<(usize, Snapshots)>>,
     pages: &tokio::sync::mpsc::Sender<Rendered>,
 ) {

@@ -12,7 +12,7 @@ use driftwatch::finding::{FindingStatus, Severity};
 use driftwatch::run::{Run, TargetRun, TargetStatus};
 use driftwatch::store::Store;
 
-use super::{ConfigArg, exit_drift, exit_runtime, report_diagnostics};
+use super::{ConfigArg, exit_drift, exit_runtime, exit_unpublished, report_diagnostics};
 
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
@@ -56,15 +56,16 @@ pub async fn run(args: AuditArgs, show_progress: bool) -> ExitCode {
     };
 
     let bar = Bar::new(show_progress);
-    let run = match audit::run(&config, &policies, &store, Trigger::Manual, &bar).await {
-        Ok(run) => run,
-        Err(e) => {
-            bar.finish();
-            tracing::error!(error = %e, "run failed");
-            eprintln!("error: run failed: {e}");
-            return exit_runtime();
-        }
-    };
+    let audit::Committed { run, unpublished } =
+        match audit::run(&config, &policies, &store, Trigger::Manual, &bar).await {
+            Ok(committed) => committed,
+            Err(e) => {
+                bar.finish();
+                tracing::error!(error = %e, "run failed");
+                eprintln!("error: run failed: {e} (nothing was committed)");
+                return exit_runtime();
+            }
+        };
     bar.finish();
 
     match args.output {
@@ -73,16 +74,29 @@ pub async fn run(args: AuditArgs, show_progress: bool) -> ExitCode {
         }
         Output::Text => print!("{}", text(&run, &config.store)),
     }
-    exit_code(&run, args.fail_on)
+    if let Some(e) = &unpublished {
+        eprintln!(
+            "error: run {} committed, reports incomplete: {e}; the next run publishes what is \
+             missing",
+            run.run_id
+        );
+    }
+    exit_code(&run, args.fail_on, unpublished.is_some())
 }
 
-fn exit_code(run: &Run, fail_on: Option<Severity>) -> ExitCode {
-    let Some(threshold) = fail_on else { return ExitCode::SUCCESS };
-    let failing = run
-        .targets
-        .iter()
-        .any(|t| t.status != TargetStatus::Ok || t.failing_at_least(threshold) > 0);
-    if failing { exit_drift() } else { ExitCode::SUCCESS }
+/// `1` for drift at or above `--fail-on` (the verdict comes first), else `4` when the
+/// reports are incomplete, else `0`. All three mean the run was committed.
+fn exit_code(run: &Run, fail_on: Option<Severity>, unpublished: bool) -> ExitCode {
+    let failing = fail_on.is_some_and(|threshold| {
+        run.targets
+            .iter()
+            .any(|t| t.status != TargetStatus::Ok || t.failing_at_least(threshold) > 0)
+    });
+    match (failing, unpublished) {
+        (true, _) => exit_drift(),
+        (false, true) => exit_unpublished(),
+        (false, false) => ExitCode::SUCCESS,
+    }
 }
 
 /// The human summary: one line per target, then what needs attention.

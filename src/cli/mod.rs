@@ -29,9 +29,16 @@ pub fn exit_usage() -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Runtime failure: the store is unreachable, the runtime cannot start, …
+/// Runtime failure: the store is unreachable, the runtime cannot start, …; for
+/// `audit`: the run was not committed.
 pub fn exit_runtime() -> ExitCode {
     ExitCode::from(3)
+}
+
+/// `audit`: the run was committed, but some of its report pages could not be written
+/// (the next run writes them). Retrying would audit again: don't.
+pub fn exit_unpublished() -> ExitCode {
+    ExitCode::from(4)
 }
 
 /// Audits the live configuration of databases and caches against versioned policy

@@ -4,9 +4,10 @@
 //! `memcache` crate blocks and cannot send `stats settings`). `version` is sent first
 //! and must be answered within `connect_timeout`, like a handshake: a server that
 //! accepts TCP and never speaks is unreachable. Then `stats settings` and `stats`, each
-//! bounded as a whole by `statement_timeout`. Lines are capped at [`MAX_LINE`] bytes and
-//! the whole conversation at [`MAX_TOTAL`], so a hostile or broken server cannot
-//! exhaust memory; `ERROR`, `CLIENT_ERROR` and `SERVER_ERROR` answers, and anything that
+//! bounded as a whole by `statement_timeout`. Lines are capped at [`MAX_LINE`] bytes,
+//! the whole conversation at `limits.reply_bytes`, `stats settings` at
+//! `limits.settings` lines and `stats` at `limits.rows`, so a hostile or broken server
+//! cannot exhaust memory; `ERROR`, `CLIENT_ERROR` and `SERVER_ERROR` answers, and anything that
 //! is not the text protocol, fail the collection. The URL is `memcached://host[:port]`
 //! (or `tcp://`; default port 11211). Memcached's SASL/ASCII authentication is not
 //! supported: a URL with credentials is refused rather than silently ignored.
@@ -33,13 +34,14 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 
-use super::{CollectError, Collected, Endpoint, UPTIME_KEY, failed, human_duration, unreachable};
+use super::{
+    CollectError, Collected, Endpoint, Limit, Limits, UPTIME_KEY, failed, human_duration,
+    unreachable,
+};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The longest line accepted from the server.
 pub const MAX_LINE: usize = 8 * 1024;
-/// The most bytes read from the server in one collection.
-pub const MAX_TOTAL: usize = 1024 * 1024;
 const DEFAULT_PORT: u16 = 11211;
 
 /// Collects `stats settings`, `version` and `stats` from one memcached server.
@@ -61,7 +63,7 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
             Ok(Err(e)) => return Err(unreachable(format!("cannot reach {address}: {e}"))),
             Ok(Ok(stream)) => stream,
         };
-    let mut session = Session { stream: BufReader::new(stream), read: 0 };
+    let mut session = Session { stream: BufReader::new(stream), read: 0, limits: endpoint.limits };
 
     // The handshake: the rest of the connect budget for the first answer.
     let left = timeout.saturating_sub(started.elapsed());
@@ -71,8 +73,9 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     };
     let connect_ms = started.elapsed().as_millis();
 
-    let settings = within(endpoint.statement_timeout, "stats settings", &mut session).await?;
-    let stats = within(endpoint.statement_timeout, "stats", &mut session).await?;
+    let timeout = endpoint.statement_timeout;
+    let settings = within(timeout, "stats settings", Limit::Settings, &mut session).await?;
+    let stats = within(timeout, "stats", Limit::Rows, &mut session).await?;
     // Polite goodbye; the socket closes when the session drops either way.
     let _ = tokio::time::timeout(Duration::from_millis(200), session.send("quit")).await;
     drop(session);
@@ -113,13 +116,15 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     Ok(Collected { snapshot, state })
 }
 
-/// Runs one `stats` command, bounded as a whole by `statement_timeout`.
+/// Runs one `stats` command, bounded as a whole by `statement_timeout`, its lines by
+/// `bound` (`limits.settings` or `limits.rows`).
 async fn within(
     timeout: Duration,
     command: &str,
+    bound: Limit,
     session: &mut Session,
 ) -> Result<Vec<(String, String)>, CollectError> {
-    match tokio::time::timeout(timeout, session.stats(command)).await {
+    match tokio::time::timeout(timeout, session.stats(command, bound)).await {
         Ok(result) => result,
         Err(_) => Err(failed(format!(
             "{command}: no answer within {} (statement_timeout)",
@@ -158,10 +163,11 @@ pub fn unit_of(name: &str) -> Option<&'static str> {
     crate::engine::memcached::unit(name)
 }
 
-/// One connection and how many bytes it has read so far.
+/// One connection, how many bytes it has read so far, and the bounds.
 struct Session {
     stream: BufReader<TcpStream>,
-    read: usize,
+    read: u64,
+    limits: Limits,
 }
 
 impl Session {
@@ -183,14 +189,22 @@ impl Session {
         }
     }
 
-    /// `stats …` → the `STAT name value` pairs up to `END`.
-    async fn stats(&mut self, command: &str) -> Result<Vec<(String, String)>, CollectError> {
+    /// `stats …` → the `STAT name value` pairs up to `END`, at most `bound` of them.
+    async fn stats(
+        &mut self,
+        command: &str,
+        bound: Limit,
+    ) -> Result<Vec<(String, String)>, CollectError> {
         self.send(command).await?;
+        let max = if bound == Limit::Settings { self.limits.settings } else { self.limits.rows };
         let mut pairs = Vec::new();
         loop {
             let line = self.line(command).await?;
             if line == "END" {
                 return Ok(pairs);
+            }
+            if pairs.len() == max {
+                return Err(bound.exceeded(&self.limits, command));
             }
             let Some(rest) = line.strip_prefix("STAT ") else {
                 return Err(self.unexpected(command, &line));
@@ -203,7 +217,7 @@ impl Session {
         }
     }
 
-    /// One `\r\n`-terminated line, within [`MAX_LINE`] and the [`MAX_TOTAL`] budget.
+    /// One `\r\n`-terminated line, within [`MAX_LINE`] and `limits.reply_bytes`.
     async fn line(&mut self, what: &str) -> Result<String, CollectError> {
         let mut line = Vec::new();
         loop {
@@ -222,17 +236,14 @@ impl Session {
             let n = chunk.len();
             line.extend_from_slice(chunk);
             self.stream.consume(n);
-            self.read += n;
+            self.read += n as u64;
             if line.len() > MAX_LINE {
                 return Err(failed(format!(
                     "{what}: the server sent a line longer than {MAX_LINE} bytes"
                 )));
             }
-            if self.read > MAX_TOTAL {
-                return Err(failed(format!(
-                    "{what}: the server sent more than {} bytes",
-                    MAX_TOTAL
-                )));
+            if self.read > self.limits.reply_bytes {
+                return Err(Limit::ReplyBytes.exceeded(&self.limits, what));
             }
             if done {
                 break;

@@ -10,6 +10,14 @@
 //!   when a privilege is missing, says which one in the error.
 //! - **Bounded.** Connecting is bounded by `connect_timeout`, every statement by
 //!   `statement_timeout`; the caller bounds the whole collection by `target_timeout`.
+//!   What a server sends is bounded by the target's [`Limits`] (bytes, settings, rows,
+//!   the length of one value): a server that sends more fails the collection with
+//!   [`Limit::exceeded`], which names the bound and how to raise it, and memory stays
+//!   bounded by the limits, whatever the server sends.
+//! - **No file a server names is read.** A collector reads a local file only when the
+//!   target's configuration names it (Redis `config_file`), through [`files`]: regular
+//!   files only, bounded in size and number, off the async runtime; what does not parse
+//!   as configuration is never stored (only its file and line are named).
 //! - **Stable vs volatile.** `Snapshot::config` holds what only changes when someone
 //!   changes the configuration (settings and where they were set, server version,
 //!   role); `State` holds readings that move on their own (lag, positions, replica
@@ -23,6 +31,7 @@
 //!   redacts them too).
 
 pub mod conffile;
+pub mod files;
 pub mod memcached;
 pub mod mysql;
 pub mod pending;
@@ -30,6 +39,7 @@ pub mod postgres;
 pub mod redis;
 mod sql;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::snapshot::{Kind, Snapshot, State};
@@ -63,6 +73,89 @@ pub struct Endpoint {
     pub url: String,
     pub connect_timeout: Duration,
     pub statement_timeout: Duration,
+    /// The most the server may send ([`Limits`]).
+    pub limits: Limits,
+    /// Redis: the configuration file the server starts from, as the operator wrote it
+    /// in the target's config (the only file the collector reads).
+    pub config_file: Option<PathBuf>,
+}
+
+/// Bounds on what one collection reads from a server. The defaults fit the largest
+/// real servers with a wide margin (PostgreSQL 15 has ~360 settings, MariaDB 10.11
+/// ~660 variables, Redis 7 ~200 `CONFIG GET *` pairs in ~5 KB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes read from the server in one collection, all answers together.
+    pub reply_bytes: u64,
+    /// Settings one server reports (`pg_settings` rows, variables, `CONFIG GET` pairs,
+    /// `stats settings` lines).
+    pub settings: usize,
+    /// Rows (or fields) of any other answer: replicas, slots, replication
+    /// connections, `INFO` fields, `stats` lines, `pg_file_settings` rows.
+    pub rows: usize,
+    /// Bytes of one value (a setting, a column, an `INFO` field).
+    pub value_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { reply_bytes: 32 << 20, settings: 10_000, rows: 10_000, value_bytes: 1 << 20 }
+    }
+}
+
+/// One of the [`Limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    ReplyBytes,
+    Settings,
+    Rows,
+    ValueBytes,
+    /// Arrays nested deeper than a real server's answers ever are (not configurable).
+    Depth,
+}
+
+impl Limit {
+    /// The key in `[audit.limits]` and a target's `limits`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Limit::ReplyBytes => "reply_bytes",
+            Limit::Settings => "settings",
+            Limit::Rows => "rows",
+            Limit::ValueBytes => "value_bytes",
+            Limit::Depth => "depth",
+        }
+    }
+
+    /// The failure of a collection whose server sent more than `limits` allow: names
+    /// the bound and how to raise it.
+    pub fn exceeded(self, limits: &Limits, what: &str) -> CollectError {
+        let sent = match self {
+            Limit::ReplyBytes => format!("more than {} in all", bytes(limits.reply_bytes)),
+            Limit::Settings => format!("more than {} settings", limits.settings),
+            Limit::Rows => format!("more than {} rows", limits.rows),
+            Limit::ValueBytes => format!("a value longer than {}", bytes(limits.value_bytes)),
+            Limit::Depth => {
+                return failed(format!(
+                    "{what}: the server sent arrays nested deeper than a Redis server's answers"
+                ));
+            }
+        };
+        let key = self.key();
+        failed(format!(
+            "{what}: the server sent {sent} (limits.{key}); if it really has that much, raise \
+             {key} under [audit.limits] or in the target's limits"
+        ))
+    }
+}
+
+/// `32MiB`, `1KiB`, `100B`: a byte count as config takes it.
+pub fn bytes(n: u64) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
+            return format!("{}{unit}", n >> shift);
+        }
+    }
+    format!("{n}B")
 }
 
 impl std::fmt::Debug for Endpoint {

@@ -38,6 +38,11 @@
 //!     `default`, `configuration file`, `command line`, `persisted` (`SET PERSIST`,
 //!     `mysqld-auto.cnf`), `set global` or `login`; `source_file` = the option file.
 //!
+//!   Without the FILE privilege (not part of the minimal grant) MariaDB hides
+//!   `GLOBAL_VALUE_PATH`: settings from an option file then have `source` but no
+//!   `source_file`, and `server.provenance` = `no_source_file` says so, with the
+//!   count and the grant that would lift it (absent when nothing is hidden).
+//!
 //!   Left out because they move on their own (they are in the state instead):
 //!   `gtid_binlog_pos`, `gtid_binlog_state`, `gtid_current_pos`, `gtid_slave_pos`
 //!   (MariaDB), `gtid_executed`, `gtid_purged`, `gtid_owned` (MySQL).
@@ -77,12 +82,13 @@ use std::collections::BTreeMap;
 use std::str::FromStr as _;
 use std::time::{Duration, Instant};
 
+use futures::TryStreamExt as _;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlRow};
 use sqlx::{Column as _, Connection as _, Row as _};
 
 mod persisted;
 
-use super::{CollectError, Collected, Endpoint, failed, human_duration};
+use super::{CollectError, Collected, Endpoint, Limit, Limits, failed, human_duration};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The grants to name when a privilege is missing.
@@ -150,6 +156,8 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
         conn: &mut conn,
         statement_timeout: endpoint.statement_timeout,
         flavor: Flavor::MySql,
+        limits: endpoint.limits,
+        read: 0,
     };
     let result = read(&mut session, endpoint, connect_ms).await;
     // Say goodbye politely, but never let a stalled server hold the collection.
@@ -192,13 +200,20 @@ async fn read(
     endpoint: &Endpoint,
     connect_ms: u128,
 ) -> Result<Collected, CollectError> {
-    let row = fetch_one(session, "reading the server version", "SELECT VERSION()").await?;
+    let row = fetch_one(session, "reading the server version", "SELECT VERSION(), CURRENT_USER()")
+        .await?;
     let version = text(&row, 0).unwrap_or_default();
+    let user = text(&row, 1).unwrap_or_default();
     session.flavor = Flavor::of(&version);
 
     let mut config = match session.flavor {
         Flavor::MariaDb => match mariadb_variables(session).await? {
-            Some(config) => config,
+            Some(mut config) => {
+                if let Some(entry) = hidden_paths(&config, &user) {
+                    config.insert(PROVENANCE_KEY.into(), entry);
+                }
+                config
+            }
             None => settings(session).await?,
         },
         Flavor::MySql => {
@@ -266,6 +281,31 @@ async fn mariadb_variables(
         config.insert(format!("setting.{name}"), entry);
     }
     Ok(Some(config))
+}
+
+/// The stable-config key that says where-set information is incomplete.
+pub const PROVENANCE_KEY: &str = "server.provenance";
+
+/// MariaDB shows `GLOBAL_VALUE_PATH` only to an account with the FILE privilege: a
+/// least-privilege auditor sees `CONFIG` origins with no path. `server.provenance` =
+/// `no_source_file`, with a note saying what is lost and the grant that lifts it, when
+/// some setting from an option file came without its file; `None` when nothing is lost.
+fn hidden_paths(config: &BTreeMap<String, Entry>, user: &str) -> Option<Entry> {
+    let hidden = config
+        .values()
+        .filter(|e| e.source.as_deref() == Some("configuration file") && e.source_file.is_none())
+        .count();
+    if hidden == 0 {
+        return None;
+    }
+    let note = format!(
+        "information_schema.SYSTEM_VARIABLES.GLOBAL_VALUE_PATH is NULL for {user}: {hidden} \
+         settings set in an option file show source \"configuration file\" but no \
+         source_file, so findings and changes cannot name the file; GRANT FILE ON *.* TO \
+         {user} lifts it, but FILE also lets the account read any file the server can \
+         (LOAD_FILE, LOAD DATA INFILE), which an auditor does not otherwise need"
+    );
+    Some(Entry { source: Some(note), ..Entry::new("no_source_file") })
 }
 
 /// MySQL: where each variable was set, from `performance_schema.variables_info` when
@@ -483,24 +523,64 @@ fn insert(state: &mut State, key: String, value: String, unit: Option<&str>) {
 }
 
 /// The open connection, the bound on each statement (kept on the client side, as in
-/// the PostgreSQL collector), and the engine once known.
+/// the PostgreSQL collector), the engine once known, and the bounds on what the server
+/// sends (`read` counts the bytes of values so far).
 struct Session<'c> {
     conn: &'c mut MySqlConnection,
     statement_timeout: Duration,
     flavor: Flavor,
+    limits: Limits,
+    read: u64,
 }
 
 /// Runs `sql` over the text protocol: `SHOW` statements are not all preparable, and
 /// text results decode the same whatever the column type.
+///
+/// Rows are streamed and held to the limits as they arrive: statements that list
+/// variables at most `limits.settings` rows, others `limits.rows`; no value longer than
+/// `limits.value_bytes`; `limits.reply_bytes` of values over the collection. Exceeding
+/// one (or the timeout) is the outer error; the server's own error the inner one.
 async fn try_fetch_all(
     session: &mut Session<'_>,
     what: &str,
     sql: &'static str,
 ) -> Result<Result<Vec<MySqlRow>, sqlx::Error>, CollectError> {
-    let query = sqlx::raw_sql(sql).fetch_all(&mut *session.conn);
-    tokio::time::timeout(session.statement_timeout, query)
-        .await
-        .map_err(|_| statement_timed_out(what, session.statement_timeout))
+    let limits = session.limits;
+    let bound =
+        if sql.to_ascii_lowercase().contains("variables") { Limit::Settings } else { Limit::Rows };
+    let max_rows = if bound == Limit::Settings { limits.settings } else { limits.rows };
+    let read = &mut session.read;
+    let conn = &mut *session.conn;
+    let query = async move {
+        let mut rows = Vec::new();
+        let mut stream = sqlx::raw_sql(sql).fetch(conn);
+        loop {
+            let row = match stream.try_next().await {
+                Ok(Some(row)) => row,
+                Ok(None) => return Ok(Ok(rows)),
+                Err(e) => return Ok(Err(e)),
+            };
+            if rows.len() == max_rows {
+                return Err(bound.exceeded(&limits, what));
+            }
+            for i in 0..row.len() {
+                let value = row.try_get_unchecked::<Option<&[u8]>, _>(i).ok().flatten();
+                let len = value.map_or(0, |b| b.len() as u64);
+                if len > limits.value_bytes {
+                    return Err(Limit::ValueBytes.exceeded(&limits, what));
+                }
+                *read += len;
+            }
+            if *read > limits.reply_bytes {
+                return Err(Limit::ReplyBytes.exceeded(&limits, what));
+            }
+            rows.push(row);
+        }
+    };
+    match tokio::time::timeout(session.statement_timeout, query).await {
+        Ok(result) => result,
+        Err(_) => Err(statement_timed_out(what, session.statement_timeout)),
+    }
 }
 
 async fn fetch_all(
@@ -607,6 +687,8 @@ mod tests {
             url: "mysql://u:hunter2@h:notaport/db".into(),
             connect_timeout: Duration::from_secs(1),
             statement_timeout: Duration::from_secs(1),
+            limits: Default::default(),
+            config_file: None,
         };
         let err = connect_options(&endpoint).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");

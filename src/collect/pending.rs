@@ -1,7 +1,7 @@
 //! Pending configuration: values that take effect on the next restart or reload, and
-//! runtime values a restart would lose. Pure (collectors read the rows, this module
-//! decides which `pending.<name>` entries they make), except [`redis_from_file`], which
-//! reads a Redis configuration file through the `check` parser.
+//! runtime values a restart would lose. Pure: collectors read the rows (and the Redis
+//! collector its configured file), this module decides which `pending.<name>` entries
+//! they make.
 //!
 //! `pending.<name>` holds the value `setting.<name>` will have after the next restart
 //! (or reload), in the live entry's unit, with the file and line that will set it, and
@@ -17,16 +17,17 @@
 //! | `pending_restart_flag` | PostgreSQL | least privilege: `pg_settings.pending_restart` says *that* a setting awaits a restart, not *what* it becomes |
 //! | `persisted_variables` | MySQL 8 | `performance_schema.persisted_variables` |
 //! | `not_applicable` | MariaDB, memcached | the engine keeps no pending configuration |
-//! | `config_file` | Redis | the runtime compared with the file `INFO server` names |
-//! | `unavailable` | Redis | no file, or not readable here: runtime-only changes cannot be seen |
+//! | `config_file` | Redis | the runtime compared with the target's `config_file` |
+//! | `unavailable` | Redis | no `config_file` configured, or it could not be read or parsed: runtime-only changes cannot be seen |
 //!
 //! The entry's `source` explains a limited view (and the grant that lifts it).
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use crate::collect::conffile::postgresql::normalise_value;
 use crate::policy::rule::parse_bool;
-use crate::snapshot::{Entry, Kind, PENDING_PREFIX, PendingKind, Role};
+use crate::snapshot::{Entry, PENDING_PREFIX, PendingKind};
 
 /// The stable-config key that says how much of the pending configuration was visible.
 pub const SOURCE_KEY: &str = "server.pending_source";
@@ -173,38 +174,67 @@ pub fn redis(
     out
 }
 
-/// Redis: adds `pending.<name>` for settings a restart would change back, and
-/// `server.pending_source`. Reads the configuration file `server.config_file` names
-/// (through the `check` parser, over the engine's defaults), only when the server runs
-/// on this host (`local`): a path on another host means nothing here.
-pub fn redis_from_file(config: &mut BTreeMap<String, Entry>, local: bool, role: Role) {
-    use super::conffile::{self, RealFiles};
-    let file = config.get("server.config_file").map(|e| e.value.clone());
-    let why_not = match (&file, local) {
-        (None, _) => Some("the server was started without a configuration file".to_owned()),
-        (Some(_), false) => Some(
-            "the server runs on another host: its configuration file cannot be read here"
-                .to_owned(),
-        ),
-        (Some(_), true) => None,
+/// What the Redis collector learnt of the file a restart reads: the target's
+/// `config_file`, never a path the server names.
+#[derive(Debug, Clone)]
+pub enum RedisFile {
+    /// The target's config names no `config_file`.
+    NotConfigured,
+    /// The settings a restart brings: the file's over the engine's defaults.
+    Parsed { path: PathBuf, restart: BTreeMap<String, Entry> },
+    /// Not read, or not configuration; `why` names files and lines, never content.
+    Unreadable { path: PathBuf, why: Vec<String> },
+}
+
+/// Redis: adds `pending.<name>` for settings a restart would change back (from a
+/// parsed `file`), and `server.pending_source` saying what could be seen. The note
+/// says so when the file `INFO server` names (`server.config_file`) is not the one
+/// configured: worth knowing, and the named file is still not read.
+pub fn redis_from_file(config: &mut BTreeMap<String, Entry>, file: RedisFile) {
+    let named = config.get("server.config_file").map(|e| e.value.clone());
+    let named_note = |configured: &Path| match &named {
+        Some(n) if Path::new(n) != configured => Some(format!(
+            "the server says it was started from {n}, not from the configured config_file \
+             {}: only the configured file is read",
+            configured.display()
+        )),
+        None => Some(format!(
+            "the server says it was started without a configuration file; compared with the \
+             configured config_file {} anyway",
+            configured.display()
+        )),
+        Some(_) => None,
     };
-    if let Some(why) = why_not {
-        config.insert(SOURCE_KEY.into(), source_entry("unavailable", Some(why)));
-        return;
-    }
-    let path = std::path::PathBuf::from(file.unwrap_or_default());
-    match conffile::snapshot(Kind::Redis, &path, role, &RealFiles) {
-        Ok(restart) => {
-            let found = redis(config, &restart.config);
+    let entry = match file {
+        RedisFile::NotConfigured => {
+            let started = match &named {
+                Some(n) => format!("the server says it was started from {n}"),
+                None => "the server says it was started without a configuration file".to_owned(),
+            };
+            let why = format!(
+                "the target has no config_file: set it to the file this server starts from to \
+                 see runtime-only changes (CONFIG SET without CONFIG REWRITE); {started}"
+            );
+            source_entry("unavailable", Some(why))
+        }
+        RedisFile::Parsed { path, restart } => {
+            let found = redis(config, &restart);
             config.extend(found);
-            config.insert(SOURCE_KEY.into(), source_entry("config_file", None));
+            source_entry("config_file", named_note(&path))
         }
-        Err(problems) => {
-            let why = format!("{} cannot be read or parsed here: {problems}", path.display());
-            let why = crate::redact::text(&why).into_owned();
-            config.insert(SOURCE_KEY.into(), source_entry("unavailable", Some(why)));
+        RedisFile::Unreadable { path, why } => {
+            let mut why = format!(
+                "config_file {} cannot be read or parsed: {}",
+                path.display(),
+                why.join("; ")
+            );
+            if let Some(note) = named_note(&path) {
+                why = format!("{why}; {note}");
+            }
+            source_entry("unavailable", Some(crate::redact::text(&why).into_owned()))
         }
-    }
+    };
+    config.insert(SOURCE_KEY.into(), entry);
 }
 
 /// The live entry's value and another compare equal: as numbers, as booleans, else
@@ -328,6 +358,55 @@ mod tests {
         assert_eq!(got.keys().collect::<Vec<_>>(), ["pending.maxmemory"]);
         let e = &got["pending.maxmemory"];
         assert_eq!((e.value.as_str(), e.pending), ("0", Some(PendingKind::RuntimeOnly)));
+    }
+
+    #[test]
+    fn redis_source_says_what_was_read_and_what_the_server_named() {
+        let named = |path: Option<&str>| {
+            let mut config = BTreeMap::from([("setting.maxmemory".to_owned(), Entry::new("100"))]);
+            if let Some(p) = path {
+                config.insert("server.config_file".to_owned(), Entry::new(p));
+            }
+            config
+        };
+        let source = |config: &BTreeMap<String, Entry>| {
+            let e = &config[SOURCE_KEY];
+            (e.value.clone(), e.source.clone().unwrap_or_default())
+        };
+        let mut config = named(Some("/etc/redis/redis.conf"));
+        redis_from_file(&mut config, RedisFile::NotConfigured);
+        let (value, note) = source(&config);
+        assert_eq!(value, "unavailable");
+        assert!(note.contains("set it to the file this server starts from"), "{note}");
+        assert!(note.contains("started from /etc/redis/redis.conf"), "{note}");
+
+        let parsed = |path: &str| RedisFile::Parsed {
+            path: PathBuf::from(path),
+            restart: BTreeMap::from([(
+                "setting.maxmemory".to_owned(),
+                Entry { source: Some("default".into()), ..Entry::new("0") },
+            )]),
+        };
+        let mut config = named(Some("/etc/redis/redis.conf"));
+        redis_from_file(&mut config, parsed("/etc/redis/redis.conf"));
+        assert_eq!(source(&config), ("config_file".to_owned(), String::new()));
+        assert_eq!(config["pending.maxmemory"].value, "0");
+
+        let mut config = named(Some("/run/fifo"));
+        redis_from_file(&mut config, parsed("/etc/redis/redis.conf"));
+        let (value, note) = source(&config);
+        assert_eq!(value, "config_file");
+        assert!(note.contains("started from /run/fifo, not from the configured"), "{note}");
+
+        let mut config = named(None);
+        let why = vec!["/etc/r.conf:3 did not parse as redis configuration".to_owned()];
+        let unreadable = RedisFile::Unreadable { path: PathBuf::from("/etc/r.conf"), why };
+        redis_from_file(&mut config, unreadable);
+        let (value, note) = source(&config);
+        assert_eq!(value, "unavailable");
+        assert!(note.contains("/etc/r.conf:3 did not parse"), "{note}");
+        assert!(note.contains("started without a configuration file"), "{note}");
+        assert!(!config.contains_key("pending.maxmemory"));
     }
 
     #[test]

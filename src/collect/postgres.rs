@@ -59,12 +59,13 @@ use std::collections::BTreeMap;
 use std::str::FromStr as _;
 use std::time::{Duration, Instant};
 
+use futures::TryStreamExt as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{Connection as _, Row as _};
 
 mod pending;
 
-use super::{CollectError, Collected, Endpoint, UPTIME_KEY, failed, human_duration};
+use super::{CollectError, Collected, Endpoint, Limit, Limits, UPTIME_KEY, failed, human_duration};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The grant to name when a privilege is missing.
@@ -78,7 +79,12 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     let mut conn = connect(&options, endpoint.connect_timeout).await?;
     let connect_ms = started.elapsed().as_millis();
 
-    let mut session = Session { conn: &mut conn, statement_timeout: endpoint.statement_timeout };
+    let mut session = Session {
+        conn: &mut conn,
+        statement_timeout: endpoint.statement_timeout,
+        limits: endpoint.limits,
+        read: 0,
+    };
     let result = read(&mut session, endpoint, connect_ms).await;
     // Terminate politely, but never let a stalled server hold the collection.
     let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
@@ -179,8 +185,9 @@ async fn server_info(conn: &mut Session<'_>) -> Result<(ServerInfo, Option<Strin
 type Settings = (BTreeMap<String, Entry>, BTreeMap<String, String>);
 
 async fn settings(conn: &mut Session<'_>) -> Result<Settings, CollectError> {
-    let rows = fetch_all(
+    let rows = fetch_bounded(
         conn,
+        Limit::Settings,
         "reading pg_settings",
         "SELECT name::text, setting::text, unit::text, vartype::text, context::text,
                 source::text, sourcefile::text, sourceline::text, pending_restart::text,
@@ -391,20 +398,66 @@ fn insert(state: &mut State, key: String, value: String, unit: Option<&str>) {
 ///
 /// The open connection and the bound on each statement. The bound is kept on the
 /// client side: setting `statement_timeout` on the session would make `pg_settings`
-/// report driftwatch's value instead of the server's.
+/// report driftwatch's value instead of the server's. `read` counts the bytes of the
+/// values read so far, against `limits.reply_bytes`.
 struct Session<'c> {
     conn: &'c mut PgConnection,
     statement_timeout: Duration,
+    limits: Limits,
+    read: u64,
 }
 
+/// Every row of `sql`, at most `limits.rows` of them.
 async fn fetch_all(
     session: &mut Session<'_>,
     what: &str,
     sql: &'static str,
 ) -> Result<Vec<PgRow>, CollectError> {
-    let query = sqlx::raw_sql(sql).fetch_all(&mut *session.conn);
+    fetch_bounded(session, Limit::Rows, what, sql).await
+}
+
+/// Every row of `sql`, streamed and held to the limits as they arrive: at most
+/// `limits.settings` or `limits.rows` rows (`bound`), no value longer than
+/// `limits.value_bytes`, and `limits.reply_bytes` of values over the collection. A
+/// server that sends more fails the collection at the first row too many; sqlx holds
+/// one row message at a time.
+async fn fetch_bounded(
+    session: &mut Session<'_>,
+    bound: Limit,
+    what: &str,
+    sql: &'static str,
+) -> Result<Vec<PgRow>, CollectError> {
+    let limits = session.limits;
+    let max_rows = if bound == Limit::Settings { limits.settings } else { limits.rows };
+    let read = &mut session.read;
+    let conn = &mut *session.conn;
+    let query = async move {
+        let mut rows = Vec::new();
+        let mut stream = sqlx::raw_sql(sql).fetch(conn);
+        while let Some(row) = stream.try_next().await.map_err(|e| query_error(what, &e))? {
+            if rows.len() == max_rows {
+                return Err(bound.exceeded(&limits, what));
+            }
+            for i in 0..row.len() {
+                let len = row
+                    .try_get_raw(i)
+                    .ok()
+                    .and_then(|v| v.as_bytes().ok())
+                    .map_or(0, |b| b.len() as u64);
+                if len > limits.value_bytes {
+                    return Err(Limit::ValueBytes.exceeded(&limits, what));
+                }
+                *read += len;
+            }
+            if *read > limits.reply_bytes {
+                return Err(Limit::ReplyBytes.exceeded(&limits, what));
+            }
+            rows.push(row);
+        }
+        Ok(rows)
+    };
     match tokio::time::timeout(session.statement_timeout, query).await {
-        Ok(result) => result.map_err(|e| query_error(what, &e)),
+        Ok(result) => result,
         Err(_) => Err(statement_timed_out(what, session.statement_timeout)),
     }
 }
@@ -472,6 +525,8 @@ mod tests {
             url: "postgres://u:hunter2@h:notaport/db".into(),
             connect_timeout: Duration::from_secs(1),
             statement_timeout: Duration::from_secs(1),
+            limits: Default::default(),
+            config_file: None,
         };
         let err = connect_options(&endpoint).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");

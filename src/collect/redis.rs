@@ -27,11 +27,25 @@
 //!   bring back, i.e. changed with `CONFIG SET` and not saved with `CONFIG REWRITE`
 //!   (runtime-only drift, lost on restart). The value is the file's (or the engine's
 //!   default when the file does not set it), read with the `check` parser
-//!   (`conffile::redis`). Only when the server runs on this host (a loopback address or a
-//!   Unix socket) and `config_file` is readable here; `server.pending_source` is
-//!   `config_file` then, else `unavailable` with the reason. See [`super::pending`].
+//!   (`conffile::redis`) from the target's `config_file`, the file the operator says
+//!   the server starts from — never from the path the server names (a server could
+//!   name a FIFO, a device or another target's password file). The file and its
+//!   includes are read through [`super::files::BoundedFiles`] on a blocking thread,
+//!   within `statement_timeout`. `server.pending_source` is `config_file` then, else
+//!   `unavailable` with the reason; its note says so when `INFO server` names another
+//!   file. A file that does not parse is named by file and line only, never quoted.
+//!   See [`super::pending`].
 //! - `Snapshot::server`: `version` from INFO server `redis_version`; `role` from `ROLE`
 //!   (`master` → primary, `slave` → replica).
+//!
+//! # Bounds
+//!
+//! redis-rs runs over our own socket ([`wire`]), which fails every read once the server
+//! has sent `limits.reply_bytes` in all, or an array header announcing more than
+//! `2 × limits.settings` elements, or nesting deeper than 8: the collection fails naming
+//! the bound, and redis-rs never buffers or builds more than the limits allow. Then the
+//! parsed replies are held to `limits.settings` (`CONFIG GET` pairs), `limits.rows`
+//! (`INFO` fields) and `limits.value_bytes` (each value).
 //!
 //! # State (`Collected::state`), every value text
 //!
@@ -55,14 +69,23 @@
 //! - `state.memory.used_memory`, `.used_memory_rss`, `.used_memory_peak` (`B`),
 //!   `.mem_fragmentation_ratio`. (`maxmemory` is a setting.)
 
-use std::collections::{BTreeMap, HashMap};
+mod wire;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo as _, Value};
 
-use super::{CollectError, Collected, Endpoint, failed, human_duration, unreachable};
-use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
+use wire::{Budget, Guarded, Socket};
+
+use super::pending::RedisFile;
+use super::{
+    CollectError, Collected, Endpoint, Limit, Limits, failed, human_duration, unreachable,
+};
+use crate::snapshot::{Entry, Kind, Role, ServerInfo, Snapshot, State};
 
 /// The ACL a least-privilege auditor needs, for error messages.
 const ACL_HINT: &str = "the auditor needs +info +config|get +role +ping";
@@ -71,16 +94,23 @@ const ACL_HINT: &str = "the auditor needs +info +config|get +role +ping";
 pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     let info = connection_info(&endpoint.url)?;
     let address = address(info.addr());
-    let info_addr = info.addr().clone();
     let user = info.redis_settings().username().unwrap_or("default").to_owned();
     let started = Instant::now();
-    let conn = connect(info, &address, &user, endpoint.connect_timeout).await?;
+    let budget = Arc::new(Budget::new(endpoint.limits));
+    let (conn, driver) =
+        connect(info, &address, &user, endpoint.connect_timeout, &budget, &endpoint.limits).await?;
     let connect_ms = started.elapsed().as_millis();
 
-    let mut session =
-        Session { conn, user, address: info_addr, statement_timeout: endpoint.statement_timeout };
+    let mut session = Session {
+        conn,
+        driver,
+        user,
+        statement_timeout: endpoint.statement_timeout,
+        budget,
+        limits: endpoint.limits,
+    };
     let result = read(&mut session, endpoint, connect_ms).await;
-    // Dropping the last handle ends the connection's driver task and closes the socket.
+    // Ends the connection's driver task, which closes the socket.
     drop(session);
     result
 }
@@ -104,30 +134,72 @@ fn address(addr: &ConnectionAddr) -> String {
     }
 }
 
-/// Opens the connection and checks the server answers `PING`, all within `timeout`: a
-/// server that accepts TCP and never speaks is unreachable, like one that refuses.
+/// Opens the connection over our own socket (TCP or Unix, wrapped in the byte
+/// [`Budget`]) and checks the server answers `PING`, all within `timeout`: a server
+/// that accepts TCP and never speaks is unreachable, like one that refuses.
 async fn connect(
     info: redis::ConnectionInfo,
     address: &str,
     user: &str,
     timeout: Duration,
-) -> Result<MultiplexedConnection, CollectError> {
+    budget: &Arc<Budget>,
+    limits: &Limits,
+) -> Result<(MultiplexedConnection, tokio::task::JoinHandle<()>), CollectError> {
+    enum Failure {
+        Socket(std::io::Error),
+        Redis(redis::RedisError),
+    }
     let attempt = async {
-        let client = redis::Client::open(info)?;
+        let socket: Box<dyn Socket> = match info.addr() {
+            ConnectionAddr::Tcp(host, port) => {
+                let stream = tokio::net::TcpStream::connect((host.as_str(), *port))
+                    .await
+                    .map_err(Failure::Socket)?;
+                let _ = stream.set_nodelay(true);
+                Box::new(stream)
+            }
+            ConnectionAddr::Unix(path) => {
+                Box::new(tokio::net::UnixStream::connect(path).await.map_err(Failure::Socket)?)
+            }
+            _ => {
+                return Err(Failure::Redis(redis::RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "TLS",
+                ))));
+            }
+        };
+        let stream = Guarded { inner: socket, budget: budget.clone() };
         // Our own deadlines apply, not the library's defaults (1s connect, 500ms reply).
         let config =
             AsyncConnectionConfig::new().set_connection_timeout(None).set_response_timeout(None);
-        let mut conn = client.get_multiplexed_async_connection_with_config(&config).await?;
-        redis::cmd("PING").query_async::<Value>(&mut conn).await?;
-        Ok::<_, redis::RedisError>(conn)
+        let (mut conn, driver) =
+            MultiplexedConnection::new_with_config(info.redis_settings(), stream, config)
+                .await
+                .map_err(Failure::Redis)?;
+        let driver = tokio::spawn(driver);
+        match redis::cmd("PING").query_async::<Value>(&mut conn).await {
+            Ok(_) => Ok((conn, driver)),
+            Err(e) => {
+                driver.abort();
+                Err(Failure::Redis(e))
+            }
+        }
     };
     match tokio::time::timeout(timeout, attempt).await {
         Err(_) => Err(unreachable(format!(
             "timed out after {} connecting to {address}",
             human_duration(timeout)
         ))),
-        Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(connect_error(&e, address, user)),
+        Ok(Ok(connected)) => Ok(connected),
+        Ok(Err(_)) if budget.broken().is_some() => {
+            let limit = budget.broken().unwrap_or(Limit::ReplyBytes);
+            Err(limit.exceeded(limits, &format!("connecting to {address}")))
+        }
+        Ok(Err(Failure::Socket(e))) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(unreachable(format!("connection refused by {address}")))
+        }
+        Ok(Err(Failure::Socket(e))) => Err(unreachable(format!("cannot reach {address}: {e}"))),
+        Ok(Err(Failure::Redis(e))) => Err(connect_error(&e, address, user)),
     }
 }
 
@@ -183,7 +255,8 @@ async fn read(
     let memory = info(session, "memory").await?;
     let role = role(session).await?;
     let mut config = settings(session, &server_info).await?;
-    super::pending::redis_from_file(&mut config, is_local(&session.address), role);
+    let file = config_file(endpoint.config_file.as_deref(), role, endpoint.statement_timeout);
+    super::pending::redis_from_file(&mut config, file.await);
 
     let mut state = State::new();
     insert(&mut state, "state.connect_ms", connect_ms.to_string(), Some("ms"));
@@ -228,7 +301,15 @@ async fn info(
     // Bytes, not `String`: redis-rs refuses a reply that is not UTF-8, and one odd
     // byte must not make the whole target unauditable.
     let bytes: Vec<u8> = session.query(&what, "+info", &cmd).await?;
-    Ok(parse_info(&String::from_utf8_lossy(&bytes)))
+    let info = parse_info(&String::from_utf8_lossy(&bytes));
+    let limits = &session.limits;
+    if info.len() > limits.rows {
+        return Err(Limit::Rows.exceeded(limits, &what));
+    }
+    if info.values().any(|v| v.len() as u64 > limits.value_bytes) {
+        return Err(Limit::ValueBytes.exceeded(limits, &what));
+    }
+    Ok(info)
 }
 
 /// `field:value` lines; `# Section` headers and blank lines skipped.
@@ -265,14 +346,31 @@ async fn settings(
 ) -> Result<BTreeMap<String, Entry>, CollectError> {
     let mut cmd = redis::cmd("CONFIG");
     cmd.arg("GET").arg("*");
-    // Values are whatever a client `CONFIG SET` (`masterauth`, `replica-announce-ip`, …):
-    // read them as bytes and show bytes that are not UTF-8 as U+FFFD.
-    let pairs: HashMap<Vec<u8>, Vec<u8>> =
-        session.query("CONFIG GET *", "+config|get", &cmd).await?;
+    let what = "CONFIG GET *";
+    let reply: Value = session.query(what, "+config|get", &cmd).await?;
+    let items = match reply {
+        Value::Array(items) => items,
+        other => return Err(failed(format!("{what}: unexpected reply {}", shape(&other)))),
+    };
+    let limits = &session.limits;
+    if items.len() / 2 > limits.settings {
+        return Err(Limit::Settings.exceeded(limits, what));
+    }
     let mut config = BTreeMap::new();
-    for (name, value) in pairs {
-        let name = String::from_utf8_lossy(&name).into_owned();
-        let mut entry = Entry::new(String::from_utf8_lossy(&value).into_owned());
+    for pair in items.chunks(2) {
+        let [name, value] = pair else {
+            return Err(failed(format!("{what}: a name without a value")));
+        };
+        let (Some(name), Some(value)) = (text_of(name), text_of(value)) else {
+            return Err(failed(format!("{what}: a name or value that is not a string")));
+        };
+        if value.len() as u64 > limits.value_bytes {
+            return Err(Limit::ValueBytes.exceeded(limits, what));
+        }
+        // Values are whatever a client `CONFIG SET` (`masterauth`,
+        // `replica-announce-ip`, …): bytes that are not UTF-8 show as U+FFFD.
+        let name = String::from_utf8_lossy(name).into_owned();
+        let mut entry = Entry::new(String::from_utf8_lossy(value).into_owned());
         entry.unit = unit_of(&name).map(str::to_owned);
         config.insert(format!("setting.{name}"), entry);
     }
@@ -284,15 +382,74 @@ async fn settings(
     Ok(config)
 }
 
-/// A server on this host: a loopback address or a Unix socket.
-fn is_local(address: &ConnectionAddr) -> bool {
-    match address {
-        ConnectionAddr::Tcp(host, _) | ConnectionAddr::TcpTls { host, .. } => {
-            host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-        }
-        ConnectionAddr::Unix(_) => true,
-        _ => false,
+/// The bytes of a string reply.
+fn text_of(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
     }
+}
+
+/// What kind of reply a value is, for messages (never the value itself).
+fn shape(value: &Value) -> &'static str {
+    match value {
+        Value::Nil => "nil",
+        Value::Int(_) => "an integer",
+        Value::BulkString(_) | Value::SimpleString(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::ServerError(_) => "an error",
+        _ => "of another type",
+    }
+}
+
+/// The target's `config_file` (if any) parsed on a blocking thread within `timeout`:
+/// what a restart would bring back.
+async fn config_file(path: Option<&Path>, role: Role, timeout: Duration) -> RedisFile {
+    let Some(path) = path else { return RedisFile::NotConfigured };
+    let owned = path.to_owned();
+    let task = tokio::task::spawn_blocking(move || parse_config_file(&owned, role));
+    let why = match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(file)) => return file,
+        Ok(Err(e)) => format!("reading it failed: {e}"),
+        // The blocking read goes on until the file system answers; the collection
+        // does not wait for it.
+        Err(_) => format!("not read within {} (statement_timeout)", human_duration(timeout)),
+    };
+    RedisFile::Unreadable { path: path.to_owned(), why: vec![why] }
+}
+
+/// How many problems of an unreadable file are named.
+const MAX_FILE_PROBLEMS: usize = 5;
+
+/// Parses `path` (and its includes) through [`super::files::BoundedFiles`]. Problems
+/// are named by file and line, or by the reader's own refusal: the parser's messages
+/// may quote the file, and a file that is not configuration may be anything.
+fn parse_config_file(path: &Path, role: Role) -> RedisFile {
+    let files = super::files::BoundedFiles::new();
+    let problems = match super::conffile::snapshot(Kind::Redis, path, role, &files) {
+        Ok(restart) => return RedisFile::Parsed { path: path.to_owned(), restart: restart.config },
+        Err(problems) => problems,
+    };
+    let refusals = files.refusals();
+    let mut why: Vec<String> = if refusals.is_empty() {
+        problems
+            .0
+            .iter()
+            .map(|d| {
+                format!("{}:{} did not parse as redis configuration", d.file.display(), d.line)
+            })
+            .collect()
+    } else {
+        refusals.into_iter().map(|r| r.message).collect()
+    };
+    why.dedup();
+    if why.len() > MAX_FILE_PROBLEMS {
+        let more = why.len() - MAX_FILE_PROBLEMS;
+        why.truncate(MAX_FILE_PROBLEMS);
+        why.push(format!("and {more} more"));
+    }
+    RedisFile::Unreadable { path: path.to_owned(), why }
 }
 
 /// The unit of a Redis setting whose value is a byte count or a duration (Redis prints
@@ -375,13 +532,21 @@ fn insert(state: &mut State, key: &str, value: String, unit: Option<&str>) {
     state.insert(key.to_owned(), entry);
 }
 
-/// The open connection, the user it logged in as, where it goes, and the bound on each
-/// command.
+/// The open connection and its driver task, the user it logged in as, the bound on
+/// each command, and the bounds on what the server sends.
 struct Session {
     conn: MultiplexedConnection,
+    driver: tokio::task::JoinHandle<()>,
     user: String,
-    address: ConnectionAddr,
     statement_timeout: Duration,
+    budget: Arc<Budget>,
+    limits: Limits,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
 }
 
 impl Session {
@@ -399,6 +564,9 @@ impl Session {
                 human_duration(self.statement_timeout)
             ))),
             Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) if let Some(limit) = self.budget.broken() => {
+                Err(limit.exceeded(&self.limits, what))
+            }
             Ok(Err(e)) => Err(match server_message(&e, &self.user, what, acl) {
                 Some(message) => failed(message),
                 None => failed(format!("{what}: {e}")),

@@ -8,6 +8,7 @@
 //! when a run needs them, so rotated credentials are picked up without a restart.
 
 mod duration;
+mod limits;
 mod raw;
 mod redaction;
 mod service;
@@ -22,10 +23,12 @@ use serde::de::{DeserializeOwned, IntoDeserializer};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use crate::collect::Limits;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::snapshot::{Kind, Role};
 
 pub use duration::parse as parse_duration;
+pub use limits::parse_size;
 pub use redaction::{KEY_ENV, RedactionSettings};
 pub use service::{
     Cron, MAX_SHARDS, NotifyEvent, NotifyFormat, ScheduleSettings, ServerSettings, ShardSource,
@@ -160,6 +163,8 @@ pub struct AuditSettings {
     pub connect_timeout: Duration,
     pub statement_timeout: Duration,
     pub target_timeout: Duration,
+    /// `[audit.limits]`: the bounds every target starts from.
+    pub limits: Limits,
 }
 
 impl Default for AuditSettings {
@@ -169,6 +174,7 @@ impl Default for AuditSettings {
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(10),
             target_timeout: Duration::from_secs(30),
+            limits: Limits::default(),
         }
     }
 }
@@ -184,6 +190,11 @@ pub struct Target {
     pub connection: Connection,
     /// Audited on this schedule alone (by `serve`) instead of `[schedule]`'s.
     pub schedule: Option<Cron>,
+    /// `[audit.limits]` with the target's own `limits` over them.
+    pub limits: Limits,
+    /// Redis: the configuration file the server starts from (resolved against the
+    /// config file's folder), the only file the collector reads.
+    pub config_file: Option<PathBuf>,
 }
 
 /// How to build the connection URL at run time. The URL in config never holds a
@@ -342,7 +353,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
             "no [[targets]]: declare at least one server to audit",
         ));
     }
-    let targets = cx.check_targets(&base, targets);
+    let targets = cx.check_targets(&base, targets, &audit.limits);
 
     if cx.problems.is_empty() {
         Ok(Config {
@@ -409,7 +420,8 @@ impl Checker<'_> {
         let connect_timeout = self.duration(audit.connect_timeout, defaults.connect_timeout);
         let statement_timeout = self.duration(audit.statement_timeout, defaults.statement_timeout);
         let target_timeout = self.duration(audit.target_timeout, defaults.target_timeout);
-        AuditSettings { concurrency, connect_timeout, statement_timeout, target_timeout }
+        let limits = self.limits(defaults.limits, audit.limits);
+        AuditSettings { concurrency, connect_timeout, statement_timeout, target_timeout, limits }
     }
 
     fn duration(&mut self, value: Option<Spanned<String>>, default: Duration) -> Duration {
@@ -420,7 +432,12 @@ impl Checker<'_> {
         })
     }
 
-    fn check_targets(&mut self, base: &Path, raw: Vec<raw::Target>) -> Vec<Target> {
+    fn check_targets(
+        &mut self,
+        base: &Path,
+        raw: Vec<raw::Target>,
+        limits: &Limits,
+    ) -> Vec<Target> {
         let mut seen: HashMap<String, ()> = HashMap::new();
         let mut out = Vec::new();
         for t in raw {
@@ -449,6 +466,8 @@ impl Checker<'_> {
                 self.error(Some(group.span()), e.replace("target name", "group name"));
             }
             let schedule = t.schedule.and_then(|c| self.cron(&c));
+            let limits = self.limits(*limits, t.limits);
+            let config_file = t.config_file.and_then(|f| self.config_file(base, kind, f));
             if let Some(connection) = connection {
                 out.push(Target {
                     name,
@@ -458,6 +477,8 @@ impl Checker<'_> {
                     labels: t.labels,
                     connection,
                     schedule,
+                    limits,
+                    config_file,
                 });
             }
         }
@@ -511,6 +532,23 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+
+    /// A Redis target's `config_file`, relative to the config file's folder.
+    fn config_file(&mut self, base: &Path, kind: Kind, file: Spanned<String>) -> Option<PathBuf> {
+        if kind != Kind::Redis {
+            self.error(
+                Some(file.span()),
+                "config_file applies to redis targets only (the other engines report where \
+                 each setting was set)",
+            );
+            return None;
+        }
+        if file.get_ref().trim().is_empty() {
+            self.error(Some(file.span()), "config_file is empty");
+            return None;
+        }
+        Some(base.join(file.into_inner()))
     }
 
     fn check_url(&mut self, kind: Kind, url: &Spanned<String>) -> Option<()> {

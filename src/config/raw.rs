@@ -51,6 +51,30 @@ pub struct Audit {
     pub statement_timeout: Option<Spanned<String>>,
     /// Bound on collecting one target, connection included.
     pub target_timeout: Option<Spanned<String>>,
+    /// Bounds on what a server may send, for every target (`[audit.limits]`).
+    pub limits: Option<Limits>,
+}
+
+/// `[audit.limits]`, or a target's `limits`: bounds on what one collection reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Bytes read from the server in one collection (`32MiB`, or a number of bytes).
+    pub reply_bytes: Option<Spanned<Size>>,
+    /// Settings one server may report.
+    pub settings: Option<Spanned<i64>>,
+    /// Rows of any other answer (replicas, slots, INFO fields, …).
+    pub rows: Option<Spanned<i64>>,
+    /// Bytes of one value (`1MiB`, or a number of bytes).
+    pub value_bytes: Option<Spanned<Size>>,
+}
+
+/// A byte count: a number of bytes, or text with a unit (`32MiB`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Size {
+    Bytes(i64),
+    Text(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +98,11 @@ pub struct Target {
     pub labels: BTreeMap<String, String>,
     /// Cron (6 fields, seconds first) of this target alone, instead of `[schedule]`'s.
     pub schedule: Option<Spanned<String>>,
+    /// Redis: the configuration file the server starts from, read to find runtime-only
+    /// changes (relative to the config file's folder).
+    pub config_file: Option<Spanned<String>>,
+    /// Bounds on what this server may send, over `[audit.limits]`.
+    pub limits: Option<Limits>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -465,3 +465,86 @@ fn policy_packs_default_or_as_written() {
         &["2:10: policies.packs: `Security` is not a pack name"],
     );
 }
+
+#[test]
+fn limits_default_and_override_per_target() {
+    let c = check_ok(
+        r#"
+[audit.limits]
+reply_bytes = "64MiB"
+settings = 20000
+
+[[targets]]
+name = "a"
+kind = "redis"
+url = "redis://127.0.0.1:6379"
+role = "primary"
+config_file = "redis/redis.conf"
+limits = { rows = 50000, value_bytes = 4096 }
+
+[[targets]]
+name = "b"
+kind = "postgres"
+url = "postgres://h/x"
+role = "primary"
+"#,
+    );
+    let defaults = crate::collect::Limits::default();
+    assert_eq!(c.audit.limits.reply_bytes, 64 << 20);
+    assert_eq!(c.audit.limits.rows, defaults.rows);
+    let a = &c.targets[0];
+    assert_eq!(
+        a.limits,
+        crate::collect::Limits {
+            reply_bytes: 64 << 20,
+            settings: 20000,
+            rows: 50000,
+            value_bytes: 4096
+        }
+    );
+    assert_eq!(a.config_file, Some(PathBuf::from("/etc/dw/redis/redis.conf")));
+    assert_eq!(c.targets[1].limits, c.audit.limits);
+    assert_eq!(c.targets[1].config_file, None);
+    assert_eq!(check_ok(GOOD).targets[0].limits, defaults);
+}
+
+#[test]
+fn limit_and_config_file_problems() {
+    check_err(
+        r#"
+[audit]
+limits = { reply_bytes = "32MB", settings = 0, rows = 1 }
+
+[[targets]]
+name = "a"
+kind = "postgres"
+url = "postgres://h/x"
+role = "primary"
+config_file = "/etc/postgresql.conf"
+limits = { value_bytes = 10 }
+
+[[targets]]
+name = "b"
+kind = "redis"
+url = "redis://h:6379"
+role = "primary"
+config_file = ""
+limits = { colour = 1 }
+
+[[targets]]
+name = "c"
+kind = "redis"
+url = "redis://h:6379"
+role = "primary"
+config_file = ""
+"#,
+        &[
+            "3:26: unknown unit `MB`",
+            "3:45: limits.settings must be between 1 and",
+            "10:15: redis targets only",
+            "11:26: limits.value_bytes must be between 1KiB and 4GiB",
+            "19:12: unknown field `colour`",
+            "26:15: config_file is empty",
+        ],
+    );
+}

@@ -138,7 +138,7 @@ pub fn lint(sources: &[PolicySource], today: NaiveDate) -> Vec<Diagnostic> {
 
 /// The `server.` keys collectors write.
 const SERVER_KEYS: &[&str] =
-    &["version", "role", "flavor", "config_file", "redis_mode", "pending_source"];
+    &["version", "role", "flavor", "config_file", "redis_mode", "pending_source", "provenance"];
 
 /// Setting names of versions or flavours other than the ones the defaults data was
 /// generated from (MariaDB 10.11, memcached 1.6 builds without every option), which
@@ -337,7 +337,7 @@ mod tests {
     fn unknown_namespaces_and_server_keys() {
         check(
             &rule("server.uptime", "{ present = true }"),
-            "p.toml:7:7: unknown key `server.uptime` (server keys: server.version, server.role, server.flavor, server.config_file, server.redis_mode, server.pending_source)",
+            "p.toml:7:7: unknown key `server.uptime` (server keys: server.version, server.role, server.flavor, server.config_file, server.redis_mode, server.pending_source, server.provenance)",
         );
         check(
             &rule("settings.fsync", "{ equals = true }"),

@@ -214,6 +214,16 @@ impl<'a> Prepared<'a> {
         targets
     }
 
+    /// Where a target's page goes (`reports/targets/<target>.html`), without rendering it.
+    pub fn target_page_path(&self, name: &str) -> String {
+        format!("reports/{}", self.site.ids.target_page(name))
+    }
+
+    /// Where a group's page goes (`reports/groups/<group>.html`), without rendering it.
+    pub fn group_page_path(&self, group: &str) -> String {
+        format!("reports/{}", self.site.ids.group_page(group))
+    }
+
     /// One target's page; `snapshot` is its current snapshot, when collected.
     pub fn target_page(
         &self,

@@ -104,6 +104,12 @@ pub fn render(status: &Status) -> String {
                 if last.success { 1.0 } else { 0.0 },
             ),
             (
+                "driftwatch_last_run_reports_complete",
+                "1 when every report page of the last committed run was written, else 0 \
+                 (the next run writes what is missing).",
+                if last.success && last.unpublished.is_none() { 1.0 } else { 0.0 },
+            ),
+            (
                 "driftwatch_last_run_changes",
                 "Configuration changes the last run found.",
                 last.changes as f64,

@@ -50,16 +50,12 @@ pub(super) fn open(
     }
 }
 
-/// `object_store`'s own retry layer, from the `[store]` settings: exponential backoff
-/// from 100 ms, doubling, pauses of at most 5 s.
+/// `object_store`'s own retry layer, off: its backoff is jittered and gives up far
+/// sooner than `[store]` says; [`super::retry`] retries every backend instead.
 fn retry_config(retry: &StoreRetry) -> RetryConfig {
     RetryConfig {
-        backoff: BackoffConfig {
-            init_backoff: std::time::Duration::from_millis(100),
-            max_backoff: std::time::Duration::from_secs(5),
-            base: 2.0,
-        },
-        max_retries: retry.retries,
+        backoff: BackoffConfig::default(),
+        max_retries: 0,
         retry_timeout: retry.retry_timeout,
     }
 }

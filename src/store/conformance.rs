@@ -61,6 +61,14 @@ pub async fn run(store: Store) {
     let mut other = manifest("20261125T161500Z-0002");
     other.trigger = "schedule".into();
     assert!(store.commit_run(&other).await.is_err());
+    // A manifest naming an object the store does not hold is never written.
+    let mut dangling = manifest("20261126T000000Z-0003");
+    dangling.previous_run = Some(RunId("20200101T000000Z-dead".into()));
+    let lost = store.commit_run(&dangling).await;
+    assert!(
+        matches!(&lost, Err(StoreError::Missing { path }) if path.contains("20200101T000000Z-dead")),
+        "{lost:?}"
+    );
     assert_eq!(
         store.get_run(&RunId("20261125T161500Z-0002".into())).await.unwrap().trigger,
         "manual"

@@ -71,16 +71,19 @@ impl Store {
         after: Option<&RunId>,
     ) -> Result<Vec<IndexEntry>, StoreError> {
         let prefix = layout::change_index_dir(target);
-        let listing = match after {
-            Some(id) => {
-                self.inner.list_with_offset(Some(&prefix), &layout::change_index(target, id))
-            }
-            None => self.inner.list(Some(&prefix)),
+        let offset = after.map(|id| layout::change_index(target, id));
+        let list = || {
+            let listing = match &offset {
+                Some(offset) => self.inner.list_with_offset(Some(&prefix), offset),
+                None => self.inner.list(Some(&prefix)),
+            };
+            listing.map_ok(|m| m.location).try_collect::<Vec<_>>()
         };
-        let mut paths: Vec<_> =
-            listing.map_ok(|m| m.location).try_collect().await.map_err(|source| {
-                StoreError::Backend { op: "list", path: prefix.to_string(), source }
-            })?;
+        let mut paths = self.attempt("list", list).await.map_err(|source| StoreError::Backend {
+            op: "list",
+            path: prefix.to_string(),
+            source,
+        })?;
         paths.sort();
         futures::stream::iter(paths)
             .map(|path| async move {
@@ -109,7 +112,7 @@ impl Store {
 
     /// Deletes one object; a missing object is not an error.
     pub(super) async fn delete(&self, path: &object_store::path::Path) -> Result<(), StoreError> {
-        match self.inner.delete(path).await {
+        match self.attempt("delete", || self.inner.delete(path)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(source) => {
                 Err(StoreError::Backend { op: "delete", path: path.to_string(), source })

@@ -43,9 +43,17 @@ impl Store {
     /// A lease is never released or renewed: it names one slot, and the next slot has
     /// its own. An instance that dies after claiming loses that slot (no run is
     /// committed for it); the next slot is run by whichever instance claims it.
+    ///
+    /// A retried put may meet its own earlier attempt (one whose answer was lost): a
+    /// lease already there with this very lease's bytes (instance id and claim time
+    /// make them unique) is this call's, won.
     pub async fn claim_slot(&self, lease: &Lease) -> Result<bool, StoreError> {
         let bytes = serde_json::to_vec_pretty(lease).expect("a lease always serializes");
-        Ok(self.create(&layout::lease(&lease.slot), bytes).await? == Written::New)
+        let path = layout::lease(&lease.slot);
+        match self.create(&path, bytes.clone()).await? {
+            Written::New => Ok(true),
+            Written::AlreadyThere => Ok(self.get(&path).await? == bytes),
+        }
     }
 
     /// The lease on `slot`, if anyone claimed it.
@@ -60,10 +68,12 @@ impl Store {
     /// Every lease in the store, oldest slot first (by path).
     pub async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
         let prefix = object_store::path::Path::from(layout::LEASES);
-        let mut paths: Vec<_> =
-            self.inner.list(Some(&prefix)).map_ok(|m| m.location).try_collect().await.map_err(
-                |source| StoreError::Backend { op: "list", path: prefix.to_string(), source },
-            )?;
+        let list = || self.inner.list(Some(&prefix)).map_ok(|m| m.location).try_collect::<Vec<_>>();
+        let mut paths = self.attempt("list", list).await.map_err(|source| StoreError::Backend {
+            op: "list",
+            path: prefix.to_string(),
+            source,
+        })?;
         paths.sort();
         let mut leases = Vec::with_capacity(paths.len());
         for path in paths {

@@ -5,10 +5,11 @@
 //!
 //! A run writes, in order: its snapshots (create-only, content-addressed: an unchanged
 //! configuration writes nothing), the policy files it used (create-only), its findings
-//! objects (create-only, content-addressed), then its manifest (create-only) — the
-//! commit point. Reports come after and are derived. A crash before the manifest
-//! leaves at worst orphan snapshots, findings objects or policy files, never a manifest
-//! that points at something missing.
+//! objects (create-only, content-addressed), then — once one metadata request per
+//! object has found everything it names — its manifest (create-only): the commit
+//! point. Reports come after and are derived. A crash before the manifest leaves at
+//! worst orphan snapshots, findings objects or policy files, never a manifest that
+//! points at something missing.
 //!
 //! Several `serve` instances may share one store: before a scheduled run, each claims
 //! the slot with a create-only lease ([`Store::claim_slot`]); only the winner runs it.
@@ -16,7 +17,7 @@
 //! # Outages
 //!
 //! Transient errors are retried with exponential backoff within `[store] retries` and
-//! `retry_timeout` ([`retry`]). When the store stays away the error reaches the caller
+//! `retry_timeout` ([`retry`]), on every backend. When the store stays away the error reaches the caller
 //! and the run fails before its manifest: nothing of it becomes visible.
 
 mod backend;
@@ -30,18 +31,20 @@ pub mod layout;
 mod lease;
 pub mod manifest;
 pub mod retry;
+mod temporary;
 
 pub use chain::{Break, Verification};
 pub use gc::GcReport;
 pub use index::IndexEntry;
 pub use lease::Lease;
+pub use temporary::TEMPORARY_FILE_AGE;
 
 pub use backend::check_option;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use futures::TryStreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
 use crate::config::{StoreLocation, StoreRetry};
@@ -58,7 +61,17 @@ pub enum StoreError {
     Corrupt { path: String, source: serde_json::Error },
     #[error("snapshot {path} does not match its digest")]
     DigestMismatch { path: String },
+    /// An object the manifest would name is not in the store (a store that lost an
+    /// acknowledged write): the run is not committed.
+    #[error(
+        "store lost {path}, which this run's manifest names: the run is not committed \
+         (a store that loses acknowledged writes cannot keep history)"
+    )]
+    Missing { path: String },
 }
+
+/// Metadata requests in flight at once when checking what a manifest names.
+const HEADS_AT_ONCE: usize = 32;
 
 /// Whether a create-only put wrote anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +85,10 @@ pub enum Written {
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     description: String,
-    /// Retries done here (the local folder); cloud stores retry inside `object_store`.
-    local_retry: Option<StoreRetry>,
+    /// How transient errors are retried ([`retry`]); `None`: not at all.
+    retry: Option<StoreRetry>,
+    /// The folder of a local store (temporary files are cleaned there).
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
@@ -94,8 +109,11 @@ impl Store {
         retry: &StoreRetry,
     ) -> Result<Store, StoreError> {
         let (inner, description) = backend::open(location, retry)?;
-        let local_retry = matches!(location, StoreLocation::Local(_)).then_some(*retry);
-        Ok(Store { inner, description, local_retry })
+        let local_root = match location {
+            StoreLocation::Local(dir) => Some(dir.clone()),
+            _ => None,
+        };
+        Ok(Store { inner, description, retry: Some(*retry), local_root })
     }
 
     /// A store on any backend; `retry` (if any) is applied by `Store` itself, so pass
@@ -105,16 +123,16 @@ impl Store {
         description: &str,
         retry: Option<StoreRetry>,
     ) -> Store {
-        Store { inner, description: description.to_owned(), local_retry: retry }
+        Store { inner, description: description.to_owned(), retry, local_root: None }
     }
 
-    /// Runs one store request, retried when this store retries on its own.
+    /// Runs one store request, retried as [`retry`] says.
     async fn attempt<T, F, Fut>(&self, what: &str, attempt: F) -> Result<T, object_store::Error>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, object_store::Error>>,
     {
-        match &self.local_retry {
+        match &self.retry {
             Some(settings) => retry::run(settings, what, attempt).await,
             None => {
                 let mut attempt = attempt;
@@ -172,9 +190,25 @@ impl Store {
     /// manifest already there with the same (encoded, compact) bytes is this run's own
     /// (an earlier attempt that succeeded unseen): committed. Any other manifest under
     /// the id is an error.
+    ///
+    /// Before the manifest, every object it names (snapshots, previous snapshots,
+    /// findings objects, policy files, the previous run's manifest) is checked to be
+    /// there, one metadata request each: a store that lost an acknowledged write fails
+    /// the commit ([`StoreError::Missing`]) instead of committing a dangling reference.
     pub async fn commit_run(&self, run: &Run) -> Result<(), StoreError> {
         let (bytes, findings) = manifest::encode(run);
+        let mut named: BTreeSet<object_store::path::Path> =
+            findings.iter().map(|(digest, _)| manifest::findings_path(digest)).collect();
         self.put_findings(findings).await?;
+        for t in &run.targets {
+            for digest in t.snapshot.iter().chain(&t.previous_snapshot) {
+                named.insert(layout::snapshot(&t.name, digest));
+            }
+        }
+        let bundle = &run.policy_bundle;
+        named.extend(bundle.policies.iter().map(|p| layout::policy_file(&bundle.digest, &p.path)));
+        named.extend(run.previous_run.iter().map(layout::run));
+        self.check_present(named).await?;
         let path = layout::run(&run.run_id);
         match self.create(&path, bytes.clone()).await? {
             Written::New => Ok(()),
@@ -188,6 +222,29 @@ impl Store {
                 },
             }),
         }
+    }
+
+    /// Fails with [`StoreError::Missing`] naming the first of `paths` not in the store.
+    async fn check_present(
+        &self,
+        paths: BTreeSet<object_store::path::Path>,
+    ) -> Result<(), StoreError> {
+        // Futures collected into a Vec (not a stream of closures) keep callers `Send`.
+        let heads: Vec<_> = paths
+            .into_iter()
+            .map(|path| async move {
+                match self.attempt("head", || self.inner.head(&path)).await {
+                    Ok(_) => Ok(()),
+                    Err(object_store::Error::NotFound { .. }) => {
+                        Err(StoreError::Missing { path: path.to_string() })
+                    }
+                    Err(source) => {
+                        Err(StoreError::Backend { op: "head", path: path.to_string(), source })
+                    }
+                }
+            })
+            .collect();
+        futures::stream::iter(heads).buffer_unordered(HEADS_AT_ONCE).try_collect::<()>().await
     }
 
     /// Every committed run id, oldest first.
@@ -204,10 +261,11 @@ impl Store {
     pub async fn runs_after(&self, after: Option<&RunId>) -> Result<Vec<RunId>, StoreError> {
         let Some(after) = after else { return self.list_runs().await };
         let prefix = object_store::path::Path::from(layout::RUNS);
+        let offset = layout::run(after);
         let metas: Vec<_> = self
-            .inner
-            .list_with_offset(Some(&prefix), &layout::run(after))
-            .try_collect()
+            .attempt("list", || {
+                self.inner.list_with_offset(Some(&prefix), &offset).try_collect::<Vec<_>>()
+            })
             .await
             .map_err(|source| StoreError::Backend {
                 op: "list",

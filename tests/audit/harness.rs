@@ -125,40 +125,49 @@ impl Workspace {
     /// Every relative link in the store's report pages that names a missing page or a
     /// missing id, as `<page> -> <href>`.
     pub fn broken_report_links(&self) -> Vec<String> {
-        let reports = self.store().join("reports");
-        let pages: std::collections::BTreeMap<PathBuf, String> = self
-            .store_files()
-            .into_iter()
-            .filter(|(p, _)| p.starts_with(&reports) && p.extension().is_some_and(|e| e == "html"))
-            .map(|(p, bytes)| (p, String::from_utf8(bytes).expect("utf-8 page")))
-            .collect();
-        let attr = |html: &str, name: &str| -> Vec<String> {
-            let re = regex::Regex::new(&format!(r#"\s{name}="([^"]*)""#)).unwrap();
-            re.captures_iter(html).map(|c| c[1].replace("&amp;", "&")).collect()
-        };
-        let mut broken = Vec::new();
-        for (page, html) in &pages {
-            for href in attr(html, "href") {
-                if href.contains("://") || href.starts_with("mailto:") {
-                    continue;
-                }
-                let (file, anchor) = href.split_once('#').unwrap_or((&href, ""));
-                let target = if file.is_empty() {
-                    page.clone()
-                } else {
-                    normalize(&page.parent().unwrap().join(file))
-                };
-                let ok = pages.get(&target).is_some_and(|t| {
-                    anchor.is_empty() || attr(t, "id").iter().any(|id| id == anchor)
-                });
-                if !ok {
-                    let shown = page.strip_prefix(&reports).unwrap_or(page).display();
-                    broken.push(format!("{shown} -> {href}"));
-                }
+        broken_report_links(&self.store())
+    }
+}
+
+/// Every relative link in the report pages of the local store at `store` that names a
+/// missing page or a missing id, as `<page> -> <href>`.
+pub fn broken_report_links(store: &Path) -> Vec<String> {
+    let reports = store.join("reports");
+    let mut files = Vec::new();
+    walk(store, &mut files);
+    let pages: std::collections::BTreeMap<PathBuf, String> = files
+        .into_iter()
+        .filter(|(p, _)| p.starts_with(&reports) && p.extension().is_some_and(|e| e == "html"))
+        .map(|(p, bytes)| (p, String::from_utf8(bytes).expect("utf-8 page")))
+        .collect();
+    let href = regex::Regex::new(r#"\shref="([^"]*)""#).unwrap();
+    let id = regex::Regex::new(r#"\sid="([^"]*)""#).unwrap();
+    let values = |re: &regex::Regex, html: &str| -> Vec<String> {
+        re.captures_iter(html).map(|c| c[1].replace("&amp;", "&")).collect()
+    };
+    // Each page's ids, found once.
+    let ids: std::collections::BTreeMap<&PathBuf, std::collections::HashSet<String>> =
+        pages.iter().map(|(p, html)| (p, values(&id, html).into_iter().collect())).collect();
+    let mut broken = Vec::new();
+    for (page, html) in &pages {
+        for href in values(&href, html) {
+            if href.contains("://") || href.starts_with("mailto:") {
+                continue;
+            }
+            let (file, anchor) = href.split_once('#').unwrap_or((&href, ""));
+            let target = if file.is_empty() {
+                page.clone()
+            } else {
+                normalize(&page.parent().unwrap().join(file))
+            };
+            let ok = ids.get(&target).is_some_and(|ids| anchor.is_empty() || ids.contains(anchor));
+            if !ok {
+                let shown = page.strip_prefix(&reports).unwrap_or(page).display();
+                broken.push(format!("{shown} -> {href}"));
             }
         }
-        broken
     }
+    broken
 }
 
 /// `a/b/../c` → `a/c`, without touching the file system.

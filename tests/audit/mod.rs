@@ -193,8 +193,8 @@ fn unreachable_target_is_recorded_and_the_run_goes_on() {
 }
 
 /// Target pages are rendered on several threads while the runtime writes them: a write
-/// that fails must end the audit with the error (exit 3), not leave it waiting on the
-/// renderers, and the run stays committed.
+/// that fails must end the audit with the error (exit 4: committed, reports incomplete),
+/// not leave it waiting on the renderers, and the run stays committed.
 #[test]
 fn a_report_write_that_fails_ends_the_audit_with_the_run_committed() {
     let closed = {
@@ -232,7 +232,7 @@ fn a_report_write_that_fails_ends_the_audit_with_the_run_committed() {
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert_eq!(status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("reports/targets/gone-"), "the error names the page:\n{stderr}");
     assert_eq!(ws.count_files("runs"), 2, "both runs committed");
 }

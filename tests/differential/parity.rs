@@ -90,6 +90,8 @@ fn collect(kind: Kind, url: &str) -> Option<Collected> {
         url: url.to_owned(),
         connect_timeout: Duration::from_secs(2),
         statement_timeout: Duration::from_secs(5),
+        limits: driftwatch::collect::Limits::default(),
+        config_file: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
     rt.block_on(driftwatch::collect::collect(&endpoint)).ok()

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use driftwatch::collect::{CollectError, Endpoint, collect};
+use driftwatch::collect::{CollectError, Endpoint, Limits, collect};
 use driftwatch::snapshot::Kind;
 
 use crate::support::{
@@ -96,5 +96,38 @@ async fn every_collector_reports_a_closed_port_and_a_silent_server_as_unreachabl
         assert!(matches!(result, Err(CollectError::Unreachable(_))), "{kind}: {result:?}");
         assert!(started.elapsed() < Duration::from_secs(3), "{kind}: bounded by connect_timeout");
         drop(silent);
+    }
+}
+
+/// Collects `ep` with `limits` changed by `tighten`; the failure's message.
+async fn over_limit(ep: &Endpoint, tighten: impl Fn(&mut Limits)) -> String {
+    let mut ep = ep.clone();
+    tighten(&mut ep.limits);
+    match collect(&ep).await {
+        Err(CollectError::Failed(msg)) => msg,
+        other => panic!("{}: a tightened limit must fail the collection, got {other:?}", ep.kind),
+    }
+}
+
+#[tokio::test]
+async fn every_collector_fails_naming_the_bound_a_server_exceeds() {
+    for ep in every_engine() {
+        let kind = ep.kind;
+        // Every real server reports more than 10 settings and sends more than 1 KiB.
+        let msg = over_limit(&ep, |l| l.settings = 10).await;
+        assert!(msg.contains("more than 10 settings (limits.settings)"), "{kind}: {msg}");
+        assert!(msg.contains("raise settings under [audit.limits]"), "{kind}: {msg}");
+        let msg = over_limit(&ep, |l| l.reply_bytes = 1024).await;
+        assert!(msg.contains("more than 1KiB in all (limits.reply_bytes)"), "{kind}: {msg}");
+        // The defaults fit with a wide margin: a tenth of each is still enough.
+        let defaults = Limits::default();
+        let mut roomy = ep.clone();
+        roomy.limits = Limits {
+            reply_bytes: defaults.reply_bytes / 10,
+            settings: defaults.settings / 10,
+            rows: defaults.rows / 10,
+            value_bytes: defaults.value_bytes / 10,
+        };
+        collect(&roomy).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
     }
 }

@@ -147,23 +147,46 @@ async fn endless_line_fails_at_the_line_cap() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn endless_stats_fail_at_the_total_cap() {
-    let endpoint = fake(|mut s| async move {
+/// A server that sends `STAT` lines of `value_len` bytes without end.
+async fn endless_stats(value_len: usize) -> Endpoint {
+    fake(move |mut s| async move {
         request(&mut s).await;
         let _ = s.get_mut().write_all(b"VERSION 1.6.18\r\n").await;
         request(&mut s).await;
         let mut chunk = Vec::new();
+        let value = "v".repeat(value_len);
         for i in 0..1000 {
-            chunk.extend_from_slice(format!("STAT key{i} value\r\n").as_bytes());
+            chunk.extend_from_slice(format!("STAT key{i} {value}\r\n").as_bytes());
         }
         while s.get_mut().write_all(&chunk).await.is_ok() {}
     })
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_stats_fail_at_the_settings_bound() {
+    let endpoint = endless_stats(5).await;
     let err = collect_within(&endpoint, Duration::from_secs(2)).await;
     assert_eq!(
         err,
-        CollectError::Failed("stats settings: the server sent more than 1048576 bytes".into())
+        CollectError::Failed(
+            "stats settings: the server sent more than 10000 settings (limits.settings); if it \
+             really has that much, raise settings under [audit.limits] or in the target's limits"
+                .into()
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_stats_fail_at_the_byte_bound() {
+    let mut endpoint = endless_stats(4000).await;
+    endpoint.limits.reply_bytes = 1 << 20;
+    let err = collect_within(&endpoint, Duration::from_secs(2)).await.to_string();
+    assert!(
+        err.starts_with(
+            "stats settings: the server sent more than 1MiB in all (limits.reply_bytes)"
+        ),
+        "{err}"
     );
 }
 

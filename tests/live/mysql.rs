@@ -205,6 +205,28 @@ async fn auditor_with_minimal_grants_sees_settings_and_replication() {
     assert!(replicas >= 1);
     assert!(!c.state.keys().any(|k| k.starts_with("state.replica.")), "{:?}", c.state.keys());
 
+    // Without FILE, MariaDB hides GLOBAL_VALUE_PATH: the loss is said, not silent.
+    let from_files: Vec<&String> = c
+        .snapshot
+        .config
+        .iter()
+        .filter(|(_, e)| e.source.as_deref() == Some("configuration file"))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(!from_files.is_empty(), "the primary sets some variables in an option file");
+    let provenance = entry(&c.snapshot.config, "server.provenance");
+    assert_eq!(provenance.value, "no_source_file");
+    let note = provenance.source.as_deref().unwrap();
+    assert!(note.contains(&format!("GLOBAL_VALUE_PATH is NULL for {AUDITOR}@")), "{note}");
+    assert!(note.contains(&format!("{} settings set in an option file", from_files.len())));
+    assert!(note.contains("GRANT FILE ON *.* TO"), "{note}");
+    // Root (which has FILE) sees every path, and no such entry.
+    let root = collect(&my_endpoint(MY_PRIMARY)).await.unwrap();
+    assert!(!root.snapshot.config.contains_key("server.provenance"));
+    for key in &from_files {
+        assert!(root.snapshot.config[*key].source_file.is_some(), "{key}");
+    }
+
     let replica = my_url_as(AUDITOR, AUDITOR_PASSWORD, MY_REPLICA);
     let c = collect(&endpoint(Kind::Mysql, &replica, Duration::from_secs(5))).await.unwrap();
     assert_eq!(c.snapshot.server.role, Role::Replica);

@@ -158,3 +158,35 @@ fn serve_marks_a_failed_run_and_recovers_on_the_next_tick() {
     assert!(!committed(&moto, "serve").is_empty());
     assert!(!serve.logs().contains(SECRET), "the S3 secret reached the logs");
 }
+
+#[test]
+fn a_2_s_s3_outage_inside_the_default_retry_budget_does_not_fail_the_run() {
+    require_service("127.0.0.1", PG_PRIMARY, START_SERVICES);
+    let moto = PrivateMoto::start();
+    let link = Link::new(moto.port);
+    // The documented defaults: 5 retries, 100 ms doubling (3.1 s in all), 30 s.
+    let section = store_section(link.port, "two-seconds", 5, "30s");
+    let section: String = section
+        .lines()
+        .filter(|l| !l.starts_with("retries") && !l.starts_with("retry_timeout"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let ws = Workspace::with_config(&format!(
+        "{section}\n[policies]\ndir = \"{}\"\n\n[audit]\nconnect_timeout = \"3s\"\ntarget_timeout = \"20s\"\n\n\
+         [[targets]]\nname = \"pg\"\nkind = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:{PG_PRIMARY}/postgres\"\nrole = \"primary\"\n",
+        policies_dir().display()
+    ));
+    link.cut();
+    let child = audit(&ws)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    link.restore();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let run = run_id_of(&out);
+    assert!(stderr.contains("store error, retrying"), "the outage was not met:\n{stderr}");
+    assert_eq!(committed(&moto, "two-seconds"), [run]);
+}

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: where the services are (`ports`), service
 //! URLs, endpoints and the "is the service up?" check that names the command to start it.
 
+pub mod fake_redis;
 pub mod invariant;
 pub mod lock;
 pub mod moto;
@@ -104,6 +105,8 @@ pub fn endpoint(kind: Kind, url: &str, connect_timeout: Duration) -> Endpoint {
         url: url.to_owned(),
         connect_timeout,
         statement_timeout: Duration::from_secs(10),
+        limits: Default::default(),
+        config_file: None,
     }
 }
 

@@ -102,6 +102,7 @@ fn page_from_a_run() {
     assert_eq!(find("driftwatch_last_run_duration_seconds", ""), 2.5);
     assert_eq!(find("driftwatch_last_run_success", ""), 1.0);
     assert_eq!(find("driftwatch_last_run_changes", ""), 1.0);
+    assert_eq!(find("driftwatch_last_run_reports_complete", ""), 1.0);
     assert_eq!(find("driftwatch_runs_skipped_total", ""), 2.0);
     assert_eq!(find("driftwatch_slots_lost_total", ""), 3.0);
     assert_eq!(find("driftwatch_policy_bundle_info", r#"{digest="d1"}"#), 1.0);
@@ -119,4 +120,16 @@ fn failed_run_and_empty_status() {
     status.record_failure(at("2026-11-25T16:15:00Z"), at("2026-11-25T16:15:01Z"), "x".into());
     let samples = parse(&render(&status));
     assert!(samples.iter().any(|(n, _, v)| n == "driftwatch_last_run_success" && *v == 0.0));
+}
+
+#[test]
+fn a_committed_run_with_missing_pages_is_told_apart_from_a_failed_one() {
+    let mut status = Status::default();
+    let run = crate::status::fixture::run("20261125T161500Z-0001", vec![]);
+    status.record(&run);
+    status.record_unpublished(&run.run_id, "store put reports/index.html: no space".into());
+    let samples = parse(&render(&status));
+    let value = |name: &str| samples.iter().find(|(n, _, _)| n == name).map(|s| s.2);
+    assert_eq!(value("driftwatch_last_run_success"), Some(1.0), "it was committed");
+    assert_eq!(value("driftwatch_last_run_reports_complete"), Some(0.0));
 }
