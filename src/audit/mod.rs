@@ -263,7 +263,15 @@ async fn run_inner(
     };
     let published = match derived.await {
         Ok(_) => {
-            publish::publish_reports(store, &run, &settings, publish::RunPages::Unwritten).await
+            let public_key = signer.as_ref().map(|s| s.public());
+            publish::publish_reports(
+                store,
+                &run,
+                &settings,
+                publish::RunPages::Unwritten,
+                public_key.as_ref(),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     };

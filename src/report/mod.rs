@@ -81,10 +81,11 @@ pub enum ReportError {
     },
 }
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 11] = [
     ("base.html", include_str!("../../report-templates/base.html")),
     ("_badge.html", include_str!("../../report-templates/_badge.html")),
     ("_value.html", include_str!("../../report-templates/_value.html")),
+    ("_chain.html", include_str!("../../report-templates/_chain.html")),
     ("_chart.html", include_str!("../../report-templates/_chart.html")),
     ("_findings.html", include_str!("../../report-templates/_findings.html")),
     ("_preflight.html", include_str!("../../report-templates/_preflight.html")),
@@ -175,6 +176,13 @@ pub struct Prepared<'a> {
 }
 
 impl<'a> Prepared<'a> {
+    /// The chain's word on the runs this render covers, shown on the run pages and
+    /// the index.
+    pub fn with_integrity(mut self, integrity: &'a crate::integrity::Attestation) -> Self {
+        self.site.integrity = Some(integrity);
+        self
+    }
+
     /// `reports/index.html`.
     pub fn index_page(&self) -> Result<Page, ReportError> {
         let view = index_page::build(&self.site);

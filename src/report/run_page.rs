@@ -41,6 +41,8 @@ pub struct Evidence {
     pub previous: Option<Link>,
     /// Shown when there is a previous run but no page for it.
     pub previous_text: String,
+    /// The run's standing in the history's chain when this page was written.
+    pub chain: super::site::ChainStanding,
 }
 
 #[derive(Debug, Serialize)]
@@ -139,6 +141,7 @@ pub fn build(site: &Site<'_>, run: &Run) -> RunPage {
         bundle_digest: text::clean(&run.policy_bundle.digest),
         previous,
         previous_text,
+        chain: site.chain_standing(run),
     };
 
     let targets: Vec<&TargetRun> = run.targets.iter().collect();

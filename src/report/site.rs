@@ -13,6 +13,7 @@ use super::view::{
 use super::{MAX_RUN_PAGES, Settings};
 use crate::diff::Change;
 use crate::finding::{Drift, Finding, FindingStatus};
+use crate::integrity::{Attestation, RunAttestation};
 use crate::run::{Run, TargetRun};
 
 pub struct Site<'a> {
@@ -30,6 +31,9 @@ pub struct Site<'a> {
     pub index: TargetIndex<'a>,
     /// Replication groups that get a page in this render (those of `run`'s targets).
     pub group_pages: BTreeSet<&'a str>,
+    /// What the history's chain said of these runs when the report was published
+    /// (`None`: not checked, as in renders outside an audit).
+    pub integrity: Option<&'a Attestation>,
 }
 
 impl<'a> Site<'a> {
@@ -43,6 +47,7 @@ impl<'a> Site<'a> {
             settings,
             index: TargetIndex::new(&runs),
             group_pages: run.targets.iter().filter_map(|t| t.group.as_deref()).collect(),
+            integrity: None,
             runs,
         }
     }
@@ -260,8 +265,45 @@ impl<'a> Site<'a> {
             new: count(new),
             fixed: count(fixed),
             changes: count(run.targets.iter().map(|t| t.changes.len()).sum()),
+            chain: self.chain_standing(run),
         }
     }
+
+    /// `run`'s standing in the history's chain, in words, with its CSS class.
+    pub fn chain_standing(&self, run: &Run) -> ChainStanding {
+        let checked = self.integrity.is_some_and(|a| a.signatures_checked);
+        let (class, word, detail) = match self.integrity.and_then(|a| a.runs.get(&run.run_id)) {
+            None => ("", "not checked", String::new()),
+            Some(RunAttestation::Linked { seq, signed_by }) => {
+                let signed = match (signed_by, checked) {
+                    (Some(key), true) => {
+                        format!(", signed by key {} (signature checked)", text::clean(key))
+                    }
+                    (Some(key), false) => format!(", signed by key {}", text::clean(key)),
+                    (None, _) => String::new(),
+                };
+                ("pass", "linked", format!("link {seq}, manifest unchanged{signed}"))
+            }
+            Some(RunAttestation::Changed { seq }) => (
+                "fail",
+                "CHANGED",
+                format!("the manifest differs from what link {seq} of the chain vouches for"),
+            ),
+            Some(RunAttestation::Unlinked) => {
+                ("error", "not linked", "the next audit links it".to_owned())
+            }
+        };
+        ChainStanding { class, word, detail }
+    }
+}
+
+/// A run's standing in the history's chain (see [`Site::chain_standing`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChainStanding {
+    /// `pass`, `error` (not linked yet), `fail`, or empty when not checked.
+    pub class: &'static str,
+    pub word: &'static str,
+    pub detail: String,
 }
 
 /// Breadcrumb root link.

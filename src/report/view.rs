@@ -169,6 +169,8 @@ pub struct RunRow {
     pub new: String,
     pub fixed: String,
     pub changes: String,
+    /// Its standing in the history's chain.
+    pub chain: super::site::ChainStanding,
 }
 
 /// The bar chart and its numbers.
