@@ -1,6 +1,7 @@
 //! Command-line arguments (clap) and the commands behind them.
 
 mod audit;
+mod auth;
 mod baseline;
 mod check;
 mod fleet;
@@ -91,6 +92,9 @@ pub enum Command {
     /// Audit on the configured schedules and serve reports, the JSON API and metrics
     /// until SIGTERM/SIGINT.
     Serve(serve::ServeArgs),
+    /// Credentials for `serve` ([server.auth]): bearer tokens and users' password hashes.
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
 }
 
 /// Where the config comes from: `--config`, else `$DRIFTWATCH_CONFIG`, else
@@ -117,6 +121,7 @@ pub async fn dispatch(args: Args, show_progress: bool) -> ExitCode {
         Command::Policy(c) => policy::run(c),
         Command::Baseline(c) => baseline::run(c).await,
         Command::Serve(a) => serve::run(a).await,
+        Command::Auth(c) => auth::run(c),
     }
 }
 

@@ -31,8 +31,8 @@ pub use duration::parse as parse_duration;
 pub use limits::parse_size;
 pub use redaction::{KEY_ENV, RedactionSettings};
 pub use service::{
-    Cron, MAX_SHARDS, NotifyEvent, NotifyFormat, ScheduleSettings, ServerSettings, ShardSource,
-    Sharding, Webhook, WebhookUrl,
+    AuthSettings, Cron, MAX_SHARDS, NotifyEvent, NotifyFormat, ScheduleSettings, ServerSettings,
+    ShardSource, Sharding, TlsSettings, Webhook, WebhookUrl,
 };
 pub use store::StoreRetry;
 
@@ -346,7 +346,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
         signing_key_file: integrity.signing_key_file.map(|f| base.join(f.into_inner())),
     };
     let schedule = cx.schedule(schedule);
-    let server = cx.server(server);
+    let server = cx.server(&base, server);
     if !saw_targets {
         cx.problems.push(Diagnostic::whole_file(
             path,

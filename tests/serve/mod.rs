@@ -2,6 +2,7 @@
 //! real PostgreSQL primary and replica, its web server, signals, webhooks, and the
 //! Prometheus alert rules in `deploy/`.
 
+mod access;
 pub mod process;
 
 use std::time::Duration;
