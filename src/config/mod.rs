@@ -165,6 +165,10 @@ pub struct AuditSettings {
     pub target_timeout: Duration,
     /// `[audit.limits]`: the bounds every target starts from.
     pub limits: Limits,
+    /// A group member not in this run (another schedule audits it) is judged with by
+    /// group rules from its newest collection in the store when that is at most this
+    /// old; older, or none, and it counts as not collected.
+    pub group_member_max_age: Duration,
 }
 
 impl Default for AuditSettings {
@@ -175,6 +179,7 @@ impl Default for AuditSettings {
             statement_timeout: Duration::from_secs(10),
             target_timeout: Duration::from_secs(30),
             limits: Limits::default(),
+            group_member_max_age: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -421,7 +426,16 @@ impl Checker<'_> {
         let statement_timeout = self.duration(audit.statement_timeout, defaults.statement_timeout);
         let target_timeout = self.duration(audit.target_timeout, defaults.target_timeout);
         let limits = self.limits(defaults.limits, audit.limits);
-        AuditSettings { concurrency, connect_timeout, statement_timeout, target_timeout, limits }
+        let group_member_max_age =
+            self.duration(audit.group_member_max_age, defaults.group_member_max_age);
+        AuditSettings {
+            concurrency,
+            connect_timeout,
+            statement_timeout,
+            target_timeout,
+            limits,
+            group_member_max_age,
+        }
     }
 
     fn duration(&mut self, value: Option<Spanned<String>>, default: Duration) -> Duration {

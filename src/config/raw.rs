@@ -53,6 +53,9 @@ pub struct Audit {
     pub target_timeout: Option<Spanned<String>>,
     /// Bounds on what a server may send, for every target (`[audit.limits]`).
     pub limits: Option<Limits>,
+    /// How old another run's collection of a group member may be for group rules to
+    /// judge with it (`24h`).
+    pub group_member_max_age: Option<Spanned<String>>,
 }
 
 /// `[audit.limits]`, or a target's `limits`: bounds on what one collection reads.
