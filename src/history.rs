@@ -45,11 +45,10 @@ pub async fn changes(
     since: Option<DateTime<Utc>>,
 ) -> Result<Vec<HistoryRow>, HistoryError> {
     let after = since.map(|t| RunId::new(t, 0));
-    let wanted = key.map(|k| if k.contains('.') { k.to_owned() } else { format!("setting.{k}") });
     let mut rows = Vec::new();
     for entry in store.changes_of(target, after.as_ref()).await? {
         for change in entry.changes {
-            if wanted.as_deref().is_some_and(|k| k != change.key) {
+            if key.is_some_and(|k| !key_matches(k, &change.key)) {
                 continue;
             }
             rows.push(HistoryRow {
@@ -65,6 +64,26 @@ pub async fn changes(
     }
     rows.reverse();
     Ok(rows)
+}
+
+/// Whether `--key wanted` names snapshot key `key`: a full key (with a `.`) exactly; a
+/// bare setting name its live value and the value awaiting a restart (`setting.K`,
+/// `pending.K`), so a change made with `ALTER SYSTEM` and not applied yet is found.
+pub fn key_matches(wanted: &str, key: &str) -> bool {
+    if wanted.contains('.') {
+        return wanted == key;
+    }
+    key.strip_prefix("setting.").or_else(|| key.strip_prefix("pending.")) == Some(wanted)
+}
+
+/// The closest of `known` to a mistyped `name`, when one is close enough to suggest.
+pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(name, k), k))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
 }
 
 /// A point in a target's history: `target`, `target@<run-id>` or `target@<time>`.
@@ -128,8 +147,20 @@ pub async fn at(store: &Store, point: &Point) -> Result<AtPoint, HistoryError> {
             return Ok(found);
         }
     }
+    // Say where the history starts, so the next question can be a good one (from the
+    // run ids alone: no manifest is read for it).
+    let starts = match ids.first() {
+        None => "the store holds no run yet".to_owned(),
+        Some(oldest) => format!(
+            "the stored history starts at run {oldest}{}",
+            oldest
+                .timestamp()
+                .map(|t| format!(" ({})", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                .unwrap_or_default()
+        ),
+    };
     Err(HistoryError::NotFound(format!(
-        "no collected snapshot of `{target}` at or before that point"
+        "no collected snapshot of `{target}` at or before that point: {starts}"
     )))
 }
 

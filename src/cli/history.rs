@@ -26,7 +26,8 @@ pub struct HistoryArgs {
     /// The target whose changes to list.
     #[arg(long)]
     target: String,
-    /// Only this setting (`wal_level` or `setting.wal_level`).
+    /// Only this setting: a name (`max_connections`: its live value and the value
+    /// awaiting a restart, `setting.` and `pending.`) or a full key (`setting.wal_level`).
     #[arg(long)]
     key: Option<String>,
     /// Only changes since this time: `2026-11-25T16:00:00Z`, `2026-11-25 16:00`, or an
@@ -62,6 +63,34 @@ pub struct RollbackArgs {
     output: Output,
 }
 
+/// A target a question names must be configured, or have a stored history (a target
+/// removed from the config keeps it): anything else is a typo, exit 2 with the closest
+/// configured name.
+async fn known_target(
+    config: &driftwatch::config::Config,
+    store: &driftwatch::store::Store,
+    name: &str,
+) -> Result<(), ExitCode> {
+    let configured = || config.targets.iter().map(|t| t.name.as_str());
+    if configured().any(|t| t == name) {
+        return Ok(());
+    }
+    match store.changes_of(name, None).await {
+        Ok(entries) if !entries.is_empty() => return Ok(()),
+        Ok(_) => {}
+        Err(e) => return Err(fail(e.into())),
+    }
+    let hint = match history::did_you_mean(name, configured()) {
+        Some(close) => format!("; did you mean `{close}`?"),
+        None => String::new(),
+    };
+    eprintln!(
+        "error: no target `{name}` in {} or in the stored history{hint}",
+        config.file.display()
+    );
+    Err(exit_usage())
+}
+
 fn fail(e: HistoryError) -> ExitCode {
     eprintln!("error: {e}");
     match e {
@@ -71,10 +100,13 @@ fn fail(e: HistoryError) -> ExitCode {
 }
 
 pub async fn history(args: HistoryArgs) -> ExitCode {
-    let (_, store) = match open_history(&args.config) {
+    let (config, store) = match open_history(&args.config) {
         Ok(opened) => opened,
         Err(code) => return code,
     };
+    if let Err(code) = known_target(&config, &store, &args.target).await {
+        return code;
+    }
     let since = match args.since.as_deref().map(|s| driftwatch::when::parse(s, Utc::now())) {
         Some(Err(e)) => return fail(HistoryError::Usage(e)),
         Some(Ok(t)) => Some(t),
@@ -143,6 +175,11 @@ pub async fn diff(args: DiffArgs) -> ExitCode {
         Ok(points) => points,
         Err(e) => return fail(e),
     };
+    for p in [&pa, &pb] {
+        if let Err(code) = known_target(&config, &store, p.target()).await {
+            return code;
+        }
+    }
     let (a, b) = match (history::at(&store, &pa).await, history::at(&store, &pb).await) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return fail(e),
@@ -214,10 +251,13 @@ fn diff_text(out: &DiffOutput<'_>) -> String {
 }
 
 pub async fn rollback(args: RollbackArgs) -> ExitCode {
-    let (_, store) = match open_history(&args.config) {
+    let (config, store) = match open_history(&args.config) {
         Ok(opened) => opened,
         Err(code) => return code,
     };
+    if let Err(code) = known_target(&config, &store, &args.target).await {
+        return code;
+    }
     let now = Utc::now();
     let desired = if args.to == "last-pass" {
         history::last_pass(&store, &args.target).await

@@ -259,7 +259,14 @@ impl Connection {
 /// back as diagnostics; nothing is written.
 pub fn load(path: &Path) -> Result<Config, Diagnostics> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostics(vec![Diagnostic::whole_file(path, format!("cannot read config: {e}"))])
+        let message = if e.kind() == std::io::ErrorKind::NotFound {
+            "cannot read config: no such file (give --config FILE or set DRIFTWATCH_CONFIG; \
+             deploy/examples/driftwatch.toml is a start)"
+                .to_owned()
+        } else {
+            format!("cannot read config: {e}")
+        };
+        Diagnostics(vec![Diagnostic::whole_file(path, message)])
     })?;
     parse(path, &text)
 }

@@ -588,3 +588,12 @@ fn off_loopback_the_server_needs_credentials() {
         ],
     );
 }
+
+#[test]
+fn a_missing_config_says_how_to_give_one() {
+    let e = crate::config::load(Path::new("/nonexistent/driftwatch.toml")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "/nonexistent/driftwatch.toml:1:1: cannot read config: no such file (give --config FILE or set DRIFTWATCH_CONFIG; deploy/examples/driftwatch.toml is a start)"
+    );
+}

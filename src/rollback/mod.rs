@@ -52,14 +52,29 @@ impl Plan {
     }
 }
 
-/// The plan that takes `current` back to `desired` (two snapshots of one target).
+/// The plan that takes `current` back to `desired` (two snapshots of one target),
+/// pending values included: a value the next restart (or reload) would apply that
+/// `desired` did not have is put back too, or the rollback would be undone then.
 pub fn plan(desired: &Snapshot, current: &Snapshot) -> Plan {
     let kind = current.kind;
-    let steps: Vec<Step> = diff::diff(desired, current)
+    let changes = diff::diff(desired, current);
+    let mut steps: Vec<Step> = changes
         .iter()
         .filter(|c| c.key.starts_with("setting."))
         .map(|c| step(kind, c, desired.get(&c.key), current.get(&c.key), current))
         .collect();
+    let set_by_step: std::collections::HashSet<String> = steps
+        .iter()
+        .filter(|s| !s.statement.starts_with("--") && !s.statement.contains(" RESET "))
+        .map(|s| s.key.trim_start_matches("setting.").to_owned())
+        .collect();
+    steps.extend(
+        changes
+            .iter()
+            .filter(|c| c.key.starts_with("pending."))
+            .filter(|c| !set_by_step.contains(c.key.trim_start_matches("pending.")))
+            .filter_map(|c| pending_step(kind, c, desired, current)),
+    );
     let finish = match kind {
         _ if steps.is_empty() => Vec::new(),
         Kind::Postgres => vec!["SELECT pg_reload_conf();".to_owned()],
@@ -139,6 +154,83 @@ fn step(
         }
     }
     step
+}
+
+/// The step that keeps the next restart (or reload) from applying a pending value
+/// `desired` did not have: `None` when `desired` had the same one (nothing to do).
+fn pending_step(
+    kind: Kind,
+    change: &Change,
+    desired: &Snapshot,
+    current: &Snapshot,
+) -> Option<Step> {
+    let name = change.key.strip_prefix("pending.")?;
+    let pending = current.get(&change.key);
+    let wanted = desired.get(&change.key).or_else(|| desired.get(&format!("setting.{name}")));
+    let mut step = Step {
+        key: change.key.clone(),
+        now: change.after.clone(),
+        restore: wanted.map(|e| e.value.clone()),
+        statement: String::new(),
+        needs_restart: false,
+    };
+    let Some(pending) = pending else {
+        // A pending value then, none now: the server already runs what it awaited.
+        step.statement = format!(
+            "-- {name}: a restart was pending then ({}); nothing awaits one now",
+            change.before.as_deref().unwrap_or("?")
+        );
+        return Some(step);
+    };
+    let Some(wanted) = wanted else {
+        step.statement = format!("-- {name}: did not exist then; nothing to restore");
+        return Some(step);
+    };
+    if wanted.redacted || pending.redacted || redact::is_secret_name(name) {
+        step.statement = format!("-- {name}: holds a secret (redacted); restore it by hand");
+        return Some(step);
+    }
+    let at = match (&pending.source_file, pending.source_line) {
+        (Some(f), Some(l)) => format!("{f}:{l}"),
+        (Some(f), None) => f.clone(),
+        _ => "the configuration file".to_owned(),
+    };
+    let value = &wanted.value;
+    step.statement = match kind {
+        Kind::Postgres => {
+            let in_auto =
+                pending.source_file.as_deref().is_some_and(|f| f.ends_with("postgresql.auto.conf"));
+            let wanted_in_auto =
+                wanted.source_file.as_deref().is_some_and(|f| f.ends_with("postgresql.auto.conf"));
+            if in_auto && !wanted_in_auto {
+                format!(
+                    "ALTER SYSTEM RESET {};  -- the next restart would apply {}",
+                    pg_ident(name),
+                    pending.value
+                )
+            } else {
+                // postgresql.auto.conf overrides postgresql.conf.
+                format!(
+                    "ALTER SYSTEM SET {} = {};  -- {at} sets {} for the next restart",
+                    pg_ident(name),
+                    sql_string(value),
+                    pending.value
+                )
+            }
+        }
+        Kind::Mysql => format!(
+            "-- {name}: {at} sets {} for the next restart: change it there to {value}",
+            pending.value
+        ),
+        // CONFIG REWRITE (in the plan's finish) writes the running values back to the file.
+        Kind::Redis => format!(
+            "-- {name}: {at} sets {} for the next restart; CONFIG REWRITE below puts {value} back",
+            pending.value
+        ),
+        Kind::Memcached => format!("-- restart memcached with {name} = {value}"),
+    };
+    step.needs_restart = false;
+    Some(step)
 }
 
 /// MySQL/MariaDB variables that cannot change while the server runs.

@@ -145,3 +145,46 @@ fn nothing_changed_nothing_to_run() {
     let s = snap(Kind::Postgres, &[("setting.a", pg("1", "user", None))]);
     assert_eq!(plan(&s, &s).script(), "");
 }
+
+/// A value the next restart would apply (`pending.`) that the earlier snapshot did not
+/// have is put back too: the drill's `ALTER SYSTEM SET max_connections = 50`, pending.
+#[test]
+fn pending_values_are_rolled_back_too() {
+    let auto = "/var/lib/postgresql/15/main/postgresql.auto.conf";
+    let conf = "/etc/postgresql/15/main/postgresql.conf";
+    let desired =
+        snap(Kind::Postgres, &[("setting.max_connections", pg("100", "postmaster", Some(conf)))]);
+    let mut pending = pg("50", "postmaster", Some(auto));
+    pending.source_line = Some(3);
+    let current = snap(
+        Kind::Postgres,
+        &[
+            ("setting.max_connections", pg("100", "postmaster", Some(conf))),
+            ("pending.max_connections", pending.clone()),
+        ],
+    );
+    check(
+        desired.clone(),
+        current,
+        "ALTER SYSTEM RESET max_connections;  -- the next restart would apply 50\nSELECT pg_reload_conf();\n",
+    );
+    // Pending from postgresql.conf: auto.conf overrides it with the value wanted.
+    let mut edited = pending;
+    edited.source_file = Some(conf.into());
+    let current = snap(
+        Kind::Postgres,
+        &[
+            ("setting.max_connections", pg("100", "postmaster", Some(conf))),
+            ("pending.max_connections", edited),
+        ],
+    );
+    let script = plan(&desired, &current).script();
+    assert_eq!(
+        script,
+        format!(
+            "ALTER SYSTEM SET max_connections = '100';  -- {conf}:3 sets 50 for the next restart\nSELECT pg_reload_conf();\n"
+        )
+    );
+    // Nothing pending on either side: nothing to do.
+    check(desired.clone(), desired, "");
+}

@@ -2,6 +2,7 @@
 //! primary between audits, then read back, compared, and rolled back by running the
 //! printed statements.
 
+mod drill;
 mod fleet;
 mod integrity;
 
