@@ -358,7 +358,9 @@ async fn assess(
                 CollectError::Unreachable(_) => TargetStatus::Unreachable,
                 CollectError::Failed(_) => TargetStatus::Error,
             };
-            result.error = Some(redact::text(&e.to_string()).into_owned());
+            // The status says which kind: the message is what happened.
+            let (CollectError::Unreachable(message) | CollectError::Failed(message)) = &e;
+            result.error = Some(redact::text(message).into_owned());
             return Ok((result, None));
         }
     };

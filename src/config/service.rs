@@ -89,7 +89,8 @@ impl Default for ScheduleSettings {
 pub const DEFAULT_CRON: &str = "0 */5 * * * *";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9187";
 
-/// A checked cron pattern: 6 fields (seconds first), optional 7th = year; UTC.
+/// A checked cron pattern, stored as 6 fields (seconds first) or 7 (year last); UTC. Five
+/// fields, as crontab writes them, are read with second `0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cron {
     pub pattern: String,
@@ -100,15 +101,21 @@ pub struct Cron {
 
 impl Cron {
     /// The parser settings tokio-cron-scheduler uses: seconds required, day-of-month
-    /// AND day-of-week.
+    /// AND day-of-week. Five fields (minute first, as crontab writes them) get second
+    /// `0` in front; six or seven (seconds first, optional year) are taken as they are.
     pub fn parse(text: &str) -> Result<Cron, String> {
-        let pattern = text.trim();
-        let fields = pattern.split_whitespace().count();
-        if !(6..=7).contains(&fields) {
-            return Err(format!(
-                "cron `{pattern}` has {fields} fields: write 6, seconds first (`0 */5 * * * *` = every 5 minutes)"
-            ));
-        }
+        let given = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let fields = given.split(' ').filter(|f| !f.is_empty()).count();
+        let pattern = match fields {
+            5 => format!("0 {given}"),
+            6 | 7 => given.clone(),
+            _ => {
+                return Err(format!(
+                    "cron `{given}` has {fields} fields: write 5 as crontab does (`*/5 * * * *` = every 5 minutes) or 6 with seconds first (`0 */5 * * * *`)"
+                ));
+            }
+        };
+        let pattern = pattern.as_str();
         let cron = croner::parser::CronParser::builder()
             .seconds(croner::parser::Seconds::Required)
             .dom_and_dow(true)

@@ -344,7 +344,7 @@ fn service_problems() {
         &format!(
             r#"
 [schedule]
-cron = "*/5 * * * *"
+cron = "*/5 * * *"
 grace_period = "soon"
 
 [server]
@@ -368,7 +368,7 @@ on = []
 "#
         ),
         &[
-            "3:8: has 5 fields",
+            "3:8: has 4 fields",
             "4:16: not a duration",
             "7:10: not an address",
             "8:14: must be an http:// or https:// URL",
@@ -595,5 +595,18 @@ fn a_missing_config_says_how_to_give_one() {
     assert_eq!(
         e.to_string(),
         "/nonexistent/driftwatch.toml:1:1: cannot read config: no such file (give --config FILE or set DRIFTWATCH_CONFIG; deploy/examples/driftwatch.toml is a start)"
+    );
+}
+
+#[test]
+fn cron_takes_five_fields_as_crontab_writes_them() {
+    let five = crate::config::Cron::parse("*/5 * * * *").unwrap();
+    let six = crate::config::Cron::parse("0 */5 * * * *").unwrap();
+    assert_eq!(five, six, "five fields are minute first, at second 0");
+    assert_eq!(five.interval, Duration::from_secs(300));
+    assert_eq!(crate::config::Cron::parse("  30  2 * * 1 ").unwrap().pattern, "0 30 2 * * 1");
+    assert_eq!(
+        crate::config::Cron::parse("*/10 * * * * *").unwrap().interval,
+        Duration::from_secs(10)
     );
 }

@@ -161,6 +161,13 @@ impl Redactor {
             return Cow::Borrowed(input);
         }
         let once = CONNINFO_PASSWORD.replace_all(input, |c: &regex::Captures<'_>| {
+            // MySQL's `Access denied … (using password: YES)` says whether a password
+            // was sent, not which: keep it.
+            let whole = c.get(0).expect("the match");
+            let said = c[3].trim_end_matches(')');
+            if input[..whole.start()].ends_with("using ") && (said == "YES" || said == "NO") {
+                return whole.as_str().to_owned();
+            }
             format!("{}{}{}", &c[1], &c[2], keep_or_mark(&c[3]))
         });
         let twice = match URL_PASSWORD.replace_all(&once, |c: &regex::Captures<'_>| {

@@ -47,6 +47,15 @@ fn error_messages_lose_passwords() {
         "error connecting to postgres://u:pw@h/db: password authentication failed",
         "error connecting to postgres://u:[REDACTED]@h/db: password authentication failed",
     );
+    // MySQL says whether a password was sent: kept; a password after it is not.
+    for said in ["YES", "NO"] {
+        check_text(
+            &format!("Access denied for user 'app'@'localhost' (using password: {said})"),
+            &format!("Access denied for user 'app'@'localhost' (using password: {said})"),
+        );
+    }
+    check_text("using password: hunter2", "using password: [REDACTED]");
+    check_text("(using password: YESPLEASE)", "(using password: [REDACTED]");
 }
 
 #[test]

@@ -392,14 +392,15 @@ fn a_replica_on_its_own_schedule_is_judged_against_the_primary_of_another_run() 
             .map(|t| t["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    // A replica-only run after a run that collected the primary.
+    // A replica-only run started after a run that collected the primary was committed.
     let alone = || {
         let runs = serve.runs();
-        let first_primary =
-            runs.iter().position(|r| names(r).contains(&"pg-primary".to_owned()))?;
-        runs[first_primary + 1..]
-            .iter()
-            .find(|r| names(r) == ["pg-replica"])
+        let primary = runs.iter().find(|r| names(r).contains(&"pg-primary".to_owned()))?;
+        let committed = primary["finished_at"].as_str().unwrap().to_owned();
+        runs.iter()
+            .find(|r| {
+                names(r) == ["pg-replica"] && r["started_at"].as_str().unwrap() > committed.as_str()
+            })
             .map(|r| r["run_id"].as_str().unwrap().to_owned())
     };
     serve.wait_for("a replica-only run after the primary's", Duration::from_secs(40), || {
