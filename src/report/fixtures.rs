@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::diff::Change;
-use crate::finding::{AppliedWaiver, Finding, FindingStatus, Severity};
+use crate::finding::{AppliedWaiver, Finding, FindingStatus, Reference, Severity};
 use crate::run::{PolicyBundle, PolicyRef, Run, RunId, Summary, TargetRun, TargetStatus};
 use crate::snapshot::{Digest, Entry, Kind, Role, ServerInfo, Snapshot};
 
@@ -148,6 +148,23 @@ pub fn second_run() -> Run {
     let mut hostile =
         finding("PG-APP-001", "application_name", Medium, Fail, "driftwatch", HOSTILE);
     hostile.message = format!("application_name is {HOSTILE}");
+    hostile.references = vec![
+        Reference {
+            benchmark: Some(format!("CIS {HOSTILE}")),
+            control: Some("9.9".into()),
+            title: format!("Ensure {HOSTILE}"),
+            url: None,
+        },
+        Reference {
+            benchmark: None,
+            control: None,
+            title: "PostgreSQL docs: application_name".into(),
+            url: Some(
+                "https://www.postgresql.org/docs/15/runtime-config-logging.html?a=1&b=2".into(),
+            ),
+        },
+    ]
+    .into();
     let mut expired =
         finding("PG-AUTH-001", "password_encryption", High, Fail, "scram-sha-256", "md5");
     expired.policy = "postgres-security".into();
@@ -173,8 +190,17 @@ pub fn second_run() -> Run {
         "",
     );
     long.actual = Some(long_value());
+    let mut wal_level =
+        finding("PG-REPL-001", "wal_level", High, Pass, "one of replica, logical", "replica");
+    wal_level.references = vec![Reference {
+        benchmark: Some("CIS PostgreSQL 16".into()),
+        control: Some("6.9".into()),
+        title: "Ensure WAL archiving is configured".into(),
+        url: Some("https://www.postgresql.org/docs/15/runtime-config-wal.html".into()),
+    }]
+    .into();
     primary.findings = vec![
-        finding("PG-REPL-001", "wal_level", High, Pass, "one of replica, logical", "replica"),
+        wal_level,
         finding("PG-REPL-002", "max_wal_senders", Medium, Fail, "\u{2265} 10", "8"),
         finding("PG-CONN-001", "max_connections", Low, Pass, "\u{2265} 200", "200"),
         finding("PG-SEC-001", "ssl", Critical, Fail, "on", "off"),
