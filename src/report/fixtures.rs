@@ -50,6 +50,15 @@ pub fn finding(
     }
 }
 
+fn cis(control: &str, title: &str) -> Reference {
+    Reference {
+        benchmark: Some("CIS PostgreSQL 16".into()),
+        control: Some(control.into()),
+        title: title.into(),
+        url: None,
+    }
+}
+
 fn bundle() -> PolicyBundle {
     PolicyBundle {
         digest: "9f2c".repeat(16),
@@ -59,7 +68,7 @@ fn bundle() -> PolicyBundle {
                 version: "3".into(),
                 sha256: "ab12".repeat(16),
                 path: "postgres/replication.toml".into(),
-                pack: None,
+                pack: Some("replication".into()),
             },
             PolicyRef {
                 name: "postgres-security".into(),
@@ -69,7 +78,7 @@ fn bundle() -> PolicyBundle {
                 pack: None,
             },
         ],
-        packs: vec![],
+        packs: vec!["replication".into(), "connections".into()],
     }
 }
 
@@ -179,7 +188,9 @@ pub fn second_run() -> Run {
         expires: "2026-12-01".into(),
         expired: false,
     });
+    waived.references = vec![cis("3.1.20", "Ensure 'log_statement' is set correctly")].into();
     let mut error = finding("PG-MEM-001", "work_mem", Medium, Error, "\u{2264} 64MB", "4x");
+    error.references = vec![cis("3.1.2", "Ensure the log destinations are set correctly")].into();
     error.message = "work_mem value 4x does not parse as a size".into();
     let mut long = finding(
         "PG-EXT-001",
@@ -193,10 +204,8 @@ pub fn second_run() -> Run {
     let mut wal_level =
         finding("PG-REPL-001", "wal_level", High, Pass, "one of replica, logical", "replica");
     wal_level.references = vec![Reference {
-        benchmark: Some("CIS PostgreSQL 16".into()),
-        control: Some("6.9".into()),
-        title: "Ensure WAL archiving is configured".into(),
         url: Some("https://www.postgresql.org/docs/15/runtime-config-wal.html".into()),
+        ..cis("6.9", "Ensure WAL archiving is configured")
     }]
     .into();
     primary.findings = vec![

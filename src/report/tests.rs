@@ -57,6 +57,7 @@ fn renders_the_expected_pages() {
         paths,
         [
             "reports/index.html",
+            "reports/controls.html",
             "reports/runs/20261125T161500Z-3f9a.html",
             "reports/runs/20261124T161500Z-0001.html",
             "reports/targets/pg-primary.html",
@@ -259,6 +260,45 @@ fn changes_show_before_and_after() {
     assert!(html.contains("<del><code>on</code></del> &rarr; <span class=\"lbl\">now</span><ins><code>off</code></ins>"));
     assert!(html.contains("PG-CONN-001"), "resolved finding listed");
     assert!(html.contains("… (5,000 chars)"));
+}
+
+/// Per benchmark and target: controls in their numeric order, each with the worst
+/// status of the findings that cite it and links to them; a target not collected
+/// cannot be judged.
+#[test]
+fn controls_page_shows_each_control_per_target() {
+    let pages = fixture_pages();
+    let html = &page(&pages, "reports/controls.html").html;
+    let section = &html[html.find(r#"<h2 id="k-cis-postgresql-16">"#).expect("CIS section")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    let row = Regex::new(r#"<tr><td><code>([^<]*)</code></td><td>[^<]*</td><td><span class="b ([a-z]+)">.*?</td><td>(.*?)</td></tr>"#).unwrap();
+    let rows: Vec<String> =
+        row.captures_iter(section).map(|c| format!("{} {} {}", &c[1], &c[2], &c[3])).collect();
+    assert_eq!(
+        rows,
+        [
+            r#"3.1.2 error <a href="targets/pg-primary.html#f-pg-primary-pg-mem-001">PG-MEM-001</a>"#,
+            r#"3.1.20 waived <a href="targets/pg-primary.html#f-pg-primary-pg-log-001">PG-LOG-001</a>"#,
+            r#"6.9 pass <a href="targets/pg-primary.html#f-pg-primary-pg-repl-001">PG-REPL-001</a>"#,
+        ]
+    );
+    assert!(section.contains(r##"<tr><td><a href="#k-cis-postgresql-16-pg-primary">pg-primary</a></td><td class="n">1</td><td class="n">0</td><td class="n">1</td><td class="n">1</td></tr>"##), "{section}");
+    assert!(section.contains(r##"<tr><td><a href="#k-cis-postgresql-16-pg-replica-2">pg-replica-2</a></td><td class="n">0</td><td class="n">0</td><td class="n">0</td><td class="n">3</td></tr>"##), "the unreachable replica cannot be judged");
+    assert!(html.contains(
+        "unreachable: connection refused (os error 111) &lt;b&gt;; its controls cannot be judged"
+    ));
+    // The hostile benchmark name is escaped, and its failing control shown.
+    assert!(html.contains(r#"CIS &lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"#));
+    assert!(html.contains("Packs that ran: replication, connections."));
+    let index = &page(&pages, "reports/index.html").html;
+    assert!(
+        index.contains(
+            r#"Policy packs that ran: replication, connections. <a href="controls.html">"#
+        )
+    );
+    let run = &page(&pages, "reports/runs/20261125T161500Z-3f9a.html").html;
+    assert!(run.contains("<dt>policy packs</dt><dd>replication, connections</dd>"));
+    assert!(run.contains("<td>v3</td><td>replication</td>"), "each baseline's pack");
 }
 
 #[test]

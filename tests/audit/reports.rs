@@ -108,6 +108,11 @@ fn reports_read_without_javascript_in_chromium_after_a_copy() {
         assert!(dom.contains("pg-primary"), "{page} does not show the target");
         assert_inert(&dom, page);
     }
+    let dom = dump_dom(&elsewhere.path().join("reports/controls.html"), profile.path());
+    assert_inert(&dom, "the controls page");
+    assert!(dom.contains("<h1>Controls</h1>") && dom.contains("Packs that ran: "), "{dom}");
+    let index = dump_dom(&elsewhere.path().join("reports/index.html"), profile.path());
+    assert!(index.contains(r#"<a href="controls.html">"#), "the index links to the controls");
 
     // Screenshots for a person to look at (kept under target/).
     let shots = screenshots_dir();
@@ -115,6 +120,7 @@ fn reports_read_without_javascript_in_chromium_after_a_copy() {
         ("index", "reports/index.html".to_owned()),
         ("run", format!("reports/runs/{run_id}.html")),
         ("target", "reports/targets/pg-primary.html".to_owned()),
+        ("controls", "reports/controls.html".to_owned()),
     ] {
         let png = shots.join(format!("{name}.png"));
         let out = chromium(profile.path())
