@@ -7,12 +7,13 @@ use serde::Serialize;
 
 use crate::diff::{self, Change};
 use crate::redact;
+use crate::scoped;
 use crate::snapshot::{Entry, Kind, Snapshot};
 
 /// One statement of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
-    /// The snapshot key, `setting.<name>`.
+    /// The snapshot key, `setting.<name>` (PostgreSQL also `role.<role>.<name>`, …).
     pub key: String,
     /// The value now, as the server reports it.
     pub now: Option<String>,
@@ -57,7 +58,7 @@ pub fn plan(desired: &Snapshot, current: &Snapshot) -> Plan {
     let kind = current.kind;
     let steps: Vec<Step> = diff::diff(desired, current)
         .iter()
-        .filter(|c| c.key.starts_with("setting."))
+        .filter(|c| c.key.starts_with("setting.") || scoped_setting(kind, &c.key).is_some())
         .map(|c| step(kind, c, desired.get(&c.key), current.get(&c.key), current))
         .collect();
     let finish = match kind {
@@ -97,6 +98,16 @@ fn step(
         statement: String::new(),
         needs_restart: false,
     };
+    if let Some((scope, setting)) = scoped_setting(kind, &change.key) {
+        // ALTER ROLE/DATABASE … SET, or RESET when it was not set then.
+        step.statement = match desired {
+            Some(d) if d.redacted || redact::is_secret_name(&change.key) => {
+                format!("-- {name}: holds a secret (redacted); restore it by hand")
+            }
+            d => scope.statement(&setting, d.map(|d| d.value.as_str())),
+        };
+        return step;
+    }
     let Some(desired) = desired else {
         step.statement = format!("-- {name}: did not exist then; nothing to restore");
         return step;
@@ -139,6 +150,13 @@ fn step(
         }
     }
     step
+}
+
+/// A PostgreSQL per-role or per-database setting (`role.app.statement_timeout`): its
+/// scope and setting name.
+fn scoped_setting(kind: Kind, key: &str) -> Option<(scoped::Scope, String)> {
+    let parsed = scoped::parse(key).filter(|_| kind == Kind::Postgres)?;
+    Some((parsed.scope, parsed.setting?))
 }
 
 /// MySQL/MariaDB variables that cannot change while the server runs.

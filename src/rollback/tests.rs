@@ -145,3 +145,34 @@ fn nothing_changed_nothing_to_run() {
     let s = snap(Kind::Postgres, &[("setting.a", pg("1", "user", None))]);
     assert_eq!(plan(&s, &s).script(), "");
 }
+
+/// Per-role and per-database settings go back with ALTER ROLE/DATABASE: SET what was
+/// set then, RESET what was not; the `role.<role>` login marks are not settings.
+#[test]
+fn postgres_role_and_database_settings() {
+    let scoped = |v: &str, source: &str| Entry { source: Some(source.into()), ..Entry::new(v) };
+    let desired = snap(
+        Kind::Postgres,
+        &[
+            ("role.app", Entry::new("login")),
+            ("database.shop.work_mem", scoped("64MB", "ALTER DATABASE shop")),
+            ("role.etl@shop.statement_timeout", scoped("0", "ALTER ROLE etl IN DATABASE shop")),
+        ],
+    );
+    let current = snap(
+        Kind::Postgres,
+        &[
+            ("role.report", Entry::new("login")),
+            ("role.app.statement_timeout", scoped("30s", "ALTER ROLE app")),
+            ("database.shop.work_mem", scoped("1GB", "ALTER DATABASE shop")),
+        ],
+    );
+    check(
+        desired,
+        current,
+        "ALTER DATABASE shop SET work_mem = '64MB';\n\
+         ALTER ROLE app RESET statement_timeout;\n\
+         ALTER ROLE etl IN DATABASE shop SET statement_timeout = '0';\n\
+         SELECT pg_reload_conf();\n",
+    );
+}
