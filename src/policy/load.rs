@@ -540,6 +540,14 @@ fn check_key(key: &Spanned<String>, sink: &mut Sink<'_>) -> bool {
     if !ok {
         let msg = format!("key `{k}` needs a namespace, e.g. `setting.{k}` or `state.{k}`");
         sink.at(key.span(), msg);
+        return false;
+    }
+    if super::each::is_pattern(k) && !super::each::valid_pattern(k) {
+        let msg = format!(
+            "key `{k}`: `*` stands for every role or every database, as in `role.*.statement_timeout` or `database.*.statement_timeout`"
+        );
+        sink.at(key.span(), msg);
+        return false;
     }
     ok
 }
@@ -562,7 +570,11 @@ fn condition(table: Spanned<OperatorTable>, sink: &mut Sink<'_>) -> Option<Condi
             return None;
         }
     };
-    let key_ok = check_key(&key, sink);
+    let mut key_ok = check_key(&key, sink);
+    if key_ok && super::each::is_pattern(key.get_ref()) {
+        sink.at(key.span(), "`when.key` names one key; `*` patterns are for a rule's `key`");
+        key_ok = false;
+    }
     let expect = operators(Spanned::new(span, table), "when", sink)?;
     key_ok.then(|| Condition { key: key.into_inner(), expect })
 }

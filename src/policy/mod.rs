@@ -15,6 +15,7 @@
 //! - `load`: raw TOML → validated types, with diagnostics.
 
 pub mod counter;
+pub mod each;
 pub mod group;
 pub mod lint;
 mod load;
@@ -385,6 +386,27 @@ impl Lookup<'_> {
 }
 
 fn evaluate_rule(
+    policy: &str,
+    rule: &Rule,
+    target: &TargetFacts<'_>,
+    lookup: &Lookup<'_>,
+    group: Option<&Group<'_>>,
+) -> Finding {
+    if each::is_pattern(&rule.key) {
+        let each: Vec<(String, Finding)> = each::keys(&rule.key, lookup.snapshot)
+            .into_iter()
+            .map(|(key, name)| {
+                let one = Rule { key, ..rule.clone() };
+                (name, evaluate_key(policy, &one, target, lookup, group))
+            })
+            .collect();
+        let none = evaluate_key(policy, rule, target, lookup, group);
+        return each::combine(&rule.key, each, none);
+    }
+    evaluate_key(policy, rule, target, lookup, group)
+}
+
+fn evaluate_key(
     policy: &str,
     rule: &Rule,
     target: &TargetFacts<'_>,

@@ -231,7 +231,7 @@ fn sarif_locates_the_line_that_set_the_value() {
         ("tests/fixtures/check/postgres/bad/durability.conf".into(), 2, "error".into())
     );
     assert_eq!(at("PG-SESS-002"), (BAD_PG.into(), 1, "warning".into()));
-    assert_eq!(at("PG-SESS-001"), (BAD_PG.into(), 1, "note".into()));
+    assert_eq!(at("PG-REPL-005"), (BAD_PG.into(), 1, "note".into()));
 }
 
 #[test]
