@@ -70,6 +70,45 @@ pub fn plan(desired: &Snapshot, current: &Snapshot) -> Plan {
     Plan { kind, steps, finish }
 }
 
+/// `last-good`: sets `desired`'s value of `key` (a rule's key, maybe a `role.*.…`
+/// pattern) to what `good` had (removed when `good` did not have it), skipping keys
+/// already in `taken`; returns the keys it set. Only configuration keys: a `state.`
+/// reading cannot be put back.
+pub fn adopt(
+    desired: &mut Snapshot,
+    good: &Snapshot,
+    key: &str,
+    taken: &mut std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    if key.starts_with("state.") {
+        return vec![];
+    }
+    let keys: Vec<String> = if crate::policy::each::is_pattern(key) {
+        let mut all: Vec<String> = crate::policy::each::keys(key, good)
+            .into_iter()
+            .chain(crate::policy::each::keys(key, desired))
+            .map(|(k, _)| k)
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    } else {
+        vec![key.to_owned()]
+    };
+    let mut set = Vec::new();
+    for k in keys {
+        if !taken.insert(k.clone()) {
+            continue;
+        }
+        match good.config.get(&k) {
+            Some(e) => desired.config.insert(k.clone(), e.clone()),
+            None => desired.config.remove(&k),
+        };
+        set.push(k);
+    }
+    set
+}
+
 /// The statement that restores one changed setting, for the reports: `None` when there
 /// is nothing to run.
 pub fn statement_for(

@@ -176,3 +176,32 @@ fn postgres_role_and_database_settings() {
          SELECT pg_reload_conf();\n",
     );
 }
+
+/// `last-good` adopts one rule's keys from a good snapshot: a pattern's every role, a
+/// key the good run lacked is removed, a key already taken is left, readings never.
+#[test]
+fn adopt_takes_a_rules_keys_from_a_good_snapshot() {
+    let good = snap(
+        Kind::Postgres,
+        &[
+            ("role.app.statement_timeout", Entry::new("30s")),
+            ("setting.work_mem", Entry::new("4096")),
+        ],
+    );
+    let mut desired = snap(
+        Kind::Postgres,
+        &[
+            ("role.app.statement_timeout", Entry::new("0")),
+            ("role.etl.statement_timeout", Entry::new("0")),
+            ("setting.work_mem", Entry::new("8192")),
+        ],
+    );
+    let mut taken = std::collections::BTreeSet::from(["setting.work_mem".to_owned()]);
+    let keys = adopt(&mut desired, &good, "role.*.statement_timeout", &mut taken);
+    assert_eq!(keys, ["role.app.statement_timeout", "role.etl.statement_timeout"]);
+    assert_eq!(desired.config["role.app.statement_timeout"].value, "30s");
+    assert!(!desired.config.contains_key("role.etl.statement_timeout"));
+    assert!(adopt(&mut desired, &good, "setting.work_mem", &mut taken).is_empty());
+    assert_eq!(desired.config["setting.work_mem"].value, "8192");
+    assert!(adopt(&mut desired, &good, "state.replicas.count", &mut taken).is_empty());
+}
