@@ -58,14 +58,46 @@ impl Scope {
         }
     }
 
-    /// The statement that sets `setting` to `value` here (`None`: resets it).
+    /// The statement that sets `setting` to `value` here (`None`: resets it). A list
+    /// setting (`search_path`) gets one literal per element, as PostgreSQL stored them.
     pub fn statement(&self, setting: &str, value: Option<&str>) -> String {
+        let literal = |v: &str| format!("'{}'", v.replace('\'', "''"));
         let what = match value {
-            Some(v) => format!("SET {} = '{}'", setting_ident(setting), v.replace('\'', "''")),
+            Some(v) if LIST_SETTINGS.contains(&setting) => {
+                let items: Vec<String> = list_items(v).iter().map(|i| literal(i)).collect();
+                format!("SET {} = {}", setting_ident(setting), items.join(", "))
+            }
+            Some(v) => format!("SET {} = {}", setting_ident(setting), literal(v)),
             None => format!("RESET {}", setting_ident(setting)),
         };
         format!("{} {what};", self.source())
     }
+}
+
+/// Settings whose value is a list (`GUC_LIST_INPUT` among those a role or database may
+/// set): `pg_db_role_setting` keeps them as `"$user", public`.
+const LIST_SETTINGS: &[&str] =
+    &["search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries"];
+
+/// `"$user", public` → `$user`, `public`: split at commas outside double quotes, each
+/// element trimmed and unquoted (`""` inside quotes is one `"`).
+fn list_items(value: &str) -> Vec<String> {
+    let mut items = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                items.last_mut().unwrap().push('"');
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => items.push(String::new()),
+            c if c.is_whitespace() && !quoted => {}
+            c => items.last_mut().unwrap().push(c),
+        }
+    }
+    items
 }
 
 /// A PostgreSQL identifier: bare when it is lowercase letters, digits and `_`, else
@@ -189,6 +221,11 @@ mod tests {
         assert_eq!(
             Scope::Role("app".into()).statement("application_name", Some("it's")),
             "ALTER ROLE app SET application_name = 'it''s';"
+        );
+        assert_eq!(
+            Scope::Role("app".into())
+                .statement("search_path", Some("\"$user\", public, \"a,\"\"b\"")),
+            "ALTER ROLE app SET search_path = '$user', 'public', 'a,\"b';"
         );
         assert_eq!(
             Scope::Database("shop".into()).statement("work_mem", None),
