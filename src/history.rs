@@ -176,6 +176,64 @@ pub async fn last_pass(store: &Store, target: &str) -> Result<AtPoint, HistoryEr
     Err(HistoryError::NotFound(format!("`{target}` never passed every rule in the stored history")))
 }
 
+/// A rule failing in the target's latest run, and the newest earlier run in which it
+/// passed (`None`: it never did in the stored history).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GoodRun {
+    pub rule: String,
+    pub key: String,
+    pub run_id: Option<RunId>,
+    /// The configuration keys whose values that run's snapshot supplies.
+    pub keys: Vec<String>,
+}
+
+/// `rollback --to last-good`: the latest snapshot with, for each rule failing now, the
+/// values of the newest run in which that rule passed (a key two rules share takes
+/// the newer run's value).
+#[derive(Debug, Clone)]
+pub struct LastGood {
+    pub current: AtPoint,
+    pub desired: Snapshot,
+    pub picks: Vec<GoodRun>,
+}
+
+pub async fn last_good(store: &Store, target: &str) -> Result<LastGood, HistoryError> {
+    let current = at(store, &Point::Latest(target.to_owned())).await?;
+    let mut open: Vec<(String, String)> = current
+        .result
+        .findings
+        .iter()
+        .filter(|f| f.status == FindingStatus::Fail)
+        .map(|f| (f.rule.clone(), f.key.clone()))
+        .collect();
+    let mut desired = current.snapshot.clone();
+    let mut taken = std::collections::BTreeSet::new();
+    let mut picks = Vec::new();
+    for id in store.list_runs().await?.iter().rev().filter(|id| **id < current.run_id) {
+        if open.is_empty() {
+            break;
+        }
+        let Some(found) = collected_in(store, id, target).await? else { continue };
+        let passed = |rule: &str| {
+            found.result.findings.iter().any(|f| f.rule == rule && f.status == FindingStatus::Pass)
+        };
+        let (now_good, still): (Vec<_>, Vec<_>) = open.into_iter().partition(|(r, _)| passed(r));
+        open = still;
+        for (rule, key) in now_good {
+            let keys = crate::rollback::adopt(&mut desired, &found.snapshot, &key, &mut taken);
+            picks.push(GoodRun { rule, key, run_id: Some(id.clone()), keys });
+        }
+    }
+    picks.extend(open.into_iter().map(|(rule, key)| GoodRun {
+        rule,
+        key,
+        run_id: None,
+        keys: vec![],
+    }));
+    picks.sort_by(|a, b| a.rule.cmp(&b.rule));
+    Ok(LastGood { current, desired, picks })
+}
+
 async fn collected_in(
     store: &Store,
     id: &RunId,

@@ -130,9 +130,11 @@ pub(super) async fn publish_reports(
     pages += units::publish(store, &prepared, &with(true), &is_new).await?;
     pages += units::publish(store, &prepared, &with(false), &|p| !is_new(p)).await?;
     let target_and_group_pages_ms = lap(&mut since);
+    let controls = prepared.controls_page()?;
+    store.put_report(&controls.path, controls.html).await?;
     let index = prepared.index_page()?;
     store.put_report(&index.path, index.html).await?;
-    pages += 1;
+    pages += 2;
     let index_ms = lap(&mut since);
     tracing::debug!(
         pages,

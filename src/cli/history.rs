@@ -56,7 +56,8 @@ pub struct RollbackArgs {
     config: ConfigArg,
     #[arg(long)]
     target: String,
-    /// `last-pass` (the last run with no failing rule), a run id, or a time.
+    /// `last-pass` (the last run with no failing rule), `last-good` (per failing rule,
+    /// the newest run in which it passed), a run id, or a time.
     #[arg(long)]
     to: String,
     #[arg(long, value_enum, default_value_t = Output::Text)]
@@ -258,6 +259,12 @@ pub async fn rollback(args: RollbackArgs) -> ExitCode {
     if let Err(code) = known_target(&config, &store, &args.target).await {
         return code;
     }
+    if args.to == "last-good" {
+        return match history::last_good(&store, &args.target).await {
+            Ok(good) => print_last_good(&args, &good),
+            Err(e) => fail(e),
+        };
+    }
     let now = Utc::now();
     let desired = if args.to == "last-pass" {
         history::last_pass(&store, &args.target).await
@@ -278,18 +285,62 @@ pub async fn rollback(args: RollbackArgs) -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&plan).expect("plan serializes"))
         }
         Output::Text => {
-            let comment = if plan.kind == driftwatch::snapshot::Kind::Redis { "#" } else { "--" };
+            let comment = comment_for(&plan);
             println!(
                 "{comment} rollback of {} to run {} (now: run {}); review, then run it yourself",
                 args.target, desired.run_id, current.run_id
             );
-            if plan.steps.is_empty() {
-                println!("{comment} nothing to do: the settings are the same");
+            print_plan(&plan);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn comment_for(plan: &rollback::Plan) -> &'static str {
+    if plan.kind == driftwatch::snapshot::Kind::Redis { "#" } else { "--" }
+}
+
+fn print_plan(plan: &rollback::Plan) {
+    let comment = comment_for(plan);
+    if plan.steps.is_empty() {
+        println!("{comment} nothing to do: the settings are the same");
+    }
+    if plan.needs_restart() {
+        println!("{comment} some settings take effect only after a restart (marked below)");
+    }
+    print!("{}", plan.script());
+}
+
+/// `--to last-good`: the plan, and for each rule failing now the run its values come
+/// from (JSON: the plan's fields plus `last_good`).
+fn print_last_good(args: &RollbackArgs, good: &history::LastGood) -> ExitCode {
+    let plan = rollback::plan(&good.desired, &good.current.snapshot);
+    match args.output {
+        Output::Json => {
+            let mut doc = serde_json::to_value(&plan).expect("plan serializes");
+            doc["last_good"] = serde_json::to_value(&good.picks).expect("picks serialize");
+            println!("{}", serde_json::to_string_pretty(&doc).expect("JSON"));
+        }
+        Output::Text => {
+            let comment = comment_for(&plan);
+            println!(
+                "{comment} rollback of {} to last-good (now: run {}): for each rule failing now, the newest run in which it passed; review, then run it yourself",
+                args.target, good.current.run_id
+            );
+            for p in &good.picks {
+                match &p.run_id {
+                    Some(run) if p.key.starts_with("state.") => println!(
+                        "{comment} {} ({}): passed in run {run}, but its key is a reading, not a setting",
+                        p.rule, p.key
+                    ),
+                    Some(run) => println!("{comment} {} ({}): values of run {run}", p.rule, p.key),
+                    None => println!(
+                        "{comment} {} ({}): never passed in the stored history; nothing to propose",
+                        p.rule, p.key
+                    ),
+                }
             }
-            if plan.needs_restart() {
-                println!("{comment} some settings take effect only after a restart (marked below)");
-            }
-            print!("{}", plan.script());
+            print_plan(&plan);
         }
     }
     ExitCode::SUCCESS

@@ -20,6 +20,8 @@ pub struct IndexPage {
     pub run_id: String,
     pub run_href: Option<String>,
     pub verdict: String,
+    /// The policy packs the run chose.
+    pub packs: String,
     pub tiles: Vec<Tile>,
     pub attention: Vec<AttentionRow>,
     pub targets: Vec<TargetRow>,
@@ -284,6 +286,7 @@ pub fn build(site: &Site<'_>) -> IndexPage {
         run_id: text::clean(&run.run_id.0),
         run_href: site.run_href("", &run.run_id.0),
         verdict,
+        packs: super::controls_page::packs_text(&run.policy_bundle.packs),
         tiles,
         attention: attention.into_iter().map(|(_, a)| a).collect(),
         targets: targets.into_iter().map(|(_, t)| t).collect(),

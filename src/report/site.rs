@@ -8,11 +8,12 @@ use super::history::{self, TargetIndex, is_failing};
 use super::ids::{Ids, setting_name};
 use super::text::{self, Val, count, utc};
 use super::view::{
-    Badge, ChangeView, FindingGroups, FindingView, Layout, Link, RowView, RunRow, Sev, WaiverView,
+    Badge, ChangeView, FindingGroups, FindingView, Layout, Link, RefView, RowView, RunRow, Sev,
+    WaiverView,
 };
 use super::{MAX_RUN_PAGES, Settings};
 use crate::diff::Change;
-use crate::finding::{Drift, Finding, FindingStatus};
+use crate::finding::{Drift, Finding, FindingStatus, Reference};
 use crate::integrity::{Attestation, RunAttestation};
 use crate::run::{Run, TargetRun};
 
@@ -164,6 +165,7 @@ impl<'a> Site<'a> {
             message: text::clean(&f.message),
             rationale: f.rationale.as_deref().map(text::clean),
             remediation: f.remediation.as_deref().map(text::clean),
+            references: references(&f.references),
             waiver: f.waiver.as_ref().map(|w| WaiverView {
                 reason: text::clean(&w.reason),
                 expires: text::clean(&w.expires),
@@ -182,6 +184,8 @@ impl<'a> Site<'a> {
             id: self.ids.finding(&t.name, &f.rule),
             target: text::clean(&t.name),
             rule: text::clean(&f.rule),
+            rule_href: f.references.iter().find_map(|r| web_address(r.url.as_deref())),
+            controls: controls(&f.references),
             setting: text::clean(setting_name(&f.key)),
             observed: Val::opt(f.actual.as_deref()),
             expected: Val::of(&f.expected),
@@ -304,6 +308,31 @@ pub struct ChainStanding {
     pub class: &'static str,
     pub word: &'static str,
     pub detail: String,
+}
+
+/// A finding's references as the pages show them.
+pub fn references(refs: &[Reference]) -> Vec<RefView> {
+    refs.iter()
+        .map(|r| RefView {
+            control: r.control_id().as_deref().map(text::clean).unwrap_or_default(),
+            title: text::clean(&r.title),
+            href: web_address(r.url.as_deref()),
+        })
+        .collect()
+}
+
+/// The control ids of `refs`, comma-separated.
+pub fn controls(refs: &[Reference]) -> String {
+    let ids: Vec<String> = refs.iter().filter_map(Reference::control_id).collect();
+    text::clean(&ids.join(", "))
+}
+
+/// Only `http(s)` addresses become links (the loader refuses others; a run read back
+/// from the store is not trusted to have been written by it).
+fn web_address(url: Option<&str>) -> Option<String> {
+    url.filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .filter(|u| !u.contains(char::is_control))
+        .map(str::to_owned)
 }
 
 /// Breadcrumb root link.

@@ -7,12 +7,13 @@ use serde::Serialize;
 
 use crate::diff::{self, Change};
 use crate::redact;
+use crate::scoped;
 use crate::snapshot::{Entry, Kind, Snapshot};
 
 /// One statement of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
-    /// The snapshot key, `setting.<name>`.
+    /// The snapshot key, `setting.<name>` (PostgreSQL also `role.<role>.<name>`, …).
     pub key: String,
     /// The value now, as the server reports it.
     pub now: Option<String>,
@@ -60,7 +61,7 @@ pub fn plan(desired: &Snapshot, current: &Snapshot) -> Plan {
     let changes = diff::diff(desired, current);
     let mut steps: Vec<Step> = changes
         .iter()
-        .filter(|c| c.key.starts_with("setting."))
+        .filter(|c| c.key.starts_with("setting.") || scoped_setting(kind, &c.key).is_some())
         .map(|c| step(kind, c, desired.get(&c.key), current.get(&c.key), current))
         .collect();
     let set_by_step: std::collections::HashSet<String> = steps
@@ -82,6 +83,45 @@ pub fn plan(desired: &Snapshot, current: &Snapshot) -> Plan {
         Kind::Mysql | Kind::Memcached => Vec::new(),
     };
     Plan { kind, steps, finish }
+}
+
+/// `last-good`: sets `desired`'s value of `key` (a rule's key, maybe a `role.*.…`
+/// pattern) to what `good` had (removed when `good` did not have it), skipping keys
+/// already in `taken`; returns the keys it set. Only configuration keys: a `state.`
+/// reading cannot be put back.
+pub fn adopt(
+    desired: &mut Snapshot,
+    good: &Snapshot,
+    key: &str,
+    taken: &mut std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    if key.starts_with("state.") {
+        return vec![];
+    }
+    let keys: Vec<String> = if crate::policy::each::is_pattern(key) {
+        let mut all: Vec<String> = crate::policy::each::keys(key, good)
+            .into_iter()
+            .chain(crate::policy::each::keys(key, desired))
+            .map(|(k, _)| k)
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    } else {
+        vec![key.to_owned()]
+    };
+    let mut set = Vec::new();
+    for k in keys {
+        if !taken.insert(k.clone()) {
+            continue;
+        }
+        match good.config.get(&k) {
+            Some(e) => desired.config.insert(k.clone(), e.clone()),
+            None => desired.config.remove(&k),
+        };
+        set.push(k);
+    }
+    set
 }
 
 /// The statement that restores one changed setting, for the reports: `None` when there
@@ -112,6 +152,16 @@ fn step(
         statement: String::new(),
         needs_restart: false,
     };
+    if let Some((scope, setting)) = scoped_setting(kind, &change.key) {
+        // ALTER ROLE/DATABASE … SET, or RESET when it was not set then.
+        step.statement = match desired {
+            Some(d) if d.redacted || redact::is_secret_name(&change.key) => {
+                format!("-- {name}: holds a secret (redacted); restore it by hand")
+            }
+            d => scope.statement(&setting, d.map(|d| d.value.as_str())),
+        };
+        return step;
+    }
     let Some(desired) = desired else {
         step.statement = format!("-- {name}: did not exist then; nothing to restore");
         return step;
@@ -231,6 +281,13 @@ fn pending_step(
     };
     step.needs_restart = false;
     Some(step)
+}
+
+/// A PostgreSQL per-role or per-database setting (`role.app.statement_timeout`): its
+/// scope and setting name.
+fn scoped_setting(kind: Kind, key: &str) -> Option<(scoped::Scope, String)> {
+    let parsed = scoped::parse(key).filter(|_| kind == Kind::Postgres)?;
+    Some((parsed.scope, parsed.setting?))
 }
 
 /// MySQL/MariaDB variables that cannot change while the server runs.
