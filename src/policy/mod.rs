@@ -325,7 +325,7 @@ pub fn evaluate_in(
     earlier: Option<Earlier<'_>>,
     today: chrono::NaiveDate,
 ) -> Vec<Finding> {
-    let lookup = Lookup { snapshot, state, earlier };
+    let lookup = Lookup { snapshot, state, earlier, group };
     let mut findings = Vec::new();
     for policy in set.policies.iter().filter(|p| p.applies_to.matches(target)) {
         for rule in &policy.rules {
@@ -364,12 +364,15 @@ fn disabled(policy: &str, rule: &Rule, overlay: &Overlay) -> Finding {
 }
 
 /// Where a rule's key is read: `state.…` from the volatile state, `server.version` and
-/// `server.role` from the snapshot's identity, anything else from its configuration.
+/// `server.role` from the snapshot's identity, `group.…` from the replication group
+/// (see [`group::fact`]), anything else from its configuration.
 struct Lookup<'a> {
     snapshot: &'a Snapshot,
     state: &'a State,
     /// The target's previous collection, for counter operators.
     earlier: Option<Earlier<'a>>,
+    /// The target's replication group, for `group.…` keys.
+    group: Option<&'a Group<'a>>,
 }
 
 impl Lookup<'_> {
@@ -378,6 +381,7 @@ impl Lookup<'_> {
             "server.version" => Some(Entry::new(self.snapshot.server.version.clone())),
             "server.role" => Some(Entry::new(self.snapshot.server.role.as_str())),
             k if k.starts_with("state.") => self.state.get(k).cloned(),
+            k if k.starts_with("group.") => self.group.and_then(|g| group::fact(g, k)),
             k => self.snapshot.get(k).cloned(),
         }
     }
@@ -444,7 +448,7 @@ fn verdict(
         );
         return (S::NotApplicable, msg);
     }
-    if let Some(when) = &rule.when {
+    for when in &rule.when {
         let cond = lookup.get(&when.key);
         match when.expect.check(cond.as_ref()) {
             Some(Outcome::Holds) => {}

@@ -23,8 +23,9 @@ pub struct Rule {
     /// Shared with every finding of the rule.
     pub rationale: Option<Arc<str>>,
     pub remediation: Option<Arc<str>>,
-    /// A precondition: when it does not hold, the rule is not applicable.
-    pub when: Option<Condition>,
+    /// Preconditions (`when = { … }` or a list of them): when one does not hold, the
+    /// rule is not applicable.
+    pub when: Vec<Condition>,
     /// Declared roles the rule applies to; empty means every role.
     pub roles: Vec<Role>,
     /// What an absent key means.
