@@ -547,8 +547,23 @@ fn condition(table: Spanned<OperatorTable>, sink: &mut Sink<'_>) -> Option<Condi
         }
     };
     let key_ok = check_key(&key, sink);
+    let holds_when_absent = match table.remove_entry("missing") {
+        None => Some(false),
+        Some((_, v)) => match v.get_ref().as_str() {
+            Some("pass") => Some(true),
+            Some("not_applicable") => Some(false),
+            _ => {
+                sink.at(
+                    v.span(),
+                    "`when.missing` is \"pass\" (an absent key satisfies the condition) or \"not_applicable\" (the default)",
+                );
+                None
+            }
+        },
+    };
     let expect = operators(Spanned::new(span, table), "when", sink)?;
-    key_ok.then(|| Condition { key: key.into_inner(), expect })
+    let holds_when_absent = holds_when_absent?;
+    key_ok.then(|| Condition { key: key.into_inner(), expect, holds_when_absent })
 }
 
 fn waiver(raw: RawWaiver, sink: &mut Sink<'_>) -> Option<Waiver> {

@@ -461,6 +461,7 @@ fn verdict(
                 );
                 return (S::NotApplicable, msg);
             }
+            None if when.holds_when_absent => {}
             None => {
                 let msg = format!(
                     "Not applicable: {} is absent, and the rule applies only when it is {}.",

@@ -37,6 +37,10 @@ pub struct Rule {
 pub struct Condition {
     pub key: String,
     pub expect: Expect,
+    /// `missing = "pass"` in the table: an absent key satisfies the condition (a
+    /// setting older versions do not have, `archive_library` before PostgreSQL 15).
+    /// Otherwise an absent key makes the rule not applicable.
+    pub holds_when_absent: bool,
 }
 
 /// What an absent key means for a rule.

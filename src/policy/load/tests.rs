@@ -502,7 +502,7 @@ expect = { matches = '\S' }
 severity = "high"
 when = [
   { key = "setting.archive_mode", one_of = ["on", "always"] },
-  { key = "setting.archive_library", equals = "" },
+  { key = "setting.archive_library", equals = "", missing = "pass" },
 ]
 
 [[rule]]
@@ -538,7 +538,7 @@ id = "B"
 key = "setting.b"
 expect = { equals = 1 }
 severity = "low"
-when = [{ key = "setting.x", equals = 1 }, { equals = 2 }]
+when = [{ key = "setting.x", equals = 1, missing = "fail" }, { equals = 2 }]
 
 [[rule]]
 id = "C"
@@ -552,7 +552,8 @@ when = "setting.x"
         &[("w.toml", &text)],
         &[
             "policies/w.toml:11:8: `when` needs at least one condition",
-            "policies/w.toml:18:44: `when` needs a `key` and one operator",
+            "policies/w.toml:18:52: `when.missing` is \"pass\" (an absent key satisfies the condition) or \"not_applicable\" (the default)",
+            "policies/w.toml:18:62: `when` needs a `key` and one operator",
             "policies/w.toml:25:8: [[rule]]: invalid type: string \"setting.x\", expected a table `{ key = …, <operator> }` or a list of them",
         ],
     );

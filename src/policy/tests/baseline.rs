@@ -67,6 +67,8 @@ const MARIADB1011_DEFAULTS: &str = "
     state.replication.default.io_running = Yes
     state.replication.default.sql_running = Yes
     state.replication.default.seconds_behind = 0 s
+    state.replication.default.sql_delay = 0 s
+    state.replication.default.lag_beyond_delay_s = 0 s
 ";
 
 fn statuses(role: Role) -> String {
@@ -247,4 +249,86 @@ MY-REPL-021 medium not_applicable
 MY-REPL-022 medium fail
 ";
     assert_eq!(statuses_of(Kind::Mysql, Role::Replica, MARIADB1011_DEFAULTS), want);
+}
+
+/// The status and message of one shipped rule on a target with these settings.
+fn one(kind: Kind, role: Role, settings: &str, rule: &str) -> String {
+    let set = shipped();
+    let (mut snap, state) = snapshot(role, settings);
+    snap.kind = kind;
+    let labels = BTreeMap::new();
+    let target = TargetFacts { name: "db1", kind, role, labels: &labels };
+    let findings = evaluate(&set, &target, &snap, &state, today());
+    let f = findings.iter().find(|f| f.rule == rule).unwrap_or_else(|| panic!("no {rule}"));
+    format!("{}: {}", f.status, f.message)
+}
+
+#[track_caller]
+fn check_one(kind: Kind, role: Role, settings: &str, rule: &str, want: &str) {
+    let got = one(kind, role, settings, rule);
+    assert!(got.starts_with(want), "{rule} on {settings}: {got}");
+}
+
+#[test]
+fn binlog_format_mixed_is_replication_safe() {
+    let on = "server.flavor = mariadb\nlog_bin = ON\nbinlog_format = ";
+    check_one(Kind::Mysql, Role::Primary, &format!("{on}MIXED"), "MY-REPL-002", "pass");
+    check_one(Kind::Mysql, Role::Primary, &format!("{on}ROW"), "MY-REPL-002", "pass");
+    check_one(Kind::Mysql, Role::Primary, &format!("{on}STATEMENT"), "MY-REPL-002", "fail");
+}
+
+#[test]
+fn a_delayed_replica_is_judged_beyond_its_delay() {
+    let replica = |behind: &str, delay: &str, beyond: &str| {
+        format!(
+            "server.flavor = mariadb\nstate.replication.default.seconds_behind = {behind} s\n\
+             state.replication.default.sql_delay = {delay} s\n\
+             state.replication.default.lag_beyond_delay_s = {beyond} s"
+        )
+    };
+    check_one(Kind::Mysql, Role::Replica, &replica("3605", "3600", "5"), "MY-REPL-032", "pass");
+    check_one(Kind::Mysql, Role::Replica, &replica("3700", "3600", "100"), "MY-REPL-032", "fail");
+    check_one(Kind::Mysql, Role::Replica, &replica("45", "0", "45"), "MY-REPL-032", "fail");
+    // NULL lag (a thread stopped): unknown and growing.
+    check_one(Kind::Mysql, Role::Replica, "server.flavor = mariadb", "MY-REPL-032", "fail");
+}
+
+#[test]
+fn archiving_through_archive_library_needs_no_archive_command() {
+    let pg = |library: &str| format!("archive_mode = on\narchive_command =\n{library}");
+    check_one(
+        Kind::Postgres,
+        Role::Primary,
+        &pg("archive_library = basic_archive"),
+        "PG-DUR-005",
+        "not_applicable",
+    );
+    check_one(Kind::Postgres, Role::Primary, &pg("archive_library ="), "PG-DUR-005", "fail");
+    // Before PostgreSQL 15 there is no archive_library: archive_command is the only way.
+    check_one(Kind::Postgres, Role::Primary, &pg(""), "PG-DUR-005", "fail");
+    check_one(
+        Kind::Postgres,
+        Role::Primary,
+        "archive_mode = off\narchive_command =\narchive_library =",
+        "PG-DUR-005",
+        "not_applicable",
+    );
+}
+
+#[test]
+fn redis_replica_defaults_pass_the_replication_rules() {
+    // Redis 7 defaults on a replica (CONFIG GET), with its primary's view absent.
+    let replica = "replica-serve-stale-data = yes\nreplica-ignore-maxmemory = yes\nmaxmemory = 0 B\nreplica-read-only = yes";
+    check_one(Kind::Redis, Role::Replica, replica, "RD-REPL-021", "pass");
+    check_one(Kind::Redis, Role::Replica, replica, "RD-REPL-012", "pass");
+    check_one(Kind::Redis, Role::Replica, "replica-serve-stale-data = no", "RD-REPL-021", "fail");
+    check_one(Kind::Redis, Role::Replica, "replica-ignore-maxmemory = no", "RD-REPL-012", "fail");
+    // No group: the replica-count gate cannot be judged.
+    check_one(
+        Kind::Redis,
+        Role::Primary,
+        "min-replicas-to-write = 0",
+        "RD-REPL-001",
+        "not_applicable",
+    );
 }
