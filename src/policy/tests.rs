@@ -328,7 +328,11 @@ fn finding_fields() {
         "p.toml",
         &format!(
             "{HEADER}{}",
-            rule("setting.a", "{ min = 10 }", "rationale = \"why\"\nremediation = \"fix\"")
+            rule(
+                "setting.a",
+                "{ min = 10 }",
+                "rationale = \"why\"\nremediation = \"fix\"\nreferences = [{ title = \"docs\", url = \"https://example.org/a\" }]"
+            )
         ),
     )])
     .unwrap();
@@ -346,6 +350,9 @@ fn finding_fields() {
     assert_eq!(f.actual.as_deref(), Some("5 s"));
     assert_eq!(f.location.as_deref(), Some("/etc/postgresql/15/main/postgresql.conf:12"));
     assert_eq!((f.rationale.as_deref(), f.remediation.as_deref()), (Some("why"), Some("fix")));
+    assert_eq!(f.references[0].url.as_deref(), Some("https://example.org/a"));
+    let json = serde_json::to_value(f).unwrap();
+    assert_eq!(json["references"][0]["title"], "docs", "{json}");
     assert_eq!(f.waiver, None);
 }
 

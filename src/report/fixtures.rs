@@ -42,6 +42,7 @@ pub fn finding(
         remediation: Some(
             format!("ALTER SYSTEM SET {key} = '…';\nSELECT pg_reload_conf();").into(),
         ),
+        references: Default::default(),
         location: Some("postgresql.conf:42".to_owned()),
         waiver: None,
         drift: Default::default(),

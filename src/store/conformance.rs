@@ -174,6 +174,7 @@ async fn committed(store: &Store, id: &str, value: &str) -> Run {
         message: "m".into(),
         rationale: None,
         remediation: None,
+        references: Default::default(),
         location: None,
         waiver: None,
         drift: Default::default(),

@@ -333,6 +333,7 @@ mod tests {
                 message: format!("wal_level is {actual}"),
                 rationale: Some("Replicas need WAL.".repeat(20).into()),
                 remediation: Some("ALTER SYSTEM SET wal_level = 'replica';".into()),
+                references: Default::default(),
                 location: None,
                 waiver: None,
                 drift: Default::default(),
