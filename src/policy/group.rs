@@ -53,15 +53,25 @@ impl<'a> Group<'a> {
 }
 
 /// The `group.` keys a rule (or its `when`) may read: facts of the target's
-/// replication group as the configuration declares it, collected or not.
-pub const GROUP_KEYS: &[&str] = &["members", "replicas"];
+/// replication group as the configuration declares it, collected or not; and
+/// `group.primary.<key>`, the group primary's own value of `<key>`.
+pub const GROUP_KEYS: &[&str] = &["members", "replicas", "primary.<key>"];
 
 /// A `group.` key's value for `group`: `group.members` (every declared member),
-/// `group.replicas` (members declared `replica`). Absent for other names; a target
-/// without a group has none (its rules with such a `when` are not applicable).
+/// `group.replicas` (members declared `replica`), `group.primary.<key>` (the declared
+/// primary's value, absent when it was not collected or has no such key). Absent for
+/// other names; a target without a group has none (its rules with such a `when` are
+/// not applicable).
 pub fn fact(group: &Group<'_>, key: &str) -> Option<Entry> {
+    let name = key.strip_prefix("group.")?;
+    if let Some(theirs) = name.strip_prefix("primary.") {
+        let primary = group.primary().ok()?;
+        let lookup =
+            Lookup { snapshot: primary.snapshot, state: primary.state, earlier: None, group: None };
+        return lookup.get(theirs);
+    }
     let roles = group.members.iter().map(|m| m.role).chain(group.not_collected.iter().map(|n| n.1));
-    let count = match key.strip_prefix("group.")? {
+    let count = match name {
         "members" => roles.count(),
         "replicas" => roles.filter(|r| *r == Role::Replica).count(),
         _ => return None,
@@ -414,6 +424,11 @@ when = { key = "group.replicas", min = 2 }
         assert_eq!(fact(&g, "group.members").map(|e| e.value), Some("2".to_owned()));
         assert_eq!(fact(&g, "group.replicas").map(|e| e.value), Some("1".to_owned()));
         assert_eq!(fact(&g, "group.primaries"), None);
+        assert_eq!(
+            fact(&g, "group.primary.setting.max_connections").map(|e| e.value),
+            Some("200".to_owned())
+        );
+        assert_eq!(fact(&g, "group.primary.setting.nothing"), None);
     }
 
     #[test]

@@ -170,6 +170,9 @@ fn other_versions(kind: Kind) -> &'static [&'static str] {
             "replica_sql_verify_checksum",
             "persisted_globals_load",
             "caching_sha2_password_auto_generate_rsa_keys",
+            "log_error_verbosity",
+            "rpl_semi_sync_source_enabled",
+            "rpl_semi_sync_source_wait_point",
         ],
         Kind::Memcached => &["flush_enabled", "shutdown_command", "ssl_enabled"],
         Kind::Postgres | Kind::Redis => &[],
@@ -185,7 +188,7 @@ fn check_key(
     let Some((ns, name)) = key.split_once('.') else { return }; // loading reports it
     match ns {
         "state" => {}
-        "group" if GROUP_KEYS.contains(&name) => {}
+        "group" if GROUP_KEYS.contains(&name) || name.starts_with("primary.") => {}
         "group" => at(
             span,
             format!("unknown key `{key}` (group keys: group.{})", GROUP_KEYS.join(", group.")),

@@ -31,6 +31,23 @@ const PG15_DEFAULTS: &str = "
     idle_in_transaction_session_timeout = 0 ms
     max_connections = 100
     superuser_reserved_connections = 3
+    archive_library =
+    autovacuum = on
+    track_counts = on
+    max_standby_streaming_delay = 30000 ms
+    password_encryption = scram-sha-256
+    ssl = on
+    ssl_min_protocol_version = TLSv1.2
+    listen_addresses = localhost
+    log_connections = off
+    log_disconnections = off
+    log_lock_waits = off
+    log_replication_commands = off
+    log_error_verbosity = default
+    log_min_messages = warning
+    log_min_error_statement = error
+    log_line_prefix = %m
+    log_statement = none
 ";
 
 fn shipped() -> PolicySet {
@@ -64,6 +81,27 @@ const MARIADB1011_DEFAULTS: &str = "
     slave_net_timeout = 60
     read_only = OFF
     relay_log_recovery = OFF
+    innodb_force_recovery = 0
+    innodb_doublewrite = ON
+    binlog_expire_logs_seconds = 0
+    gtid_strict_mode = OFF
+    log_slave_updates = OFF
+    slave_parallel_threads = 0
+    rpl_semi_sync_master_enabled = OFF
+    rpl_semi_sync_master_wait_point = AFTER_COMMIT
+    have_ssl = DISABLED
+    require_secure_transport = OFF
+    tls_version = TLSv1.2,TLSv1.3
+    local_infile = ON
+    bind_address = 127.0.0.1
+    skip_name_resolve = OFF
+    old_passwords = OFF
+    secure_file_priv =
+    have_symlink = YES
+    sql_mode = STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION
+    max_connect_errors = 100
+    log_warnings = 2
+    log_error = /var/log/mysql/error.log
     state.replication.default.io_running = Yes
     state.replication.default.sql_running = Yes
     state.replication.default.seconds_behind = 0 s
@@ -97,11 +135,14 @@ fn shipped_baseline_loads() {
             ("memcached/security.toml", "memcached-security"),
             ("mysql/durability.toml", "mysql-durability"),
             ("mysql/replication.toml", "mysql-replication"),
+            ("mysql/security.toml", "mysql-security"),
             ("mysql/topology.toml", "mysql-topology"),
             ("postgres/durability.toml", "postgres-durability"),
             ("postgres/replication.toml", "postgres-replication"),
+            ("postgres/security.toml", "postgres-security"),
             ("postgres/sessions.toml", "postgres-sessions"),
             ("postgres/topology.toml", "postgres-topology"),
+            ("redis/limits.toml", "redis-limits"),
             ("redis/replication.toml", "redis-replication"),
             ("redis/resources.toml", "redis-resources"),
             ("redis/security.toml", "redis-security"),
@@ -125,6 +166,7 @@ PG-DUR-003 critical pass
 PG-HEALTH-001 critical not_applicable
 PG-HEALTH-004 critical pass
 PG-REPL-001 critical pass
+PG-REPL-009 critical not_applicable
 PG-REPL-010 critical not_applicable
 PG-REPL-011 critical not_applicable
 PG-REPL-012 critical not_applicable
@@ -133,13 +175,18 @@ PG-REPL-014 critical not_applicable
 PG-TOPO-001 critical pass
 PG-DUR-002 high pass
 PG-DUR-005 high not_applicable
+PG-DUR-007 high pass
+PG-DUR-008 high pass
 PG-HEALTH-002 high not_applicable
 PG-HEALTH-003 high not_applicable
 PG-HEALTH-005 high pass
 PG-REPL-002 high pass
 PG-REPL-004 high fail
 PG-REPL-020 high not_applicable
+PG-SEC-001 high pass
+PG-SEC-002 high pass
 PG-DUR-004 medium fail
+PG-LOG-001 medium fail
 PG-REPL-003 medium pass
 PG-REPL-006 medium not_applicable
 PG-REPL-007 medium not_applicable
@@ -147,9 +194,20 @@ PG-REPL-008 medium pass
 PG-REPL-015 medium not_applicable
 PG-REPL-021 medium not_applicable
 PG-REPL-022 medium not_applicable
+PG-REPL-023 medium not_applicable
+PG-SEC-003 medium pass
+PG-SEC-004 medium pass
 PG-SESS-002 medium fail
 PG-SESS-003 medium pass
 PG-DUR-006 low fail
+PG-LOG-002 low fail
+PG-LOG-003 low fail
+PG-LOG-004 low fail
+PG-LOG-005 low pass
+PG-LOG-006 low pass
+PG-LOG-007 low pass
+PG-LOG-008 low pass
+PG-LOG-009 low fail
 PG-REPL-005 low fail
 PG-SESS-001 low fail
 PG-SESS-004 low pass
@@ -165,6 +223,7 @@ PG-DUR-003 critical pass
 PG-HEALTH-001 critical pass
 PG-HEALTH-004 critical pass
 PG-REPL-001 critical pass
+PG-REPL-009 critical not_applicable
 PG-REPL-010 critical not_applicable
 PG-REPL-011 critical not_applicable
 PG-REPL-012 critical not_applicable
@@ -173,13 +232,18 @@ PG-REPL-014 critical not_applicable
 PG-TOPO-001 critical pass
 PG-DUR-002 high pass
 PG-DUR-005 high not_applicable
+PG-DUR-007 high pass
+PG-DUR-008 high pass
 PG-HEALTH-002 high pass
 PG-HEALTH-003 high pass
 PG-HEALTH-005 high pass
 PG-REPL-002 high not_applicable
 PG-REPL-004 high not_applicable
 PG-REPL-020 high pass
+PG-SEC-001 high pass
+PG-SEC-002 high pass
 PG-DUR-004 medium not_applicable
+PG-LOG-001 medium fail
 PG-REPL-003 medium not_applicable
 PG-REPL-006 medium not_applicable
 PG-REPL-007 medium not_applicable
@@ -187,9 +251,20 @@ PG-REPL-008 medium not_applicable
 PG-REPL-015 medium not_applicable
 PG-REPL-021 medium fail
 PG-REPL-022 medium pass
+PG-REPL-023 medium pass
+PG-SEC-003 medium pass
+PG-SEC-004 medium pass
 PG-SESS-002 medium fail
 PG-SESS-003 medium pass
 PG-DUR-006 low fail
+PG-LOG-002 low fail
+PG-LOG-003 low fail
+PG-LOG-004 low fail
+PG-LOG-005 low pass
+PG-LOG-006 low pass
+PG-LOG-007 low pass
+PG-LOG-008 low pass
+PG-LOG-009 low fail
 PG-REPL-005 low not_applicable
 PG-SESS-001 low not_applicable
 PG-SESS-004 low pass
@@ -200,6 +275,7 @@ PG-SESS-004 low pass
 #[test]
 fn shipped_baseline_on_stock_mariadb_primary() {
     let want = "\
+MY-DUR-003 critical pass
 MY-REPL-001 critical fail
 MY-REPL-010 critical not_applicable
 MY-REPL-011 critical not_applicable
@@ -208,18 +284,39 @@ MY-REPL-031 critical not_applicable
 MY-TOPO-001 critical pass
 MY-DUR-001 high pass
 MY-DUR-002 high not_applicable
+MY-DUR-004 high pass
 MY-REPL-002 high not_applicable
 MY-REPL-005 high pass
 MY-REPL-006 high not_applicable
 MY-REPL-012 high not_applicable
 MY-REPL-020 high not_applicable
 MY-REPL-032 high not_applicable
+MY-SEC-001 high fail
+MY-SEC-007 high pass
+MY-DUR-005 medium not_applicable
 MY-REPL-003 medium not_applicable
 MY-REPL-004 medium not_applicable
 MY-REPL-007 medium pass
 MY-REPL-008 medium not_applicable
+MY-REPL-009 medium fail
 MY-REPL-021 medium not_applicable
 MY-REPL-022 medium not_applicable
+MY-REPL-023 medium not_applicable
+MY-REPL-024 medium not_applicable
+MY-REPL-026 medium not_applicable
+MY-SEC-002 medium not_applicable
+MY-SEC-003 medium pass
+MY-SEC-004 medium fail
+MY-SEC-005 medium pass
+MY-SEC-008 medium fail
+MY-LOG-001 low pass
+MY-LOG-002 low not_applicable
+MY-LOG-003 low pass
+MY-REPL-025 low not_applicable
+MY-SEC-006 low fail
+MY-SEC-009 low fail
+MY-SEC-010 low pass
+MY-SEC-011 low pass
 ";
     assert_eq!(statuses_of(Kind::Mysql, Role::Primary, MARIADB1011_DEFAULTS), want);
 }
@@ -227,6 +324,7 @@ MY-REPL-022 medium not_applicable
 #[test]
 fn shipped_baseline_on_stock_mariadb_replica() {
     let want = "\
+MY-DUR-003 critical pass
 MY-REPL-001 critical not_applicable
 MY-REPL-010 critical not_applicable
 MY-REPL-011 critical not_applicable
@@ -235,18 +333,39 @@ MY-REPL-031 critical pass
 MY-TOPO-001 critical pass
 MY-DUR-001 high pass
 MY-DUR-002 high not_applicable
+MY-DUR-004 high pass
 MY-REPL-002 high not_applicable
 MY-REPL-005 high pass
 MY-REPL-006 high not_applicable
 MY-REPL-012 high not_applicable
 MY-REPL-020 high fail
 MY-REPL-032 high pass
+MY-SEC-001 high fail
+MY-SEC-007 high pass
+MY-DUR-005 medium not_applicable
 MY-REPL-003 medium not_applicable
 MY-REPL-004 medium not_applicable
 MY-REPL-007 medium pass
 MY-REPL-008 medium not_applicable
+MY-REPL-009 medium fail
 MY-REPL-021 medium not_applicable
 MY-REPL-022 medium fail
+MY-REPL-023 medium fail
+MY-REPL-024 medium not_applicable
+MY-REPL-026 medium not_applicable
+MY-SEC-002 medium not_applicable
+MY-SEC-003 medium pass
+MY-SEC-004 medium fail
+MY-SEC-005 medium pass
+MY-SEC-008 medium fail
+MY-LOG-001 low pass
+MY-LOG-002 low not_applicable
+MY-LOG-003 low pass
+MY-REPL-025 low fail
+MY-SEC-006 low fail
+MY-SEC-009 low fail
+MY-SEC-010 low pass
+MY-SEC-011 low pass
 ";
     assert_eq!(statuses_of(Kind::Mysql, Role::Replica, MARIADB1011_DEFAULTS), want);
 }
