@@ -8,6 +8,7 @@ mod mysql;
 mod reports;
 mod restart;
 mod secrets;
+mod shipped;
 mod topology;
 
 use harness::*;
