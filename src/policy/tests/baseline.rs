@@ -451,3 +451,25 @@ fn redis_replica_defaults_pass_the_replication_rules() {
         "not_applicable",
     );
 }
+
+/// `policies/README.md`'s coverage tables name only rules that exist, and every
+/// shipped rule is in them.
+#[test]
+fn coverage_tables_list_every_shipped_rule() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/README.md"))
+            .expect("policies/README.md");
+    let id = regex::Regex::new(r"\b[A-Z]{2}-[A-Z]+-[0-9]{3}\b").unwrap();
+    let listed: std::collections::BTreeSet<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .flat_map(|l| id.find_iter(l).map(|m| m.as_str()))
+        .collect();
+    let set = shipped();
+    let shipped: std::collections::BTreeSet<&str> =
+        set.policies().iter().flat_map(|p| &p.rules).map(|r| r.id.as_str()).collect();
+    let unknown: Vec<_> = listed.difference(&shipped).collect();
+    let unlisted: Vec<_> = shipped.difference(&listed).collect();
+    assert!(unknown.is_empty(), "policies/README.md lists rules that do not exist: {unknown:?}");
+    assert!(unlisted.is_empty(), "shipped rules missing from policies/README.md: {unlisted:?}");
+}
