@@ -47,32 +47,40 @@ fn mysql(port: u16, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// MariaDB's documented default binlog_format, MIXED, passes MY-REPL-002 on the real
-/// primary (STATEMENT fails it); the replica's lag is judged beyond its SQL_Delay.
+/// MariaDB's documented default binlog_format, MIXED, passes MY-REPL-002 on a real
+/// MariaDB of the test's own (started on a fresh data directory with the binary log on;
+/// the shared primary runs ROW from its option file and is left alone); STATEMENT fails.
 #[test]
-fn mariadb_mixed_binlog_format_and_replica_lag_beyond_delay() {
+fn mariadb_mixed_binlog_format_passes_statement_fails() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Mariadb::start(port);
+    let ws = workspace(&format!(
+        "[[targets]]\nname = \"own\"\nkind = \"mysql\"\nurl = \"mysql://root@127.0.0.1:{port}/\"\nrole = \"primary\"\n"
+    ));
+    let mixed = ws.audit_json();
+    expect(&mixed, "own", "MY-REPL-002", "pass");
+    mysql(port, "SET GLOBAL binlog_format = 'STATEMENT'");
+    let statement = ws.audit_json();
+    expect(&statement, "own", "MY-REPL-002", "fail");
+    drop(server);
+}
+
+/// The real MariaDB replica's lag is judged beyond its SQL_Delay.
+#[test]
+fn mariadb_replica_lag_is_judged_beyond_its_delay() {
     require_port(MY_PRIMARY, "MariaDB (primary)");
     require_port(MY_REPLICA, "MariaDB replica");
-    let _lock = ServerLock::exclusive("mariadb-replica");
+    let _lock = ServerLock::shared("mariadb-replica");
     let ws = workspace(&format!(
         "[[targets]]\nname = \"my-primary\"\nkind = \"mysql\"\nurl = \"mysql://root@127.0.0.1:{MY_PRIMARY}/\"\nrole = \"primary\"\ngroup = \"m\"\n\n\
          [[targets]]\nname = \"my-replica\"\nkind = \"mysql\"\nurl = \"mysql://root@127.0.0.1:{MY_REPLICA}/\"\nrole = \"replica\"\ngroup = \"m\"\n"
     ));
-    let before = mysql(MY_PRIMARY, "SELECT @@GLOBAL.binlog_format");
-    let audit_with = |format: &str| {
-        mysql(MY_PRIMARY, &format!("SET GLOBAL binlog_format = '{format}'"));
-        ws.audit_json()
-    };
-    let mixed = audit_with("MIXED");
-    let statement = audit_with("STATEMENT");
-    mysql(MY_PRIMARY, &format!("SET GLOBAL binlog_format = '{before}'"));
-    expect(&mixed, "my-primary", "MY-REPL-002", "pass");
-    expect(&statement, "my-primary", "MY-REPL-002", "fail");
-
-    let replica = target(&mixed, "my-replica");
+    let run = ws.audit_json();
+    let replica = target(&run, "my-replica");
     let lag = &replica["state"]["state.replication.default.lag_beyond_delay_s"]["value"];
     assert!(lag.is_string(), "the collector reports the lag beyond the delay: {replica:#}");
-    expect(&mixed, "my-replica", "MY-REPL-032", "pass");
+    expect(&run, "my-replica", "MY-REPL-032", "pass");
+    expect(&run, "my-primary", "MY-REPL-002", "pass");
 }
 
 /// On the real Redis pair (Redis 7 defaults on the replica): stale reads are served
@@ -154,6 +162,58 @@ fn postgres_synchronous_standby_is_counted_and_attached() {
     let primary = target(&synchronous, "pg-primary");
     assert_eq!(primary["state"]["state.replicas.synchronous"]["value"], "1", "{primary:#}");
     expect(&synchronous, "pg-primary", "PG-REPL-009", "pass");
+}
+
+/// A MariaDB server of the test's own on a fresh data directory, binary log on with
+/// MIXED (its default), killed when dropped.
+struct Mariadb {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Mariadb {
+    fn start(port: u16) -> Mariadb {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let install = Command::new("mariadb-install-db")
+            .args(["--no-defaults", "--user=root", "--auth-root-authentication-method=normal"])
+            .arg("--skip-test-db")
+            .arg(format!("--datadir={}", data.display()))
+            .output()
+            .expect("mariadb-install-db (apt-get install mariadb-server)");
+        assert!(install.status.success(), "{}", String::from_utf8_lossy(&install.stderr));
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        let child = Command::new("/usr/sbin/mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args(["--user=root", "--bind-address=127.0.0.1", "--server-id=7"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--socket={}", path("mysqld.sock")))
+            .arg(format!("--pid-file={}", path("mysqld.pid")))
+            .arg(format!("--log-bin={}", path("binlog")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mariadbd");
+        let server = Mariadb { child, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Command::new("mysql")
+            .args(["-uroot", "-h127.0.0.1", &format!("-P{port}"), "-e", "SELECT 1"])
+            .output()
+            .map_or(true, |o| !o.status.success())
+        {
+            assert!(Instant::now() < deadline, "mariadbd did not answer on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+}
+
+impl Drop for Mariadb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// A memcached process of the test's own, stopped when dropped.

@@ -84,6 +84,70 @@ fn memcached_check_and_audit_agree_on_every_shipped_rule() {
     assert!(problems.is_empty(), "check and audit disagree:\n  {}", problems.join("\n  "));
 }
 
+/// The real PostgreSQL primary's own values, written into a postgresql.conf as a person
+/// would (`name = 'setting'`: a bare number is in the setting's unit, as pg_settings
+/// reports it): `check` on that file and the audit of the live server must judge every
+/// shipped rule that reads a setting alike. Only settings a configuration file may set
+/// are written (not `internal` ones, which the server computes).
+#[test]
+fn postgres_check_and_audit_agree_on_the_live_servers_values() {
+    let port = crate::support::PG_PRIMARY;
+    crate::support::require_service("127.0.0.1", port, "PostgreSQL: bash tests/setup/services.sh");
+    let _lock = crate::support::lock::ServerLock::shared("pg-primary");
+    let live = collect(Kind::Postgres, &crate::support::pg_url(port)).expect("collect PostgreSQL");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let set =
+        policy::read_dir(&root.join("policies")).and_then(policy::parse).expect("shipped policies");
+    let read: std::collections::BTreeSet<&str> = set
+        .policies()
+        .iter()
+        .filter(|p| p.applies_to.kind == Kind::Postgres)
+        .flat_map(|p| &p.rules)
+        .flat_map(|r| std::iter::once(r.key.as_str()).chain(r.when.iter().map(|w| w.key.as_str())))
+        .filter_map(|k| k.strip_prefix("setting."))
+        .collect();
+    let out = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-d", "postgres"])
+        .args([
+            "-AtF",
+            "\t",
+            "-c",
+            "SELECT name, setting FROM pg_settings WHERE context <> 'internal'",
+        ])
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+    let mut file = String::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((name, setting)) = line.split_once('\t') else { continue };
+        if read.contains(name) {
+            file.push_str(&format!("{name} = '{}'\n", setting.replace('\'', "''")));
+        }
+    }
+    assert!(file.lines().count() > 20, "the shipped rules read settings: {file}");
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("postgresql.conf");
+    std::fs::write(&main, &file).unwrap();
+    let case = Case::new("live values", "the primary's pg_settings", &[]);
+    // Settings the server computes (`data_checksums`, from initdb) cannot be read from
+    // a file: `check` leaves their rules unjudged (not applicable), which is no
+    // disagreement.
+    let internal = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-d", "postgres"])
+        .args(["-At", "-c", "SELECT name FROM pg_settings WHERE context = 'internal'"])
+        .output()
+        .expect("run psql");
+    let internal: Vec<String> = String::from_utf8_lossy(&internal.stdout)
+        .lines()
+        .map(|name| format!(" setting.{name}: check says not_applicable"))
+        .collect();
+    let problems: Vec<String> = compare(Kind::Postgres, &case, &main, live)
+        .into_iter()
+        .filter(|p| !internal.iter().any(|i| p.contains(i.as_str())))
+        .collect();
+    assert!(problems.is_empty(), "check and audit disagree:\n  {}\n{file}", problems.join("\n  "));
+}
+
 /// One collection with driftwatch's collector, on this thread's network namespace.
 fn collect(kind: Kind, url: &str) -> Option<Collected> {
     let endpoint = Endpoint {
