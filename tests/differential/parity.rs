@@ -148,6 +148,64 @@ fn postgres_check_and_audit_agree_on_the_live_servers_values() {
     assert!(problems.is_empty(), "check and audit disagree:\n  {}\n{file}", problems.join("\n  "));
 }
 
+/// The same for MariaDB: the shared primary's `SHOW GLOBAL VARIABLES` values of every
+/// variable a shipped rule reads, written under `[mysqld]` as `name = value`. Variables
+/// that are not options (`have_ssl`, …) are refused by the reader as by mariadbd: those
+/// lines are dropped (and their rules, which `check` then judges on defaults, are left
+/// out of the comparison).
+#[test]
+fn mariadb_check_and_audit_agree_on_the_live_servers_values() {
+    let port = crate::support::MY_PRIMARY;
+    crate::support::require_service("127.0.0.1", port, "MariaDB: bash tests/setup/services.sh");
+    let live = collect(Kind::Mysql, &crate::support::my_url(port)).expect("collect MariaDB");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let set =
+        policy::read_dir(&root.join("policies")).and_then(policy::parse).expect("shipped policies");
+    let read: std::collections::BTreeSet<&str> = set
+        .policies()
+        .iter()
+        .filter(|p| p.applies_to.kind == Kind::Mysql)
+        .flat_map(|p| &p.rules)
+        .flat_map(|r| std::iter::once(r.key.as_str()).chain(r.when.iter().map(|w| w.key.as_str())))
+        .filter_map(|k| k.strip_prefix("setting."))
+        .collect();
+    let mut lines: Vec<(String, String)> = read
+        .iter()
+        .filter_map(|name| {
+            let e = live.snapshot.config.get(&format!("setting.{name}"))?;
+            Some((name.to_string(), e.value.clone()))
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("my.cnf");
+    let mut dropped = Vec::new();
+    loop {
+        let text: String = std::iter::once("[mysqld]\n".to_owned())
+            .chain(lines.iter().map(|(n, v)| format!("{n} = {v}\n")))
+            .collect();
+        std::fs::write(&main, &text).unwrap();
+        match conffile::read(Kind::Mysql, std::slice::from_ref(&main), &RealFiles) {
+            Ok(_) => break,
+            Err(d) => {
+                let line = d.0.first().map_or(0, |d| d.line);
+                assert!(line >= 2, "the reader refuses the file as a whole: {d}");
+                dropped.push(lines.remove(line - 2).0);
+            }
+        }
+    }
+    assert!(lines.len() > 15, "the shipped rules read variables: {lines:?}");
+    let case = Case::new("live values", "the primary's SHOW GLOBAL VARIABLES", &[]);
+    let problems: Vec<String> = compare(Kind::Mysql, &case, &main, live)
+        .into_iter()
+        .filter(|p| !dropped.iter().any(|n| p.contains(&format!(" setting.{n}: "))))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "check and audit disagree:\n  {}\n(not options: {dropped:?})",
+        problems.join("\n  ")
+    );
+}
+
 /// One collection with driftwatch's collector, on this thread's network namespace.
 fn collect(kind: Kind, url: &str) -> Option<Collected> {
     let endpoint = Endpoint {
