@@ -23,8 +23,8 @@ const REDIS: &[Case] = &[
     Case::new("defaults", "an empty file", &[("redis.conf", "")]),
     Case::new("units", "sizes and times written with units", &[("redis.conf", "maxmemory 64mb\nmaxmemory-policy allkeys-lru\nrepl-backlog-size 16mb\ntimeout 300\nrepl-timeout 10\nprotected-mode yes\nbind 127.0.0.1\n")]),
     Case::new("small", "values below the baselines' limits", &[("redis.conf", "maxmemory 1mb\nrepl-backlog-size 16kb\nrepl-timeout 5\nprotected-mode no\nappendonly yes\nmin-replicas-to-write 1\nmin-replicas-max-lag 30\n")]),
-    Case::new("hardening", "keepalive, idle timeout, log level, fsync and replica buffers", &[("redis.conf", "tcp-keepalive 0\ntimeout 30\nloglevel warning\nappendonly yes\nappendfsync no\nclient-output-buffer-limit replica 64mb 16mb 60\nreplica-serve-stale-data no\nreplica-ignore-maxmemory no\n")]),
-    Case::new("hardening passes", "the same settings at safe values", &[("redis.conf", "tcp-keepalive 60\ntimeout 300\nloglevel notice\nappendonly yes\nappendfsync always\nclient-output-buffer-limit replica 512mb 128mb 60\n")]),
+    Case::new("hardening", "keepalive, idle timeout, log level, fsync and replica buffers", &[("redis.conf", "maxclients 100\ntcp-keepalive 0\ntimeout 30\nloglevel warning\nappendonly yes\nappendfsync no\nclient-output-buffer-limit replica 64mb 16mb 60\nreplica-serve-stale-data no\nreplica-ignore-maxmemory no\n")]),
+    Case::new("hardening passes", "the same settings at safe values", &[("redis.conf", "maxclients 4000\ntcp-keepalive 60\ntimeout 300\nloglevel notice\nappendonly yes\nappendfsync always\nclient-output-buffer-limit replica 512mb 128mb 60\n")]),
 ];
 
 #[rustfmt::skip]

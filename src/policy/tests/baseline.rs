@@ -102,6 +102,7 @@ const MARIADB1011_DEFAULTS: &str = "
     max_connect_errors = 100
     log_warnings = 2
     log_error = /var/log/mysql/error.log
+    wait_timeout = 28800
     state.replication.default.io_running = Yes
     state.replication.default.sql_running = Yes
     state.replication.default.seconds_behind = 0 s
@@ -134,6 +135,7 @@ fn shipped_baseline_loads() {
             ("memcached/capacity.toml", "memcached-capacity"),
             ("memcached/security.toml", "memcached-security"),
             ("mysql/durability.toml", "mysql-durability"),
+            ("mysql/limits.toml", "mysql-limits"),
             ("mysql/replication.toml", "mysql-replication"),
             ("mysql/security.toml", "mysql-security"),
             ("mysql/topology.toml", "mysql-topology"),
@@ -309,6 +311,7 @@ MY-SEC-003 medium pass
 MY-SEC-004 medium fail
 MY-SEC-005 medium pass
 MY-SEC-008 medium fail
+MY-LIM-001 low pass
 MY-LOG-001 low pass
 MY-LOG-002 low not_applicable
 MY-LOG-003 low pass
@@ -358,6 +361,7 @@ MY-SEC-003 medium pass
 MY-SEC-004 medium fail
 MY-SEC-005 medium pass
 MY-SEC-008 medium fail
+MY-LIM-001 low pass
 MY-LOG-001 low pass
 MY-LOG-002 low not_applicable
 MY-LOG-003 low pass
