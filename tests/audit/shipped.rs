@@ -116,7 +116,8 @@ fn redis_replica_defaults_pass_and_one_replica_does_not_need_min_replicas() {
 
 /// A memcached of the test's own (2 MB of memory) with evictions induced between two
 /// audits: the counter rule fails once, on the change, and passes on the next audit
-/// with no new evictions; never on the lifetime total.
+/// with no new evictions; never on the lifetime total. A restart in between is not
+/// applicable.
 #[test]
 fn memcached_evictions_fail_once_on_the_change() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -134,6 +135,18 @@ fn memcached_evictions_fail_once_on_the_change() {
     expect(&third, "cache", "MC-CAP-004", "pass");
     expect(&third, "cache", "MC-CAP-005", "pass");
     expect(&third, "cache", "MC-CAP-006", "pass");
+
+    // Restarted between two audits (evictions induced before the restart): counters
+    // started again from zero, so the change cannot be judged.
+    server.fill(4 * 1024 * 1024);
+    drop(server);
+    std::thread::sleep(Duration::from_millis(1100));
+    let server = Memcached::start(port);
+    let after_restart = ws.audit_json();
+    let (status, message) = judged(&after_restart, "cache", "MC-CAP-004");
+    assert_eq!(status, "not_applicable", "{message}");
+    assert!(message.contains("restarted"), "{message}");
+    drop(server);
 }
 
 /// The real PostgreSQL primary with its streaming standby named synchronous (`*`): the
