@@ -220,8 +220,14 @@ pub fn needs_live_server(rule: &Rule) -> Option<String> {
     if live_key(&rule.key) {
         return Some(format!("{} is read from the running server", rule.key));
     }
-    if let Some(when) = rule.when.as_ref().filter(|w| live_key(&w.key)) {
+    if rule.key.starts_with("group.") {
+        return Some(format!("{} is a fact of the live replication group", rule.key));
+    }
+    if let Some(when) = rule.when.iter().find(|w| live_key(&w.key)) {
         return Some(format!("its condition reads {} from the running server", when.key));
+    }
+    if let Some(when) = rule.when.iter().find(|w| w.key.starts_with("group.")) {
+        return Some(format!("its condition reads {} from the live replication group", when.key));
     }
     if let Expect::Counter { measure, .. } = &rule.expect {
         return Some(format!(

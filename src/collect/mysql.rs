@@ -65,7 +65,9 @@
 //!   (`Yes`/`No`), `.seconds_behind` (`s`; absent when the server reports NULL, i.e.
 //!   a thread is stopped or not connected: lag is unknown, not zero), `.io_state`,
 //!   `.last_io_errno`, `.last_io_error`, `.last_sql_errno`, `.last_sql_error`,
-//!   `.source_host`, `.source_port`, `.sql_delay` (`s`), `.using_gtid` (MariaDB
+//!   `.source_host`, `.source_port`, `.sql_delay` (`s`), `.lag_beyond_delay_s` (`s`:
+//!   `seconds_behind` less `sql_delay`, never below 0; absent with `seconds_behind`),
+//!   `.using_gtid` (MariaDB
 //!   `No`/`Slave_Pos`/`Current_Pos`; MySQL `Yes`/`No` from `Auto_Position`),
 //!   `.gtid_io_pos` (MariaDB `Gtid_IO_Pos`; MySQL `Retrieved_Gtid_Set`);
 //!   `state.replication.count` (connections with a source).
@@ -407,6 +409,11 @@ async fn replication(session: &mut Session<'_>, state: &mut State) -> Result<usi
                 insert(state, format!("{prefix}.{field}"), value, unit);
             }
         }
+        let behind = column(row, &["Seconds_Behind_Master", "Seconds_Behind_Source"]);
+        let delay = column(row, &["SQL_Delay"]);
+        if let Some(lag) = behind.as_deref().and_then(|b| lag_beyond_delay(b, delay.as_deref())) {
+            insert(state, format!("{prefix}.lag_beyond_delay_s"), lag, Some("s"));
+        }
         let using_gtid = column(row, &["Using_Gtid"]).or_else(|| {
             column(row, &["Auto_Position"]).map(|a| if a == "1" { "Yes" } else { "No" }.into())
         });
@@ -419,6 +426,16 @@ async fn replication(session: &mut Session<'_>, state: &mut State) -> Result<usi
     }
     insert(state, "state.replication.count".into(), sources.to_string(), None);
     Ok(sources)
+}
+
+/// The lag a replica has beyond its deliberate delay (`MASTER_DELAY`, shown as
+/// `SQL_Delay`): `Seconds_Behind_Master` counts the delay too, so a replica delayed by
+/// an hour is an hour behind when it is on time. `None` when the lag is unknown (NULL,
+/// or not a number); never below zero.
+fn lag_beyond_delay(seconds_behind: &str, sql_delay: Option<&str>) -> Option<String> {
+    let behind: i64 = seconds_behind.trim().parse().ok()?;
+    let delay: i64 = sql_delay.and_then(|d| d.trim().parse().ok()).unwrap_or(0);
+    Some(behind.saturating_sub(delay).max(0).to_string())
 }
 
 /// The binary log position, when binary logging is on.
@@ -663,6 +680,16 @@ mod tests {
         assert_eq!(Flavor::of("11.4.2-MariaDB"), Flavor::MariaDb);
         assert_eq!(Flavor::of("8.4.3"), Flavor::MySql);
         assert_eq!(Flavor::of("8.0.39-0ubuntu0.22.04.1"), Flavor::MySql);
+    }
+
+    #[test]
+    fn lag_beyond_a_deliberate_delay() {
+        assert_eq!(lag_beyond_delay("3605", Some("3600")).as_deref(), Some("5"));
+        assert_eq!(lag_beyond_delay("12", Some("0")).as_deref(), Some("12"));
+        assert_eq!(lag_beyond_delay("12", None).as_deref(), Some("12"));
+        // Caught up with what it fetched: Seconds_Behind_Master is 0 whatever the delay.
+        assert_eq!(lag_beyond_delay("0", Some("3600")).as_deref(), Some("0"));
+        assert_eq!(lag_beyond_delay("NULL", Some("0")), None);
     }
 
     #[test]

@@ -40,7 +40,8 @@
 //!   clash): `state.replica.<name>.client_addr`, `.state`, `.sync_state`,
 //!   `.write_lag_s`, `.flush_lag_s`, `.replay_lag_s` (`s`, NULL → `0`),
 //!   `.replay_lag_bytes` (`B`, WAL head − `replay_lsn`, ≥ 0, absent before the standby
-//!   reports a position); `state.replicas.count`.
+//!   reports a position); `state.replicas.count`, and `state.replicas.synchronous`
+//!   (how many of them commits wait for: `sync_state` `sync` or `quorum`).
 //! - Per row of `pg_replication_slots`: `state.slot.<slot_name>.active`, `.slot_type`,
 //!   `.wal_status`, `.safe_wal_size` (`B`, when not NULL), `.retained_bytes` (`B`, WAL
 //!   head − `restart_lsn`, ≥ 0, when `restart_lsn` is set); `state.slots.count`, and
@@ -251,8 +252,13 @@ async fn replicas(conn: &mut Session<'_>, state: &mut State) -> Result<(), Colle
          ORDER BY 1, 2",
     )
     .await?;
-    let mut count = 0;
+    let (mut count, mut synchronous) = (0, 0);
     for row in &rows {
+        let sync_state = text(row, 4)?.unwrap_or_default();
+        // `sync` (priority-based) or `quorum` (ANY n): commits wait for it.
+        if sync_state == "sync" || sync_state == "quorum" {
+            synchronous += 1;
+        }
         let mut name = text(row, 0)?.unwrap_or_default();
         if state.contains_key(&format!("state.replica.{name}.state")) {
             name = format!("{name}@{}", text(row, 1)?.unwrap_or_default());
@@ -275,6 +281,7 @@ async fn replicas(conn: &mut Session<'_>, state: &mut State) -> Result<(), Colle
         count += 1;
     }
     insert(state, "state.replicas.count".into(), count.to_string(), None);
+    insert(state, "state.replicas.synchronous".into(), synchronous.to_string(), None);
     Ok(())
 }
 

@@ -52,6 +52,33 @@ impl<'a> Group<'a> {
     }
 }
 
+/// The `group.` keys a rule (or its `when`) may read: facts of the target's
+/// replication group as the configuration declares it, collected or not; and
+/// `group.primary.<key>`, the group primary's own value of `<key>`.
+pub const GROUP_KEYS: &[&str] = &["members", "replicas", "primary.<key>"];
+
+/// A `group.` key's value for `group`: `group.members` (every declared member),
+/// `group.replicas` (members declared `replica`), `group.primary.<key>` (the declared
+/// primary's value, absent when it was not collected or has no such key). Absent for
+/// other names; a target without a group has none (its rules with such a `when` are
+/// not applicable).
+pub fn fact(group: &Group<'_>, key: &str) -> Option<Entry> {
+    let name = key.strip_prefix("group.")?;
+    if let Some(theirs) = name.strip_prefix("primary.") {
+        let primary = group.primary().ok()?;
+        let lookup =
+            Lookup { snapshot: primary.snapshot, state: primary.state, earlier: None, group: None };
+        return lookup.get(theirs);
+    }
+    let roles = group.members.iter().map(|m| m.role).chain(group.not_collected.iter().map(|n| n.1));
+    let count = match name {
+        "members" => roles.count(),
+        "replicas" => roles.filter(|r| *r == Role::Replica).count(),
+        _ => return None,
+    };
+    Some(Entry::new(count.to_string()))
+}
+
 /// The verdict of a group operator on one target.
 pub(super) fn verdict(
     parity: Parity,
@@ -93,7 +120,12 @@ pub(super) fn verdict(
                     format!("Not applicable: {} is the group's primary.", target.name),
                 );
             }
-            let lookup = Lookup { snapshot: primary.snapshot, state: primary.state, earlier: None };
+            let lookup = Lookup {
+                snapshot: primary.snapshot,
+                state: primary.state,
+                earlier: None,
+                group: None,
+            };
             let Some(theirs) = lookup.get(key) else {
                 return (
                     S::Error,
@@ -174,7 +206,7 @@ fn unique(
         .iter()
         .filter(|m| m.name != target.name)
         .filter(|m| {
-            Lookup { snapshot: m.snapshot, state: m.state, earlier: None }
+            Lookup { snapshot: m.snapshot, state: m.state, earlier: None, group: None }
                 .get(key)
                 .is_some_and(|e| e.value.trim().eq_ignore_ascii_case(ours.value.trim()))
         })
@@ -258,6 +290,14 @@ key = "setting.server_id"
 expect = { unique = true }
 severity = "critical"
 missing = "not_applicable"
+
+[[rule]]
+id = "T-TWO"
+key = "setting.max_connections"
+expect = { min = 1 }
+severity = "medium"
+roles = ["primary"]
+when = { key = "group.replicas", min = 2 }
 "#;
 
     /// Members are `(name, declared role, reported role, settings)`; the result is one
@@ -313,7 +353,7 @@ missing = "not_applicable"
             ],
             &[],
             "r",
-            "T-MORE pass\nT-ROLE pass\nT-SAME pass\nT-UNIQ pass",
+            "T-MORE pass\nT-ROLE pass\nT-SAME pass\nT-TWO not_applicable\nT-UNIQ pass",
         );
     }
 
@@ -331,7 +371,7 @@ missing = "not_applicable"
             ],
             &[],
             "r",
-            "T-MORE fail\nT-ROLE pass\nT-SAME fail\nT-UNIQ fail",
+            "T-MORE fail\nT-ROLE pass\nT-SAME fail\nT-TWO not_applicable\nT-UNIQ fail",
         );
     }
 
@@ -349,8 +389,46 @@ missing = "not_applicable"
             ],
             &[],
             "p",
-            "T-MORE not_applicable\nT-ROLE pass\nT-SAME not_applicable\nT-UNIQ pass",
+            "T-MORE not_applicable\nT-ROLE pass\nT-SAME not_applicable\nT-TWO not_applicable\nT-UNIQ pass",
         );
+    }
+
+    #[test]
+    fn group_facts_count_declared_members_collected_or_not() {
+        let r = "wal_level = replica\nmax_connections = 200\nserver_id = 2";
+        let q = "wal_level = replica\nmax_connections = 200\nserver_id = 3";
+        // Two replicas declared, one of them not collected: the rule applies.
+        check(
+            &[("p", Role::Primary, Role::Primary, PRIMARY), ("r", Role::Replica, Role::Replica, r)],
+            &[("q", Role::Replica)],
+            "p",
+            "T-MORE not_applicable\nT-ROLE pass\nT-SAME not_applicable\nT-TWO pass\nT-UNIQ pass",
+        );
+        check(
+            &[
+                ("p", Role::Primary, Role::Primary, PRIMARY),
+                ("r", Role::Replica, Role::Replica, r),
+                ("q", Role::Replica, Role::Replica, q),
+            ],
+            &[],
+            "p",
+            "T-MORE not_applicable\nT-ROLE pass\nT-SAME not_applicable\nT-TWO pass\nT-UNIQ pass",
+        );
+        let members = [Member {
+            name: "p",
+            role: Role::Primary,
+            snapshot: &snapshot(Role::Primary, PRIMARY).0,
+            state: &Default::default(),
+        }];
+        let g = Group { name: "g", members: &members, not_collected: &[("q", Role::Replica)] };
+        assert_eq!(fact(&g, "group.members").map(|e| e.value), Some("2".to_owned()));
+        assert_eq!(fact(&g, "group.replicas").map(|e| e.value), Some("1".to_owned()));
+        assert_eq!(fact(&g, "group.primaries"), None);
+        assert_eq!(
+            fact(&g, "group.primary.setting.max_connections").map(|e| e.value),
+            Some("200".to_owned())
+        );
+        assert_eq!(fact(&g, "group.primary.setting.nothing"), None);
     }
 
     #[test]
@@ -367,7 +445,7 @@ missing = "not_applicable"
             ],
             &[],
             "r",
-            "T-MORE pass\nT-ROLE fail\nT-SAME pass\nT-UNIQ pass",
+            "T-MORE pass\nT-ROLE fail\nT-SAME pass\nT-TWO not_applicable\nT-UNIQ pass",
         );
     }
 
@@ -377,7 +455,7 @@ missing = "not_applicable"
             &[("r", Role::Replica, Role::Replica, "wal_level = replica\nmax_connections = 200")],
             &[("p", Role::Primary)],
             "r",
-            "T-MORE error\nT-ROLE pass\nT-SAME error\nT-UNIQ not_applicable",
+            "T-MORE error\nT-ROLE pass\nT-SAME error\nT-TWO not_applicable\nT-UNIQ not_applicable",
         );
     }
 

@@ -19,6 +19,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::PolicySource;
+use super::group::GROUP_KEYS;
+use super::load::Conditions;
 use super::units::{Dimension, Expected, Unit};
 use crate::collect::conffile::defaults;
 use crate::diagnostic::Diagnostic;
@@ -57,7 +59,7 @@ struct RuleTable {
     #[serde(default)]
     expect: Option<Table>,
     #[serde(default)]
-    when: Option<Table>,
+    when: Option<Spanned<Conditions<Table>>>,
 }
 
 #[derive(Deserialize)]
@@ -87,7 +89,7 @@ pub fn lint(sources: &[PolicySource], today: NaiveDate) -> Vec<Diagnostic> {
         let mut at = |span: Range<usize>, msg: String| {
             out.push(Diagnostic::at_span(&src.file, &src.text, Some(span), msg));
         };
-        for rule in &file.rule {
+        for rule in file.rule {
             let key = rule.key.as_ref();
             if let Some(key) = key {
                 check_key(kind, key.get_ref(), key.span(), &mut at);
@@ -96,7 +98,11 @@ pub fn lint(sources: &[PolicySource], today: NaiveDate) -> Vec<Diagnostic> {
             if let Some(expect) = &rule.expect {
                 check_values(kind, setting.as_deref(), expect, &mut at);
             }
-            if let Some(when) = &rule.when {
+            let whens = rule.when.map(|w| {
+                let span = w.span();
+                w.into_inner().tables(span)
+            });
+            for when in whens.iter().flatten().map(Spanned::get_ref) {
                 let when_key = when
                     .get("key")
                     .and_then(|k| Some((k.get_ref().as_str()?.to_owned(), k.span())));
@@ -164,6 +170,9 @@ fn other_versions(kind: Kind) -> &'static [&'static str] {
             "replica_sql_verify_checksum",
             "persisted_globals_load",
             "caching_sha2_password_auto_generate_rsa_keys",
+            "log_error_verbosity",
+            "rpl_semi_sync_source_enabled",
+            "rpl_semi_sync_source_wait_point",
         ],
         Kind::Memcached => &["flush_enabled", "shutdown_command", "ssl_enabled"],
         Kind::Postgres | Kind::Redis => &[],
@@ -179,6 +188,11 @@ fn check_key(
     let Some((ns, name)) = key.split_once('.') else { return }; // loading reports it
     match ns {
         "state" => {}
+        "group" if GROUP_KEYS.contains(&name) || name.starts_with("primary.") => {}
+        "group" => at(
+            span,
+            format!("unknown key `{key}` (group keys: group.{})", GROUP_KEYS.join(", group.")),
+        ),
         "server" if SERVER_KEYS.contains(&name) => {}
         "server" => at(
             span,
@@ -230,7 +244,7 @@ fn check_key(
         other => at(
             span,
             format!(
-                "unknown key namespace `{other}` (expected setting., pending., server., state., role. or database.)"
+                "unknown key namespace `{other}` (expected setting., pending., server., state., group., role. or database.)"
             ),
         ),
     }
@@ -363,7 +377,7 @@ mod tests {
         );
         check(
             &rule("settings.fsync", "{ equals = true }"),
-            "p.toml:7:7: unknown key namespace `settings` (expected setting., pending., server., state., role. or database.)",
+            "p.toml:7:7: unknown key namespace `settings` (expected setting., pending., server., state., group., role. or database.)",
         );
         check(&rule("role.*.statement_timeout", "{ not_equals = 0 }"), "");
         check(&rule("role.app@shop.statement_timeout", "{ not_equals = 0 }"), "");

@@ -58,7 +58,7 @@ struct RawRule {
     #[serde(default)]
     remediation: Option<String>,
     #[serde(default)]
-    when: Option<Spanned<OperatorTable>>,
+    when: Option<Spanned<Conditions<OperatorTable>>>,
     #[serde(default)]
     roles: Option<Spanned<OneOrMany<Role>>>,
     #[serde(default)]
@@ -96,6 +96,46 @@ struct RawWaiver {
 struct RawExpectedDifference {
     keys: Vec<Spanned<String>>,
     reason: String,
+}
+
+/// A rule's `when`: one table, or a list of tables that must all hold. Shared with
+/// `lint`, which reads the same tables with its own types.
+pub(super) enum Conditions<T> {
+    One(T),
+    All(Vec<Spanned<T>>),
+}
+
+impl<T> Conditions<T> {
+    /// Each table with its span (`whole` is the span of the `when` value).
+    pub(super) fn tables(self, whole: Range<usize>) -> Vec<Spanned<T>> {
+        match self {
+            Conditions::One(t) => vec![Spanned::new(whole, t)],
+            Conditions::All(ts) => ts,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Conditions<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Conditions<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table `{ key = …, <operator> }` or a list of them")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Conditions::One)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Conditions::All(items))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
 }
 
 /// `"replica"` or `["primary", "standalone"]`.
@@ -462,7 +502,17 @@ fn rule(raw: RawRule, sink: &mut Sink<'_>) -> Option<Rule> {
         );
         sink.at(expect_span, msg);
     }
-    let when = raw.when.map(|w| condition(w, sink));
+    let when: Vec<Option<Condition>> = match raw.when {
+        Some(w) => {
+            let span = w.span();
+            let tables = w.into_inner().tables(span.clone());
+            if tables.is_empty() {
+                sink.at(span, "`when` needs at least one condition");
+            }
+            tables.into_iter().map(|t| condition(t, sink)).collect()
+        }
+        None => Vec::new(),
+    };
     let roles = roles(raw.roles, "roles", sink);
     let references: Vec<Reference> =
         raw.references.into_iter().filter_map(|r| reference(r, sink)).collect();
@@ -477,7 +527,7 @@ fn rule(raw: RawRule, sink: &mut Sink<'_>) -> Option<Rule> {
         rationale: raw.rationale.map(Arc::from),
         remediation: raw.remediation.map(Arc::from),
         references: references.into(),
-        when: when.flatten(),
+        when: when.into_iter().collect::<Option<Vec<_>>>()?,
         roles: roles?,
         missing: raw.missing.unwrap_or(Missing::Error),
     })
@@ -575,8 +625,23 @@ fn condition(table: Spanned<OperatorTable>, sink: &mut Sink<'_>) -> Option<Condi
         sink.at(key.span(), "`when.key` names one key; `*` patterns are for a rule's `key`");
         key_ok = false;
     }
+    let holds_when_absent = match table.remove_entry("missing") {
+        None => Some(false),
+        Some((_, v)) => match v.get_ref().as_str() {
+            Some("pass") => Some(true),
+            Some("not_applicable") => Some(false),
+            _ => {
+                sink.at(
+                    v.span(),
+                    "`when.missing` is \"pass\" (an absent key satisfies the condition) or \"not_applicable\" (the default)",
+                );
+                None
+            }
+        },
+    };
     let expect = operators(Spanned::new(span, table), "when", sink)?;
-    key_ok.then(|| Condition { key: key.into_inner(), expect })
+    let holds_when_absent = holds_when_absent?;
+    key_ok.then(|| Condition { key: key.into_inner(), expect, holds_when_absent })
 }
 
 fn waiver(raw: RawWaiver, sink: &mut Sink<'_>) -> Option<Waiver> {

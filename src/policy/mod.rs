@@ -326,7 +326,7 @@ pub fn evaluate_in(
     earlier: Option<Earlier<'_>>,
     today: chrono::NaiveDate,
 ) -> Vec<Finding> {
-    let lookup = Lookup { snapshot, state, earlier };
+    let lookup = Lookup { snapshot, state, earlier, group };
     let mut findings = Vec::new();
     for policy in set.policies.iter().filter(|p| p.applies_to.matches(target)) {
         for rule in &policy.rules {
@@ -366,12 +366,15 @@ fn disabled(policy: &str, rule: &Rule, overlay: &Overlay) -> Finding {
 }
 
 /// Where a rule's key is read: `state.…` from the volatile state, `server.version` and
-/// `server.role` from the snapshot's identity, anything else from its configuration.
+/// `server.role` from the snapshot's identity, `group.…` from the replication group
+/// (see [`group::fact`]), anything else from its configuration.
 struct Lookup<'a> {
     snapshot: &'a Snapshot,
     state: &'a State,
     /// The target's previous collection, for counter operators.
     earlier: Option<Earlier<'a>>,
+    /// The target's replication group, for `group.…` keys.
+    group: Option<&'a Group<'a>>,
 }
 
 impl Lookup<'_> {
@@ -380,6 +383,7 @@ impl Lookup<'_> {
             "server.version" => Some(Entry::new(self.snapshot.server.version.clone())),
             "server.role" => Some(Entry::new(self.snapshot.server.role.as_str())),
             k if k.starts_with("state.") => self.state.get(k).cloned(),
+            k if k.starts_with("group.") => self.group.and_then(|g| group::fact(g, k)),
             k => self.snapshot.get(k).cloned(),
         }
     }
@@ -468,7 +472,7 @@ fn verdict(
         );
         return (S::NotApplicable, msg);
     }
-    if let Some(when) = &rule.when {
+    for when in &rule.when {
         let cond = lookup.get(&when.key);
         match when.expect.check(cond.as_ref()) {
             Some(Outcome::Holds) => {}
@@ -481,6 +485,7 @@ fn verdict(
                 );
                 return (S::NotApplicable, msg);
             }
+            None if when.holds_when_absent => {}
             None => {
                 let msg = format!(
                     "Not applicable: {} is absent, and the rule applies only when it is {}.",

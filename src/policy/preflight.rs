@@ -203,9 +203,8 @@ impl Context<'_, '_> {
             Expect::Parity(p @ (Parity::SameAsPrimary | Parity::AtLeastPrimary)) => Some(p),
             _ => None,
         };
-        let own = self
-            .cause(i, &f.key)
-            .or_else(|| rule.when.as_ref().and_then(|w| self.cause(i, &w.key)));
+        let own =
+            self.cause(i, &f.key).or_else(|| rule.when.iter().find_map(|w| self.cause(i, &w.key)));
         let theirs =
             parity.and(self.primary).filter(|&p| p != i).and_then(|p| self.cause(p, &f.key));
         let cause = own.or(theirs)?;

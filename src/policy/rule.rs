@@ -25,8 +25,9 @@ pub struct Rule {
     pub remediation: Option<Arc<str>>,
     /// Benchmark controls and documentation links, shared with every finding of the rule.
     pub references: References,
-    /// A precondition: when it does not hold, the rule is not applicable.
-    pub when: Option<Condition>,
+    /// Preconditions (`when = { … }` or a list of them): when one does not hold, the
+    /// rule is not applicable.
+    pub when: Vec<Condition>,
     /// Declared roles the rule applies to; empty means every role.
     pub roles: Vec<Role>,
     /// What an absent key means.
@@ -38,6 +39,10 @@ pub struct Rule {
 pub struct Condition {
     pub key: String,
     pub expect: Expect,
+    /// `missing = "pass"` in the table: an absent key satisfies the condition (a
+    /// setting older versions do not have, `archive_library` before PostgreSQL 15).
+    /// Otherwise an absent key makes the rule not applicable.
+    pub holds_when_absent: bool,
 }
 
 /// What an absent key means for a rule.

@@ -9,6 +9,7 @@ mod reports;
 mod restart;
 mod roles;
 mod secrets;
+mod shipped;
 mod topology;
 
 use harness::*;

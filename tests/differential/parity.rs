@@ -23,6 +23,8 @@ const REDIS: &[Case] = &[
     Case::new("defaults", "an empty file", &[("redis.conf", "")]),
     Case::new("units", "sizes and times written with units", &[("redis.conf", "maxmemory 64mb\nmaxmemory-policy allkeys-lru\nrepl-backlog-size 16mb\ntimeout 300\nrepl-timeout 10\nprotected-mode yes\nbind 127.0.0.1\n")]),
     Case::new("small", "values below the baselines' limits", &[("redis.conf", "maxmemory 1mb\nrepl-backlog-size 16kb\nrepl-timeout 5\nprotected-mode no\nappendonly yes\nmin-replicas-to-write 1\nmin-replicas-max-lag 30\n")]),
+    Case::new("hardening", "keepalive, idle timeout, log level, fsync and replica buffers", &[("redis.conf", "maxclients 100\ntcp-keepalive 0\ntimeout 30\nloglevel warning\nappendonly yes\nappendfsync no\nclient-output-buffer-limit replica 64mb 16mb 60\nreplica-serve-stale-data no\nreplica-ignore-maxmemory no\n")]),
+    Case::new("hardening passes", "the same settings at safe values", &[("redis.conf", "maxclients 4000\ntcp-keepalive 60\ntimeout 300\nloglevel notice\nappendonly yes\nappendfsync always\nclient-output-buffer-limit replica 512mb 128mb 60\n")]),
 ];
 
 #[rustfmt::skip]
@@ -80,6 +82,128 @@ fn memcached_check_and_audit_agree_on_every_shipped_rule() {
         problems.extend(compare(Kind::Memcached, case, &main, live));
     }
     assert!(problems.is_empty(), "check and audit disagree:\n  {}", problems.join("\n  "));
+}
+
+/// The real PostgreSQL primary's own values, written into a postgresql.conf as a person
+/// would (`name = 'setting'`: a bare number is in the setting's unit, as pg_settings
+/// reports it): `check` on that file and the audit of the live server must judge every
+/// shipped rule that reads a setting alike. Only settings a configuration file may set
+/// are written (not `internal` ones, which the server computes).
+#[test]
+fn postgres_check_and_audit_agree_on_the_live_servers_values() {
+    let port = crate::support::PG_PRIMARY;
+    crate::support::require_service("127.0.0.1", port, "PostgreSQL: bash tests/setup/services.sh");
+    let _lock = crate::support::lock::ServerLock::shared("pg-primary");
+    let live = collect(Kind::Postgres, &crate::support::pg_url(port)).expect("collect PostgreSQL");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let set =
+        policy::read_dir(&root.join("policies")).and_then(policy::parse).expect("shipped policies");
+    let read: std::collections::BTreeSet<&str> = set
+        .policies()
+        .iter()
+        .filter(|p| p.applies_to.kind == Kind::Postgres)
+        .flat_map(|p| &p.rules)
+        .flat_map(|r| std::iter::once(r.key.as_str()).chain(r.when.iter().map(|w| w.key.as_str())))
+        .filter_map(|k| k.strip_prefix("setting."))
+        .collect();
+    let out = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-d", "postgres"])
+        .args([
+            "-AtF",
+            "\t",
+            "-c",
+            "SELECT name, setting FROM pg_settings WHERE context <> 'internal'",
+        ])
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+    let mut file = String::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((name, setting)) = line.split_once('\t') else { continue };
+        if read.contains(name) {
+            file.push_str(&format!("{name} = '{}'\n", setting.replace('\'', "''")));
+        }
+    }
+    assert!(file.lines().count() > 20, "the shipped rules read settings: {file}");
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("postgresql.conf");
+    std::fs::write(&main, &file).unwrap();
+    let case = Case::new("live values", "the primary's pg_settings", &[]);
+    // Settings the server computes (`data_checksums`, from initdb) cannot be read from
+    // a file: `check` leaves their rules unjudged (not applicable), which is no
+    // disagreement.
+    let internal = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-d", "postgres"])
+        .args(["-At", "-c", "SELECT name FROM pg_settings WHERE context = 'internal'"])
+        .output()
+        .expect("run psql");
+    let internal: Vec<String> = String::from_utf8_lossy(&internal.stdout)
+        .lines()
+        .map(|name| format!(" setting.{name}: check says not_applicable"))
+        .collect();
+    let problems: Vec<String> = compare(Kind::Postgres, &case, &main, live)
+        .into_iter()
+        .filter(|p| !internal.iter().any(|i| p.contains(i.as_str())))
+        .collect();
+    assert!(problems.is_empty(), "check and audit disagree:\n  {}\n{file}", problems.join("\n  "));
+}
+
+/// The same for MariaDB: the shared primary's `SHOW GLOBAL VARIABLES` values of every
+/// variable a shipped rule reads, written under `[mysqld]` as `name = value`. Variables
+/// that are not options (`have_ssl`, …) are refused by the reader as by mariadbd: those
+/// lines are dropped (and their rules, which `check` then judges on defaults, are left
+/// out of the comparison).
+#[test]
+fn mariadb_check_and_audit_agree_on_the_live_servers_values() {
+    let port = crate::support::MY_PRIMARY;
+    crate::support::require_service("127.0.0.1", port, "MariaDB: bash tests/setup/services.sh");
+    let live = collect(Kind::Mysql, &crate::support::my_url(port)).expect("collect MariaDB");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let set =
+        policy::read_dir(&root.join("policies")).and_then(policy::parse).expect("shipped policies");
+    let read: std::collections::BTreeSet<&str> = set
+        .policies()
+        .iter()
+        .filter(|p| p.applies_to.kind == Kind::Mysql)
+        .flat_map(|p| &p.rules)
+        .flat_map(|r| std::iter::once(r.key.as_str()).chain(r.when.iter().map(|w| w.key.as_str())))
+        .filter_map(|k| k.strip_prefix("setting."))
+        .collect();
+    let mut lines: Vec<(String, String)> = read
+        .iter()
+        .filter_map(|name| {
+            let e = live.snapshot.config.get(&format!("setting.{name}"))?;
+            Some((name.to_string(), e.value.clone()))
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("my.cnf");
+    let mut dropped = Vec::new();
+    loop {
+        let text: String = std::iter::once("[mysqld]\n".to_owned())
+            .chain(lines.iter().map(|(n, v)| format!("{n} = {v}\n")))
+            .collect();
+        std::fs::write(&main, &text).unwrap();
+        match conffile::read(Kind::Mysql, std::slice::from_ref(&main), &RealFiles) {
+            Ok(_) => break,
+            Err(d) => {
+                let line = d.0.first().map_or(0, |d| d.line);
+                assert!(line >= 2, "the reader refuses the file as a whole: {d}");
+                dropped.push(lines.remove(line - 2).0);
+            }
+        }
+    }
+    assert!(lines.len() > 15, "the shipped rules read variables: {lines:?}");
+    let case = Case::new("live values", "the primary's SHOW GLOBAL VARIABLES", &[]);
+    let problems: Vec<String> = compare(Kind::Mysql, &case, &main, live)
+        .into_iter()
+        .filter(|p| !dropped.iter().any(|n| p.contains(&format!(" setting.{n}: "))))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "check and audit disagree:\n  {}\n(not options: {dropped:?})",
+        problems.join("\n  ")
+    );
 }
 
 /// One collection with driftwatch's collector, on this thread's network namespace.

@@ -183,13 +183,19 @@ pub fn snapshot(
     Ok(into_snapshot(kind, path, role, read(kind, &[path.to_owned()], files)?.config))
 }
 
-/// A snapshot named after `path` holding `config`.
+/// A snapshot named after `path` holding `config` (for MySQL, `server.flavor` = `mariadb`:
+/// the files were read as MariaDB reads them).
 pub fn into_snapshot(
     kind: Kind,
     path: &Path,
     role: Role,
-    config: BTreeMap<String, Entry>,
+    mut config: BTreeMap<String, Entry>,
 ) -> Snapshot {
+    // Option files are read as MariaDB reads them (the engine metadata is MariaDB's):
+    // say so, as the live collector does, so rules for one flavour judge a file too.
+    if kind == Kind::Mysql {
+        config.entry("server.flavor".to_owned()).or_insert_with(|| Entry::new("mariadb"));
+    }
     Snapshot {
         target: path.display().to_string(),
         kind,

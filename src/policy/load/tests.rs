@@ -35,11 +35,8 @@ fn check_ok(text: &str, expect: &[&str]) {
         .rules
         .iter()
         .map(|r| {
-            let when = r
-                .when
-                .as_ref()
-                .map(|w| format!(" when {} {}", w.key, w.expect))
-                .unwrap_or_default();
+            let when: String =
+                r.when.iter().map(|w| format!(" when {} {}", w.key, w.expect)).collect();
             format!(
                 "{} {} {} {}{when} {:?} {:?}",
                 r.id, r.key, r.expect, r.severity, r.roles, r.missing
@@ -492,6 +489,74 @@ fn counter_operators_refuse_what_they_cannot_judge() {
     for (rule, want) in rules {
         check_errors(&[("c.toml", &one_rule(rule))], &[want]);
     }
+}
+
+#[test]
+fn when_may_be_a_list_that_must_all_hold() {
+    let text = with_header(
+        r#"
+[[rule]]
+id = "A"
+key = "setting.archive_command"
+expect = { matches = '\S' }
+severity = "high"
+when = [
+  { key = "setting.archive_mode", one_of = ["on", "always"] },
+  { key = "setting.archive_library", equals = "", missing = "pass" },
+]
+
+[[rule]]
+id = "B"
+key = "setting.min-replicas-to-write"
+expect = { min = 1 }
+severity = "medium"
+when = { key = "group.replicas", min = 2 }
+"#,
+    );
+    check_ok(
+        &text,
+        &[
+            r"A setting.archive_command matches \S high when setting.archive_mode one of on, always when setting.archive_library =  [] Error",
+            "B setting.min-replicas-to-write ≥ 1 medium when group.replicas ≥ 2 [] Error",
+        ],
+    );
+}
+
+#[test]
+fn bad_when_lists() {
+    let text = with_header(
+        r#"
+[[rule]]
+id = "A"
+key = "setting.a"
+expect = { equals = 1 }
+severity = "low"
+when = []
+
+[[rule]]
+id = "B"
+key = "setting.b"
+expect = { equals = 1 }
+severity = "low"
+when = [{ key = "setting.x", equals = 1, missing = "fail" }, { equals = 2 }]
+
+[[rule]]
+id = "C"
+key = "setting.c"
+expect = { equals = 1 }
+severity = "low"
+when = "setting.x"
+"#,
+    );
+    check_errors(
+        &[("w.toml", &text)],
+        &[
+            "policies/w.toml:11:8: `when` needs at least one condition",
+            "policies/w.toml:18:52: `when.missing` is \"pass\" (an absent key satisfies the condition) or \"not_applicable\" (the default)",
+            "policies/w.toml:18:62: `when` needs a `key` and one operator",
+            "policies/w.toml:25:8: [[rule]]: invalid type: string \"setting.x\", expected a table `{ key = …, <operator> }` or a list of them",
+        ],
+    );
 }
 
 #[test]
