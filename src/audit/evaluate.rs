@@ -323,20 +323,20 @@ impl<'a> Evaluator<'a> {
                     live: &[],
                 }))
                 .collect();
-            let mut found = preflight::evaluate(
+            let found = preflight::evaluate(
                 self.policies,
                 group_name.as_deref(),
                 &subjects,
                 &not_collected,
                 self.today,
-            )
-            .into_iter();
+            );
+            // Keyed by target name, not by position: one answer per subject, in order.
+            assert_eq!(found.len(), subjects.len(), "one pre-flight answer per subject");
+            let mut by_name: HashMap<&str, Vec<crate::finding::Finding>> =
+                subjects.iter().map(|s| s.facts.name).zip(found).collect();
             preflights = members
                 .iter()
-                .map(|m| match m.snapshot {
-                    Some(_) => found.next().unwrap_or_default(),
-                    None => Vec::new(),
-                })
+                .map(|m| by_name.remove(m.result.name.as_str()).unwrap_or_default())
                 .collect();
         }
         for ((mut m, f), p) in members.into_iter().zip(findings).zip(preflights) {
