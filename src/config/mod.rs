@@ -565,6 +565,7 @@ impl Checker<'_> {
             Kind::Mysql => &["mysql", "mariadb"],
             Kind::Redis => &["redis", "rediss"],
             Kind::Memcached => &["memcached", "tcp"],
+            Kind::Pgbouncer => &["postgres", "postgresql"],
         };
         if !schemes.contains(&parsed.scheme()) {
             self.error(

@@ -201,7 +201,7 @@ fn declared_role(target: &TargetFacts<'_>, snapshot: &Snapshot) -> (FindingStatu
     let (declared, reported) = (target.role, snapshot.server.role);
     let agrees = declared == reported
         || (declared == Role::Standalone && reported == Role::Primary)
-        || target.kind == Kind::Memcached;
+        || matches!(target.kind, Kind::Memcached | Kind::Pgbouncer);
     if agrees {
         return (FindingStatus::Pass, format!("{} reports {reported}, as declared.", target.name));
     }

@@ -166,7 +166,7 @@ fn other_versions(kind: Kind) -> &'static [&'static str] {
             "caching_sha2_password_auto_generate_rsa_keys",
         ],
         Kind::Memcached => &["flush_enabled", "shutdown_command", "ssl_enabled"],
-        Kind::Postgres | Kind::Redis => &[],
+        Kind::Postgres | Kind::Redis | Kind::Pgbouncer => &[],
     }
 }
 

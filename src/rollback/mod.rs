@@ -65,6 +65,7 @@ pub fn plan(desired: &Snapshot, current: &Snapshot) -> Plan {
         Kind::Postgres => vec!["SELECT pg_reload_conf();".to_owned()],
         Kind::Redis => vec!["CONFIG REWRITE".to_owned()],
         Kind::Mysql | Kind::Memcached => Vec::new(),
+        Kind::Pgbouncer => vec!["RELOAD;".to_owned()],
     };
     Plan { kind, steps, finish }
 }
@@ -136,6 +137,13 @@ fn step(
         Kind::Memcached => {
             step.statement = format!("-- restart memcached with {name} = {value}");
             step.needs_restart = true;
+        }
+        // The admin console's SET needs an admin user and is lost on the next RELOAD:
+        // the file is where the value lives.
+        Kind::Pgbouncer => {
+            step.statement = format!("-- in pgbouncer.ini: {name} = {value}");
+            step.needs_restart =
+                current.or(Some(desired)).and_then(|e| e.context.as_deref()) == Some("restart");
         }
     }
     step

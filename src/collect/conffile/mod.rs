@@ -26,6 +26,7 @@
 mod defaults;
 pub mod memcached;
 pub mod mysql;
+pub mod pgbouncer;
 pub mod postgresql;
 pub mod redis;
 
@@ -153,6 +154,7 @@ pub fn read(kind: Kind, paths: &[PathBuf], files: &dyn Files) -> Result<Read, Di
         Kind::Mysql => mysql::read(paths, files, &mut out),
         Kind::Redis => redis::read(paths, files, &mut out),
         Kind::Memcached => memcached::read(paths, files, &mut out),
+        Kind::Pgbouncer => pgbouncer::read(paths, files, &mut out),
     }
     out.finish()
 }

@@ -372,7 +372,7 @@ id = "A"
         &[
             "policies/h.toml:3:8: [policy] name must not be empty",
             "policies/h.toml:4:11: [policy] version must not be empty",
-            "policies/h.toml:5:23: unknown kind `oracle` (expected one of postgres, mysql, redis, memcached)",
+            "policies/h.toml:5:23: unknown kind `oracle` (expected one of postgres, mysql, redis, memcached, pgbouncer)",
             "policies/h.toml:7:1: `rule` must be an array of tables: write [[rule]], found a table",
             "policies/h.toml:10:2: unknown top-level key `extra` (expected [policy], [[rule]], [[waiver]], [[overlay]] or [[expected_difference]])",
         ],
