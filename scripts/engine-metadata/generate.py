@@ -178,7 +178,8 @@ def pgbouncer(out_dir):
         "",
         "settings: `default` is what SHOW CONFIG shows when no file sets it; `changeable`",
         "= RELOAD (or the console's SET) applies it, `false` = only a restart; `varies`:",
-        "set by how pgbouncer is started.",
+        "set by how pgbouncer is started. `type` as pgbouncer takes a value: `string`,",
+        "`int` (strtol, any base), `time` (seconds, a float), `lookup` (one of `values`).",
     ]
     common.write_file(
         path,
@@ -186,7 +187,7 @@ def pgbouncer(out_dir):
         [
             ("engine", {"kind": "pgbouncer", "series": series, "version": meta["version"]},
              None),
-            ("settings", meta["settings"], ["default", "changeable", "varies"]),
+            ("settings", meta["settings"], ["type", "values", "default", "changeable", "varies"]),
         ],
     )
     return [path]
