@@ -93,15 +93,15 @@ fn build(kind: Kind) -> BTreeMap<String, DefaultSetting> {
         Kind::Pgbouncer => engine::pgbouncer::metadata()
             .settings
             .iter()
-            .filter_map(|(name, s)| {
+            .map(|(name, s)| {
                 let d = DefaultSetting {
-                    value: s.default.clone()?,
+                    value: s.default.clone().unwrap_or_default(),
                     unit: engine::pgbouncer::unit(name).map(str::to_owned),
                     vartype: None,
                     context: Some(if s.changeable { "reload" } else { "restart" }.to_owned()),
                     fixed: s.varies.is_some(),
                 };
-                Some((name.clone(), d))
+                (name.clone(), d)
             })
             .collect(),
     }

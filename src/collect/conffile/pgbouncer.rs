@@ -7,7 +7,7 @@
 //! - `[name]` opens a section (`pgbouncer`, `databases`, `users`; any other is refused);
 //!   each `[pgbouncer]` first resets every setting to its default. What follows `]` on
 //!   the line is read as the next line.
-//! - `key = value`: the key is `'quoted'` or made of letters, digits and `_.-*`, then
+//! - `key = value`: the key is made of letters, digits and `_.-*` (no quoting), then
 //!   blanks, `=` (else a syntax error), blanks, and the value up to the end of the line,
 //!   trailing whitespace dropped. No quoting of values, no escapes.
 //! - In `[pgbouncer]` an unknown key or a value of the wrong type stops PgBouncer from
@@ -18,8 +18,9 @@
 //!
 //! `%include` names a file as PgBouncer opens it, relative to its working directory:
 //! here, relative to the folder of the file that includes it. The `[databases]` and
-//! `[users]` entries are checked for syntax only (their connection strings are not
-//! read into the snapshot), nor is the `auth_file` opened.
+//! `[users]` entries are checked for the ini syntax only: their connection strings are
+//! neither read into the snapshot nor checked (a malformed one, which PgBouncer refuses
+//! at start, is not found), nor is the `auth_file` opened.
 
 use std::path::{Path, PathBuf};
 
@@ -135,29 +136,14 @@ impl Reader<'_> {
                 p = q + 1;
                 continue;
             }
-            // key
-            let key_end;
-            let key;
-            if b[p] == b'\'' {
-                let start = p + 1;
-                let mut q = start;
-                while q < b.len() && b[q] != b'\'' {
-                    q += 1;
-                }
-                if q >= b.len() || q == start {
-                    self.out.problem(path, line_at(q), "syntax error in configuration");
-                    return false;
-                }
-                key = &text[start..q];
-                key_end = q + 1;
-            } else {
-                let mut q = p;
-                while q < b.len() && (b[q].is_ascii_alphanumeric() || b"_.-*".contains(&b[q])) {
-                    q += 1;
-                }
-                key = &text[p..q];
-                key_end = q;
+            // key: letters, digits and `_.-*` (1.18 has no quoted keys)
+            let mut key_end = p;
+            while key_end < b.len()
+                && (b[key_end].is_ascii_alphanumeric() || b"_.-*".contains(&b[key_end]))
+            {
+                key_end += 1;
             }
+            let key = &text[p..key_end];
             let mut q = key_end;
             while q < b.len() && matches!(b[q], b' ' | b'\t') {
                 q += 1;
