@@ -96,6 +96,7 @@ fn shipped_baseline_loads() {
             ("mysql/durability.toml", "mysql-durability"),
             ("mysql/replication.toml", "mysql-replication"),
             ("mysql/topology.toml", "mysql-topology"),
+            ("pgbouncer/connections.toml", "pgbouncer-connections"),
             ("postgres/durability.toml", "postgres-durability"),
             ("postgres/replication.toml", "postgres-replication"),
             ("postgres/sessions.toml", "postgres-sessions"),
