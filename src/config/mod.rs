@@ -577,6 +577,17 @@ impl Checker<'_> {
                 ),
             );
         }
+        // The collector reads PgBouncer's admin console, which is this virtual database.
+        if kind == Kind::Pgbouncer && parsed.path() != "/pgbouncer" {
+            self.error(
+                span.clone(),
+                format!(
+                    "a pgbouncer target's url names the admin console, database pgbouncer \
+                     (postgres://user@host:6432/pgbouncer), not `{}`",
+                    parsed.path()
+                ),
+            );
+        }
         if parsed.password().is_some() {
             self.error(
                 span,
