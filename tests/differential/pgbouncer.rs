@@ -74,8 +74,9 @@ fn pgbouncer_reads_files_as_check_does() {
     super::run(&rules(), CASES, engine, Some("postgres"));
 }
 
-/// What pgbouncer does with `main` (the harness's lines appended first).
-pub fn engine(_case: &Case, main: &Path) -> Engine {
+/// Appends the harness's lines to `main` and starts pgbouncer on it (as postgres, in the
+/// case folder): the process, its port and its log.
+pub fn start(main: &Path) -> (Child, u16, std::path::PathBuf) {
     let dir = main.parent().unwrap_or(Path::new("/")).to_owned();
     let port = super::free_port();
     let users = dir.join("harness-users.txt");
@@ -95,7 +96,7 @@ pub fn engine(_case: &Case, main: &Path) -> Engine {
     let out = std::fs::File::create(&log).expect("log");
     let err = out.try_clone().expect("log");
     use std::os::unix::process::CommandExt as _;
-    let mut child = Child(
+    let child = Child(
         Command::new("/usr/sbin/runuser")
             .args(["-u", "postgres", "--", BIN])
             .arg(main)
@@ -107,6 +108,18 @@ pub fn engine(_case: &Case, main: &Path) -> Engine {
             .spawn()
             .expect("start pgbouncer"),
     );
+    (child, port, log)
+}
+
+/// The harness's stats account, for the collector (trust: no password).
+pub fn url(port: u16) -> String {
+    format!("postgres://{USER}@127.0.0.1:{port}/pgbouncer")
+}
+
+/// What pgbouncer does with `main` (the harness's lines appended first).
+pub fn engine(_case: &Case, main: &Path) -> Engine {
+    let dir = main.parent().unwrap_or(Path::new("/")).to_owned();
+    let (mut child, port, log) = start(main);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut answer = None;
     while std::time::Instant::now() < deadline {
