@@ -18,10 +18,13 @@ pub enum Kind {
     Mysql,
     Redis,
     Memcached,
+    /// PgBouncer, the PostgreSQL connection pooler (its admin console).
+    Pgbouncer,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Postgres, Kind::Mysql, Kind::Redis, Kind::Memcached];
+    pub const ALL: [Kind; 5] =
+        [Kind::Postgres, Kind::Mysql, Kind::Redis, Kind::Memcached, Kind::Pgbouncer];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,6 +32,7 @@ impl Kind {
             Kind::Mysql => "mysql",
             Kind::Redis => "redis",
             Kind::Memcached => "memcached",
+            Kind::Pgbouncer => "pgbouncer",
         }
     }
 }

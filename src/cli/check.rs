@@ -61,10 +61,9 @@ enum Output {
 }
 
 pub fn parse_kind(s: &str) -> Result<Kind, String> {
-    Kind::ALL
-        .into_iter()
-        .find(|k| k.as_str() == s)
-        .ok_or_else(|| format!("`{s}` is not a kind: postgres, mysql, redis or memcached"))
+    Kind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
+        format!("`{s}` is not a kind: postgres, mysql, redis, memcached or pgbouncer")
+    })
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {

@@ -36,6 +36,7 @@ pub mod files;
 pub mod memcached;
 pub mod mysql;
 pub mod pending;
+pub mod pgbouncer;
 pub mod postgres;
 pub mod redis;
 mod sql;
@@ -198,5 +199,6 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
         Kind::Mysql => mysql::collect(endpoint).await,
         Kind::Redis => redis::collect(endpoint).await,
         Kind::Memcached => memcached::collect(endpoint).await,
+        Kind::Pgbouncer => pgbouncer::collect(endpoint).await,
     }
 }

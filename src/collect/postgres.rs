@@ -415,11 +415,11 @@ fn insert(state: &mut State, key: String, value: String, unit: Option<&str>) {
 /// client side: setting `statement_timeout` on the session would make `pg_settings`
 /// report driftwatch's value instead of the server's. `read` counts the bytes of the
 /// values read so far, against `limits.reply_bytes`.
-struct Session<'c> {
-    conn: &'c mut PgConnection,
-    statement_timeout: Duration,
-    limits: Limits,
-    read: u64,
+pub(super) struct Session<'c> {
+    pub(super) conn: &'c mut PgConnection,
+    pub(super) statement_timeout: Duration,
+    pub(super) limits: Limits,
+    pub(super) read: u64,
 }
 
 /// Every row of `sql`, at most `limits.rows` of them.
@@ -436,7 +436,7 @@ async fn fetch_all(
 /// `limits.value_bytes`, and `limits.reply_bytes` of values over the collection. A
 /// server that sends more fails the collection at the first row too many; sqlx holds
 /// one row message at a time.
-async fn fetch_bounded(
+pub(super) async fn fetch_bounded(
     session: &mut Session<'_>,
     bound: Limit,
     what: &str,

@@ -586,6 +586,7 @@ impl Checker<'_> {
             Kind::Mysql => &["mysql", "mariadb"],
             Kind::Redis => &["redis", "rediss"],
             Kind::Memcached => &["memcached", "tcp"],
+            Kind::Pgbouncer => &["postgres", "postgresql"],
         };
         if !schemes.contains(&parsed.scheme()) {
             self.error(
@@ -594,6 +595,17 @@ impl Checker<'_> {
                     "a {kind} target needs a {}:// url, not {}://",
                     schemes[0],
                     parsed.scheme()
+                ),
+            );
+        }
+        // The collector reads PgBouncer's admin console, which is this virtual database.
+        if kind == Kind::Pgbouncer && parsed.path() != "/pgbouncer" {
+            self.error(
+                span.clone(),
+                format!(
+                    "a pgbouncer target's url names the admin console, database pgbouncer \
+                     (postgres://user@host:6432/pgbouncer), not `{}`",
+                    parsed.path()
                 ),
             );
         }

@@ -610,3 +610,17 @@ fn cron_takes_five_fields_as_crontab_writes_them() {
         Duration::from_secs(10)
     );
 }
+
+#[test]
+fn a_pgbouncer_target_names_the_admin_console() {
+    let target = |url: &str| {
+        format!(
+            "[[targets]]\nname = \"pooler\"\nkind = \"pgbouncer\"\nurl = \"{url}\"\n\
+             password_env = \"PB\"\nrole = \"standalone\"\n"
+        )
+    };
+    let c = check_ok(&target("postgres://stats@pb1:6432/pgbouncer"));
+    assert_eq!(c.targets[0].kind, Kind::Pgbouncer);
+    check_err(&target("postgres://stats@pb1:6432/app"), &["4:7: database pgbouncer"]);
+    check_err(&target("redis://pb1:6432/pgbouncer"), &["4:7: needs a postgres:// url"]);
+}

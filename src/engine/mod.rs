@@ -31,12 +31,14 @@
 //! - [`redis`]: `yes`/`no`, memory units, integer ranges, enums, the configs with their
 //!   own syntax, and the units the collector attaches.
 //! - [`memcached`]: options as memcached's `getopt` and `atoi` read them.
+//! - [`pgbouncer`]: its settings and the units it reads them in.
 //! - [`cnum`]: `strtol`, `strtod`, `atoi` and `%g` as glibc does them, which the
 //!   engines call on configuration values.
 
 pub mod cnum;
 pub mod mariadb;
 pub mod memcached;
+pub mod pgbouncer;
 pub mod postgres;
 pub mod redis;
 
@@ -108,6 +110,7 @@ mod tests {
             ("mariadb", "mysql"),
             ("redis", "redis"),
             ("memcached", "memcached"),
+            ("pgbouncer", "pgbouncer"),
         ] {
             let files = files(engine);
             assert!(!files.is_empty(), "{engine}");

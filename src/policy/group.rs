@@ -1,6 +1,10 @@
 //! Group operators: rules that compare a target with the other members of its
 //! replication group (`same_as`/`at_least = "primary"`, `unique`) or with what the
-//! config declares it to be (`matches_declared_role`). Pure.
+//! config declares it to be (`matches_declared_role`), and the one cross-component
+//! operator: the group's poolers against their PostgreSQL primary
+//! (`fits_primary_connections`). Pure.
+
+mod pool;
 
 use super::rule::{Missing, Parity, Rule};
 use super::units::{Expected, Quantity};
@@ -107,6 +111,7 @@ pub(super) fn verdict(
     };
     match parity {
         Parity::Unique => unique(key, target, observed, group),
+        Parity::FitsPrimaryConnections => pool::fits_primary_connections(key, target, group),
         Parity::SameAsPrimary | Parity::AtLeastPrimary => {
             let primary = match group.primary() {
                 Ok(primary) => primary,
@@ -233,7 +238,7 @@ fn declared_role(target: &TargetFacts<'_>, snapshot: &Snapshot) -> (FindingStatu
     let (declared, reported) = (target.role, snapshot.server.role);
     let agrees = declared == reported
         || (declared == Role::Standalone && reported == Role::Primary)
-        || target.kind == Kind::Memcached;
+        || matches!(target.kind, Kind::Memcached | Kind::Pgbouncer);
     if agrees {
         return (FindingStatus::Pass, format!("{} reports {reported}, as declared.", target.name));
     }

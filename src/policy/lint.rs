@@ -175,7 +175,7 @@ fn other_versions(kind: Kind) -> &'static [&'static str] {
             "rpl_semi_sync_source_wait_point",
         ],
         Kind::Memcached => &["flush_enabled", "shutdown_command", "ssl_enabled"],
-        Kind::Postgres | Kind::Redis => &[],
+        Kind::Postgres | Kind::Redis | Kind::Pgbouncer => &[],
     }
 }
 

@@ -175,7 +175,7 @@ disabled = true
         );
         check_error(
             "[[overlay]]\nwhen = { labels = { env = \"x\" } }\nrule = \"R-1\"\nexpect = { nope = 1 }\n",
-            "p.toml:20:12: unknown operator `nope` in `expect` (expected one of equals, not_equals, one_of, min, max, matches, present, absent, same_as, at_least, unique, matches_declared_role, increase, rate)",
+            "p.toml:20:12: unknown operator `nope` in `expect` (expected one of equals, not_equals, one_of, min, max, matches, present, absent, same_as, at_least, unique, matches_declared_role, fits_primary_connections, increase, rate)",
         );
     }
 }

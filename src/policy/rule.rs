@@ -142,6 +142,10 @@ pub enum Parity {
     /// `matches_declared_role = true`: the role the server reports is the one the
     /// config declares (a replica answering as a primary is a promotion or split brain).
     DeclaredRole,
+    /// `fits_primary_connections = true`: the key (each pooler's most server
+    /// connections), added up over the group's members of the target's kind, is within
+    /// the PostgreSQL primary's usable `max_connections` (`PB-POOL-001`).
+    FitsPrimaryConnections,
 }
 
 impl fmt::Display for Parity {
@@ -151,6 +155,9 @@ impl fmt::Display for Parity {
             Parity::AtLeastPrimary => "≥ the group's primary",
             Parity::Unique => "unique in the group",
             Parity::DeclaredRole => "the declared role",
+            Parity::FitsPrimaryConnections => {
+                "added up over the group's poolers, within the primary's usable max_connections"
+            }
         })
     }
 }

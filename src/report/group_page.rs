@@ -279,7 +279,7 @@ fn upstream(kind: Kind, state: &State) -> Option<Upstream> {
                     .map_or_else(|| "unknown".to_owned(), |s| format!("{s} s")),
             })
         }
-        Kind::Memcached => None,
+        Kind::Memcached | Kind::Pgbouncer => None,
     }
 }
 

@@ -81,6 +81,7 @@ pub fn plan(desired: &Snapshot, current: &Snapshot) -> Plan {
         Kind::Postgres => vec!["SELECT pg_reload_conf();".to_owned()],
         Kind::Redis => vec!["CONFIG REWRITE".to_owned()],
         Kind::Mysql | Kind::Memcached => Vec::new(),
+        Kind::Pgbouncer => vec!["RELOAD;".to_owned()],
     };
     Plan { kind, steps, finish }
 }
@@ -202,6 +203,13 @@ fn step(
             step.statement = format!("-- restart memcached with {name} = {value}");
             step.needs_restart = true;
         }
+        // The admin console's SET needs an admin user and is lost on the next RELOAD:
+        // the file is where the value lives.
+        Kind::Pgbouncer => {
+            step.statement = format!("-- in pgbouncer.ini: {name} = {value}");
+            step.needs_restart =
+                current.or(Some(desired)).and_then(|e| e.context.as_deref()) == Some("restart");
+        }
     }
     step
 }
@@ -278,6 +286,7 @@ fn pending_step(
             pending.value
         ),
         Kind::Memcached => format!("-- restart memcached with {name} = {value}"),
+        Kind::Pgbouncer => format!("-- in pgbouncer.ini ({at}): {name} = {value}"),
     };
     step.needs_restart = false;
     Some(step)

@@ -88,6 +88,8 @@ pub fn render(status: &Status) -> String {
         }
     }
 
+    pooler_waits(&mut out, status);
+
     if let Some(last) = &status.last_run {
         let duration =
             (last.finished_at - last.started_at).num_milliseconds().max(0) as f64 / 1000.0;
@@ -143,6 +145,35 @@ pub fn render(status: &Status) -> String {
         out.sample("driftwatch_policy_bundle_info", &[("digest", digest)], 1.0);
     }
     out.0
+}
+
+/// PgBouncer targets: clients waiting for a server connection and the longest wait, over
+/// all of the pooler's pools (`state.pools.*`, see `collect::pgbouncer`).
+const POOLER_GAUGES: [(&str, &str, &str); 2] = [
+    (
+        "driftwatch_pooler_clients_waiting",
+        "state.pools.cl_waiting",
+        "Clients of a pooler waiting for a server connection, as the latest audit read it.",
+    ),
+    (
+        "driftwatch_pooler_max_wait_seconds",
+        "state.pools.maxwait_s",
+        "How long the oldest client waiting in a pooler's pools had waited, as the latest audit read it.",
+    ),
+];
+
+fn pooler_waits(out: &mut Out, status: &Status) {
+    for (metric, key, help) in POOLER_GAUGES {
+        out.family(metric, "gauge", help);
+        for (name, t) in &status.targets {
+            if t.result.kind != crate::snapshot::Kind::Pgbouncer {
+                continue;
+            }
+            if let Some(value) = t.result.state.get(key).and_then(|e| e.value.trim().parse().ok()) {
+                out.sample(metric, &[("target", name)], value);
+            }
+        }
+    }
 }
 
 /// `(replica, seconds)` for every lag reading in a target's state (see [`LAG_KEYS`]).

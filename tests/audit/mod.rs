@@ -5,6 +5,7 @@ mod counters;
 pub mod harness;
 mod hostile;
 mod mysql;
+mod pooler;
 mod reports;
 mod restart;
 mod roles;

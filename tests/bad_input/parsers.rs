@@ -90,6 +90,20 @@ fn seeds(kind: Kind) -> &'static [&'static str] {
             "--max-memory=128",
             "-U 0",
         ],
+        Kind::Pgbouncer => &[
+            "[databases]",
+            "[pgbouncer]",
+            "[users]",
+            "app = host=127.0.0.1 port=5432 dbname=app pool_size=5",
+            "* = host=db",
+            "default_pool_size = 20",
+            "listen_port=6432",
+            "%include /conf/other.ini",
+            "; comment",
+            "# comment",
+            "query_wait_timeout = 0.5",
+            "admin_users = a, b",
+        ],
     }
 }
 

@@ -20,6 +20,7 @@ mod mariadb;
 mod memcached;
 mod netns;
 mod parity;
+mod pgbouncer;
 mod postgres;
 mod redis;
 

@@ -206,6 +206,35 @@ fn mariadb_check_and_audit_agree_on_the_live_servers_values() {
     );
 }
 
+#[rustfmt::skip]
+const PGBOUNCER: &[Case] = &[
+    Case::new("defaults", "only the main section", &[("pgbouncer.ini", "[pgbouncer]\n")]),
+    Case::new("tuned", "values the baseline passes", &[("pgbouncer.ini", "[databases]\napp = host=127.0.0.1 dbname=app\n[pgbouncer]\nquery_wait_timeout = 30\nserver_connect_timeout = 5\nreserve_pool_size = 3\nreserve_pool_timeout = 2.5\nmax_client_conn = 1000\n")]),
+    Case::new("risky", "values the baseline fails", &[("pgbouncer.ini", "[pgbouncer]\nquery_wait_timeout = 0\nserver_login_retry = 60\nserver_check_query =\ndefault_pool_size = 500\nmax_client_conn = 10\n")]),
+];
+
+#[test]
+fn pgbouncer_check_and_audit_agree_on_every_shipped_rule() {
+    super::require_binary("/usr/sbin/pgbouncer", "install pgbouncer: bash tests/setup/tools.sh");
+    let mut problems = Vec::new();
+    for case in PGBOUNCER {
+        let (_dir, main) = super::write_case(case, Some("postgres"));
+        let (child, port, _log) = super::pgbouncer::start(&main);
+        let url = super::pgbouncer::url(port);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let live = loop {
+            if let Some(c) = collect(Kind::Pgbouncer, &url) {
+                break c;
+            }
+            assert!(std::time::Instant::now() < deadline, "pgbouncer refused `{}`", case.name);
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        child.stop(libc::SIGTERM);
+        problems.extend(compare(Kind::Pgbouncer, case, &main, live));
+    }
+    assert!(problems.is_empty(), "check and audit disagree:\n  {}", problems.join("\n  "));
+}
+
 /// One collection with driftwatch's collector, on this thread's network namespace.
 fn collect(kind: Kind, url: &str) -> Option<Collected> {
     let endpoint = Endpoint {

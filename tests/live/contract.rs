@@ -9,7 +9,7 @@ use driftwatch::snapshot::Kind;
 
 use crate::support::{
     MY_PRIMARY, PG_PRIMARY, REDIS_PRIMARY, endpoint, memcached_endpoint, my_endpoint, pg_endpoint,
-    redis_endpoint,
+    pgbouncer_endpoint, redis_endpoint,
 };
 
 /// One live endpoint per engine kind.
@@ -19,6 +19,7 @@ fn every_engine() -> Vec<Endpoint> {
         my_endpoint(MY_PRIMARY),
         redis_endpoint(REDIS_PRIMARY),
         memcached_endpoint(),
+        pgbouncer_endpoint(),
     ];
     let kinds: Vec<Kind> = all.iter().map(|e| e.kind).collect();
     assert_eq!(kinds, Kind::ALL, "the contract test covers every engine kind");
@@ -31,6 +32,7 @@ fn url_for(kind: Kind, port: u16) -> String {
         Kind::Mysql => format!("mysql://root@127.0.0.1:{port}/"),
         Kind::Redis => format!("redis://127.0.0.1:{port}"),
         Kind::Memcached => format!("memcached://127.0.0.1:{port}"),
+        Kind::Pgbouncer => format!("postgres://driftwatch@127.0.0.1:{port}/pgbouncer"),
     }
 }
 
@@ -50,7 +52,8 @@ async fn every_collector_keeps_the_contract_on_a_live_server() {
                 key.starts_with("setting.")
                     || key.starts_with("server.")
                     || key.starts_with("pending.")
-                    || (kind == Kind::Postgres && driftwatch::scoped::parse(key).is_some()),
+                    || (kind == Kind::Postgres && driftwatch::scoped::parse(key).is_some())
+                    || (kind == Kind::Pgbouncer && key.starts_with("database.")),
                 "{kind}: stable key {key} outside the stable namespaces"
             );
         }

@@ -3,5 +3,6 @@
 mod contract;
 mod memcached;
 mod mysql;
+mod pgbouncer;
 mod postgres;
 mod redis;

@@ -321,10 +321,41 @@ fn serve_alert_rules_pass_promtool() {
                 "driftwatch_last_run_changes",
                 "driftwatch_runs_skipped_total",
                 "driftwatch_policy_bundle_info",
+                "driftwatch_pooler_clients_waiting",
+                "driftwatch_pooler_max_wait_seconds",
             ]
             .contains(&name.as_str()),
             "unknown metric {} in alerts.yml",
             name.as_str()
+        );
+    }
+}
+
+/// Every file of deploy/prometheus/tests/: input series → the alerts expected to fire.
+#[test]
+fn serve_alert_rule_tests_pass_promtool() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/tests");
+    let mut tests: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    tests.sort();
+    assert!(!tests.is_empty(), "no rule tests in {}", dir.display());
+    for test in tests {
+        let out = std::process::Command::new("promtool")
+            .args(["test", "rules"])
+            .arg(&test)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("promtool not found ({e}): install it with `bash tests/setup/tools.sh`")
+            });
+        assert!(
+            out.status.success(),
+            "promtool test rules {} failed:\n{}{}",
+            test.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
         );
     }
 }

@@ -29,6 +29,7 @@ SERVICES=(
     s3        # moto, an S3-compatible server, in a virtualenv
     redis     # system Redis (ACL users) + replica
     memcached # memcached
+    pgbouncer # PgBouncer in front of the system PostgreSQL
 )
 
 require_root "the services' scripts need it"

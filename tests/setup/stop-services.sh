@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stops the servers the test setup started, each by the pid file in its own folder under
-# $DRIFTWATCH_TEST_DIR: the PostgreSQL, MariaDB and Redis replicas, memcached, moto (and
+# $DRIFTWATCH_TEST_DIR: the PostgreSQL, MariaDB and Redis replicas, memcached, PgBouncer, moto (and
 # a Redis that redis.sh started because none ran on the system Redis's port). Never a
 # system server (PostgreSQL, MariaDB, Redis) and never a server that is not ours. Data,
 # configs and the edits to the system servers stay: the next services.sh run starts the

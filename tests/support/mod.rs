@@ -67,6 +67,19 @@ pub fn memcached_endpoint() -> Endpoint {
     endpoint(Kind::Memcached, &format!("memcached://127.0.0.1:{MEMCACHED}"), Duration::from_secs(5))
 }
 
+/// The test PgBouncer's admin console as its `stats_users` account, password in the url
+/// (as `Connection::resolve` hands it to the collector).
+pub fn pgbouncer_endpoint() -> Endpoint {
+    require_service("127.0.0.1", PGBOUNCER, START_SERVICES);
+    endpoint(Kind::Pgbouncer, &pgbouncer_url(), Duration::from_secs(5))
+}
+
+pub fn pgbouncer_url() -> String {
+    format!(
+        "postgres://{PGBOUNCER_STATS_USER}:{PGBOUNCER_STATS_PASSWORD}@127.0.0.1:{PGBOUNCER}/pgbouncer"
+    )
+}
+
 /// A superuser URL for the local PostgreSQL on `port` (trust auth).
 pub fn pg_url(port: u16) -> String {
     pg_url_as("postgres", port)

@@ -33,6 +33,13 @@ pub const REDIS_PRIMARY: u16 = port!("DRIFTWATCH_TEST_REDIS_PORT", 6379);
 pub const REDIS_REPLICA: u16 = port!("DRIFTWATCH_TEST_REDIS_REPLICA_PORT", 6380);
 /// The memcached `memcached.sh` starts.
 pub const MEMCACHED: u16 = port!("DRIFTWATCH_TEST_MEMCACHED_PORT", 11211);
+/// The PgBouncer `pgbouncer.sh` starts, in front of [`PG_PRIMARY`].
+pub const PGBOUNCER: u16 = port!("DRIFTWATCH_TEST_PGBOUNCER_PORT", 6432);
+/// Its `stats_users` account (the collector's least privilege) and the pooled
+/// connections' user, with the passwords `pgbouncer.sh` writes into its auth file.
+pub const PGBOUNCER_STATS_USER: &str = "driftwatch_pgbouncer_stats";
+pub const PGBOUNCER_STATS_PASSWORD: &str = "driftwatch-pgbouncer-stats";
+pub const PGBOUNCER_POOL_PASSWORD: &str = "driftwatch-pgbouncer-postgres";
 /// The S3-compatible server (moto) `s3.sh` starts.
 pub const S3: u16 = port!("DRIFTWATCH_TEST_S3_PORT", 9310);
 

@@ -26,8 +26,8 @@ pub struct DefaultSetting {
 /// Setting name (as the live server spells it) → default, for one engine: every name
 /// the engine's newest embedded metadata knows.
 pub fn defaults(kind: Kind) -> &'static BTreeMap<String, DefaultSetting> {
-    static CACHE: [OnceLock<BTreeMap<String, DefaultSetting>>; 4] =
-        [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static CACHE: [OnceLock<BTreeMap<String, DefaultSetting>>; Kind::ALL.len()] =
+        [const { OnceLock::new() }; Kind::ALL.len()];
     let slot = Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
     CACHE[slot].get_or_init(|| build(kind))
 }
@@ -86,6 +86,20 @@ fn build(kind: Kind) -> BTreeMap<String, DefaultSetting> {
                     vartype: None,
                     context: None,
                     fixed: false,
+                };
+                (name.clone(), d)
+            })
+            .collect(),
+        Kind::Pgbouncer => engine::pgbouncer::metadata()
+            .settings
+            .iter()
+            .map(|(name, s)| {
+                let d = DefaultSetting {
+                    value: s.default.clone().unwrap_or_default(),
+                    unit: engine::pgbouncer::unit(name).map(str::to_owned),
+                    vartype: None,
+                    context: Some(if s.changeable { "reload" } else { "restart" }.to_owned()),
+                    fixed: s.varies.is_some(),
                 };
                 (name.clone(), d)
             })

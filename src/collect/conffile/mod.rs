@@ -2,7 +2,7 @@
 //! change can be checked before it is deployed.
 //!
 //! One reader per engine's file format (`postgresql.conf`, `my.cnf`, `redis.conf`,
-//! memcached's options file as Debian's service reads it). Each follows the engine's
+//! memcached's options file as Debian's service reads it, `pgbouncer.ini`). Each follows the engine's
 //! own rules for comments, quoting, escapes, includes and their resolution, then reads
 //! every value as the engine would ([`crate::engine`]: booleans, units and rounding,
 //! integer notation, ranges, enum values and aliases, clamping, derived values, unknown
@@ -26,6 +26,7 @@
 mod defaults;
 pub mod memcached;
 pub mod mysql;
+pub mod pgbouncer;
 pub mod postgresql;
 pub mod redis;
 
@@ -153,6 +154,7 @@ pub fn read(kind: Kind, paths: &[PathBuf], files: &dyn Files) -> Result<Read, Di
         Kind::Mysql => mysql::read(paths, files, &mut out),
         Kind::Redis => redis::read(paths, files, &mut out),
         Kind::Memcached => memcached::read(paths, files, &mut out),
+        Kind::Pgbouncer => pgbouncer::read(paths, files, &mut out),
     }
     out.finish()
 }

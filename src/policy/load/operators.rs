@@ -12,7 +12,8 @@ use crate::policy::rule::{Bound, Expect, Literal, Measure, Parity};
 use crate::policy::units::Expected;
 
 const OPERATORS: &str = "equals, not_equals, one_of, min, max, matches, present, absent, \
-                         same_as, at_least, unique, matches_declared_role, increase, rate";
+                         same_as, at_least, unique, matches_declared_role, \
+                         fits_primary_connections, increase, rate";
 
 /// An `expect` or `when` table: operator name → value, both with spans.
 pub(super) type OperatorTable = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
@@ -45,9 +46,11 @@ pub(super) fn operators(
             }),
             "matches" => matches(&value, sink),
             op @ ("present" | "absent") => presence(op, &value, sink),
-            op @ ("same_as" | "at_least" | "unique" | "matches_declared_role") => {
-                parity(op, &value, what, sink).map(Expect::Parity)
-            }
+            op @ ("same_as"
+            | "at_least"
+            | "unique"
+            | "matches_declared_role"
+            | "fits_primary_connections") => parity(op, &value, what, sink).map(Expect::Parity),
             "increase" => counter(Measure::Increase, &value, what, sink),
             "rate" => counter(Measure::Rate, &value, what, sink),
             other => {
@@ -130,7 +133,7 @@ fn matches(value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Option<Expect> 
 }
 
 /// Group operators: `same_as = "primary"`, `at_least = "primary"`, `unique = true`,
-/// `matches_declared_role = true`. They compare a target with its group, so they make
+/// `matches_declared_role = true`, `fits_primary_connections = true`. They compare a target with its group, so they make
 /// no sense as a `when` precondition.
 fn parity(
     op: &str,
@@ -154,6 +157,9 @@ fn parity(
         }
         ("unique", toml::Value::Boolean(true)) => Some(Parity::Unique),
         ("matches_declared_role", toml::Value::Boolean(true)) => Some(Parity::DeclaredRole),
+        ("fits_primary_connections", toml::Value::Boolean(true)) => {
+            Some(Parity::FitsPrimaryConnections)
+        }
         _ => {
             sink.at(value.span(), format!("`{op}` must be `true`"));
             None

@@ -204,7 +204,7 @@ expires = 2027-01-01
     check_errors(
         &[("bad.toml", &bad)],
         &[
-            "policies/bad.toml:9:12: unknown operator `greater_than` in `expect` (expected one of equals, not_equals, one_of, min, max, matches, present, absent, same_as, at_least, unique, matches_declared_role, increase, rate)",
+            "policies/bad.toml:9:12: unknown operator `greater_than` in `expect` (expected one of equals, not_equals, one_of, min, max, matches, present, absent, same_as, at_least, unique, matches_declared_role, fits_primary_connections, increase, rate)",
             "policies/bad.toml:15:22: invalid regex: unclosed group",
             "policies/bad.toml:22:12: unknown severity `urgent` (expected critical, high, medium, low or info)",
             "policies/bad.toml:29:1: [[rule]]: unknown field `colour`, expected one of `id`, `key`, `expect`, `severity`, `rationale`, `remediation`, `when`, `roles`, `missing`, `references`",
@@ -260,7 +260,7 @@ fn empty_expect() {
     check_errors(
         &[("e.toml", &one_rule("key = \"setting.a\"\nexpect = {}\nseverity = \"low\""))],
         &[
-            "policies/e.toml:9:10: `expect` needs one operator (equals, not_equals, one_of, min, max, matches, present, absent, same_as, at_least, unique, matches_declared_role, increase, rate)",
+            "policies/e.toml:9:10: `expect` needs one operator (equals, not_equals, one_of, min, max, matches, present, absent, same_as, at_least, unique, matches_declared_role, fits_primary_connections, increase, rate)",
         ],
     );
 }
@@ -369,7 +369,7 @@ id = "A"
         &[
             "policies/h.toml:3:8: [policy] name must not be empty",
             "policies/h.toml:4:11: [policy] version must not be empty",
-            "policies/h.toml:5:23: unknown kind `oracle` (expected one of postgres, mysql, redis, memcached)",
+            "policies/h.toml:5:23: unknown kind `oracle` (expected one of postgres, mysql, redis, memcached, pgbouncer)",
             "policies/h.toml:7:1: `rule` must be an array of tables: write [[rule]], found a table",
             "policies/h.toml:10:2: unknown top-level key `extra` (expected [policy], [[rule]], [[waiver]], [[overlay]] or [[expected_difference]])",
         ],

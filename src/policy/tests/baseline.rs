@@ -139,6 +139,7 @@ fn shipped_baseline_loads() {
             ("mysql/replication.toml", "mysql-replication"),
             ("mysql/security.toml", "mysql-security"),
             ("mysql/topology.toml", "mysql-topology"),
+            ("pgbouncer/connections.toml", "pgbouncer-connections"),
             ("postgres/durability.toml", "postgres-durability"),
             ("postgres/replication.toml", "postgres-replication"),
             ("postgres/security.toml", "postgres-security"),

@@ -133,3 +133,27 @@ fn a_committed_run_with_missing_pages_is_told_apart_from_a_failed_one() {
     assert_eq!(value("driftwatch_last_run_success"), Some(1.0), "it was committed");
     assert_eq!(value("driftwatch_last_run_reports_complete"), Some(0.0));
 }
+
+#[test]
+fn pooler_waits_per_pgbouncer_target() {
+    let mut pooler = with_state(
+        fixture::target("pb1", TargetStatus::Ok),
+        &[("state.pools.cl_waiting", "3"), ("state.pools.maxwait_s", "1.5")],
+    );
+    pooler.kind = crate::snapshot::Kind::Pgbouncer;
+    // A PostgreSQL target never has these keys; if it did, they are not pooler metrics.
+    let db =
+        with_state(fixture::target("db", TargetStatus::Ok), &[("state.pools.cl_waiting", "9")]);
+    let status = Status::from_history(&[run("20261202T140000Z-0001", vec![pooler, db])]);
+    let samples: Vec<_> = parse(&render(&status))
+        .into_iter()
+        .filter(|(name, _, _)| name.starts_with("driftwatch_pooler_"))
+        .collect();
+    assert_eq!(
+        samples,
+        vec![
+            ("driftwatch_pooler_clients_waiting".into(), r#"{target="pb1"}"#.into(), 3.0),
+            ("driftwatch_pooler_max_wait_seconds".into(), r#"{target="pb1"}"#.into(), 1.5),
+        ]
+    );
+}
