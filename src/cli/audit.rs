@@ -73,7 +73,10 @@ pub async fn run(args: AuditArgs, show_progress: bool) -> ExitCode {
         Output::Json => {
             println!("{}", serde_json::to_string_pretty(&run).expect("a run serializes"))
         }
-        Output::Text => print!("{}", text(&run, &config.store)),
+        Output::Text => {
+            let before = failing_before(&store, &run).await;
+            print!("{}", text(&run, &config.store, before.as_ref()))
+        }
     }
     if let Some(e) = &unpublished {
         eprintln!(
@@ -100,8 +103,37 @@ fn exit_code(run: &Run, fail_on: Option<Severity>, unpublished: bool) -> ExitCod
     }
 }
 
-/// The human summary: one line per target, then what needs attention.
-fn text(run: &Run, store: &StoreLocation) -> String {
+/// What failed in the previous run, per target (rule, key), for the NEW markers;
+/// `None` on a first run or when it cannot be read (then nothing is marked).
+async fn failing_before(
+    store: &driftwatch::store::Store,
+    run: &Run,
+) -> Option<std::collections::HashMap<String, std::collections::HashSet<(String, String)>>> {
+    let previous = store.get_run(run.previous_run.as_ref()?).await.ok()?;
+    Some(
+        previous
+            .targets
+            .iter()
+            .map(|t| {
+                let failing = t
+                    .findings
+                    .iter()
+                    .filter(|f| f.status == FindingStatus::Fail)
+                    .map(|f| (f.rule.clone(), f.key.clone()))
+                    .collect();
+                (t.name.clone(), failing)
+            })
+            .collect(),
+    )
+}
+
+/// The human summary, per target in the reports' order: what changed, what fails (new
+/// failures first, marked NEW), and what the next restart would break.
+fn text(
+    run: &Run,
+    store: &StoreLocation,
+    before: Option<&std::collections::HashMap<String, std::collections::HashSet<(String, String)>>>,
+) -> String {
     let mut out = String::new();
     let s = &run.summary;
     let _ = writeln!(
@@ -118,7 +150,9 @@ fn text(run: &Run, store: &StoreLocation) -> String {
     }
     out.push('\n');
     for t in &run.targets {
-        target_text(&mut out, t);
+        // A target the previous run did not have: nothing to call new.
+        let was = before.and_then(|b| b.get(&t.name));
+        target_text(&mut out, t, was);
     }
     if let StoreLocation::Local(dir) = store {
         let index = dir.join("reports/index.html");
@@ -128,7 +162,11 @@ fn text(run: &Run, store: &StoreLocation) -> String {
     out
 }
 
-fn target_text(out: &mut String, t: &TargetRun) {
+fn target_text(
+    out: &mut String,
+    t: &TargetRun,
+    was_failing: Option<&std::collections::HashSet<(String, String)>>,
+) {
     let role = match t.detected_role {
         Some(detected) if detected != t.role => format!("{} (declared {})", detected, t.role),
         _ => t.role.to_string(),
@@ -161,17 +199,6 @@ fn target_text(out: &mut String, t: &TargetRun) {
             );
         }
     }
-    for f in t.findings.iter().filter(|f| f.status == FindingStatus::Fail) {
-        let _ = writeln!(
-            out,
-            "  FAIL {:<8} {} {}: {} (expected {})",
-            f.severity.as_str().to_uppercase(),
-            f.rule,
-            f.key,
-            f.actual.as_deref().unwrap_or("absent"),
-            f.expected
-        );
-    }
     for c in &t.changes {
         let _ = writeln!(
             out,
@@ -179,6 +206,35 @@ fn target_text(out: &mut String, t: &TargetRun) {
             c.key,
             c.before.as_deref().unwrap_or("(absent)"),
             c.after.as_deref().unwrap_or("(absent)")
+        );
+    }
+    let is_new = |f: &&driftwatch::finding::Finding| {
+        was_failing.is_some_and(|was| !was.contains(&(f.rule.clone(), f.key.clone())))
+    };
+    let failing: Vec<&driftwatch::finding::Finding> =
+        t.findings.iter().filter(|f| f.status == FindingStatus::Fail).collect();
+    let (new, old): (Vec<_>, Vec<_>) = failing.into_iter().partition(is_new);
+    for (f, mark) in new.iter().map(|f| (f, "NEW ")).chain(old.iter().map(|f| (f, ""))) {
+        let _ = writeln!(
+            out,
+            "  {mark}FAIL {:<8} {} {}: {} (expected {})",
+            f.severity.as_str().to_uppercase(),
+            f.rule,
+            f.key,
+            f.actual.as_deref().unwrap_or("absent"),
+            f.expected
+        );
+    }
+    for f in t.preflight.iter().filter(|f| f.status != FindingStatus::Pass) {
+        let _ = writeln!(
+            out,
+            "  ON RESTART{} {} {:<8} {} {}: {}",
+            f.restarting.as_deref().map(|r| format!(" of {r}")).unwrap_or_default(),
+            f.status.as_str().to_uppercase(),
+            f.severity.as_str().to_uppercase(),
+            f.rule,
+            f.key,
+            f.message
         );
     }
 }

@@ -140,6 +140,7 @@ fn shipped_baseline_loads() {
             ("mysql/security.toml", "mysql-security"),
             ("mysql/topology.toml", "mysql-topology"),
             ("pgbouncer/connections.toml", "pgbouncer-connections"),
+            ("pgbouncer/security.toml", "pgbouncer-security"),
             ("postgres/durability.toml", "postgres-durability"),
             ("postgres/replication.toml", "postgres-replication"),
             ("postgres/security.toml", "postgres-security"),
