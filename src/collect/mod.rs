@@ -49,7 +49,9 @@ use std::time::Duration;
 
 use crate::snapshot::{Kind, Snapshot, State};
 
-pub use crate::snapshot::UPTIME_KEY;
+pub use crate::snapshot::{
+    ABORTED_KEY, CONNECT_MS_KEY, IN_USE_KEY, LIMIT_KEY, REFUSED_KEY, UPTIME_KEY, USAGE_PCT_KEY,
+};
 
 /// What one collection returns.
 #[derive(Debug, Clone)]
@@ -215,20 +217,6 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     connection_usage(&mut collected.state);
     Ok(collected)
 }
-
-/// The connection readings every collector reports (in `State`, never hashed).
-pub const CONNECT_MS_KEY: &str = "state.connect_ms";
-/// Client connections open now.
-pub const IN_USE_KEY: &str = "state.connections.in_use";
-/// The connections clients can open (PostgreSQL: `max_connections` less the reserved).
-pub const LIMIT_KEY: &str = "state.connections.limit";
-/// `in_use` as a percentage of `limit` (`%`), computed here from the two.
-pub const USAGE_PCT_KEY: &str = "state.connections.usage_pct";
-/// Connections the server turned away since it started (a counter), where it counts.
-pub const REFUSED_KEY: &str = "state.connections.refused";
-/// Connection attempts that failed before they were established (a counter), where
-/// the engine counts them (MySQL `Aborted_connects`).
-pub const ABORTED_KEY: &str = "state.connections.aborted_connects";
 
 /// At most this many `state.connections.<group>.<name>` keys per group (PostgreSQL per
 /// database and per user): the busiest ones, the rest summed in `.<group>_others`.

@@ -43,10 +43,18 @@ fn shipped() -> PolicySet {
 const PRIMARY_STATE: &str = "
     state.slots.lost = 0
     state.slots.inactive_retained_bytes = 0 B
+    state.connect_ms = 5 ms
+    state.connections.usage_pct = 10
+    state.connections.oldest_idle_in_transaction_s = 0 s
+    state.connections.longest_lock_wait_s = 0 s
 ";
 const REPLICA_STATE: &str = "
     state.slots.lost = 0
     state.slots.inactive_retained_bytes = 0 B
+    state.connect_ms = 5 ms
+    state.connections.usage_pct = 10
+    state.connections.oldest_idle_in_transaction_s = 0 s
+    state.connections.longest_lock_wait_s = 0 s
     state.wal_receiver.status = streaming
     state.replication.replay_lag_s = 0 s
     state.replication.replay_paused = false
@@ -67,6 +75,10 @@ const MARIADB1011_DEFAULTS: &str = "
     state.replication.default.io_running = Yes
     state.replication.default.sql_running = Yes
     state.replication.default.seconds_behind = 0 s
+    state.connect_ms = 5 ms
+    state.connections.usage_pct = 10
+    state.connections.refused = 0
+    state.connections.aborted_connects = 0
 ";
 
 fn statuses(role: Role) -> String {
@@ -92,14 +104,18 @@ fn shipped_baseline_loads() {
         names,
         [
             ("memcached/capacity.toml", "memcached-capacity"),
+            ("memcached/connections.toml", "memcached-connections"),
             ("memcached/security.toml", "memcached-security"),
+            ("mysql/connections.toml", "mysql-connections"),
             ("mysql/durability.toml", "mysql-durability"),
             ("mysql/replication.toml", "mysql-replication"),
             ("mysql/topology.toml", "mysql-topology"),
+            ("postgres/connections.toml", "postgres-connections"),
             ("postgres/durability.toml", "postgres-durability"),
             ("postgres/replication.toml", "postgres-replication"),
             ("postgres/sessions.toml", "postgres-sessions"),
             ("postgres/topology.toml", "postgres-topology"),
+            ("redis/connections.toml", "redis-connections"),
             ("redis/replication.toml", "redis-replication"),
             ("redis/resources.toml", "redis-resources"),
             ("redis/security.toml", "redis-security"),
@@ -129,6 +145,7 @@ PG-REPL-012 critical not_applicable
 PG-REPL-013 critical not_applicable
 PG-REPL-014 critical not_applicable
 PG-TOPO-001 critical pass
+PG-CONN-002 high pass
 PG-DUR-002 high pass
 PG-DUR-005 high not_applicable
 PG-HEALTH-002 high not_applicable
@@ -137,6 +154,9 @@ PG-HEALTH-005 high pass
 PG-REPL-002 high pass
 PG-REPL-004 high fail
 PG-REPL-020 high not_applicable
+PG-CONN-001 medium pass
+PG-CONN-003 medium pass
+PG-CONN-004 medium pass
 PG-DUR-004 medium fail
 PG-REPL-003 medium pass
 PG-REPL-006 medium not_applicable
@@ -147,6 +167,7 @@ PG-REPL-021 medium not_applicable
 PG-REPL-022 medium not_applicable
 PG-SESS-002 medium fail
 PG-SESS-003 medium pass
+PG-CONN-005 low pass
 PG-DUR-006 low fail
 PG-REPL-005 low fail
 PG-SESS-001 low fail
@@ -169,6 +190,7 @@ PG-REPL-012 critical not_applicable
 PG-REPL-013 critical not_applicable
 PG-REPL-014 critical not_applicable
 PG-TOPO-001 critical pass
+PG-CONN-002 high pass
 PG-DUR-002 high pass
 PG-DUR-005 high not_applicable
 PG-HEALTH-002 high pass
@@ -177,6 +199,9 @@ PG-HEALTH-005 high pass
 PG-REPL-002 high not_applicable
 PG-REPL-004 high not_applicable
 PG-REPL-020 high pass
+PG-CONN-001 medium pass
+PG-CONN-003 medium pass
+PG-CONN-004 medium pass
 PG-DUR-004 medium not_applicable
 PG-REPL-003 medium not_applicable
 PG-REPL-006 medium not_applicable
@@ -187,6 +212,7 @@ PG-REPL-021 medium fail
 PG-REPL-022 medium pass
 PG-SESS-002 medium fail
 PG-SESS-003 medium pass
+PG-CONN-005 low pass
 PG-DUR-006 low fail
 PG-REPL-005 low not_applicable
 PG-SESS-001 low not_applicable
@@ -204,6 +230,8 @@ MY-REPL-011 critical not_applicable
 MY-REPL-030 critical not_applicable
 MY-REPL-031 critical not_applicable
 MY-TOPO-001 critical pass
+MY-CONN-002 high pass
+MY-CONN-003 high not_applicable
 MY-DUR-001 high pass
 MY-DUR-002 high not_applicable
 MY-REPL-002 high not_applicable
@@ -212,6 +240,9 @@ MY-REPL-006 high not_applicable
 MY-REPL-012 high not_applicable
 MY-REPL-020 high not_applicable
 MY-REPL-032 high not_applicable
+MY-CONN-001 medium pass
+MY-CONN-004 medium not_applicable
+MY-CONN-005 medium pass
 MY-REPL-003 medium not_applicable
 MY-REPL-004 medium not_applicable
 MY-REPL-007 medium pass
@@ -231,6 +262,8 @@ MY-REPL-011 critical not_applicable
 MY-REPL-030 critical pass
 MY-REPL-031 critical pass
 MY-TOPO-001 critical pass
+MY-CONN-002 high pass
+MY-CONN-003 high not_applicable
 MY-DUR-001 high pass
 MY-DUR-002 high not_applicable
 MY-REPL-002 high not_applicable
@@ -239,6 +272,9 @@ MY-REPL-006 high not_applicable
 MY-REPL-012 high not_applicable
 MY-REPL-020 high fail
 MY-REPL-032 high pass
+MY-CONN-001 medium pass
+MY-CONN-004 medium not_applicable
+MY-CONN-005 medium pass
 MY-REPL-003 medium not_applicable
 MY-REPL-004 medium not_applicable
 MY-REPL-007 medium pass
