@@ -125,6 +125,7 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
         }
     }
 
+    super::connection_usage(&mut state);
     let server = ServerInfo { version, role: Role::Standalone };
     let snapshot =
         Snapshot { target: endpoint.target.clone(), kind: endpoint.kind, server, config };

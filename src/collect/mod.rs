@@ -25,8 +25,8 @@
 //! - **One connection** per target per collection, closed before returning.
 //! - **Connections.** Every collector reports `state.connect_ms` (its own connect and
 //!   authenticate time) and, where the engine tells, `state.connections.in_use`,
-//!   `.limit` (what ordinary clients may open) and `.refused` (a counter); the caller
-//!   adds `.usage_pct` ([`connection_usage`]). Each collector's header lists its
+//!   `.limit` (what ordinary clients may open) and `.refused` (a counter), then
+//!   `.usage_pct` from the two ([`connection_usage`]). Each collector's header lists its
 //!   engine's other `state.connections.*` readings.
 //! - **Uptime.** Every collector of a server that has one reports
 //!   [`UPTIME_KEY`] (`state.uptime_s`, seconds since the server started): counter rules
@@ -205,17 +205,14 @@ fn connect_timed_out(timeout: Duration, address: &str) -> CollectError {
     ))
 }
 
-/// Collects one target with the collector of its kind, then adds what every engine's
-/// connection readings give ([`connection_usage`]).
+/// Collects one target with the collector of its kind.
 pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
-    let mut collected = match endpoint.kind {
+    match endpoint.kind {
         Kind::Postgres => postgres::collect(endpoint).await,
         Kind::Mysql => mysql::collect(endpoint).await,
         Kind::Redis => redis::collect(endpoint).await,
         Kind::Memcached => memcached::collect(endpoint).await,
-    }?;
-    connection_usage(&mut collected.state);
-    Ok(collected)
+    }
 }
 
 /// At most this many `state.connections.<group>.<name>` keys per group (PostgreSQL per

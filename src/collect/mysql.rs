@@ -242,6 +242,7 @@ async fn read(
     gtid(session, &mut state).await?;
     replicas(session, &mut state).await?;
 
+    super::connection_usage(&mut state);
     let role = if sources > 0 { Role::Replica } else { Role::Primary };
     let server = ServerInfo { version, role };
     let snapshot =

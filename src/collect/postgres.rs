@@ -149,6 +149,7 @@ async fn read(
         standby_state(conn, &mut state).await?;
     }
 
+    super::connection_usage(&mut state);
     let snapshot =
         Snapshot { target: endpoint.target.clone(), kind: endpoint.kind, server, config };
     Ok(Collected { snapshot, state })
@@ -575,6 +576,13 @@ fn database_message(db: &dyn sqlx::error::DatabaseError) -> String {
         Some("42501") => format!("{}: {GRANT_HINT}", db.message()),
         // query_canceled: statement_timeout
         Some("57014") => format!("{} (statement_timeout)", db.message()),
+        // too_many_connections: the server is full, for the auditor too
+        Some("53300") => format!(
+            "{}: the server is at its connection limit (max_connections); on PostgreSQL \
+             16+ GRANT pg_use_reserved_connections TO the auditor (with \
+             reserved_connections > 0) so audits still read a full server",
+            db.message()
+        ),
         _ => db.message().to_owned(),
     }
 }

@@ -289,6 +289,7 @@ async fn read(
     copy(&memory, "state.memory", &fields, &mut state);
     connection_state(&clients, &stats, &config, &mut state);
 
+    super::connection_usage(&mut state);
     let version = server_info.get("redis_version").cloned().unwrap_or_default();
     let server = ServerInfo { version, role };
     let snapshot =
