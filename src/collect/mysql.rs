@@ -64,7 +64,9 @@
 //!   (`Aborted_connects`: failed logins, handshakes cut short), `.aborted_clients`,
 //!   `.errors.<cause>` (each `Connection_errors_<cause>`: `accept`, `internal`,
 //!   `max_connections`, `peer_address`, `select`, `tcpwrap`) and `.refused` (the same
-//!   as `.errors.max_connections`: clients turned away at the limit); `.limit`
+//!   as `.errors.max_connections`: clients turned away at the limit before logging in;
+//!   MariaDB 10.11 counts an ordinary client refused at `max_connections` after its
+//!   login in `Aborted_connects` instead, so watch both); `.limit`
 //!   (`max_connections`; one more is kept for `SUPER`/`CONNECTION_ADMIN`), `.usage_pct`
 //!   (see [`super::connection_usage`]).
 //! - Per replication connection of this server as a replica (MariaDB

@@ -433,3 +433,162 @@ fn redis_saturation_and_refusals_show_and_clear() {
     assert_eq!(status_of(&clear, "rd-small", "RD-CONN-001"), "pass");
     assert_eq!(status_of(&clear, "rd-small", "RD-CONN-003"), "pass", "no new refusal");
 }
+
+/// A MariaDB of this test's own (`mariadb-install-db` in a temporary folder), on
+/// 127.0.0.1 with `max_connections = 10`.
+struct TestMariaDb {
+    port: u16,
+    sock: std::path::PathBuf,
+    _server: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl TestMariaDb {
+    fn start(max_connections: u32) -> TestMariaDb {
+        require_binary("/usr/sbin/mariadbd", "apt-get install mariadb-server");
+        let dir = tempfile::Builder::new().prefix("driftwatch-conn-my-").tempdir().unwrap();
+        set_mode(dir.path(), 0o755);
+        let data = dir.path().join("data");
+        let out = Command::new("/usr/bin/mariadb-install-db")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin:/usr/sbin")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args(["--user=mysql", "--auth-root-authentication-method=normal", "--skip-test-db"])
+            .output()
+            .expect("run mariadb-install-db");
+        assert!(out.status.success(), "install-db: {}", String::from_utf8_lossy(&out.stderr));
+        chown_tree(dir.path(), "mysql");
+        let port = free_port();
+        let sock = dir.path().join("mysqld.sock");
+        let log = std::fs::File::create(dir.path().join("mariadbd.log")).unwrap();
+        let server = Command::new("/usr/sbin/mariadbd")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin:/usr/sbin")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", sock.display()))
+            .arg(format!("--pid-file={}", dir.path().join("mysqld.pid").display()))
+            .args(["--bind-address=127.0.0.1", &format!("--port={port}"), "--user=mysql"])
+            .arg(format!("--max-connections={max_connections}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("start mariadbd");
+        let db = TestMariaDb { port, sock, _server: Child(server), _dir: dir };
+        wait_until("the test MariaDB answering", || db.try_sql("SELECT 1").is_ok());
+        db
+    }
+
+    /// As root over the socket.
+    fn try_sql(&self, sql: &str) -> Result<String, String> {
+        let out = Command::new("mariadb")
+            .arg(format!("--socket={}", self.sock.display()))
+            .args(["-uroot", "-N", "-B", "-e", sql])
+            .output()
+            .expect("run mariadb");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    #[track_caller]
+    fn sql(&self, sql: &str) -> String {
+        self.try_sql(sql).unwrap_or_else(|e| panic!("{sql:?}: {e}"))
+    }
+
+    /// The `mariadb` client as `user` over TCP, reading `sql`, or statements from a stdin
+    /// that never comes (an idle session) when `sql` is empty.
+    fn client(&self, user: &str, sql: &str) -> Command {
+        let mut command = Command::new("mariadb");
+        command.args(["-h", "127.0.0.1", "-P", &self.port.to_string(), "-u", user, "-ppw"]);
+        if !sql.is_empty() {
+            command.args(["-N", "-B", "-e", sql]);
+        }
+        command
+    }
+
+    /// An idle session of `user`, connected when this returns (it has answered a
+    /// query), open until dropped.
+    fn hold(&self, user: &str) -> Child {
+        let mut command = self.client(user, "");
+        command
+            .args(["-N", "--unbuffered"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = Child(command.process_group(0).spawn().expect("start mariadb"));
+        let stdin = child.0.stdin.as_mut().unwrap();
+        stdin.write_all(b"SELECT 'ready';\n").unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.0.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the session of {user} did not connect");
+        child
+    }
+
+    fn sessions_of(&self, user: &str) -> usize {
+        self.sql(&format!(
+            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE USER = '{user}'"
+        ))
+        .parse()
+        .unwrap()
+    }
+}
+
+/// max_connections 10 for everyone but an account with `CONNECTION ADMIN`, which gets
+/// one more: the audit's account has it, so it reads the full server and the refusal
+/// (as an aborted connect: that is where MariaDB counts it).
+#[test]
+fn mariadb_saturation_and_refusals_show_and_clear() {
+    let db = TestMariaDb::start(10);
+    db.sql("CREATE USER app@'%' IDENTIFIED BY 'pw'");
+    db.sql("CREATE USER watch@'%' IDENTIFIED BY 'pw'");
+    db.sql("GRANT BINLOG MONITOR, SLAVE MONITOR, CONNECTION ADMIN ON *.* TO watch@'%'");
+    let password = db._dir.path().join("watch-password");
+    std::fs::write(&password, "pw").unwrap();
+    set_mode(&password, 0o600);
+    let body = format!(
+        "[[targets]]\nname = \"my-small\"\nkind = \"mysql\"\nurl = \
+         \"mysql://watch@127.0.0.1:{}/\"\npassword_file = \"{}\"\nrole = \"primary\"\n",
+        db.port,
+        password.display()
+    );
+    let ws = workspace("3s", &body);
+    let idle = ws.audit_json();
+    let t = target(&idle, "my-small");
+    assert_eq!(state_value(t, "state.connections.limit"), "10");
+    assert!(state_value(t, "state.uptime_s").parse::<u64>().is_ok());
+    assert_eq!(status_of(&idle, "my-small", "MY-CONN-001"), "pass");
+    assert_eq!(status_of(&idle, "my-small", "MY-CONN-003"), "not_applicable", "first audit");
+
+    // Each connected before the next (nothing else takes an ordinary slot meanwhile).
+    let held: Vec<Child> = (0..10).map(|_| db.hold("app")).collect();
+    assert_eq!(db.sessions_of("app"), 10);
+    let refused = db.client("app", "SELECT 1").output().expect("run mariadb");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("Too many connections"), "an 11th client is refused: {stderr}");
+    let full = ws.audit_json();
+    let t = target(&full, "my-small");
+    assert_eq!(t["status"], "ok", "{t:#}");
+    assert_eq!(state_value(t, "state.connections.usage_pct"), "110", "10 + the audit");
+    assert_eq!(status_of(&full, "my-small", "MY-CONN-002"), "fail");
+    // MariaDB 10.11 counts a client refused at max_connections (after its login) in
+    // Aborted_connects; Connection_errors_max_connections stays 0.
+    let aborted = finding(t, "MY-CONN-004");
+    assert_eq!(aborted["status"], "fail", "{aborted:#}");
+    assert_eq!(state_value(t, "state.connections.refused"), "0");
+    let page = metrics(&full);
+    assert!(sample(&page, "driftwatch_connections_aborted_total", "my-small") >= 1.0);
+    assert_eq!(sample(&page, "driftwatch_connections_in_use", "my-small"), 11.0);
+
+    drop(held);
+    wait_until("the app sessions closing", || db.sessions_of("app") == 0);
+    let clear = ws.audit_json();
+    assert_eq!(status_of(&clear, "my-small", "MY-CONN-001"), "pass");
+    assert_eq!(status_of(&clear, "my-small", "MY-CONN-004"), "pass", "no new aborted connect");
+}
