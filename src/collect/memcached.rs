@@ -33,7 +33,9 @@
 //!   (`maxconns` from `stats settings`), `.refused` (`rejected_connections`, a
 //!   counter: connections closed at `maxconns`), `.listen_disabled`
 //!   (`listen_disabled_num`, a counter: times memcached stopped accepting), and
-//!   `.usage_pct` (see [`super::connection_usage`]).
+//!   `.usage_pct` (see [`super::connection_usage`]). memcached keeps a few descriptors
+//!   of its `maxconns` for itself and starts refusing a little below it (seen with
+//!   1.6.18, `-c 256 -t 1`), so refusals can come before usage reaches 95%.
 
 use std::time::{Duration, Instant};
 

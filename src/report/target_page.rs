@@ -1,6 +1,7 @@
 //! `reports/targets/<target>.html`: one target's identity, its current findings (the
 //! same articles and ids as the run page), its change timeline, a chart of failing
-//! findings over runs and the full settings inventory.
+//! findings over runs, its connection headroom over runs (when the collector reads
+//! connections) and the full settings inventory.
 
 use serde::Serialize;
 

@@ -124,14 +124,22 @@ impl TestPg {
         command
     }
 
-    /// An idle session of `user`, open until dropped (psql reading a stdin that never
-    /// comes: killing it closes the connection, and the backend ends at once).
+    /// An idle session of `user`, connected when this returns (it has answered a
+    /// query), open until dropped: psql reading a stdin that sends nothing more; killing
+    /// it closes the connection, and the backend ends at once.
     fn hold(&self, user: &str) -> Child {
         let mut command = Command::new("psql");
-        command.args(["-X", "-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", user]);
+        command.args(["-X", "-At", "-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", user]);
         command.args(["-d", "postgres", "-f", "-"]);
-        command.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
-        Child(command.process_group(0).spawn().expect("start psql"))
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+        let mut child = Child(command.process_group(0).spawn().expect("start psql"));
+        let stdin = child.0.stdin.as_mut().unwrap();
+        stdin.write_all(b"SELECT 'ready';\n").unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.0.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the session of {user} did not connect");
+        child
     }
 
     fn sessions_of(&self, user: &str) -> usize {
@@ -176,8 +184,9 @@ fn postgres_saturation_and_refusals_show_and_clear() {
     assert_eq!(sample(&page, "driftwatch_connections_in_use", "pg-small"), 1.0);
 
     // 5 sessions + the audit's own: 6 of 7, 85.7%.
+    // Each connected before the next: nothing else takes an ordinary slot meanwhile.
     let mut held: Vec<Child> = (0..5).map(|_| pg.hold("app")).collect();
-    wait_until("5 app sessions", || pg.sessions_of("app") == 5);
+    assert_eq!(pg.sessions_of("app"), 5);
     let busy = ws.audit_json();
     let t = target(&busy, "pg-small");
     assert_eq!(state_value(t, "state.connections.usage_pct"), "85.7");
@@ -195,7 +204,7 @@ fn postgres_saturation_and_refusals_show_and_clear() {
 
     // Every ordinary slot taken: the next ordinary client is refused.
     held.extend((0..2).map(|_| pg.hold("app")));
-    wait_until("7 app sessions", || pg.sessions_of("app") == 7);
+    assert_eq!(pg.sessions_of("app"), 7);
     let refused = pg.try_psql("app", "SELECT 1").expect_err("an 8th ordinary client is refused");
     assert!(refused.contains("connection slots are reserved"), "{refused}");
     let full = ws.audit_json();
@@ -449,9 +458,14 @@ impl TestMariaDb {
         let dir = tempfile::Builder::new().prefix("driftwatch-conn-my-").tempdir().unwrap();
         set_mode(dir.path(), 0o755);
         let data = dir.path().join("data");
+        // Its own temporary folder: not the /tmp other tests share.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        chown_tree(dir.path(), "mysql");
         let out = Command::new("/usr/bin/mariadb-install-db")
             .env_clear()
             .env("PATH", "/usr/bin:/bin:/usr/sbin")
+            .env("TMPDIR", &tmp)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .args(["--user=mysql", "--auth-root-authentication-method=normal", "--skip-test-db"])
@@ -465,6 +479,7 @@ impl TestMariaDb {
         let server = Command::new("/usr/sbin/mariadbd")
             .env_clear()
             .env("PATH", "/usr/bin:/bin:/usr/sbin")
+            .env("TMPDIR", &tmp)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--socket={}", sock.display()))

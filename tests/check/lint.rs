@@ -6,7 +6,7 @@ use super::{driftwatch, exit};
 fn shipped_policies_are_clean() {
     let out = exit(&driftwatch(&["policy", "lint", "policies"]), 0);
     assert!(out.trim_end().ends_with("rules: ok"), "{out}");
-    assert!(out.starts_with("13 policies, "), "{out}");
+    assert!(out.starts_with("17 policies, "), "{out}");
 }
 
 #[test]
