@@ -332,6 +332,19 @@ fn serve_alert_rules_pass_promtool() {
             name.as_str()
         );
     }
+    // And each connection alert fires (and stays quiet) as its tests say.
+    let tests = rules.with_file_name("alerts-test.yml");
+    let out = std::process::Command::new("promtool")
+        .args(["test", "rules"])
+        .arg(&tests)
+        .output()
+        .expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool test rules failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
