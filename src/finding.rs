@@ -119,6 +119,36 @@ pub struct AppliedWaiver {
     pub expired: bool,
 }
 
+/// Where a rule comes from: a control of a published benchmark (`benchmark`, `control`,
+/// `title`, maybe `url`) or a documentation page (`title` and `url`). Validated by the
+/// policy loader: a `url` is always `http(s)://…`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reference {
+    /// `CIS PostgreSQL 16`; absent for a documentation link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<String>,
+    /// The control's id in that benchmark, `3.1.20`; set exactly when `benchmark` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<String>,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl Reference {
+    /// `CIS PostgreSQL 16 3.1.20`, for a benchmark control.
+    pub fn control_id(&self) -> Option<String> {
+        Some(format!("{} {}", self.benchmark.as_deref()?, self.control.as_deref()?))
+    }
+}
+
+/// A rule's references, shared by every finding of the rule.
+pub type References = Arc<[Reference]>;
+
+fn no_references(r: &References) -> bool {
+    r.is_empty()
+}
+
 /// One rule evaluated against one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -142,6 +172,9 @@ pub struct Finding {
     pub rationale: Option<Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<Arc<str>>,
+    /// The rule's benchmark controls and documentation links (not written when none).
+    #[serde(default, skip_serializing_if = "no_references")]
+    pub references: References,
     /// Where the observed value was set (`postgresql.auto.conf:3`, `default`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
@@ -172,6 +205,7 @@ impl Finding {
             message: String::new(),
             rationale: None,
             remediation: None,
+            references: self.references.clone(),
             location: None,
             waiver: self.waiver.clone(),
             drift: self.drift,
@@ -199,6 +233,7 @@ mod tests {
             message: "m".into(),
             rationale: None,
             remediation: None,
+            references: Default::default(),
             location: None,
             waiver: None,
             drift: Drift::Live,

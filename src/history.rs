@@ -45,11 +45,10 @@ pub async fn changes(
     since: Option<DateTime<Utc>>,
 ) -> Result<Vec<HistoryRow>, HistoryError> {
     let after = since.map(|t| RunId::new(t, 0));
-    let wanted = key.map(|k| if k.contains('.') { k.to_owned() } else { format!("setting.{k}") });
     let mut rows = Vec::new();
     for entry in store.changes_of(target, after.as_ref()).await? {
         for change in entry.changes {
-            if wanted.as_deref().is_some_and(|k| k != change.key) {
+            if key.is_some_and(|k| !key_matches(k, &change.key)) {
                 continue;
             }
             rows.push(HistoryRow {
@@ -65,6 +64,26 @@ pub async fn changes(
     }
     rows.reverse();
     Ok(rows)
+}
+
+/// Whether `--key wanted` names snapshot key `key`: a full key (with a `.`) exactly; a
+/// bare setting name its live value and the value awaiting a restart (`setting.K`,
+/// `pending.K`), so a change made with `ALTER SYSTEM` and not applied yet is found.
+pub fn key_matches(wanted: &str, key: &str) -> bool {
+    if wanted.contains('.') {
+        return wanted == key;
+    }
+    key.strip_prefix("setting.").or_else(|| key.strip_prefix("pending.")) == Some(wanted)
+}
+
+/// The closest of `known` to a mistyped `name`, when one is close enough to suggest.
+pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(name, k), k))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
 }
 
 /// A point in a target's history: `target`, `target@<run-id>` or `target@<time>`.
@@ -128,8 +147,20 @@ pub async fn at(store: &Store, point: &Point) -> Result<AtPoint, HistoryError> {
             return Ok(found);
         }
     }
+    // Say where the history starts, so the next question can be a good one (from the
+    // run ids alone: no manifest is read for it).
+    let starts = match ids.first() {
+        None => "the store holds no run yet".to_owned(),
+        Some(oldest) => format!(
+            "the stored history starts at run {oldest}{}",
+            oldest
+                .timestamp()
+                .map(|t| format!(" ({})", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                .unwrap_or_default()
+        ),
+    };
     Err(HistoryError::NotFound(format!(
-        "no collected snapshot of `{target}` at or before that point"
+        "no collected snapshot of `{target}` at or before that point: {starts}"
     )))
 }
 
@@ -143,6 +174,64 @@ pub async fn last_pass(store: &Store, target: &str) -> Result<AtPoint, HistoryEr
         }
     }
     Err(HistoryError::NotFound(format!("`{target}` never passed every rule in the stored history")))
+}
+
+/// A rule failing in the target's latest run, and the newest earlier run in which it
+/// passed (`None`: it never did in the stored history).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GoodRun {
+    pub rule: String,
+    pub key: String,
+    pub run_id: Option<RunId>,
+    /// The configuration keys whose values that run's snapshot supplies.
+    pub keys: Vec<String>,
+}
+
+/// `rollback --to last-good`: the latest snapshot with, for each rule failing now, the
+/// values of the newest run in which that rule passed (a key two rules share takes
+/// the newer run's value).
+#[derive(Debug, Clone)]
+pub struct LastGood {
+    pub current: AtPoint,
+    pub desired: Snapshot,
+    pub picks: Vec<GoodRun>,
+}
+
+pub async fn last_good(store: &Store, target: &str) -> Result<LastGood, HistoryError> {
+    let current = at(store, &Point::Latest(target.to_owned())).await?;
+    let mut open: Vec<(String, String)> = current
+        .result
+        .findings
+        .iter()
+        .filter(|f| f.status == FindingStatus::Fail)
+        .map(|f| (f.rule.clone(), f.key.clone()))
+        .collect();
+    let mut desired = current.snapshot.clone();
+    let mut taken = std::collections::BTreeSet::new();
+    let mut picks = Vec::new();
+    for id in store.list_runs().await?.iter().rev().filter(|id| **id < current.run_id) {
+        if open.is_empty() {
+            break;
+        }
+        let Some(found) = collected_in(store, id, target).await? else { continue };
+        let passed = |rule: &str| {
+            found.result.findings.iter().any(|f| f.rule == rule && f.status == FindingStatus::Pass)
+        };
+        let (now_good, still): (Vec<_>, Vec<_>) = open.into_iter().partition(|(r, _)| passed(r));
+        open = still;
+        for (rule, key) in now_good {
+            let keys = crate::rollback::adopt(&mut desired, &found.snapshot, &key, &mut taken);
+            picks.push(GoodRun { rule, key, run_id: Some(id.clone()), keys });
+        }
+    }
+    picks.extend(open.into_iter().map(|(rule, key)| GoodRun {
+        rule,
+        key,
+        run_id: None,
+        keys: vec![],
+    }));
+    picks.sort_by(|a, b| a.rule.cmp(&b.rule));
+    Ok(LastGood { current, desired, picks })
 }
 
 async fn collected_in(

@@ -95,6 +95,44 @@ impl Link {
     }
 }
 
+/// What the chain says of the runs a report covers, as the store found it when the
+/// report was published (`Store::attest`): a lighter check than `driftwatch verify`
+/// (the newest links and the covered runs' manifests, not every object they name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attestation {
+    /// Per covered run.
+    pub runs: std::collections::BTreeMap<RunId, RunAttestation>,
+    /// Links read (the newest ones, back to the oldest covered run).
+    pub links: usize,
+    /// What is wrong with those links (a missing link, a broken hash, a bad signature),
+    /// each naming the object.
+    pub breaks: Vec<String>,
+    /// The key ids that signed the links read.
+    pub keys: std::collections::BTreeSet<String>,
+    /// Whether signatures were checked against a public key (the audit's own key).
+    pub signatures_checked: bool,
+}
+
+/// One run's standing in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunAttestation {
+    /// Named by link `seq`, and its manifest still has the bytes the link vouches for.
+    Linked { seq: u64, signed_by: Option<String> },
+    /// Named by link `seq`, but its manifest changed since.
+    Changed { seq: u64 },
+    /// No link read names it (committed by a run that died before linking it: the
+    /// next audit links it; or older than the links read).
+    Unlinked,
+}
+
+impl Attestation {
+    /// True when nothing read is broken and every covered run is linked.
+    pub fn is_whole(&self) -> bool {
+        self.breaks.is_empty()
+            && self.runs.values().all(|r| matches!(r, RunAttestation::Linked { .. }))
+    }
+}
+
 /// The sha256 of `bytes`, lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -131,6 +169,11 @@ impl SigningKey {
 
     pub fn id(&self) -> String {
         key_id(&self.0.verifying_key())
+    }
+
+    /// The public half, which verifies what this key signs.
+    pub fn public(&self) -> PublicKey {
+        PublicKey(self.0.verifying_key())
     }
 
     /// Signs `link` in place.

@@ -11,6 +11,7 @@
 //! - [`snapshot`]: what a collector saw: stable config (hashed) and volatile state.
 //! - [`policy`]: baselines from `policies/`, rules, units, waivers; pure evaluation.
 //! - [`diff`]: snapshot → snapshot changes.
+//! - [`scoped`]: PostgreSQL per-role and per-database setting keys.
 //! - [`finding`], [`run`]: the data a run produces, stored as its manifest.
 //! - [`store`]: the history on `object_store`: layout and commit protocol.
 //! - [`report`]: HTML pages from run data.
@@ -44,6 +45,7 @@ pub mod report;
 pub mod rollback;
 pub mod run;
 pub mod schedule;
+pub mod scoped;
 pub mod server;
 pub mod snapshot;
 pub mod status;

@@ -35,7 +35,8 @@ fn init_logging(format: cli::LogFormat, quiet_default: bool) {
     use tracing_subscriber::EnvFilter;
     let default = if quiet_default { "warn" } else { "info,tokio_cron_scheduler=warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(cli::LogWriter::default);
     match format {
         // Without the module path: events carry their own `target` field (the audited
         // server), which must not appear twice in one JSON object.

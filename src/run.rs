@@ -300,6 +300,7 @@ mod tests {
             message: "wal_level is minimal".into(),
             rationale: Some("Replicas need WAL.".into()),
             remediation: Some("ALTER SYSTEM SET wal_level = 'replica';".into()),
+            references: Default::default(),
             location: Some("postgresql.auto.conf:3".into()),
             waiver: Some(AppliedWaiver {
                 reason: "r".into(),

@@ -49,6 +49,8 @@ pub struct Service {
     pub config: Config,
     pub policies: PolicySet,
     pub store: Store,
+    /// Access control and HTTPS for the web server.
+    pub guard: server::Guard,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +147,12 @@ pub async fn run(
     let all_names = app.targets.clone();
     let window = catch_up_window(longest, config.audit.target_timeout);
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let mut web = tokio::spawn(server::serve(listener, app, token.clone().cancelled_owned()));
+    let mut web = tokio::spawn(server::serve(
+        listener,
+        app,
+        service.guard.clone(),
+        token.clone().cancelled_owned(),
+    ));
 
     let ctx = Arc::new(Context {
         service,

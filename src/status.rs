@@ -178,6 +178,7 @@ pub mod fixture {
             message: format!("{key} is off"),
             rationale: None,
             remediation: None,
+            references: Default::default(),
             location: None,
             waiver: None,
             drift: Default::default(),

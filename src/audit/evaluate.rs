@@ -9,14 +9,16 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::Previous;
 use crate::config::Target;
 use crate::policy::{self, Earlier, Group, Member, PolicySet, TargetFacts, preflight};
 use crate::report::Settings;
+use crate::run::RunId;
 use crate::run::TargetRun;
 use crate::snapshot::{Role, Snapshot};
+use crate::store::{Store, StoreError};
 
 /// Each collected target's setting names, for links to its inventory rows.
 #[derive(Debug, Default)]
@@ -52,6 +54,96 @@ struct Collected {
     snapshot: Option<Snapshot>,
 }
 
+/// Runs looked through (newest first) for group members another schedule audits.
+const BORROW_RUNS: usize = 64;
+
+/// One group member that is not in this run (another schedule audits it), as its
+/// newest collection in the store saw it: group rules judge this run's members with
+/// it. Never evaluated itself, never part of the run's results.
+pub struct Borrowed {
+    pub name: String,
+    pub kind: crate::snapshot::Kind,
+    pub role: Role,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub group: String,
+    pub snapshot: Snapshot,
+    pub state: Arc<crate::snapshot::State>,
+    pub collected_at: DateTime<Utc>,
+}
+
+/// The group members of `all` not among `targets` that share a group with one of
+/// them: the borrowed ones (a collection at most `max_age` old in the newest
+/// [`BORROW_RUNS`] runs) and the names of those without one.
+pub struct BorrowedMembers {
+    pub found: Vec<Borrowed>,
+    pub missing: Vec<(String, String, Role)>,
+}
+
+impl Borrowed {
+    pub(super) async fn find(
+        store: &Store,
+        runs: &[RunId],
+        all: &[Target],
+        targets: &[&Target],
+        max_age: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<BorrowedMembers, StoreError> {
+        let in_run: HashSet<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+        let groups: HashSet<&str> = targets.iter().filter_map(|t| t.group.as_deref()).collect();
+        let mut wanted: HashMap<&str, &Target> = all
+            .iter()
+            .filter(|t| !in_run.contains(t.name.as_str()))
+            .filter(|t| t.group.as_deref().is_some_and(|g| groups.contains(g)))
+            .map(|t| (t.name.as_str(), t))
+            .collect();
+        let oldest = now - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+        let mut found = Vec::new();
+        for id in runs.iter().rev().take(BORROW_RUNS) {
+            if wanted.is_empty() || id.timestamp().is_some_and(|t| t < oldest) {
+                break;
+            }
+            let run = store.get_run_without_findings(id).await?;
+            for t in run.targets {
+                let Some(target) = wanted.get(t.name.as_str()).copied() else { continue };
+                let Some(digest) = &t.snapshot else { continue };
+                if t.collected_at < oldest {
+                    continue;
+                }
+                wanted.remove(t.name.as_str());
+                found.push(Borrowed {
+                    snapshot: store.get_snapshot(&t.name, digest).await?,
+                    name: t.name,
+                    kind: target.kind,
+                    role: target.role,
+                    labels: target.labels.clone(),
+                    group: target.group.clone().unwrap_or_default(),
+                    state: t.state,
+                    collected_at: t.collected_at,
+                });
+            }
+        }
+        let mut missing: Vec<(String, String, Role)> = wanted
+            .into_values()
+            .map(|t| (t.name.clone(), t.group.clone().unwrap_or_default(), t.role))
+            .collect();
+        missing.sort();
+        for b in &found {
+            tracing::debug!(
+                target = b.name.as_str(),
+                collected_at = %b.collected_at,
+                "group member audited by another schedule: judged with from its newest collection"
+            );
+        }
+        if !missing.is_empty() {
+            tracing::debug!(
+                missing = missing.len(),
+                "group members audited by another schedule have no recent collection"
+            );
+        }
+        Ok(BorrowedMembers { found, missing })
+    }
+}
+
 /// Evaluates targets as they arrive (see the module docs).
 pub struct Evaluator<'a> {
     policies: &'a PolicySet,
@@ -64,6 +156,8 @@ pub struct Evaluator<'a> {
     waiting: HashMap<String, Vec<Collected>>,
     done: Vec<(usize, TargetRun)>,
     settings: SettingNames,
+    /// Group members other schedules audit (see [`Borrowed`]).
+    borrowed: Option<&'a BorrowedMembers>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -86,7 +180,14 @@ impl<'a> Evaluator<'a> {
             waiting: HashMap::new(),
             done: Vec::with_capacity(targets.len()),
             settings: SettingNames::default(),
+            borrowed: None,
         }
+    }
+
+    /// Group members not in this run, judged with from their newest collection.
+    pub fn with_borrowed(mut self, borrowed: &'a BorrowedMembers) -> Self {
+        self.borrowed = Some(borrowed);
+        self
     }
 
     /// One finished collection (`index`: the target's place in the run).
@@ -126,7 +227,13 @@ impl<'a> Evaluator<'a> {
         members.sort_by_key(|m| m.index);
         let mut findings = Vec::with_capacity(members.len());
         let preflights: Vec<Vec<crate::finding::Finding>>;
+        let group_name = members.first().and_then(|m| m.result.group.clone());
+        let borrowed = self.borrowed;
         {
+            let in_group = |g: &str| group_name.as_deref() == Some(g);
+            let others: Vec<&Borrowed> = borrowed
+                .map(|b| b.found.iter().filter(|o| in_group(&o.group)).collect())
+                .unwrap_or_default();
             let collected: Vec<Member<'_>> = members
                 .iter()
                 .filter_map(|m| {
@@ -137,11 +244,25 @@ impl<'a> Evaluator<'a> {
                         state: &m.result.state,
                     })
                 })
+                .chain(others.iter().map(|o| Member {
+                    name: &o.name,
+                    role: o.role,
+                    snapshot: &o.snapshot,
+                    state: &o.state,
+                }))
                 .collect();
             let not_collected: Vec<(&str, Role)> = members
                 .iter()
                 .filter(|m| m.snapshot.is_none())
                 .map(|m| (m.result.name.as_str(), m.result.role))
+                .chain(
+                    borrowed
+                        .map(|b| b.missing.as_slice())
+                        .unwrap_or_default()
+                        .iter()
+                        .filter(|(_, g, _)| in_group(g))
+                        .map(|(name, _, role)| (name.as_str(), *role)),
+                )
                 .collect();
             for m in &members {
                 let t = &m.result;
@@ -187,11 +308,24 @@ impl<'a> Evaluator<'a> {
                         live,
                     })
                 })
+                // Borrowed members go last: the group restarts as a whole; their own
+                // pre-flight results are not this run's and are dropped below.
+                .chain(others.iter().map(|o| preflight::Subject {
+                    facts: TargetFacts {
+                        name: &o.name,
+                        kind: o.kind,
+                        role: o.role,
+                        labels: &o.labels,
+                    },
+                    snapshot: &o.snapshot,
+                    state: &o.state,
+                    earlier: None,
+                    live: &[],
+                }))
                 .collect();
-            let group_name = members.first().and_then(|m| m.result.group.as_deref());
             let mut found = preflight::evaluate(
                 self.policies,
-                group_name,
+                group_name.as_deref(),
                 &subjects,
                 &not_collected,
                 self.today,

@@ -189,6 +189,15 @@ async fn run_inner(
     // And one between a commit and its link in the chain (or a store from before it).
     store.link_unlinked(&earlier, signer.as_ref()).await?;
     let previous = Previous::find(store, &earlier, targets).await?;
+    let borrowed = evaluate::Borrowed::find(
+        store,
+        &earlier,
+        &config.targets,
+        targets,
+        config.audit.group_member_max_age,
+        started_at,
+    )
+    .await?;
     progress.started(targets.len());
 
     // Futures collected into a Vec (not a stream of closures) keep this future `Send`
@@ -208,7 +217,8 @@ async fn run_inner(
     // Each target is evaluated once its whole group is collected; snapshots are
     // dropped then (see `evaluate`).
     let mut evaluator =
-        evaluate::Evaluator::new(policies, targets, &previous, started_at.date_naive());
+        evaluate::Evaluator::new(policies, targets, &previous, started_at.date_naive())
+            .with_borrowed(&borrowed);
     while let Some((i, target, collected, duration_ms)) = collections.next().await {
         let (result, snapshot) =
             assess(target, collected, duration_ms, store, &previous, &redactor).await?;
@@ -263,7 +273,15 @@ async fn run_inner(
     };
     let published = match derived.await {
         Ok(_) => {
-            publish::publish_reports(store, &run, &settings, publish::RunPages::Unwritten).await
+            let public_key = signer.as_ref().map(|s| s.public());
+            publish::publish_reports(
+                store,
+                &run,
+                &settings,
+                publish::RunPages::Unwritten,
+                public_key.as_ref(),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     };
@@ -340,7 +358,9 @@ async fn assess(
                 CollectError::Unreachable(_) => TargetStatus::Unreachable,
                 CollectError::Failed(_) => TargetStatus::Error,
             };
-            result.error = Some(redact::text(&e.to_string()).into_owned());
+            // The status says which kind: the message is what happened.
+            let (CollectError::Unreachable(message) | CollectError::Failed(message)) = &e;
+            result.error = Some(redact::text(message).into_owned());
             return Ok((result, None));
         }
     };

@@ -45,6 +45,7 @@ pub(super) async fn publish_reports(
     run: &Run,
     settings: &SettingNames,
     run_pages: RunPages,
+    public_key: Option<&crate::integrity::PublicKey>,
 ) -> Result<(), AuditError> {
     let clock = std::time::Instant::now();
     let written = match run_pages {
@@ -87,8 +88,26 @@ pub(super) async fn publish_reports(
     };
     let mut since = std::time::Duration::ZERO;
     let history_ms = lap(&mut since);
+    // What the chain says of the runs on the pages (`None`: the chain could not be
+    // read, which the pages then say: "not checked").
+    let covered: Vec<RunId> = std::iter::once(run)
+        .chain(&history)
+        .take(MAX_RUN_PAGES)
+        .map(|r| r.run_id.clone())
+        .collect();
+    let attestation = match store.attest(&covered, public_key).await {
+        Ok(a) => Some(a),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the history chain for the reports");
+            None
+        }
+    };
+    let integrity_ms = lap(&mut since);
     let renderer = report::Renderer::new()?;
-    let prepared = renderer.prepare(run, &history, settings);
+    let mut prepared = renderer.prepare(run, &history, settings);
+    if let Some(a) = &attestation {
+        prepared = prepared.with_integrity(a);
+    }
     let mut pages = 0;
     for page in prepared.unwritten_run_pages(&written) {
         let page = page?;
@@ -111,13 +130,16 @@ pub(super) async fn publish_reports(
     pages += units::publish(store, &prepared, &with(true), &is_new).await?;
     pages += units::publish(store, &prepared, &with(false), &|p| !is_new(p)).await?;
     let target_and_group_pages_ms = lap(&mut since);
+    let controls = prepared.controls_page()?;
+    store.put_report(&controls.path, controls.html).await?;
     let index = prepared.index_page()?;
     store.put_report(&index.path, index.html).await?;
-    pages += 1;
+    pages += 2;
     let index_ms = lap(&mut since);
     tracing::debug!(
         pages,
         history_ms,
+        integrity_ms,
         index_ms,
         run_pages_ms,
         target_and_group_pages_ms,
@@ -130,7 +152,10 @@ pub(super) async fn publish_reports(
 /// and the page of the oldest run left when it is older than those: what `gc` does
 /// after removing runs, so that no page links to a run page it removed. Returns the
 /// newest run's id, or `None` for a store without runs.
-pub async fn republish(store: &Store) -> Result<Option<RunId>, AuditError> {
+pub async fn republish(
+    store: &Store,
+    public_key: Option<&crate::integrity::PublicKey>,
+) -> Result<Option<RunId>, AuditError> {
     let ids = store.list_runs().await?;
     let Some(newest) = ids.last() else { return Ok(None) };
     let run = store.get_run(newest).await?;
@@ -148,12 +173,13 @@ pub async fn republish(store: &Store) -> Result<Option<RunId>, AuditError> {
         let (t, snapshot) = next?;
         settings.insert(&t.name, &snapshot);
     }
-    publish_reports(store, &run, &settings, RunPages::All).await?;
+    publish_reports(store, &run, &settings, RunPages::All, public_key).await?;
     if ids.len() > MAX_RUN_PAGES {
         // Its "previous run" may be a run gc removed; alone, it links to no earlier run.
         let oldest = store.get_run(&ids[0]).await?;
         let renderer = report::Renderer::new()?;
-        let prepared = renderer.prepare(&oldest, &[], &settings);
+        let attestation = store.attest(std::slice::from_ref(&oldest.run_id), public_key).await?;
+        let prepared = renderer.prepare(&oldest, &[], &settings).with_integrity(&attestation);
         if let Some(page) = prepared.run_pages().next() {
             let page = page?;
             store.put_report(&page.path, page.html).await?;

@@ -22,7 +22,8 @@ pub struct AuditArgs {
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
     /// Exit 1 when a failing finding is at or above this severity, or a target could
-    /// not be audited. Without it, findings never change the exit code.
+    /// not be audited (info, low, medium, high, critical). Without it, findings never
+    /// change the exit code.
     #[arg(long, value_parser = parse_severity)]
     fail_on: Option<Severity>,
 }
@@ -185,6 +186,9 @@ fn target_text(out: &mut String, t: &TargetRun) {
 /// A progress bar on a terminal; nothing otherwise (logs say the same).
 struct Bar(Option<ProgressBar>);
 
+/// The bar on screen, if any: log lines are written around it ([`LogWriter`]).
+static ON_SCREEN: std::sync::Mutex<Option<ProgressBar>> = std::sync::Mutex::new(None);
+
 impl Bar {
     fn new(show: bool) -> Bar {
         Bar(show.then(|| {
@@ -194,6 +198,7 @@ impl Bar {
                     .expect("valid template")
                     .progress_chars("=> "),
             );
+            *ON_SCREEN.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar.clone());
             bar
         }))
     }
@@ -201,6 +206,39 @@ impl Bar {
     fn finish(&self) {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
+            *ON_SCREEN.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+}
+
+/// Where log lines go: stderr, with the progress bar (when one is on screen) taken
+/// off while a line is written and drawn again below it, so a warning never lands on
+/// the bar's line.
+#[derive(Default)]
+pub struct LogWriter(Vec<u8>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        use std::io::Write as _;
+        let line = std::mem::take(&mut self.0);
+        let bar = ON_SCREEN.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let write = || {
+            let _ = std::io::stderr().lock().write_all(&line);
+        };
+        match bar {
+            Some(bar) => bar.suspend(write),
+            None => write(),
         }
     }
 }

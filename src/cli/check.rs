@@ -46,7 +46,8 @@ pub struct CheckArgs {
     labels: Vec<(String, String)>,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
-    /// Exit 1 when a failing (not waived) finding is at or above this severity.
+    /// Exit 1 when a failing (not waived) finding is at or above this severity: info,
+    /// low, medium, high, critical.
     #[arg(long, value_parser = parse_severity, default_value = "low")]
     fail_on: Severity,
 }

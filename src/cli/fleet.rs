@@ -55,7 +55,7 @@ pub struct FindingsArgs {
     /// Only these statuses (repeatable): fail (the default), waived, error.
     #[arg(long = "status", value_parser = parse_status)]
     statuses: Vec<FindingStatus>,
-    /// Only findings at or above this severity.
+    /// Only findings at or above this severity: info, low, medium, high, critical.
     #[arg(long, value_parser = parse_severity)]
     severity: Option<Severity>,
 }

@@ -26,7 +26,8 @@ pub struct HistoryArgs {
     /// The target whose changes to list.
     #[arg(long)]
     target: String,
-    /// Only this setting (`wal_level` or `setting.wal_level`).
+    /// Only this setting: a name (`max_connections`: its live value and the value
+    /// awaiting a restart, `setting.` and `pending.`) or a full key (`setting.wal_level`).
     #[arg(long)]
     key: Option<String>,
     /// Only changes since this time: `2026-11-25T16:00:00Z`, `2026-11-25 16:00`, or an
@@ -55,11 +56,40 @@ pub struct RollbackArgs {
     config: ConfigArg,
     #[arg(long)]
     target: String,
-    /// `last-pass` (the last run with no failing rule), a run id, or a time.
+    /// `last-pass` (the last run with no failing rule), `last-good` (per failing rule,
+    /// the newest run in which it passed), a run id, or a time.
     #[arg(long)]
     to: String,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
+}
+
+/// A target a question names must be configured, or have a stored history (a target
+/// removed from the config keeps it): anything else is a typo, exit 2 with the closest
+/// configured name.
+async fn known_target(
+    config: &driftwatch::config::Config,
+    store: &driftwatch::store::Store,
+    name: &str,
+) -> Result<(), ExitCode> {
+    let configured = || config.targets.iter().map(|t| t.name.as_str());
+    if configured().any(|t| t == name) {
+        return Ok(());
+    }
+    match store.changes_of(name, None).await {
+        Ok(entries) if !entries.is_empty() => return Ok(()),
+        Ok(_) => {}
+        Err(e) => return Err(fail(e.into())),
+    }
+    let hint = match history::did_you_mean(name, configured()) {
+        Some(close) => format!("; did you mean `{close}`?"),
+        None => String::new(),
+    };
+    eprintln!(
+        "error: no target `{name}` in {} or in the stored history{hint}",
+        config.file.display()
+    );
+    Err(exit_usage())
 }
 
 fn fail(e: HistoryError) -> ExitCode {
@@ -71,10 +101,13 @@ fn fail(e: HistoryError) -> ExitCode {
 }
 
 pub async fn history(args: HistoryArgs) -> ExitCode {
-    let (_, store) = match open_history(&args.config) {
+    let (config, store) = match open_history(&args.config) {
         Ok(opened) => opened,
         Err(code) => return code,
     };
+    if let Err(code) = known_target(&config, &store, &args.target).await {
+        return code;
+    }
     let since = match args.since.as_deref().map(|s| driftwatch::when::parse(s, Utc::now())) {
         Some(Err(e)) => return fail(HistoryError::Usage(e)),
         Some(Ok(t)) => Some(t),
@@ -143,6 +176,11 @@ pub async fn diff(args: DiffArgs) -> ExitCode {
         Ok(points) => points,
         Err(e) => return fail(e),
     };
+    for p in [&pa, &pb] {
+        if let Err(code) = known_target(&config, &store, p.target()).await {
+            return code;
+        }
+    }
     let (a, b) = match (history::at(&store, &pa).await, history::at(&store, &pb).await) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return fail(e),
@@ -214,10 +252,19 @@ fn diff_text(out: &DiffOutput<'_>) -> String {
 }
 
 pub async fn rollback(args: RollbackArgs) -> ExitCode {
-    let (_, store) = match open_history(&args.config) {
+    let (config, store) = match open_history(&args.config) {
         Ok(opened) => opened,
         Err(code) => return code,
     };
+    if let Err(code) = known_target(&config, &store, &args.target).await {
+        return code;
+    }
+    if args.to == "last-good" {
+        return match history::last_good(&store, &args.target).await {
+            Ok(good) => print_last_good(&args, &good),
+            Err(e) => fail(e),
+        };
+    }
     let now = Utc::now();
     let desired = if args.to == "last-pass" {
         history::last_pass(&store, &args.target).await
@@ -238,18 +285,62 @@ pub async fn rollback(args: RollbackArgs) -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&plan).expect("plan serializes"))
         }
         Output::Text => {
-            let comment = if plan.kind == driftwatch::snapshot::Kind::Redis { "#" } else { "--" };
+            let comment = comment_for(&plan);
             println!(
                 "{comment} rollback of {} to run {} (now: run {}); review, then run it yourself",
                 args.target, desired.run_id, current.run_id
             );
-            if plan.steps.is_empty() {
-                println!("{comment} nothing to do: the settings are the same");
+            print_plan(&plan);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn comment_for(plan: &rollback::Plan) -> &'static str {
+    if plan.kind == driftwatch::snapshot::Kind::Redis { "#" } else { "--" }
+}
+
+fn print_plan(plan: &rollback::Plan) {
+    let comment = comment_for(plan);
+    if plan.steps.is_empty() {
+        println!("{comment} nothing to do: the settings are the same");
+    }
+    if plan.needs_restart() {
+        println!("{comment} some settings take effect only after a restart (marked below)");
+    }
+    print!("{}", plan.script());
+}
+
+/// `--to last-good`: the plan, and for each rule failing now the run its values come
+/// from (JSON: the plan's fields plus `last_good`).
+fn print_last_good(args: &RollbackArgs, good: &history::LastGood) -> ExitCode {
+    let plan = rollback::plan(&good.desired, &good.current.snapshot);
+    match args.output {
+        Output::Json => {
+            let mut doc = serde_json::to_value(&plan).expect("plan serializes");
+            doc["last_good"] = serde_json::to_value(&good.picks).expect("picks serialize");
+            println!("{}", serde_json::to_string_pretty(&doc).expect("JSON"));
+        }
+        Output::Text => {
+            let comment = comment_for(&plan);
+            println!(
+                "{comment} rollback of {} to last-good (now: run {}): for each rule failing now, the newest run in which it passed; review, then run it yourself",
+                args.target, good.current.run_id
+            );
+            for p in &good.picks {
+                match &p.run_id {
+                    Some(run) if p.key.starts_with("state.") => println!(
+                        "{comment} {} ({}): passed in run {run}, but its key is a reading, not a setting",
+                        p.rule, p.key
+                    ),
+                    Some(run) => println!("{comment} {} ({}): values of run {run}", p.rule, p.key),
+                    None => println!(
+                        "{comment} {} ({}): never passed in the stored history; nothing to propose",
+                        p.rule, p.key
+                    ),
+                }
             }
-            if plan.needs_restart() {
-                println!("{comment} some settings take effect only after a restart (marked below)");
-            }
-            print!("{}", plan.script());
+            print_plan(&plan);
         }
     }
     ExitCode::SUCCESS

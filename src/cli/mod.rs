@@ -1,6 +1,8 @@
 //! Command-line arguments (clap) and the commands behind them.
 
 mod audit;
+pub use audit::LogWriter;
+mod auth;
 mod baseline;
 mod check;
 mod fleet;
@@ -62,25 +64,50 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Audit every configured target once, store the run and write the reports.
+    #[command(
+        after_help = "Example:\n  driftwatch audit --config deploy/examples/driftwatch.toml --output json --fail-on high"
+    )]
     Audit(audit::AuditArgs),
     /// Every change of one target's configuration, newest first.
+    #[command(
+        after_help = "Example:\n  driftwatch history --target orders-primary --key max_connections --since 6h"
+    )]
     History(history::HistoryArgs),
     /// Compare two snapshots: `target`, `target@<run-id>` or `target@<time>`.
+    #[command(
+        after_help = "Example:\n  driftwatch diff orders-primary@2h orders-primary   |   driftwatch diff orders-primary orders-replica"
+    )]
     Diff(history::DiffArgs),
     /// Print the statements that restore a target's settings (never runs them).
+    #[command(
+        after_help = "Example:\n  driftwatch rollback --target orders-primary --to last-pass"
+    )]
     Rollback(history::RollbackArgs),
     /// Delete runs and reports older than the retention age, then unreferenced snapshots.
+    #[command(after_help = "Example:\n  driftwatch gc --older-than 90d --dry-run")]
     Gc(maintenance::GcArgs),
     /// Every change across the fleet in a time window (from the store's export).
+    #[command(
+        after_help = "Example:\n  driftwatch changes --since 7d --key max_connections --label env=production"
+    )]
     Changes(fleet::ChangesArgs),
     /// Failing (or waived, erroring) findings across the fleet in a time window.
+    #[command(
+        after_help = "Example:\n  driftwatch findings --since 3d --rule PG-REPL-010 --status fail"
+    )]
     Findings(fleet::FindingsArgs),
     /// Check the history against its hash chain: nothing changed, removed or added.
+    #[command(
+        after_help = "Example:\n  driftwatch verify --since 30d --public-key chain-public.pem"
+    )]
     Verify(verify::VerifyArgs),
     /// Maintain the change index.
     #[command(subcommand)]
     Index(maintenance::IndexCommand),
     /// Check configuration files against the baselines, before deployment.
+    #[command(
+        after_help = "Example:\n  driftwatch check --kind postgres --file postgresql.conf --file postgresql.auto.conf --role replica"
+    )]
     Check(check::CheckArgs),
     /// Policy tools.
     #[command(subcommand)]
@@ -90,7 +117,13 @@ pub enum Command {
     Baseline(baseline::BaselineCommand),
     /// Audit on the configured schedules and serve reports, the JSON API and metrics
     /// until SIGTERM/SIGINT.
+    #[command(
+        after_help = "Example:\n  driftwatch serve --config /etc/driftwatch/driftwatch.toml --log-format json"
+    )]
     Serve(serve::ServeArgs),
+    /// Credentials for `serve` ([server.auth]): bearer tokens and users' password hashes.
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
 }
 
 /// Where the config comes from: `--config`, else `$DRIFTWATCH_CONFIG`, else
@@ -117,6 +150,7 @@ pub async fn dispatch(args: Args, show_progress: bool) -> ExitCode {
         Command::Policy(c) => policy::run(c),
         Command::Baseline(c) => baseline::run(c).await,
         Command::Serve(a) => serve::run(a).await,
+        Command::Auth(c) => auth::run(c),
     }
 }
 

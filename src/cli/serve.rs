@@ -38,6 +38,14 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return exit_runtime();
         }
     };
+    // Credential files and the certificate: a bad one is a config error.
+    let guard = match driftwatch::server::Guard::from_settings(&config.server) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_usage();
+        }
+    };
     let listen = config.server.listen;
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
@@ -53,7 +61,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return exit_runtime();
         }
     };
-    match schedule::run(Service { config, policies, store }, listener, shutdown).await {
+    match schedule::run(Service { config, policies, store, guard }, listener, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "serve failed");

@@ -20,7 +20,8 @@
 //!   as configuration is never stored (only its file and line are named).
 //! - **Stable vs volatile.** `Snapshot::config` holds what only changes when someone
 //!   changes the configuration (settings and where they were set, server version,
-//!   role); `State` holds readings that move on their own (lag, positions, replica
+//!   role: `setting.`, `pending.`, `server.`, and PostgreSQL's per-role and
+//!   per-database `role.` / `database.`, see [`crate::scoped`]); `State` holds readings that move on their own (lag, positions, replica
 //!   lists, latency). Mixing them would break snapshot deduplication.
 //! - **One connection** per target per collection, closed before returning.
 //! - **Connections.** Every collector reports `state.connect_ms` (its own connect and

@@ -22,6 +22,12 @@
 //!   pg_show_all_file_settings()` (superuser only by default, not part of
 //!   `pg_monitor`); without them `server.pending_source` is `pending_restart_flag` and
 //!   only `pending_restart` on `setting.<name>` tells that a restart is awaited.
+//! - `role.<role>.<setting>`, `database.<db>.<setting>`, `role.<role>@<db>.<setting>`:
+//!   each `ALTER ROLE/DATABASE … SET` of `pg_db_role_setting` (readable by every
+//!   role, no grant needed), value as written, `source` = the statement (`ALTER ROLE
+//!   app`), the server-wide setting's `unit` when the value is a plain number; and
+//!   `role.<role>` = `login` for each role that can log in and is not a superuser
+//!   (see [`crate::scoped`]).
 //! - `Snapshot::server`: `version` from `server_version`; `role` = `replica` when
 //!   `pg_is_in_recovery()`, else `primary` (PostgreSQL never reports "standalone").
 //!
@@ -79,6 +85,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
 use sqlx::{Connection as _, Row as _};
 
 mod pending;
+mod roles;
 
 use super::{CollectError, Collected, Endpoint, Limit, Limits, UPTIME_KEY, failed, human_duration};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
@@ -136,6 +143,7 @@ async fn read(
     let (server, uptime_s) = server_info(conn).await?;
     let (mut config, boot) = settings(conn).await?;
     pending::read(conn, &mut config, &boot).await?;
+    roles::read(conn, &mut config).await?;
 
     let mut state = State::new();
     state.insert("state.connect_ms".into(), Entry::new(connect_ms.to_string()).with_unit("ms"));

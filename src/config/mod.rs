@@ -31,8 +31,8 @@ pub use duration::parse as parse_duration;
 pub use limits::parse_size;
 pub use redaction::{KEY_ENV, RedactionSettings};
 pub use service::{
-    Cron, MAX_SHARDS, NotifyEvent, NotifyFormat, ScheduleSettings, ServerSettings, ShardSource,
-    Sharding, Webhook, WebhookUrl,
+    AuthSettings, Cron, MAX_SHARDS, NotifyEvent, NotifyFormat, ScheduleSettings, ServerSettings,
+    ShardSource, Sharding, TlsSettings, Webhook, WebhookUrl,
 };
 pub use store::StoreRetry;
 
@@ -165,6 +165,10 @@ pub struct AuditSettings {
     pub target_timeout: Duration,
     /// `[audit.limits]`: the bounds every target starts from.
     pub limits: Limits,
+    /// A group member not in this run (another schedule audits it) is judged with by
+    /// group rules from its newest collection in the store when that is at most this
+    /// old; older, or none, and it counts as not collected.
+    pub group_member_max_age: Duration,
 }
 
 impl Default for AuditSettings {
@@ -175,6 +179,7 @@ impl Default for AuditSettings {
             statement_timeout: Duration::from_secs(10),
             target_timeout: Duration::from_secs(30),
             limits: Limits::default(),
+            group_member_max_age: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -254,7 +259,14 @@ impl Connection {
 /// back as diagnostics; nothing is written.
 pub fn load(path: &Path) -> Result<Config, Diagnostics> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostics(vec![Diagnostic::whole_file(path, format!("cannot read config: {e}"))])
+        let message = if e.kind() == std::io::ErrorKind::NotFound {
+            "cannot read config: no such file (give --config FILE or set DRIFTWATCH_CONFIG; \
+             deploy/examples/driftwatch.toml is a start)"
+                .to_owned()
+        } else {
+            format!("cannot read config: {e}")
+        };
+        Diagnostics(vec![Diagnostic::whole_file(path, message)])
     })?;
     parse(path, &text)
 }
@@ -346,7 +358,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostics> {
         signing_key_file: integrity.signing_key_file.map(|f| base.join(f.into_inner())),
     };
     let schedule = cx.schedule(schedule);
-    let server = cx.server(server);
+    let server = cx.server(&base, server);
     if !saw_targets {
         cx.problems.push(Diagnostic::whole_file(
             path,
@@ -421,7 +433,16 @@ impl Checker<'_> {
         let statement_timeout = self.duration(audit.statement_timeout, defaults.statement_timeout);
         let target_timeout = self.duration(audit.target_timeout, defaults.target_timeout);
         let limits = self.limits(defaults.limits, audit.limits);
-        AuditSettings { concurrency, connect_timeout, statement_timeout, target_timeout, limits }
+        let group_member_max_age =
+            self.duration(audit.group_member_max_age, defaults.group_member_max_age);
+        AuditSettings {
+            concurrency,
+            connect_timeout,
+            statement_timeout,
+            target_timeout,
+            limits,
+            group_member_max_age,
+        }
     }
 
     fn duration(&mut self, value: Option<Spanned<String>>, default: Duration) -> Duration {

@@ -53,6 +53,9 @@ pub struct Audit {
     pub target_timeout: Option<Spanned<String>>,
     /// Bounds on what a server may send, for every target (`[audit.limits]`).
     pub limits: Option<Limits>,
+    /// How old another run's collection of a group member may be for group rules to
+    /// judge with it (`24h`).
+    pub group_member_max_age: Option<Spanned<String>>,
 }
 
 /// `[audit.limits]`, or a target's `limits`: bounds on what one collection reads.
@@ -129,6 +132,30 @@ pub struct Server {
     pub listen: Option<Spanned<String>>,
     /// Where people reach the reports, for links in notifications (`https://…`).
     pub public_url: Option<Spanned<String>>,
+    /// Who may read what the server serves (`[server.auth]`).
+    pub auth: Option<ServerAuth>,
+    /// HTTPS (`[server.tls]`).
+    pub tls: Option<ServerTls>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerAuth {
+    /// Bearer tokens: lines `<name>:sha256:<hex of the token's sha256>`.
+    pub tokens_file: Option<Spanned<String>>,
+    /// HTTP basic users: lines `<user>:<bcrypt hash>` (`htpasswd -B`).
+    pub users_file: Option<Spanned<String>>,
+    /// `authenticated` (the default) or `open`: whether `/metrics` needs credentials.
+    pub metrics: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTls {
+    /// The certificate chain, PEM.
+    pub cert_file: Option<Spanned<String>>,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -88,7 +89,8 @@ impl Default for ScheduleSettings {
 pub const DEFAULT_CRON: &str = "0 */5 * * * *";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9187";
 
-/// A checked cron pattern: 6 fields (seconds first), optional 7th = year; UTC.
+/// A checked cron pattern, stored as 6 fields (seconds first) or 7 (year last); UTC. Five
+/// fields, as crontab writes them, are read with second `0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cron {
     pub pattern: String,
@@ -99,15 +101,21 @@ pub struct Cron {
 
 impl Cron {
     /// The parser settings tokio-cron-scheduler uses: seconds required, day-of-month
-    /// AND day-of-week.
+    /// AND day-of-week. Five fields (minute first, as crontab writes them) get second
+    /// `0` in front; six or seven (seconds first, optional year) are taken as they are.
     pub fn parse(text: &str) -> Result<Cron, String> {
-        let pattern = text.trim();
-        let fields = pattern.split_whitespace().count();
-        if !(6..=7).contains(&fields) {
-            return Err(format!(
-                "cron `{pattern}` has {fields} fields: write 6, seconds first (`0 */5 * * * *` = every 5 minutes)"
-            ));
-        }
+        let given = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let fields = given.split(' ').filter(|f| !f.is_empty()).count();
+        let pattern = match fields {
+            5 => format!("0 {given}"),
+            6 | 7 => given.clone(),
+            _ => {
+                return Err(format!(
+                    "cron `{given}` has {fields} fields: write 5 as crontab does (`*/5 * * * *` = every 5 minutes) or 6 with seconds first (`0 */5 * * * *`)"
+                ));
+            }
+        };
+        let pattern = pattern.as_str();
         let cron = croner::parser::CronParser::builder()
             .seconds(croner::parser::Seconds::Required)
             .dom_and_dow(true)
@@ -155,12 +163,46 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// Base URL of the server as people reach it, without a trailing `/`.
     pub public_url: Option<String>,
+    /// Who may read it (`[server.auth]`); required when `listen` is not loopback.
+    pub auth: AuthSettings,
+    /// HTTPS from a certificate and key (`[server.tls]`); `None`: plain HTTP.
+    pub tls: Option<TlsSettings>,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings { listen: DEFAULT_LISTEN.parse().expect("valid"), public_url: None }
+        ServerSettings {
+            listen: DEFAULT_LISTEN.parse().expect("valid"),
+            public_url: None,
+            auth: AuthSettings::default(),
+            tls: None,
+        }
     }
+}
+
+/// `[server.auth]`: credential files (resolved against the config's folder), read when
+/// `serve` starts (see `server::access`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthSettings {
+    pub tokens_file: Option<PathBuf>,
+    pub users_file: Option<PathBuf>,
+    /// `/metrics` without credentials (`metrics = "open"`).
+    pub metrics_open: bool,
+}
+
+impl AuthSettings {
+    /// Whether any credential file is configured (then every page but `/healthz`,
+    /// `/readyz` and, when open, `/metrics` needs credentials).
+    pub fn is_enabled(&self) -> bool {
+        self.tokens_file.is_some() || self.users_file.is_some()
+    }
+}
+
+/// `[server.tls]`, paths resolved against the config's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 /// One `[[notify]]` webhook.
@@ -300,8 +342,9 @@ impl Checker<'_> {
         Cron::parse(value.get_ref()).map_err(|e| self.error(Some(value.span()), e)).ok()
     }
 
-    pub(super) fn server(&mut self, raw: raw::Server) -> ServerSettings {
+    pub(super) fn server(&mut self, base: &Path, raw: raw::Server) -> ServerSettings {
         let defaults = ServerSettings::default();
+        let listen_span = raw.listen.as_ref().map(|l| l.span());
         let listen = match raw.listen {
             None => defaults.listen,
             Some(listen) => listen.get_ref().trim().parse().unwrap_or_else(|_| {
@@ -319,7 +362,64 @@ impl Checker<'_> {
             self.http_url(&u, "server.public_url")
                 .map(|()| u.into_inner().trim_end_matches('/').to_owned())
         });
-        ServerSettings { listen, public_url }
+        let file = |cx: &mut Self, value: Spanned<String>, what: &str| {
+            if value.get_ref().trim().is_empty() {
+                cx.error(Some(value.span()), format!("{what} is empty"));
+                None
+            } else {
+                Some(base.join(value.into_inner()))
+            }
+        };
+        let raw_auth = raw.auth.unwrap_or_default();
+        let metrics_open = match &raw_auth.metrics {
+            None => false,
+            Some(m) => match m.get_ref().as_str() {
+                "open" => true,
+                "authenticated" => false,
+                other => {
+                    self.error(
+                        Some(m.span()),
+                        format!(
+                            "server.auth.metrics `{other}`: expected `authenticated` or `open`"
+                        ),
+                    );
+                    false
+                }
+            },
+        };
+        let auth = AuthSettings {
+            tokens_file: raw_auth
+                .tokens_file
+                .and_then(|f| file(self, f, "server.auth.tokens_file")),
+            users_file: raw_auth.users_file.and_then(|f| file(self, f, "server.auth.users_file")),
+            metrics_open,
+        };
+        // Anyone who reaches a non-loopback port would read every configuration.
+        if !listen.ip().is_loopback()
+            && !auth.is_enabled()
+            && let Some(at) = listen_span
+        {
+            self.error(
+                Some(at),
+                format!(
+                    "server.listen {listen} is reachable from other hosts, and the reports show every \
+                     target's configuration: give [server.auth] tokens_file or users_file \
+                     (docs/serve.md, \"Access control\"), or listen on 127.0.0.1"
+                ),
+            );
+        }
+        let tls = raw.tls.and_then(|t| match (t.cert_file, t.key_file) {
+            (Some(cert), Some(key)) => Some(TlsSettings {
+                cert_file: file(self, cert, "server.tls.cert_file")?,
+                key_file: file(self, key, "server.tls.key_file")?,
+            }),
+            (Some(only), None) | (None, Some(only)) => {
+                self.error(Some(only.span()), "[server.tls] needs both cert_file and key_file");
+                None
+            }
+            (None, None) => None,
+        });
+        ServerSettings { listen, public_url, auth, tls }
     }
 
     pub(super) fn notify(&mut self, value: Spanned<toml::de::DeValue<'_>>) -> Vec<Webhook> {

@@ -282,6 +282,14 @@ grace_period = "5s"
 listen = "0.0.0.0:8080"
 public_url = "https://driftwatch.example.com/"
 
+[server.auth]
+tokens_file = "tokens"
+metrics = "open"
+
+[server.tls]
+cert_file = "/etc/ssl/dw.pem"
+key_file = "dw.key"
+
 [[notify]]
 url = "https://hooks.example.com/T000/B000/XXXX"
 format = "slack"
@@ -300,6 +308,13 @@ url_env = "DW_HOOK"
     assert_eq!(c.schedule.grace_period, Duration::from_secs(5));
     assert_eq!(c.server.listen.port(), 8080);
     assert_eq!(c.server.public_url.as_deref(), Some("https://driftwatch.example.com"));
+    assert_eq!(c.server.auth.tokens_file.as_deref(), Some(Path::new("/etc/dw/tokens")));
+    assert!(c.server.auth.metrics_open && c.server.auth.users_file.is_none());
+    let tls = c.server.tls.as_ref().unwrap();
+    assert_eq!(
+        (tls.cert_file.as_path(), tls.key_file.as_path()),
+        (Path::new("/etc/ssl/dw.pem"), Path::new("/etc/dw/dw.key"))
+    );
     assert_eq!(c.notify.len(), 2);
     assert_eq!(c.notify[0].format, NotifyFormat::Slack);
     assert_eq!(c.notify[0].timeout, Duration::from_secs(2));
@@ -329,7 +344,7 @@ fn service_problems() {
         &format!(
             r#"
 [schedule]
-cron = "*/5 * * * *"
+cron = "*/5 * * *"
 grace_period = "soon"
 
 [server]
@@ -353,7 +368,7 @@ on = []
 "#
         ),
         &[
-            "3:8: has 5 fields",
+            "3:8: has 4 fields",
             "4:16: not a duration",
             "7:10: not an address",
             "8:14: must be an http:// or https:// URL",
@@ -546,5 +561,52 @@ config_file = ""
             "19:12: unknown field `colour`",
             "26:15: config_file is empty",
         ],
+    );
+}
+
+#[test]
+fn off_loopback_the_server_needs_credentials() {
+    check_err(
+        &format!("[server]\nlisten = \"0.0.0.0:9187\"\n\n{ONE_TARGET}"),
+        &["2:10 server.listen 0.0.0.0:9187 is reachable from other hosts"],
+    );
+    check_err(
+        &format!("[server]\nlisten = \"[::]:9187\"\n\n{ONE_TARGET}"),
+        &["2:10 is reachable from other hosts"],
+    );
+    // Loopback, IPv4 or IPv6: no credentials needed.
+    for listen in ["127.0.0.1:9187", "[::1]:9187", "127.0.0.2:80"] {
+        check_ok(&format!("[server]\nlisten = \"{listen}\"\n\n{ONE_TARGET}"));
+    }
+    check_err(
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:1\"\n[server.auth]\nmetrics = \"public\"\n[server.tls]\ncert_file = \"c.pem\"\n\n{ONE_TARGET}"
+        ),
+        &[
+            "4:11 server.auth.metrics `public`: expected `authenticated` or `open`",
+            "6:13 [server.tls] needs both cert_file and key_file",
+        ],
+    );
+}
+
+#[test]
+fn a_missing_config_says_how_to_give_one() {
+    let e = crate::config::load(Path::new("/nonexistent/driftwatch.toml")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "/nonexistent/driftwatch.toml:1:1: cannot read config: no such file (give --config FILE or set DRIFTWATCH_CONFIG; deploy/examples/driftwatch.toml is a start)"
+    );
+}
+
+#[test]
+fn cron_takes_five_fields_as_crontab_writes_them() {
+    let five = crate::config::Cron::parse("*/5 * * * *").unwrap();
+    let six = crate::config::Cron::parse("0 */5 * * * *").unwrap();
+    assert_eq!(five, six, "five fields are minute first, at second 0");
+    assert_eq!(five.interval, Duration::from_secs(300));
+    assert_eq!(crate::config::Cron::parse("  30  2 * * 1 ").unwrap().pattern, "0 30 2 * * 1");
+    assert_eq!(
+        crate::config::Cron::parse("*/10 * * * * *").unwrap().interval,
+        Duration::from_secs(10)
     );
 }

@@ -35,9 +35,9 @@ impl<'a> Group<'a> {
         match declared.as_slice() {
             [one] => Ok(one),
             [] => match self.not_collected.iter().find(|(_, role)| *role == Role::Primary) {
-                Some((name, _)) => {
-                    Err(format!("the group's primary {name} could not be collected"))
-                }
+                Some((name, _)) => Err(format!(
+                    "the group's primary {name} could not be collected (in this run, or by another schedule within audit.group_member_max_age)"
+                )),
                 None => Err(format!("group {} declares no primary", self.name)),
             },
             many => {

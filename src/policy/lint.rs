@@ -205,10 +205,32 @@ fn check_key(
             }
             at(span, msg);
         }
+        "role" | "database" => {
+            if kind.is_some_and(|k| k != Kind::Postgres) {
+                let msg =
+                    format!("`{ns}.` keys are PostgreSQL's per-role and per-database settings");
+                return at(span, msg);
+            }
+            let setting = match key.split_once(".*.") {
+                Some((_, setting)) => Some(setting.to_owned()),
+                None => match crate::scoped::parse(key) {
+                    Some(parsed) => parsed.setting,
+                    None => {
+                        let msg = format!(
+                            "`{key}` is not a {ns} key: write `role.<role>.<setting>`, `role.<role>@<db>.<setting>`, `database.<db>.<setting>` or `*` for every name"
+                        );
+                        return at(span, msg);
+                    }
+                },
+            };
+            if let Some(setting) = setting {
+                check_key(kind, &format!("setting.{setting}"), span, at);
+            }
+        }
         other => at(
             span,
             format!(
-                "unknown key namespace `{other}` (expected setting., pending., server. or state.)"
+                "unknown key namespace `{other}` (expected setting., pending., server., state., role. or database.)"
             ),
         ),
     }
@@ -341,7 +363,13 @@ mod tests {
         );
         check(
             &rule("settings.fsync", "{ equals = true }"),
-            "p.toml:7:7: unknown key namespace `settings` (expected setting., pending., server. or state.)",
+            "p.toml:7:7: unknown key namespace `settings` (expected setting., pending., server., state., role. or database.)",
+        );
+        check(&rule("role.*.statement_timeout", "{ not_equals = 0 }"), "");
+        check(&rule("role.app@shop.statement_timeout", "{ not_equals = 0 }"), "");
+        check(
+            &rule("database.*.statment_timeout", "{ not_equals = 0 }"),
+            "p.toml:7:7: no postgres setting is called `statment_timeout`; did you mean `setting.statement_timeout`?",
         );
     }
 

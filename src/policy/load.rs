@@ -19,7 +19,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use super::rule::{Condition, Missing, Rule};
 use super::{AppliesTo, ExpectedDifference, Overlay, Policy, PolicySource, Waiver};
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::finding::Severity;
+use crate::finding::{Reference, Severity};
 use crate::snapshot::{Kind, Role};
 
 #[derive(Deserialize)]
@@ -63,6 +63,22 @@ struct RawRule {
     roles: Option<Spanned<OneOrMany<Role>>>,
     #[serde(default)]
     missing: Option<Missing>,
+    #[serde(default)]
+    references: Vec<Spanned<RawReference>>,
+}
+
+/// One of a rule's `references`: a benchmark control (`benchmark`, `control`, `title`,
+/// optional `url`) or a documentation link (`title`, `url`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReference {
+    #[serde(default)]
+    benchmark: Option<Spanned<String>>,
+    #[serde(default)]
+    control: Option<Spanned<String>>,
+    title: Spanned<String>,
+    #[serde(default)]
+    url: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -448,6 +464,8 @@ fn rule(raw: RawRule, sink: &mut Sink<'_>) -> Option<Rule> {
     }
     let when = raw.when.map(|w| condition(w, sink));
     let roles = roles(raw.roles, "roles", sink);
+    let references: Vec<Reference> =
+        raw.references.into_iter().filter_map(|r| reference(r, sink)).collect();
     if sink.diags.len() != before {
         return None;
     }
@@ -458,10 +476,58 @@ fn rule(raw: RawRule, sink: &mut Sink<'_>) -> Option<Rule> {
         severity: severity?,
         rationale: raw.rationale.map(Arc::from),
         remediation: raw.remediation.map(Arc::from),
+        references: references.into(),
         when: when.flatten(),
         roles: roles?,
         missing: raw.missing.unwrap_or(Missing::Error),
     })
+}
+
+/// A benchmark control needs its benchmark, control id and title; a documentation link
+/// its title and url; every url is `http://` or `https://` with a host.
+fn reference(raw: Spanned<RawReference>, sink: &mut Sink<'_>) -> Option<Reference> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let before = sink.diags.len();
+    let text = |field: Option<Spanned<String>>, name: &str, sink: &mut Sink<'_>| {
+        let field = field?;
+        if field.get_ref().trim().is_empty() {
+            sink.at(field.span(), format!("reference `{name}` must not be empty"));
+            return None;
+        }
+        Some(field.into_inner())
+    };
+    let title = text(Some(raw.title), "title", sink);
+    let (benchmark, control) = (raw.benchmark, raw.control);
+    match (&benchmark, &control) {
+        (Some(b), None) => sink.at(
+            b.span(),
+            "a reference with a `benchmark` needs the `control` id too, e.g. control = \"3.1.20\"",
+        ),
+        (None, Some(c)) => sink.at(c.span(), "a reference with a `control` needs its `benchmark`"),
+        (None, None) if raw.url.is_none() => sink.at(
+            span,
+            "a reference is a benchmark control (`benchmark`, `control`, `title`) or a documentation link (`title`, `url`)",
+        ),
+        _ => {}
+    }
+    let url = raw.url.and_then(|u| {
+        let ok = ["https://", "http://"].iter().any(|scheme| {
+            u.get_ref().strip_prefix(scheme).is_some_and(|rest| {
+                !rest.is_empty() && !rest.starts_with('/') && !rest.contains(char::is_whitespace)
+            })
+        });
+        if !ok {
+            let msg =
+                format!("reference url `{}` must be an http:// or https:// address", u.get_ref());
+            sink.at(u.span(), msg);
+        }
+        ok.then(|| u.into_inner())
+    });
+    let benchmark = text(benchmark, "benchmark", sink);
+    let control = text(control, "control", sink);
+    let title = title?;
+    (sink.diags.len() == before).then_some(Reference { benchmark, control, title, url })
 }
 
 /// Keys are namespaced (`setting.wal_level`, `state.…`, `replication.primary_host`): a
@@ -474,6 +540,14 @@ fn check_key(key: &Spanned<String>, sink: &mut Sink<'_>) -> bool {
     if !ok {
         let msg = format!("key `{k}` needs a namespace, e.g. `setting.{k}` or `state.{k}`");
         sink.at(key.span(), msg);
+        return false;
+    }
+    if super::each::is_pattern(k) && !super::each::valid_pattern(k) {
+        let msg = format!(
+            "key `{k}`: `*` stands for every role or every database, as in `role.*.statement_timeout` or `database.*.statement_timeout`"
+        );
+        sink.at(key.span(), msg);
+        return false;
     }
     ok
 }
@@ -496,7 +570,11 @@ fn condition(table: Spanned<OperatorTable>, sink: &mut Sink<'_>) -> Option<Condi
             return None;
         }
     };
-    let key_ok = check_key(&key, sink);
+    let mut key_ok = check_key(&key, sink);
+    if key_ok && super::each::is_pattern(key.get_ref()) {
+        sink.at(key.span(), "`when.key` names one key; `*` patterns are for a rule's `key`");
+        key_ok = false;
+    }
     let expect = operators(Spanned::new(span, table), "when", sink)?;
     key_ok.then(|| Condition { key: key.into_inner(), expect })
 }

@@ -15,6 +15,7 @@
 //! - `load`: raw TOML → validated types, with diagnostics.
 
 pub mod counter;
+pub mod each;
 pub mod group;
 pub mod lint;
 mod load;
@@ -356,6 +357,7 @@ fn disabled(policy: &str, rule: &Rule, overlay: &Overlay) -> Finding {
         message: format!("Disabled by an overlay for targets labelled {}.", overlay.describe()),
         rationale: rule.rationale.clone(),
         remediation: rule.remediation.clone(),
+        references: rule.references.clone(),
         location: None,
         waiver: None,
         drift: Default::default(),
@@ -390,6 +392,27 @@ fn evaluate_rule(
     lookup: &Lookup<'_>,
     group: Option<&Group<'_>>,
 ) -> Finding {
+    if each::is_pattern(&rule.key) {
+        let each: Vec<(String, Finding)> = each::keys(&rule.key, lookup.snapshot)
+            .into_iter()
+            .map(|(key, name)| {
+                let one = Rule { key, ..rule.clone() };
+                (name, evaluate_key(policy, &one, target, lookup, group))
+            })
+            .collect();
+        let none = evaluate_key(policy, rule, target, lookup, group);
+        return each::combine(&rule.key, each, none);
+    }
+    evaluate_key(policy, rule, target, lookup, group)
+}
+
+fn evaluate_key(
+    policy: &str,
+    rule: &Rule,
+    target: &TargetFacts<'_>,
+    lookup: &Lookup<'_>,
+    group: Option<&Group<'_>>,
+) -> Finding {
     let observed = lookup.get(&rule.key);
     let expected = rule.expect.to_string();
     let actual = observed.as_ref().map(|e| match &rule.expect {
@@ -415,6 +438,7 @@ fn evaluate_rule(
         message,
         rationale: rule.rationale.clone(),
         remediation: rule.remediation.clone(),
+        references: rule.references.clone(),
         location: observed.as_ref().and_then(Entry::location),
         waiver: None,
         drift: Default::default(),

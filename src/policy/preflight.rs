@@ -342,6 +342,7 @@ impl Context<'_, '_> {
             remediation: Some(
                 format!("On {me}: ALTER SYSTEM RESET wal_level; -- before it restarts").into(),
             ),
+            references: Default::default(),
             location: Some(at),
             waiver: None,
             drift: match cause.kind {

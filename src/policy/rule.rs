@@ -7,7 +7,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use super::units::{self, Expected};
-use crate::finding::Severity;
+use crate::finding::{References, Severity};
 use crate::snapshot::{Entry, Role};
 
 /// One validated `[[rule]]`.
@@ -23,6 +23,8 @@ pub struct Rule {
     /// Shared with every finding of the rule.
     pub rationale: Option<Arc<str>>,
     pub remediation: Option<Arc<str>>,
+    /// Benchmark controls and documentation links, shared with every finding of the rule.
+    pub references: References,
     /// A precondition: when it does not hold, the rule is not applicable.
     pub when: Option<Condition>,
     /// Declared roles the rule applies to; empty means every role.

@@ -328,7 +328,11 @@ fn finding_fields() {
         "p.toml",
         &format!(
             "{HEADER}{}",
-            rule("setting.a", "{ min = 10 }", "rationale = \"why\"\nremediation = \"fix\"")
+            rule(
+                "setting.a",
+                "{ min = 10 }",
+                "rationale = \"why\"\nremediation = \"fix\"\nreferences = [{ title = \"docs\", url = \"https://example.org/a\" }]"
+            )
         ),
     )])
     .unwrap();
@@ -346,6 +350,9 @@ fn finding_fields() {
     assert_eq!(f.actual.as_deref(), Some("5 s"));
     assert_eq!(f.location.as_deref(), Some("/etc/postgresql/15/main/postgresql.conf:12"));
     assert_eq!((f.rationale.as_deref(), f.remediation.as_deref()), (Some("why"), Some("fix")));
+    assert_eq!(f.references[0].url.as_deref(), Some("https://example.org/a"));
+    let json = serde_json::to_value(f).unwrap();
+    assert_eq!(json["references"][0]["title"], "docs", "{json}");
     assert_eq!(f.waiver, None);
 }
 
@@ -489,4 +496,55 @@ fn packs_select_their_files_and_keep_those_of_no_pack() {
     );
     let bad = parse(vec![file("c", "Not A Pack")]).unwrap_err().to_string();
     assert!(bad.contains("pack `Not A Pack` must be lowercase"), "{bad}");
+}
+
+/// `role.*.<setting>`: every login role and every role that sets it, one finding
+/// naming those that do not pass; none of them: not applicable.
+#[test]
+fn every_role_patterns() {
+    let r = rule("role.*.statement_timeout", "{ not_equals = 0 }", "missing = \"fail\"");
+    check(
+        &r,
+        Role::Primary,
+        "role.app = login\nrole.report = login\nrole.report.statement_timeout = 30s\nrole.etl.statement_timeout = 0",
+        "R high fail: 2 of 3 roles do not pass: role.app.statement_timeout is absent; expected ≠ 0. role.etl.statement_timeout is 0; expected ≠ 0.",
+    );
+    check(
+        &r,
+        Role::Primary,
+        "role.report = login\nrole.report.statement_timeout = 30000 ms\nrole.report@shop.statement_timeout = 0\nstatement_timeout = 0 ms",
+        "R high pass: Every role (1) satisfies ≠ 0.",
+    );
+    check(
+        &r,
+        Role::Primary,
+        "statement_timeout = 0 ms",
+        "R high not_applicable: Not applicable: no role on this server matches role.*.statement_timeout.",
+    );
+    let d = rule("database.*.work_mem", r#"{ max = "256MB" }"#, "");
+    check(
+        &d,
+        Role::Primary,
+        "database.shop.work_mem = 1GB\ndatabase.crm.work_mem = 64MB\nrole.app = login",
+        "R high fail: 1 of 2 databases do not pass: database.shop.work_mem is 1GB; expected ≤ 256MB.",
+    );
+    let set = parse(vec![source("p.toml", &format!("{HEADER}{r}"))]).unwrap();
+    let (snap, state) = snapshot(Role::Primary, "role.a = login\nrole.b = login");
+    let labels = BTreeMap::new();
+    let t = TargetFacts { name: "db1", kind: Kind::Postgres, role: Role::Primary, labels: &labels };
+    let f = &evaluate(&set, &t, &snap, &state, today())[0];
+    assert_eq!(
+        (f.key.as_str(), f.actual.as_deref()),
+        ("role.*.statement_timeout", Some("a = absent, b = absent"))
+    );
+}
+
+#[test]
+fn patterns_are_whole_names() {
+    for key in ["setting.*", "role.*", "role.a*.x", "role.*@*.x", "state.*.x"] {
+        let text = format!("{HEADER}{}", rule(key, "{ present = true }", ""));
+        let err =
+            parse(vec![source("p.toml", &text)]).err().map(|d| d.to_string()).unwrap_or_default();
+        assert!(err.contains("`*` stands for every role or every database"), "{key}: {err}");
+    }
 }

@@ -88,6 +88,7 @@ mod tests {
             message: "setting.synchronous_commit is off; expected ≠ off.".into(),
             rationale: None,
             remediation: None,
+            references: Default::default(),
             location: None,
             waiver: None,
             drift: Default::default(),

@@ -87,15 +87,19 @@ static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The bare setting name of a namespaced key (`setting.primary_conninfo` →
-/// `primary_conninfo`).
-fn bare_name(key: &str) -> &str {
-    key.split_once('.').map_or(key, |(_, rest)| rest)
+/// `primary_conninfo`; `role.app.password_encryption` → `password_encryption`: a role
+/// or database name says nothing about the value).
+fn bare_name(key: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(setting) = crate::scoped::parse(key).and_then(|k| k.setting) {
+        return setting.into();
+    }
+    key.split_once('.').map_or(key, |(_, rest)| rest).into()
 }
 
 /// True when a setting of this name holds a secret as a whole.
 pub fn is_secret_name(key: &str) -> bool {
     let name = bare_name(key);
-    SECRET_NAME.is_match(name) && !NOT_SECRET_NAME.is_match(name)
+    SECRET_NAME.is_match(&name) && !NOT_SECRET_NAME.is_match(&name)
 }
 
 /// True when `value` is what redaction put in place of a secret.
@@ -161,6 +165,13 @@ impl Redactor {
             return Cow::Borrowed(input);
         }
         let once = CONNINFO_PASSWORD.replace_all(input, |c: &regex::Captures<'_>| {
+            // MySQL's `Access denied … (using password: YES)` says whether a password
+            // was sent, not which: keep it.
+            let whole = c.get(0).expect("the match");
+            let said = c[3].trim_end_matches(')');
+            if input[..whole.start()].ends_with("using ") && (said == "YES" || said == "NO") {
+                return whole.as_str().to_owned();
+            }
             format!("{}{}{}", &c[1], &c[2], keep_or_mark(&c[3]))
         });
         let twice = match URL_PASSWORD.replace_all(&once, |c: &regex::Captures<'_>| {

@@ -47,6 +47,15 @@ fn error_messages_lose_passwords() {
         "error connecting to postgres://u:pw@h/db: password authentication failed",
         "error connecting to postgres://u:[REDACTED]@h/db: password authentication failed",
     );
+    // MySQL says whether a password was sent: kept; a password after it is not.
+    for said in ["YES", "NO"] {
+        check_text(
+            &format!("Access denied for user 'app'@'localhost' (using password: {said})"),
+            &format!("Access denied for user 'app'@'localhost' (using password: {said})"),
+        );
+    }
+    check_text("using password: hunter2", "using password: [REDACTED]");
+    check_text("(using password: YESPLEASE)", "(using password: [REDACTED]");
 }
 
 #[test]
@@ -57,6 +66,11 @@ fn secret_names_lose_whole_value() {
     check_entry("setting.tls-key-file-pass", "x", MARKER);
     check_entry("setting.some_api_token", "x", MARKER);
     check_entry("setting.aws_secret_access_key", "x", MARKER);
+    // Per-role settings: judged by the setting's name, not the role's.
+    check_entry("role.app.myext.api_token", "x", MARKER);
+    check_entry("role.\"my.app\"@shop.myext.secret", "x", MARKER);
+    check_entry("role.passwordless_app.work_mem", "64MB", "64MB");
+    check_entry("role.app.password_encryption", "scram-sha-256", "scram-sha-256");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::diff::Change;
-use crate::finding::{AppliedWaiver, Finding, FindingStatus, Severity};
+use crate::finding::{AppliedWaiver, Finding, FindingStatus, Reference, Severity};
 use crate::run::{PolicyBundle, PolicyRef, Run, RunId, Summary, TargetRun, TargetStatus};
 use crate::snapshot::{Digest, Entry, Kind, Role, ServerInfo, Snapshot};
 
@@ -42,10 +42,20 @@ pub fn finding(
         remediation: Some(
             format!("ALTER SYSTEM SET {key} = '…';\nSELECT pg_reload_conf();").into(),
         ),
+        references: Default::default(),
         location: Some("postgresql.conf:42".to_owned()),
         waiver: None,
         drift: Default::default(),
         restarting: None,
+    }
+}
+
+fn cis(control: &str, title: &str) -> Reference {
+    Reference {
+        benchmark: Some("CIS PostgreSQL 16".into()),
+        control: Some(control.into()),
+        title: title.into(),
+        url: None,
     }
 }
 
@@ -58,7 +68,7 @@ fn bundle() -> PolicyBundle {
                 version: "3".into(),
                 sha256: "ab12".repeat(16),
                 path: "postgres/replication.toml".into(),
-                pack: None,
+                pack: Some("replication".into()),
             },
             PolicyRef {
                 name: "postgres-security".into(),
@@ -68,7 +78,7 @@ fn bundle() -> PolicyBundle {
                 pack: None,
             },
         ],
-        packs: vec![],
+        packs: vec!["replication".into(), "connections".into()],
     }
 }
 
@@ -147,6 +157,23 @@ pub fn second_run() -> Run {
     let mut hostile =
         finding("PG-APP-001", "application_name", Medium, Fail, "driftwatch", HOSTILE);
     hostile.message = format!("application_name is {HOSTILE}");
+    hostile.references = vec![
+        Reference {
+            benchmark: Some(format!("CIS {HOSTILE}")),
+            control: Some("9.9".into()),
+            title: format!("Ensure {HOSTILE}"),
+            url: None,
+        },
+        Reference {
+            benchmark: None,
+            control: None,
+            title: "PostgreSQL docs: application_name".into(),
+            url: Some(
+                "https://www.postgresql.org/docs/15/runtime-config-logging.html?a=1&b=2".into(),
+            ),
+        },
+    ]
+    .into();
     let mut expired =
         finding("PG-AUTH-001", "password_encryption", High, Fail, "scram-sha-256", "md5");
     expired.policy = "postgres-security".into();
@@ -161,7 +188,9 @@ pub fn second_run() -> Run {
         expires: "2026-12-01".into(),
         expired: false,
     });
+    waived.references = vec![cis("3.1.20", "Ensure 'log_statement' is set correctly")].into();
     let mut error = finding("PG-MEM-001", "work_mem", Medium, Error, "\u{2264} 64MB", "4x");
+    error.references = vec![cis("3.1.2", "Ensure the log destinations are set correctly")].into();
     error.message = "work_mem value 4x does not parse as a size".into();
     let mut long = finding(
         "PG-EXT-001",
@@ -172,8 +201,15 @@ pub fn second_run() -> Run {
         "",
     );
     long.actual = Some(long_value());
+    let mut wal_level =
+        finding("PG-REPL-001", "wal_level", High, Pass, "one of replica, logical", "replica");
+    wal_level.references = vec![Reference {
+        url: Some("https://www.postgresql.org/docs/15/runtime-config-wal.html".into()),
+        ..cis("6.9", "Ensure WAL archiving is configured")
+    }]
+    .into();
     primary.findings = vec![
-        finding("PG-REPL-001", "wal_level", High, Pass, "one of replica, logical", "replica"),
+        wal_level,
         finding("PG-REPL-002", "max_wal_senders", Medium, Fail, "\u{2265} 10", "8"),
         finding("PG-CONN-001", "max_connections", Low, Pass, "\u{2265} 200", "200"),
         finding("PG-SEC-001", "ssl", Critical, Fail, "on", "off"),

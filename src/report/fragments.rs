@@ -46,7 +46,12 @@ fn finding_row(out: &mut String, r: &RowView) {
     out.push_str("\"><td>");
     escape(out, &r.target);
     out.push_str("</td><td>");
-    escape(out, &r.rule);
+    web_link(out, r.rule_href.as_deref(), &r.rule);
+    if !r.controls.is_empty() {
+        out.push_str(" <span class=\"muted\">");
+        escape(out, &r.controls);
+        out.push_str("</span>");
+    }
     out.push_str("<a class=\"self\" href=\"#");
     escape(out, &r.id);
     out.push_str("\">#</a></td><td><code>");
@@ -156,6 +161,20 @@ fn article(out: &mut String, f: &FindingView) {
         out.push_str("\n<dt>rationale</dt><dd>");
         escape(out, rationale);
         out.push_str("</dd>");
+    }
+    if !f.references.is_empty() {
+        out.push_str("\n<dt>references</dt><dd><ul class=\"refs\">");
+        for r in &f.references {
+            out.push_str("<li>");
+            if !r.control.is_empty() {
+                out.push_str("<span class=\"ctl\">");
+                escape(out, &r.control);
+                out.push_str("</span> ");
+            }
+            web_link(out, r.href.as_deref(), &r.title);
+            out.push_str("</li>");
+        }
+        out.push_str("</ul></dd>");
     }
     out.push_str("</dl>");
     if let Some(remediation) = non_empty(f.remediation.as_deref()) {
@@ -275,6 +294,21 @@ fn badge(out: &mut String, b: Badge) {
     out.push_str("</span>");
 }
 
+/// A link out of the report (a rule's documentation): marked `rel="external"`, the one
+/// kind of absolute address a page holds; nothing is ever fetched from it.
+fn web_link(out: &mut String, href: Option<&str>, text: &str) {
+    match non_empty(href) {
+        Some(href) => {
+            out.push_str("<a href=\"");
+            escape(out, href);
+            out.push_str("\" rel=\"external noreferrer\">");
+            escape(out, text);
+            out.push_str("</a>");
+        }
+        None => escape(out, text),
+    }
+}
+
 /// `<a href>text</a>`, or the text alone without a link.
 fn link(out: &mut String, href: Option<&str>, text: &str) {
     match non_empty(href) {
@@ -350,11 +384,11 @@ pub fn escape(out: &mut String, s: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::view::{Link, Sev, WaiverView};
+    use super::super::view::{Link, RefView, Sev, WaiverView};
     use super::*;
 
     /// The loop `_findings.html` had before the rows were written here.
-    const TEMPLATE_LOOP: &str = "{% for r in rows %}<tr id=\"{{ r.id }}\"><td>{{ r.target }}</td><td>{{ r.rule }}<a class=\"self\" href=\"#{{ r.id }}\">#</a></td><td><code>{{ r.setting }}</code></td><td>{% set v = r.observed %}{% include \"_value.html\" %}</td><td>{% set v = r.expected %}{% include \"_value.html\" %}</td></tr>\n{% endfor %}";
+    const TEMPLATE_LOOP: &str = "{% for r in rows %}<tr id=\"{{ r.id }}\"><td>{{ r.target }}</td><td>{% if r.rule_href %}<a href=\"{{ r.rule_href }}\" rel=\"external noreferrer\">{{ r.rule }}</a>{% else %}{{ r.rule }}{% endif %}{% if r.controls %} <span class=\"muted\">{{ r.controls }}</span>{% endif %}<a class=\"self\" href=\"#{{ r.id }}\">#</a></td><td><code>{{ r.setting }}</code></td><td>{% set v = r.observed %}{% include \"_value.html\" %}</td><td>{% set v = r.expected %}{% include \"_value.html\" %}</td></tr>\n{% endfor %}";
 
     #[test]
     fn finding_rows_are_what_the_template_loop_wrote() {
@@ -362,6 +396,8 @@ mod tests {
             id: id.into(),
             target: "db<1> & \"two\"".into(),
             rule: "R'1".into(),
+            rule_href: (id != "f-a-r2").then(|| format!("https://example.org/{HOSTILE}")),
+            controls: if id == "f-a-r1" { format!("CIS {HOSTILE} 1.2") } else { String::new() },
             setting: "x&y".into(),
             observed: Val::opt(observed),
             expected: Val::of(expected),
@@ -402,6 +438,8 @@ mod tests {
 <dt>policy</dt><dd>{{ f.policy }}</dd>
 {%- if f.rationale %}
 <dt>rationale</dt><dd>{{ f.rationale }}</dd>
+{%- endif %}{% if f.references %}
+<dt>references</dt><dd><ul class="refs">{% for r in f.references %}<li>{% if r.control %}<span class="ctl">{{ r.control }}</span> {% endif %}{% if r.href %}<a href="{{ r.href }}" rel="external noreferrer">{{ r.title }}</a>{% else %}{{ r.title }}{% endif %}</li>{% endfor %}</ul></dd>
 {%- endif %}</dl>
 {%- if f.remediation %}
 <div class="lbl">remediation</div><pre>{{ f.remediation }}</pre>
@@ -452,6 +490,18 @@ mod tests {
             message: format!("expected {HOSTILE}"),
             rationale: Some(format!("because {HOSTILE}\nsecond line")),
             remediation: Some(format!("ALTER SYSTEM SET x = '{HOSTILE}';")),
+            references: vec![
+                RefView {
+                    control: format!("CIS {HOSTILE} 3.1"),
+                    title: format!("Ensure {HOSTILE}"),
+                    href: None,
+                },
+                RefView {
+                    control: String::new(),
+                    title: "docs".into(),
+                    href: Some(format!("https://example.org/?a=1&b={HOSTILE}")),
+                },
+            ],
             waiver: Some(WaiverView {
                 reason: format!("ticket {HOSTILE}"),
                 expires: "2026-12-01".into(),
@@ -469,6 +519,7 @@ mod tests {
             location: None,
             rationale: None,
             remediation: None,
+            references: vec![],
             waiver: None,
             first_seen: None,
             previous: None,

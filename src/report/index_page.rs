@@ -20,11 +20,60 @@ pub struct IndexPage {
     pub run_id: String,
     pub run_href: Option<String>,
     pub verdict: String,
+    /// The policy packs the run chose.
+    pub packs: String,
     pub tiles: Vec<Tile>,
     pub attention: Vec<AttentionRow>,
     pub targets: Vec<TargetRow>,
     pub trend: Trend,
     pub runs: Vec<RunRow>,
+    /// What the history's chain said of the recent runs (absent when not checked).
+    pub integrity: Option<IntegritySummary>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IntegritySummary {
+    /// `pass`, `error` (runs not linked yet) or `fail`.
+    pub class: &'static str,
+    pub summary: String,
+    pub breaks: Vec<String>,
+}
+
+fn integrity_summary(a: &crate::integrity::Attestation) -> IntegritySummary {
+    use crate::integrity::RunAttestation::{Changed, Linked, Unlinked};
+    let linked = a.runs.values().filter(|r| matches!(r, Linked { .. })).count();
+    let changed = a.runs.values().filter(|r| matches!(r, Changed { .. })).count();
+    let unlinked = a.runs.values().filter(|r| matches!(r, Unlinked)).count();
+    let keys: Vec<String> = a.keys.iter().map(|k| text::clean(k)).collect();
+    let signed = match (keys.is_empty(), a.signatures_checked) {
+        (true, _) => "; links are not signed".to_owned(),
+        (false, true) => format!("; signed by key {} (signatures checked)", keys.join(", ")),
+        (false, false) => format!("; signed by key {}", keys.join(", ")),
+    };
+    let class = if changed > 0 || !a.breaks.is_empty() {
+        "fail"
+    } else if unlinked > 0 {
+        "error"
+    } else {
+        "pass"
+    };
+    let mut summary = format!(
+        "History chain, checked when this page was written: {} of {} recent runs linked with their manifests unchanged",
+        count(linked),
+        count(a.runs.len())
+    );
+    if changed > 0 {
+        summary.push_str(&format!(", {} CHANGED after they were linked", count(changed)));
+    }
+    if unlinked > 0 {
+        summary.push_str(&format!(", {} not linked yet", count(unlinked)));
+    }
+    summary.push_str(&format!(
+        "; the newest {} links {}{signed}. `driftwatch verify` checks the whole history and every object it names.",
+        count(a.links),
+        if a.breaks.is_empty() { "are whole" } else { "have breaks" },
+    ));
+    IntegritySummary { class, summary, breaks: a.breaks.iter().map(|b| text::clean(b)).collect() }
 }
 
 #[derive(Debug, Serialize)]
@@ -237,6 +286,7 @@ pub fn build(site: &Site<'_>) -> IndexPage {
         run_id: text::clean(&run.run_id.0),
         run_href: site.run_href("", &run.run_id.0),
         verdict,
+        packs: super::controls_page::packs_text(&run.policy_bundle.packs),
         tiles,
         attention: attention.into_iter().map(|(_, a)| a).collect(),
         targets: targets.into_iter().map(|(_, t)| t).collect(),
@@ -245,5 +295,6 @@ pub fn build(site: &Site<'_>) -> IndexPage {
             rows: trend_rows,
         },
         runs,
+        integrity: site.integrity.map(integrity_summary),
     }
 }

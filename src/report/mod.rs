@@ -2,7 +2,8 @@
 //! rendered from plain data. Pure: no store, no clock, no I/O.
 //!
 //! [`render`] turns one run (plus earlier runs and the current snapshots) into pages:
-//! `reports/index.html`, `reports/runs/<run>.html` for the run and the most recent
+//! `reports/index.html`, `reports/controls.html` (the run's findings by benchmark
+//! control), `reports/runs/<run>.html` for the run and the most recent
 //! earlier ones (so every link in the folder resolves offline), and
 //! `reports/targets/<target>.html` for each target of the run and
 //! `reports/groups/<group>.html` for each replication group of the run. View models are built in
@@ -14,6 +15,7 @@
 //! values, most of the time and memory of rendering.
 
 mod chart;
+mod controls_page;
 mod fragments;
 mod group_page;
 mod history;
@@ -81,10 +83,11 @@ pub enum ReportError {
     },
 }
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 12] = [
     ("base.html", include_str!("../../report-templates/base.html")),
     ("_badge.html", include_str!("../../report-templates/_badge.html")),
     ("_value.html", include_str!("../../report-templates/_value.html")),
+    ("_chain.html", include_str!("../../report-templates/_chain.html")),
     ("_chart.html", include_str!("../../report-templates/_chart.html")),
     ("_findings.html", include_str!("../../report-templates/_findings.html")),
     ("_preflight.html", include_str!("../../report-templates/_preflight.html")),
@@ -92,6 +95,7 @@ const TEMPLATES: [(&str, &str); 10] = [
     ("run.html", include_str!("../../report-templates/run.html")),
     ("target.html", include_str!("../../report-templates/target.html")),
     ("group.html", include_str!("../../report-templates/group.html")),
+    ("controls.html", include_str!("../../report-templates/controls.html")),
 ];
 
 /// Which settings each target's current snapshot holds: links to a setting's row on a
@@ -121,11 +125,11 @@ impl Renderer {
         Ok(Renderer { tera })
     }
 
-    /// Every page for `input`, index first, then run pages newest first, then target
+    /// Every page for `input`, index and controls first, then run pages newest first, then target
     /// pages by name, then group pages by name. The same input gives byte-identical pages.
     pub fn render(&self, input: &ReportInput<'_>) -> Result<Vec<Page>, ReportError> {
         let prepared = self.prepare(input.run, input.history, input.snapshots);
-        let mut pages = vec![prepared.index_page()?];
+        let mut pages = vec![prepared.index_page()?, prepared.controls_page()?];
         for page in prepared.run_pages() {
             pages.push(page?);
         }
@@ -175,10 +179,23 @@ pub struct Prepared<'a> {
 }
 
 impl<'a> Prepared<'a> {
+    /// The chain's word on the runs this render covers, shown on the run pages and
+    /// the index.
+    pub fn with_integrity(mut self, integrity: &'a crate::integrity::Attestation) -> Self {
+        self.site.integrity = Some(integrity);
+        self
+    }
+
     /// `reports/index.html`.
     pub fn index_page(&self) -> Result<Page, ReportError> {
         let view = index_page::build(&self.site);
         self.renderer.page("reports/index.html".to_owned(), "index.html", view)
+    }
+
+    /// `reports/controls.html`: the run's benchmark controls, per benchmark and target.
+    pub fn controls_page(&self) -> Result<Page, ReportError> {
+        let view = controls_page::build(&self.site);
+        self.renderer.page("reports/controls.html".to_owned(), "controls.html", view)
     }
 
     /// The run pages, newest first, each rendered when asked for.

@@ -37,10 +37,14 @@ pub struct Evidence {
     pub trigger: String,
     pub version: String,
     pub baselines: Vec<Baseline>,
+    /// The policy packs the run chose.
+    pub packs: String,
     pub bundle_digest: String,
     pub previous: Option<Link>,
     /// Shown when there is a previous run but no page for it.
     pub previous_text: String,
+    /// The run's standing in the history's chain when this page was written.
+    pub chain: super::site::ChainStanding,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,6 +53,8 @@ pub struct Baseline {
     pub version: String,
     pub sha256: String,
     pub path: String,
+    /// The file's pack; `—` for a file that always runs.
+    pub pack: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -134,11 +140,14 @@ pub fn build(site: &Site<'_>, run: &Run) -> RunPage {
                 version: text::clean(&p.version),
                 sha256: text::clean(&p.sha256),
                 path: text::clean(&p.path),
+                pack: text::clean(p.pack.as_deref().unwrap_or("\u{2014}")),
             })
             .collect(),
+        packs: super::controls_page::packs_text(&run.policy_bundle.packs),
         bundle_digest: text::clean(&run.policy_bundle.digest),
         previous,
         previous_text,
+        chain: site.chain_standing(run),
     };
 
     let targets: Vec<&TargetRun> = run.targets.iter().collect();

@@ -8,11 +8,13 @@ use super::history::{self, TargetIndex, is_failing};
 use super::ids::{Ids, setting_name};
 use super::text::{self, Val, count, utc};
 use super::view::{
-    Badge, ChangeView, FindingGroups, FindingView, Layout, Link, RowView, RunRow, Sev, WaiverView,
+    Badge, ChangeView, FindingGroups, FindingView, Layout, Link, RefView, RowView, RunRow, Sev,
+    WaiverView,
 };
 use super::{MAX_RUN_PAGES, Settings};
 use crate::diff::Change;
-use crate::finding::{Drift, Finding, FindingStatus};
+use crate::finding::{Drift, Finding, FindingStatus, Reference};
+use crate::integrity::{Attestation, RunAttestation};
 use crate::run::{Run, TargetRun};
 
 pub struct Site<'a> {
@@ -30,6 +32,9 @@ pub struct Site<'a> {
     pub index: TargetIndex<'a>,
     /// Replication groups that get a page in this render (those of `run`'s targets).
     pub group_pages: BTreeSet<&'a str>,
+    /// What the history's chain said of these runs when the report was published
+    /// (`None`: not checked, as in renders outside an audit).
+    pub integrity: Option<&'a Attestation>,
 }
 
 impl<'a> Site<'a> {
@@ -43,6 +48,7 @@ impl<'a> Site<'a> {
             settings,
             index: TargetIndex::new(&runs),
             group_pages: run.targets.iter().filter_map(|t| t.group.as_deref()).collect(),
+            integrity: None,
             runs,
         }
     }
@@ -159,6 +165,7 @@ impl<'a> Site<'a> {
             message: text::clean(&f.message),
             rationale: f.rationale.as_deref().map(text::clean),
             remediation: f.remediation.as_deref().map(text::clean),
+            references: references(&f.references),
             waiver: f.waiver.as_ref().map(|w| WaiverView {
                 reason: text::clean(&w.reason),
                 expires: text::clean(&w.expires),
@@ -177,6 +184,8 @@ impl<'a> Site<'a> {
             id: self.ids.finding(&t.name, &f.rule),
             target: text::clean(&t.name),
             rule: text::clean(&f.rule),
+            rule_href: f.references.iter().find_map(|r| web_address(r.url.as_deref())),
+            controls: controls(&f.references),
             setting: text::clean(setting_name(&f.key)),
             observed: Val::opt(f.actual.as_deref()),
             expected: Val::of(&f.expected),
@@ -260,8 +269,70 @@ impl<'a> Site<'a> {
             new: count(new),
             fixed: count(fixed),
             changes: count(run.targets.iter().map(|t| t.changes.len()).sum()),
+            chain: self.chain_standing(run),
         }
     }
+
+    /// `run`'s standing in the history's chain, in words, with its CSS class.
+    pub fn chain_standing(&self, run: &Run) -> ChainStanding {
+        let checked = self.integrity.is_some_and(|a| a.signatures_checked);
+        let (class, word, detail) = match self.integrity.and_then(|a| a.runs.get(&run.run_id)) {
+            None => ("", "not checked", String::new()),
+            Some(RunAttestation::Linked { seq, signed_by }) => {
+                let signed = match (signed_by, checked) {
+                    (Some(key), true) => {
+                        format!(", signed by key {} (signature checked)", text::clean(key))
+                    }
+                    (Some(key), false) => format!(", signed by key {}", text::clean(key)),
+                    (None, _) => String::new(),
+                };
+                ("pass", "linked", format!("link {seq}, manifest unchanged{signed}"))
+            }
+            Some(RunAttestation::Changed { seq }) => (
+                "fail",
+                "CHANGED",
+                format!("the manifest differs from what link {seq} of the chain vouches for"),
+            ),
+            Some(RunAttestation::Unlinked) => {
+                ("error", "not linked", "the next audit links it".to_owned())
+            }
+        };
+        ChainStanding { class, word, detail }
+    }
+}
+
+/// A run's standing in the history's chain (see [`Site::chain_standing`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChainStanding {
+    /// `pass`, `error` (not linked yet), `fail`, or empty when not checked.
+    pub class: &'static str,
+    pub word: &'static str,
+    pub detail: String,
+}
+
+/// A finding's references as the pages show them.
+pub fn references(refs: &[Reference]) -> Vec<RefView> {
+    refs.iter()
+        .map(|r| RefView {
+            control: r.control_id().as_deref().map(text::clean).unwrap_or_default(),
+            title: text::clean(&r.title),
+            href: web_address(r.url.as_deref()),
+        })
+        .collect()
+}
+
+/// The control ids of `refs`, comma-separated.
+pub fn controls(refs: &[Reference]) -> String {
+    let ids: Vec<String> = refs.iter().filter_map(Reference::control_id).collect();
+    text::clean(&ids.join(", "))
+}
+
+/// Only `http(s)` addresses become links (the loader refuses others; a run read back
+/// from the store is not trusted to have been written by it).
+fn web_address(url: Option<&str>) -> Option<String> {
+    url.filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .filter(|u| !u.contains(char::is_control))
+        .map(str::to_owned)
 }
 
 /// Breadcrumb root link.

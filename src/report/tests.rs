@@ -57,6 +57,7 @@ fn renders_the_expected_pages() {
         paths,
         [
             "reports/index.html",
+            "reports/controls.html",
             "reports/runs/20261125T161500Z-3f9a.html",
             "reports/runs/20261124T161500Z-0001.html",
             "reports/targets/pg-primary.html",
@@ -123,7 +124,7 @@ pub fn check_links_and_ids(pages: &[Page]) {
     let by_path: BTreeMap<&str, BTreeSet<String>> =
         pages.iter().map(|p| (p.path.as_str(), ids(&p.html))).collect();
     for p in pages {
-        for href in attr(&p.html, "href") {
+        for href in attr(&p.html, "href").into_iter().filter(|h| !is_web(h)) {
             let (file, anchor) = href.split_once('#').unwrap_or((&href, ""));
             let target = if file.is_empty() { p.path.clone() } else { resolve(&p.path, file) };
             let Some(target_ids) = by_path.get(target.as_str()) else {
@@ -153,7 +154,7 @@ fn every_relative_link_resolves() {
         pages.iter().map(|p| (p.path.as_str(), ids(&p.html))).collect();
     let mut checked = 0;
     for p in &pages {
-        for href in attr(&p.html, "href") {
+        for href in attr(&p.html, "href").into_iter().filter(|h| !is_web(h)) {
             let (file, anchor) = href.split_once('#').unwrap_or((&href, ""));
             let target = if file.is_empty() { p.path.clone() } else { resolve(&p.path, file) };
             let Some(target_ids) = by_path.get(target.as_str()) else {
@@ -170,15 +171,40 @@ fn every_relative_link_resolves() {
     assert!(checked > 50, "only {checked} links");
 }
 
+/// A rule's documentation address: the only absolute links a page may hold.
+fn is_web(href: &str) -> bool {
+    href.starts_with("https://") || href.starts_with("http://")
+}
+
+/// Links out to a rule's documentation are marked `rel="external noreferrer"`; nothing
+/// else on a page points elsewhere, and nothing is fetched.
 #[test]
 fn nothing_is_fetched_from_elsewhere() {
-    for p in fixture_pages() {
+    let outbound = Regex::new(r#"<a href="https?://[^"]*" rel="external noreferrer">"#).unwrap();
+    let mut links_out = 0;
+    for mut p in fixture_pages() {
+        links_out += outbound.find_iter(&p.html).count();
+        p.html = outbound.replace_all(&p.html, "<a>").into_owned();
         for url in attr(&p.html, "href").into_iter().chain(attr(&p.html, "src")) {
             assert!(!url.contains("://") && !url.starts_with("//"), "{} has {url}", p.path);
         }
         assert!(!p.html.contains("http://") && !p.html.contains("https://"), "{}", p.path);
         assert!(!p.html.contains("@import") && !p.html.contains("url("), "{}", p.path);
     }
+    assert!(links_out > 0, "the fixtures' references link to their documentation");
+}
+
+#[test]
+fn findings_show_their_references() {
+    let pages = fixture_pages();
+    let html = &page(&pages, "reports/targets/pg-primary.html").html;
+    assert!(
+        html.contains(r#"<span class="ctl">CIS &lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp; 9.9</span> Ensure &lt;script&gt;"#),
+        "a failing finding shows its control id"
+    );
+    assert!(html.contains(r#"<a href="https://www.postgresql.org/docs/15/runtime-config-logging.html?a=1&amp;b=2" rel="external noreferrer">PostgreSQL docs: application_name</a>"#));
+    // A passed row: the rule id links to the docs, the control id beside it.
+    assert!(html.contains(r#"<a href="https://www.postgresql.org/docs/15/runtime-config-wal.html" rel="external noreferrer">PG-REPL-001</a> <span class="muted">CIS PostgreSQL 16 6.9</span>"#), "passed row");
 }
 
 #[test]
@@ -234,6 +260,45 @@ fn changes_show_before_and_after() {
     assert!(html.contains("<del><code>on</code></del> &rarr; <span class=\"lbl\">now</span><ins><code>off</code></ins>"));
     assert!(html.contains("PG-CONN-001"), "resolved finding listed");
     assert!(html.contains("… (5,000 chars)"));
+}
+
+/// Per benchmark and target: controls in their numeric order, each with the worst
+/// status of the findings that cite it and links to them; a target not collected
+/// cannot be judged.
+#[test]
+fn controls_page_shows_each_control_per_target() {
+    let pages = fixture_pages();
+    let html = &page(&pages, "reports/controls.html").html;
+    let section = &html[html.find(r#"<h2 id="k-cis-postgresql-16">"#).expect("CIS section")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    let row = Regex::new(r#"<tr><td><code>([^<]*)</code></td><td>[^<]*</td><td><span class="b ([a-z]+)">.*?</td><td>(.*?)</td></tr>"#).unwrap();
+    let rows: Vec<String> =
+        row.captures_iter(section).map(|c| format!("{} {} {}", &c[1], &c[2], &c[3])).collect();
+    assert_eq!(
+        rows,
+        [
+            r#"3.1.2 error <a href="targets/pg-primary.html#f-pg-primary-pg-mem-001">PG-MEM-001</a>"#,
+            r#"3.1.20 waived <a href="targets/pg-primary.html#f-pg-primary-pg-log-001">PG-LOG-001</a>"#,
+            r#"6.9 pass <a href="targets/pg-primary.html#f-pg-primary-pg-repl-001">PG-REPL-001</a>"#,
+        ]
+    );
+    assert!(section.contains(r##"<tr><td><a href="#k-cis-postgresql-16-pg-primary">pg-primary</a></td><td class="n">1</td><td class="n">0</td><td class="n">1</td><td class="n">1</td></tr>"##), "{section}");
+    assert!(section.contains(r##"<tr><td><a href="#k-cis-postgresql-16-pg-replica-2">pg-replica-2</a></td><td class="n">0</td><td class="n">0</td><td class="n">0</td><td class="n">3</td></tr>"##), "the unreachable replica cannot be judged");
+    assert!(html.contains(
+        "unreachable: connection refused (os error 111) &lt;b&gt;; its controls cannot be judged"
+    ));
+    // The hostile benchmark name is escaped, and its failing control shown.
+    assert!(html.contains(r#"CIS &lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"#));
+    assert!(html.contains("Packs that ran: replication, connections."));
+    let index = &page(&pages, "reports/index.html").html;
+    assert!(
+        index.contains(
+            r#"Policy packs that ran: replication, connections. <a href="controls.html">"#
+        )
+    );
+    let run = &page(&pages, "reports/runs/20261125T161500Z-3f9a.html").html;
+    assert!(run.contains("<dt>policy packs</dt><dd>replication, connections</dd>"));
+    assert!(run.contains("<td>v3</td><td>replication</td>"), "each baseline's pack");
 }
 
 #[test]

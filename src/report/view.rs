@@ -89,6 +89,8 @@ pub struct FindingView {
     pub message: String,
     pub rationale: Option<String>,
     pub remediation: Option<String>,
+    /// The rule's benchmark controls and documentation links.
+    pub references: Vec<RefView>,
     pub waiver: Option<WaiverView>,
     /// `new in this run` or `since 2026-11-24 16:15:00 UTC`.
     pub first_seen: Option<String>,
@@ -99,6 +101,15 @@ pub struct FindingView {
     /// Pre-flight findings only: the member whose restart brings it on (`href` empty
     /// when that member has no page).
     pub restarting: Option<Link>,
+}
+
+/// One of a rule's references: `CIS PostgreSQL 16 3.1.20` (empty for a documentation
+/// link) and its title, linked when it has an `http(s)` address.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefView {
+    pub control: String,
+    pub title: String,
+    pub href: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -116,6 +127,10 @@ pub struct RowView {
     pub id: String,
     pub target: String,
     pub rule: String,
+    /// The rule's first documentation address: the rule id links to it.
+    pub rule_href: Option<String>,
+    /// The rule's control ids, `CIS PostgreSQL 16 3.1.20, …` (empty without any).
+    pub controls: String,
     pub setting: String,
     pub observed: Val,
     pub expected: Val,
@@ -169,6 +184,8 @@ pub struct RunRow {
     pub new: String,
     pub fixed: String,
     pub changes: String,
+    /// Its standing in the history's chain.
+    pub chain: super::site::ChainStanding,
 }
 
 /// The bar chart and its numbers.

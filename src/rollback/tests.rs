@@ -145,3 +145,106 @@ fn nothing_changed_nothing_to_run() {
     let s = snap(Kind::Postgres, &[("setting.a", pg("1", "user", None))]);
     assert_eq!(plan(&s, &s).script(), "");
 }
+
+/// A value the next restart would apply (`pending.`) that the earlier snapshot did not
+/// have is put back too: the drill's `ALTER SYSTEM SET max_connections = 50`, pending.
+#[test]
+fn pending_values_are_rolled_back_too() {
+    let auto = "/var/lib/postgresql/15/main/postgresql.auto.conf";
+    let conf = "/etc/postgresql/15/main/postgresql.conf";
+    let desired =
+        snap(Kind::Postgres, &[("setting.max_connections", pg("100", "postmaster", Some(conf)))]);
+    let mut pending = pg("50", "postmaster", Some(auto));
+    pending.source_line = Some(3);
+    let current = snap(
+        Kind::Postgres,
+        &[
+            ("setting.max_connections", pg("100", "postmaster", Some(conf))),
+            ("pending.max_connections", pending.clone()),
+        ],
+    );
+    check(
+        desired.clone(),
+        current,
+        "ALTER SYSTEM RESET max_connections;  -- the next restart would apply 50\nSELECT pg_reload_conf();\n",
+    );
+    // Pending from postgresql.conf: auto.conf overrides it with the value wanted.
+    let mut edited = pending;
+    edited.source_file = Some(conf.into());
+    let current = snap(
+        Kind::Postgres,
+        &[
+            ("setting.max_connections", pg("100", "postmaster", Some(conf))),
+            ("pending.max_connections", edited),
+        ],
+    );
+    let script = plan(&desired, &current).script();
+    assert_eq!(
+        script,
+        format!(
+            "ALTER SYSTEM SET max_connections = '100';  -- {conf}:3 sets 50 for the next restart\nSELECT pg_reload_conf();\n"
+        )
+    );
+    // Nothing pending on either side: nothing to do.
+    check(desired.clone(), desired, "");
+}
+
+/// Per-role and per-database settings go back with ALTER ROLE/DATABASE: SET what was
+/// set then, RESET what was not; the `role.<role>` login marks are not settings.
+#[test]
+fn postgres_role_and_database_settings() {
+    let scoped = |v: &str, source: &str| Entry { source: Some(source.into()), ..Entry::new(v) };
+    let desired = snap(
+        Kind::Postgres,
+        &[
+            ("role.app", Entry::new("login")),
+            ("database.shop.work_mem", scoped("64MB", "ALTER DATABASE shop")),
+            ("role.etl@shop.statement_timeout", scoped("0", "ALTER ROLE etl IN DATABASE shop")),
+        ],
+    );
+    let current = snap(
+        Kind::Postgres,
+        &[
+            ("role.report", Entry::new("login")),
+            ("role.app.statement_timeout", scoped("30s", "ALTER ROLE app")),
+            ("database.shop.work_mem", scoped("1GB", "ALTER DATABASE shop")),
+        ],
+    );
+    check(
+        desired,
+        current,
+        "ALTER DATABASE shop SET work_mem = '64MB';\n\
+         ALTER ROLE app RESET statement_timeout;\n\
+         ALTER ROLE etl IN DATABASE shop SET statement_timeout = '0';\n\
+         SELECT pg_reload_conf();\n",
+    );
+}
+
+/// `last-good` adopts one rule's keys from a good snapshot: a pattern's every role, a
+/// key the good run lacked is removed, a key already taken is left, readings never.
+#[test]
+fn adopt_takes_a_rules_keys_from_a_good_snapshot() {
+    let good = snap(
+        Kind::Postgres,
+        &[
+            ("role.app.statement_timeout", Entry::new("30s")),
+            ("setting.work_mem", Entry::new("4096")),
+        ],
+    );
+    let mut desired = snap(
+        Kind::Postgres,
+        &[
+            ("role.app.statement_timeout", Entry::new("0")),
+            ("role.etl.statement_timeout", Entry::new("0")),
+            ("setting.work_mem", Entry::new("8192")),
+        ],
+    );
+    let mut taken = std::collections::BTreeSet::from(["setting.work_mem".to_owned()]);
+    let keys = adopt(&mut desired, &good, "role.*.statement_timeout", &mut taken);
+    assert_eq!(keys, ["role.app.statement_timeout", "role.etl.statement_timeout"]);
+    assert_eq!(desired.config["role.app.statement_timeout"].value, "30s");
+    assert!(!desired.config.contains_key("role.etl.statement_timeout"));
+    assert!(adopt(&mut desired, &good, "setting.work_mem", &mut taken).is_empty());
+    assert_eq!(desired.config["setting.work_mem"].value, "8192");
+    assert!(adopt(&mut desired, &good, "state.replicas.count", &mut taken).is_empty());
+}

@@ -3,11 +3,14 @@
 //!
 //! It only reads: pages and manifests come from the [`Store`], metrics and target
 //! status from the in-memory [`Status`] the scheduler keeps. It knows nothing of cron
-//! or signals; it stops when the future it is given resolves.
+//! or signals; it stops when the future it is given resolves. Who may read it is
+//! [`access`]'s concern, HTTPS [`tls`]'s: both are set up by [`Guard`].
 
+pub mod access;
 mod api;
 mod fleet;
 pub mod metrics;
+pub(crate) mod tls;
 
 use std::future::Future;
 use std::time::Duration;
@@ -55,13 +58,53 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Access control and HTTPS for the server, read from `[server.auth]` and
+/// `[server.tls]` when `serve` starts.
+#[derive(Clone, Default)]
+pub struct Guard {
+    pub access: Option<std::sync::Arc<access::Access>>,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("access", &self.access)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl Guard {
+    /// Reads the credential files and the certificate; errors are `file:line:col:
+    /// message` or name the file.
+    pub fn from_settings(settings: &crate::config::ServerSettings) -> Result<Guard, String> {
+        Ok(Guard {
+            access: access::Access::load(&settings.auth)?.map(std::sync::Arc::new),
+            tls: settings.tls.as_ref().map(tls::acceptor).transpose()?,
+        })
+    }
+}
+
 /// Serves until `shutdown` resolves, then finishes the requests in flight.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    guard: Guard,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let mut app = router(state);
+    if let Some(access) = guard.access {
+        app = app.layer(axum::middleware::from_fn_with_state(access, access::guard));
+    }
+    let app = app.into_make_service_with_connect_info::<access::Client>();
+    match guard.tls {
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        Some(acceptor) => {
+            let listener = tls::TlsListener::new(listener, acceptor)?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        }
+    }
 }
 
 /// A report page (or any file under `reports/`), read through the store.

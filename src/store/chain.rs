@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, Written, layout, manifest};
 use crate::integrity::{
-    LINK_FORMAT, Link, LinkedRun, PublicKey, RemovedRun, SigningKey, sha256_hex,
+    Attestation, LINK_FORMAT, Link, LinkedRun, PublicKey, RemovedRun, RunAttestation, SigningKey,
+    sha256_hex,
 };
 use crate::run::RunId;
 use crate::snapshot::Digest;
@@ -180,6 +181,85 @@ impl Store {
         );
         self.append_link(&missing, Vec::new(), signer).await?;
         Ok(missing.len())
+    }
+
+    /// What the chain says of `runs` (those a report covers): reads the links from the
+    /// newest back until every run in `runs` is found (at most [`REPAIR_WINDOW`] more
+    /// links than there are runs), checks that each carries the hash of the one before
+    /// it (and its signature, with `key`), and each found run's manifest against the
+    /// sha256 its link vouches for. Store errors are errors; the rest is in the answer.
+    pub async fn attest(
+        &self,
+        runs: &[RunId],
+        key: Option<&PublicKey>,
+    ) -> Result<Attestation, StoreError> {
+        let mut a = Attestation { signatures_checked: key.is_some(), ..Attestation::default() };
+        let mut wanted: HashSet<&RunId> = runs.iter().collect();
+        let mut found: HashMap<RunId, (String, u64, Option<String>)> = HashMap::new();
+        if let Some((head, _)) = self.chain_head().await? {
+            let budget = (runs.len() + REPAIR_WINDOW) as u64;
+            let oldest = head.seq.saturating_sub(budget);
+            // The link read just before (newer than) the current one: (seq, its `prev`).
+            let mut newer: Option<(u64, Option<String>)> = None;
+            for seq in (oldest..=head.seq).rev() {
+                let path = layout::chain_link(seq);
+                let Some(bytes) = self.find_bytes(path.as_ref()).await? else {
+                    a.breaks.push(format!("{path}: link missing from the chain"));
+                    newer = None;
+                    continue;
+                };
+                a.links += 1;
+                if let Some((after, prev)) = &newer
+                    && prev.as_deref() != Some(sha256_hex(&bytes).as_str())
+                {
+                    a.breaks.push(format!(
+                        "{}: does not carry the hash of link {seq} (that link was changed or replaced)",
+                        layout::chain_link(*after)
+                    ));
+                }
+                let link = match serde_json::from_slice::<Link>(&bytes) {
+                    Ok(link) => link,
+                    Err(e) => {
+                        a.breaks.push(format!("{path}: not a chain link: {e}"));
+                        newer = None;
+                        continue;
+                    }
+                };
+                if let Some(key) = key
+                    && let Err(why) = key.check(&link)
+                {
+                    a.breaks.push(format!("{path}: {why}"));
+                }
+                let signed_by = link.signature.as_ref().map(|s| s.key.clone());
+                if let Some(k) = &signed_by {
+                    a.keys.insert(k.clone());
+                }
+                for r in link.runs {
+                    if wanted.remove(&r.run_id) {
+                        found.insert(r.run_id, (r.sha256, seq, signed_by.clone()));
+                    }
+                }
+                newer = Some((seq, link.prev));
+                if wanted.is_empty() {
+                    break;
+                }
+            }
+        }
+        for id in runs {
+            let standing = match found.remove(id) {
+                None => RunAttestation::Unlinked,
+                Some((sha, seq, signed_by)) => {
+                    match self.find_bytes(layout::run(id).as_ref()).await? {
+                        Some(bytes) if sha256_hex(&bytes) == sha => {
+                            RunAttestation::Linked { seq, signed_by }
+                        }
+                        _ => RunAttestation::Changed { seq },
+                    }
+                }
+            };
+            a.runs.insert(id.clone(), standing);
+        }
+        Ok(a)
     }
 
     /// Checks the history: the chain (no gaps, each link naming its predecessor's hash,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::*;
+use crate::integrity::RunAttestation;
 use crate::run::{PolicyBundle, Shard, Slot, Summary};
 use crate::snapshot::{Entry, Kind, Role, ServerInfo};
 
@@ -174,6 +175,7 @@ async fn committed(store: &Store, id: &str, value: &str) -> Run {
         message: "m".into(),
         rationale: None,
         remediation: None,
+        references: Default::default(),
         location: None,
         waiver: None,
         drift: Default::default(),
@@ -240,6 +242,10 @@ pub async fn chain(store: Store) {
     assert_eq!(broken(&store).await, [layout::run(&late.run_id).to_string()]);
     assert_eq!(store.link_unlinked(&all, None).await.unwrap(), 1);
     assert!(broken(&store).await.is_empty());
+    // What the reports show: every run linked, the newest links whole.
+    let a = store.attest(&all, None).await.unwrap();
+    assert!(a.is_whole(), "{a:?}");
+    assert_eq!(a.runs[&late.run_id], RunAttestation::Linked { seq: 3, signed_by: None });
 
     // An edited manifest, then put back.
     let path = layout::run(&runs[1].run_id);
@@ -249,6 +255,9 @@ pub async fn chain(store: Store) {
     edited[at] = b'2';
     store.inner.put(&path, edited.into()).await.unwrap();
     assert_eq!(broken(&store).await, [path.to_string()]);
+    let a = store.attest(&all, None).await.unwrap();
+    assert!(matches!(a.runs[&runs[1].run_id], RunAttestation::Changed { .. }), "{a:?}");
+    assert!(a.breaks.is_empty(), "the links themselves are whole: {a:?}");
     store.inner.put(&path, original.clone().into()).await.unwrap();
     assert!(broken(&store).await.is_empty());
 
@@ -285,6 +294,8 @@ pub async fn chain(store: Store) {
     store.delete(&link).await.unwrap();
     let got = broken(&store).await;
     assert_eq!(got.first(), Some(&link.to_string()), "{got:?}");
+    let a = store.attest(&all, None).await.unwrap();
+    assert!(a.breaks.iter().any(|b| b.starts_with(&link.to_string())), "{a:?}");
     store.inner.put(&link, link_bytes.into()).await.unwrap();
     assert!(broken(&store).await.is_empty());
 }

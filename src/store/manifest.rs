@@ -236,7 +236,7 @@ impl Store {
     }
 }
 
-/// One copy of each rule's rationale and remediation for all `findings`: every target
+/// One copy of each rule's rationale, remediation and references for all `findings`: every target
 /// of a run repeats them, and they are most of a finding's bytes.
 fn share_texts<'a>(findings: impl Iterator<Item = &'a mut Finding>) {
     let mut texts: HashSet<Arc<str>> = HashSet::new();
@@ -250,9 +250,18 @@ fn share_texts<'a>(findings: impl Iterator<Item = &'a mut Finding>) {
             }
         }
     };
+    let mut references: HashSet<crate::finding::References> = HashSet::new();
     for f in findings {
         share(&mut f.rationale);
         share(&mut f.remediation);
+        if !f.references.is_empty() {
+            match references.get(&f.references) {
+                Some(shared) => f.references = shared.clone(),
+                None => {
+                    references.insert(f.references.clone());
+                }
+            }
+        }
     }
 }
 
@@ -333,6 +342,7 @@ mod tests {
                 message: format!("wal_level is {actual}"),
                 rationale: Some("Replicas need WAL.".repeat(20).into()),
                 remediation: Some("ALTER SYSTEM SET wal_level = 'replica';".into()),
+                references: Default::default(),
                 location: None,
                 waiver: None,
                 drift: Default::default(),

@@ -93,6 +93,7 @@ fn hostile_run() -> (Run, BTreeMap<String, Snapshot>) {
             message: format!("{name} is {value}"),
             rationale: Some(BREAKOUTS.into()),
             remediation: Some(format!("ALTER SYSTEM SET {name} = '{QUOTES}';").into()),
+            references: Default::default(),
             location: Some(format!("{SCRIPT}:{i}")),
             waiver: (i % 3 == 2).then(|| AppliedWaiver {
                 reason: IMG.to_owned(),

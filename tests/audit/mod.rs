@@ -8,6 +8,7 @@ mod hostile;
 mod mysql;
 mod reports;
 mod restart;
+mod roles;
 mod secrets;
 mod topology;
 

@@ -108,6 +108,11 @@ fn reports_read_without_javascript_in_chromium_after_a_copy() {
         assert!(dom.contains("pg-primary"), "{page} does not show the target");
         assert_inert(&dom, page);
     }
+    let dom = dump_dom(&elsewhere.path().join("reports/controls.html"), profile.path());
+    assert_inert(&dom, "the controls page");
+    assert!(dom.contains("<h1>Controls</h1>") && dom.contains("Packs that ran: "), "{dom}");
+    let index = dump_dom(&elsewhere.path().join("reports/index.html"), profile.path());
+    assert!(index.contains(r#"<a href="controls.html">"#), "the index links to the controls");
 
     // Screenshots for a person to look at (kept under target/).
     let shots = screenshots_dir();
@@ -115,6 +120,7 @@ fn reports_read_without_javascript_in_chromium_after_a_copy() {
         ("index", "reports/index.html".to_owned()),
         ("run", format!("reports/runs/{run_id}.html")),
         ("target", "reports/targets/pg-primary.html".to_owned()),
+        ("controls", "reports/controls.html".to_owned()),
     ] {
         let png = shots.join(format!("{name}.png"));
         let out = chromium(profile.path())
@@ -152,4 +158,69 @@ fn an_earlier_runs_page_is_left_as_written() {
         assert!(index.contains(&format!("runs/{id}.html")), "the index links to run {id}");
     }
     assert_eq!(ws.broken_report_links(), Vec::<String>::new());
+}
+
+/// The controls page of a real audit, in Chromium: each control a rule cites, per
+/// target, in the benchmark's order, with its status and a link to the finding.
+#[test]
+fn controls_page_shows_each_cited_control_in_chromium() {
+    require_chromium();
+    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
+    let _lock = PrimaryLock::shared();
+    let policies = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(policies.path().join("postgres")).unwrap();
+    std::fs::write(
+        policies.path().join("postgres/controls.toml"),
+        r#"[policy]
+name = "ci-controls"
+version = "1"
+applies_to = { kind = "postgres" }
+
+[[rule]]
+id = "CI-CTL-001"
+key = "setting.fsync"
+expect = { equals = true }
+severity = "low"
+references = [{ benchmark = "CI benchmark", control = "1.2", title = "fsync <on>", url = "https://www.postgresql.org/docs/15/runtime-config-wal.html" }]
+
+[[rule]]
+id = "CI-CTL-002"
+key = "setting.fsync"
+expect = { equals = false }
+severity = "low"
+references = [{ benchmark = "CI benchmark", control = "1.10", title = "fsync off" }]
+
+[[rule]]
+id = "CI-CTL-003"
+key = "setting.ci_no_such_setting"
+expect = { equals = 1 }
+missing = "not_applicable"
+severity = "low"
+references = [{ benchmark = "CI benchmark", control = "2.1", title = "absent" }]
+"#,
+    )
+    .unwrap();
+    let ws = Workspace::with_config(&format!(
+        "[store]\nurl = \"store\"\n\n[policies]\ndir = \"{}\"\n\n[[targets]]\nname = \"pg-primary\"\nkind = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:{PRIMARY_PORT}/postgres\"\nrole = \"primary\"\n",
+        policies.path().display()
+    ));
+    ws.audit_json();
+    let profile = tempfile::tempdir().unwrap();
+    let dom = dump_dom(&ws.store().join("reports/controls.html"), profile.path());
+    assert_inert(&dom, "the controls page");
+    let at = |s: &str| dom.find(s).unwrap_or_else(|| panic!("no {s} in {dom}"));
+    let (a, b, c) = (at("<code>1.2</code>"), at("<code>1.10</code>"), at("<code>2.1</code>"));
+    assert!(a < b && b < c, "controls in the benchmark's order");
+    let row = |from: usize| &dom[from..from + dom[from..].find("</tr>").unwrap()];
+    assert!(row(a).contains("PASS") && row(a).contains("fsync &lt;on&gt;"), "{}", row(a));
+    assert!(row(b).contains("FAIL"), "{}", row(b));
+    assert!(row(c).contains("N/A"), "{}", row(c));
+    assert!(row(a).contains(r#"href="targets/pg-primary.html#f-pg-primary-ci-ctl-001""#));
+    assert!(dom.contains("CI benchmark"), "{dom}");
+    assert_eq!(ws.broken_report_links(), Vec::<String>::new());
+    let target = dump_dom(&ws.store().join("reports/targets/pg-primary.html"), profile.path());
+    assert!(
+        target.contains(r#"<a href="https://www.postgresql.org/docs/15/runtime-config-wal.html" rel="external noreferrer">CI-CTL-001</a>"#),
+        "the passed row links the rule to its documentation"
+    );
 }

@@ -192,6 +192,16 @@ fn sarif_locates_the_line_that_set_the_value() {
             "{r:#}"
         );
     }
+    let pm_rule = rules.iter().find(|r| r["id"] == "RD-SEC-001").expect("RD-SEC-001 rule");
+    assert_eq!(
+        pm_rule["helpUri"],
+        "https://redis.io/docs/latest/operate/oss_and_stack/management/security/"
+    );
+    let tags = pm_rule["properties"]["tags"].as_array().unwrap();
+    assert!(tags.iter().any(|t| t == "Redis baseline redis-04"), "{tags:?}");
+    assert_eq!(pm_rule["properties"]["references"][0]["control"], "redis-04");
+    let unreferenced = rules.iter().find(|r| r["id"] == "RD-SEC-002").expect("RD-SEC-002 rule");
+    assert!(unreferenced.get("helpUri").is_none(), "{unreferenced:#}");
     let results = run["results"].as_array().unwrap();
     let pm = results.iter().find(|r| r["ruleId"] == "RD-SEC-001").expect("RD-SEC-001 result");
     assert_eq!(pm["level"], "error");
@@ -221,7 +231,7 @@ fn sarif_locates_the_line_that_set_the_value() {
         ("tests/fixtures/check/postgres/bad/durability.conf".into(), 2, "error".into())
     );
     assert_eq!(at("PG-SESS-002"), (BAD_PG.into(), 1, "warning".into()));
-    assert_eq!(at("PG-SESS-001"), (BAD_PG.into(), 1, "note".into()));
+    assert_eq!(at("PG-REPL-005"), (BAD_PG.into(), 1, "note".into()));
 }
 
 #[test]
@@ -242,6 +252,40 @@ fn junit_is_xml_with_one_testcase_per_rule() {
     assert_eq!(skipped as u64, json["summary"]["not_applicable"].as_u64().unwrap());
     let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
     assert_eq!(suite.attribute("failures").unwrap(), json["summary"]["fail"].to_string());
+}
+
+/// A rule's references are its testcase's properties; the JSON carries them too.
+#[test]
+fn references_reach_junit_and_json() {
+    let xml = check("redis", REDIS, "primary", "junit", 1);
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    let case = doc
+        .descendants()
+        .find(|n| n.attribute("name") == Some("RD-SEC-001 setting.protected-mode"))
+        .expect("RD-SEC-001 testcase");
+    let props: Vec<(&str, &str)> = case
+        .descendants()
+        .filter(|n| n.has_tag_name("property"))
+        .map(|n| (n.attribute("name").unwrap(), n.attribute("value").unwrap()))
+        .collect();
+    assert_eq!(
+        props,
+        [
+            ("control", "Redis baseline redis-04"),
+            ("reference", "Protected mode is on"),
+            ("reference", "Redis security"),
+            ("url", "https://redis.io/docs/latest/operate/oss_and_stack/management/security/"),
+        ]
+    );
+    assert!(case.children().any(|n| n.has_tag_name("failure")), "{xml}");
+    let json: Value = serde_json::from_str(&check("redis", REDIS, "primary", "json", 1)).unwrap();
+    let refs = &finding(&json, "RD-SEC-001")["references"];
+    assert_eq!(refs[0]["benchmark"], "Redis baseline");
+    assert_eq!(
+        refs[1]["url"],
+        "https://redis.io/docs/latest/operate/oss_and_stack/management/security/"
+    );
+    assert!(finding(&json, "RD-SEC-002").get("references").is_none());
 }
 
 #[test]

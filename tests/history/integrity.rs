@@ -101,3 +101,49 @@ fn an_unsigned_history_fails_a_signature_check() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("is not signed"), "{out}");
 }
+
+/// The reports say what the chain says of the runs they cover: each run page its own
+/// standing when it was written, the index every recent run's, so a manifest edited
+/// after it was linked shows as CHANGED on the next audit's index.
+#[test]
+fn reports_show_the_chain_standing_of_the_runs_they_cover() {
+    let (ws, _) = signed_workspace();
+    ws.audit_json();
+    ws.audit_json();
+    let reports = ws.store().join("reports");
+    let index = std::fs::read_to_string(reports.join("index.html")).unwrap();
+    assert!(index.contains("2 of 2 recent runs linked with their manifests unchanged"), "{index}");
+    assert!(index.contains("signatures checked"), "{index}");
+    let run_page = |n: usize| {
+        let mut pages: Vec<_> =
+            std::fs::read_dir(reports.join("runs")).unwrap().map(|e| e.unwrap().path()).collect();
+        pages.sort();
+        std::fs::read_to_string(&pages[n]).unwrap()
+    };
+    let second = run_page(1);
+    assert!(
+        second.contains("link 1, manifest unchanged, signed by key")
+            && second.contains("(signature checked)"),
+        "{second}"
+    );
+
+    let mut manifests: Vec<_> = ws
+        .store_files()
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.starts_with(ws.store().join("runs")))
+        .collect();
+    manifests.sort();
+    let first = &manifests[0];
+    let edited = std::fs::read_to_string(first).unwrap().replace("\"manual\"", "\"schedule\"");
+    std::fs::write(first, edited).unwrap();
+    ws.audit_json();
+    let index = std::fs::read_to_string(reports.join("index.html")).unwrap();
+    assert!(
+        index.contains("2 of 3 recent runs linked")
+            && index.contains("1 CHANGED after they were linked")
+            && index.contains("the manifest differs from what link 0 of the chain vouches for")
+            && index.contains("BROKEN"),
+        "{index}"
+    );
+}

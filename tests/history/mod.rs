@@ -2,6 +2,7 @@
 //! primary between audits, then read back, compared, and rolled back by running the
 //! printed statements.
 
+mod drill;
 mod fleet;
 mod integrity;
 
@@ -120,4 +121,59 @@ fn gc_deletes_old_runs_and_unreferenced_snapshots_only() {
     text(&ws, &["diff", "pg-primary", "pg-primary"]);
     let no_age = ws.driftwatch(&["gc"]);
     assert_eq!(no_age.status.code(), Some(2), "no retention configured and no --older-than");
+}
+
+/// `last-good` on a server that has always failed some rule: `last-pass` finds no run,
+/// `last-good` puts back only what a failing rule needs, from the newest run in which
+/// that rule passed, and names the rules that never passed.
+#[test]
+fn rollback_to_last_good_restores_what_failing_rules_need() {
+    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
+    let _lock = PrimaryLock::exclusive();
+    let ws = Workspace::new(&[PRIMARY]);
+    let first = ws.audit_json();
+    let first_id = first["run_id"].as_str().unwrap().to_owned();
+    let always_failing: Vec<String> = first["targets"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "fail")
+        .map(|f| f["rule"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!always_failing.is_empty(), "the stock server fails some rule");
+    {
+        let _work_mem = AlteredSetting::set("work_mem", "8192");
+        let _sync = AlteredSetting::set("synchronous_commit", "off");
+        ws.audit_json();
+    }
+
+    let out = ws.driftwatch(&["rollback", "--target", "pg-primary", "--to", "last-pass"]);
+    assert!(!out.status.success(), "no run passed every rule: last-pass has nothing");
+    let script = text(&ws, &["rollback", "--target", "pg-primary", "--to", "last-good"]);
+    assert!(script.contains("ALTER SYSTEM RESET synchronous_commit;"), "{script}");
+    assert!(
+        script.contains(&format!(
+            "PG-DUR-002 (setting.synchronous_commit): values of run {first_id}"
+        )),
+        "{script}"
+    );
+    assert!(!script.contains("work_mem"), "no failing rule needs work_mem back: {script}");
+    for rule in &always_failing {
+        assert!(script.contains(&format!("{rule} (")), "{rule} is listed: {script}");
+    }
+    let plan =
+        json(&ws, &["rollback", "--target", "pg-primary", "--to", "last-good", "--output", "json"]);
+    let steps: Vec<&str> =
+        plan["steps"].as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["setting.synchronous_commit"], "{plan:#}");
+    let picks = plan["last_good"].as_array().unwrap();
+    let sync = picks.iter().find(|p| p["key"] == "setting.synchronous_commit").unwrap();
+    assert_eq!(sync["run_id"], first_id.as_str());
+    assert!(
+        picks
+            .iter()
+            .filter(|p| always_failing.contains(&p["rule"].as_str().unwrap().to_owned()))
+            .all(|p| p["run_id"].is_null()),
+        "{plan:#}"
+    );
 }

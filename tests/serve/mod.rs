@@ -2,6 +2,7 @@
 //! real PostgreSQL primary and replica, its web server, signals, webhooks, and the
 //! Prometheus alert rules in `deploy/`.
 
+mod access;
 pub mod process;
 
 use std::time::Duration;
@@ -382,4 +383,65 @@ fn serve_shipped_configs_are_valid() {
         statefulset.contains(&format!("replicas: {}", sharding.count)),
         "statefulset.yaml runs one replica per shard"
     );
+}
+
+/// A replica audited on its own schedule is judged by the group rules against its
+/// primary's newest collection from another run, not told its group "declares no
+/// primary" (`audit.group_member_max_age`).
+#[test]
+fn a_replica_on_its_own_schedule_is_judged_against_the_primary_of_another_run() {
+    require_service("127.0.0.1", PG_PRIMARY, START_SERVICES);
+    require_service("127.0.0.1", PG_REPLICA, START_SERVICES);
+    let _lock = PrimaryLock::shared();
+    let port = free_port();
+    let member = |name: &str, port: u16, role: &str, schedule: &str| {
+        format!(
+            "[[targets]]\nname = \"{name}\"\nkind = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:{port}/postgres\"\nrole = \"{role}\"\ngroup = \"ci\"\n{schedule}\n"
+        )
+    };
+    let targets = member("pg-primary", PG_PRIMARY, "primary", "schedule = \"*/3 * * * * *\"")
+        + &member("pg-replica", PG_REPLICA, "replica", "");
+    let ws = Workspace::with_config(&config(port, "*/1 * * * * *", "5s", "20s", &targets));
+    let mut serve = Serve::start(ws, port);
+    let names = |run: &serde_json::Value| -> Vec<String> {
+        run["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // A replica-only run started after a run that collected the primary was committed.
+    let alone = || {
+        let runs = serve.runs();
+        let primary = runs.iter().find(|r| names(r).contains(&"pg-primary".to_owned()))?;
+        let committed = primary["finished_at"].as_str().unwrap().to_owned();
+        runs.iter()
+            .find(|r| {
+                names(r) == ["pg-replica"] && r["started_at"].as_str().unwrap() > committed.as_str()
+            })
+            .map(|r| r["run_id"].as_str().unwrap().to_owned())
+    };
+    serve.wait_for("a replica-only run after the primary's", Duration::from_secs(40), || {
+        alone().is_some()
+    });
+    let run = serve.get(&format!("/api/runs/{}", alone().unwrap())).json();
+    let replica = &run["targets"][0];
+    assert_eq!(replica["name"], "pg-replica");
+    let findings = replica["findings"].as_array().unwrap();
+    let about_the_group: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| {
+            let m = f["message"].as_str().unwrap_or("");
+            m.contains("declares no primary") || m.contains("could not be collected")
+        })
+        .collect();
+    assert!(about_the_group.is_empty(), "{about_the_group:#?}");
+    // The parity rules did compare with the primary: some group rule passed or failed.
+    assert!(
+        findings.iter().any(|f| f["message"].as_str().unwrap_or("").contains("pg-primary")),
+        "no finding names the primary: {findings:#?}"
+    );
+    serve.signal(SIGTERM);
+    assert_eq!(serve.exit_within(Duration::from_secs(25)).code(), Some(0), "{}", serve.logs());
 }

@@ -7,6 +7,7 @@
 #   prometheus         promtool, for the alert rules in deploy/prometheus
 #   memcached          the test memcached (memcached.sh)
 #   pgbouncer          PgBouncer, for the connection-pooler test service
+#   curl, openssl      HTTPS and credentials against `serve` (tests/serve/access.rs)
 # and, from PyPI into a virtualenv ($DRIFTWATCH_TEST_DIR/venv-tools), DuckDB: the
 # export tests query the store's analytics export with the real engine.
 # It says which before installing them. Debian starts a package's own service on
@@ -29,8 +30,10 @@ declare -A PROGRAM=(
     [prometheus]=promtool
     [memcached]=/usr/bin/memcached
     [pgbouncer]=/usr/sbin/pgbouncer
+    [curl]=curl
+    [openssl]=openssl
 )
-ORDER=(chromium postgresql-client prometheus memcached pgbouncer)
+ORDER=(chromium postgresql-client prometheus memcached pgbouncer curl openssl)
 
 missing=()
 for package in "${ORDER[@]}"; do
@@ -55,7 +58,7 @@ if ((${#missing[@]})); then
     fi
     say "$LABEL" "installed ${missing[*]}"
 else
-    say "$LABEL" "nothing to install (chromium, psql, promtool, memcached, pgbouncer are there)"
+    say "$LABEL" "nothing to install (chromium, psql, promtool, memcached, pgbouncer, curl, openssl are there)"
 fi
 say "$LABEL" "chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(promtool --version 2>/dev/null | head -n 1 | awk '{ sub(",", "", $1); print $1, $3 }'), $(/usr/bin/memcached -V 2>/dev/null), $(/usr/sbin/pgbouncer --version 2>/dev/null | head -n 1)"
 

@@ -1,6 +1,7 @@
 //! JUnit XML: one `<testcase classname="<policy>" name="<rule id> <key>">` per rule;
 //! `<failure>` for a failing rule, `<error>` for one that could not be evaluated,
-//! `<skipped/>` for one that does not apply.
+//! `<skipped/>` for one that does not apply. A rule's references are the testcase's
+//! `<properties>`: `control` (its id in a benchmark), `reference` (title) and `url`.
 
 use std::fmt::Write as _;
 
@@ -52,6 +53,28 @@ pub fn junit(report: &Report) -> String {
             f.rationale.as_deref().map(|r| format!("rationale: {r}\n")).unwrap_or_default(),
             f.remediation.as_deref().map(|r| format!("remediation: {r}\n")).unwrap_or_default(),
         );
+        let mut props = String::new();
+        for r in f.references.iter() {
+            if let Some(id) = r.control_id() {
+                let _ =
+                    write!(props, "\n        <property name=\"control\" value=\"{}\"/>", esc(&id));
+            }
+            let _ = write!(
+                props,
+                "\n        <property name=\"reference\" value=\"{}\"/>",
+                esc(&r.title)
+            );
+            if let Some(url) = &r.url {
+                let _ = write!(props, "\n        <property name=\"url\" value=\"{}\"/>", esc(url));
+            }
+        }
+        if !props.is_empty() {
+            let _ = write!(out, ">\n      <properties>{props}\n      </properties");
+            if f.status == FindingStatus::Pass {
+                let _ = writeln!(out, ">\n    </testcase>");
+                continue;
+            }
+        }
         match f.status {
             FindingStatus::Fail => {
                 let _ = writeln!(

@@ -1,11 +1,12 @@
 //! SARIF 2.1.0 for code scanning: one `rules` entry per rule evaluated, one result per
 //! failing (or waived, as suppressed) finding, located at the file and line where the
-//! value was written (the top-level file, line 1, for a default).
+//! value was written (the top-level file, line 1, for a default). A rule's references
+//! give its `helpUri` (the first address) and its control ids join its `tags`.
 
 use serde_json::{Value, json};
 
 use crate::check::Report;
-use crate::finding::{FindingStatus, Severity};
+use crate::finding::{FindingStatus, Reference, Severity};
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
@@ -30,15 +31,24 @@ pub fn sarif(report: &Report) -> String {
         if let Some(r) = &f.remediation {
             help.push_str(&format!("\n\nRemediation: {r}"));
         }
-        rules.push(json!({
+        let mut tags = vec![report.kind.as_str().to_owned(), f.policy.clone()];
+        tags.extend(f.references.iter().filter_map(Reference::control_id));
+        let mut rule = json!({
             "id": f.rule,
             "name": f.rule,
             "shortDescription": { "text": format!("{} {}", f.key, f.expected) },
             "fullDescription": { "text": f.rationale.as_deref().map_or_else(|| format!("{} {}", f.key, f.expected), str::to_owned) },
             "help": { "text": if help.is_empty() { format!("{} should be {}", f.key, f.expected) } else { help.trim().to_owned() } },
             "defaultConfiguration": { "level": level(f.severity) },
-            "properties": { "policy": f.policy, "severity": f.severity.as_str(), "tags": [report.kind.as_str(), f.policy] },
-        }));
+            "properties": { "policy": f.policy, "severity": f.severity.as_str(), "tags": tags },
+        });
+        if let Some(url) = f.references.iter().find_map(|r| r.url.as_deref()) {
+            rule["helpUri"] = json!(url);
+        }
+        if !f.references.is_empty() {
+            rule["properties"]["references"] = json!(f.references);
+        }
+        rules.push(rule);
     }
     let results: Vec<Value> = report
         .findings

@@ -210,7 +210,7 @@ expires = 2027-01-01
             "policies/bad.toml:9:12: unknown operator `greater_than` in `expect` (expected one of equals, not_equals, one_of, min, max, matches, present, absent, same_as, at_least, unique, matches_declared_role, increase, rate)",
             "policies/bad.toml:15:22: invalid regex: unclosed group",
             "policies/bad.toml:22:12: unknown severity `urgent` (expected critical, high, medium, low or info)",
-            "policies/bad.toml:29:1: [[rule]]: unknown field `colour`, expected one of `id`, `key`, `expect`, `severity`, `rationale`, `remediation`, `when`, `roles`, `missing`",
+            "policies/bad.toml:29:1: [[rule]]: unknown field `colour`, expected one of `id`, `key`, `expect`, `severity`, `rationale`, `remediation`, `when`, `roles`, `missing`, `references`",
             "policies/bad.toml:34:18: invalid quantity `64mb`: unknown unit `mb` (memory units: B, kB, MB, GB, TB; time units: us, ms, s, min, h, d)",
             "policies/bad.toml:38:6: duplicate rule id `R1` (first defined in bad.toml)",
             "policies/bad.toml:44:8: waiver for unknown rule `PG-NOPE-001`",
@@ -492,4 +492,82 @@ fn counter_operators_refuse_what_they_cannot_judge() {
     for (rule, want) in rules {
         check_errors(&[("c.toml", &one_rule(rule))], &[want]);
     }
+}
+
+#[test]
+fn references_load_as_controls_and_links() {
+    let text = one_rule(
+        r#"key = "setting.a"
+expect = { equals = 1 }
+severity = "low"
+references = [
+  { benchmark = "CIS PostgreSQL 16", control = "3.1.20", title = "Ensure 'log_connections' is enabled" },
+  { title = "PostgreSQL docs: log_connections", url = "https://www.postgresql.org/docs/15/runtime-config-logging.html" },
+]"#,
+    );
+    let set = parse(vec![source("p.toml", &text)]).unwrap_or_else(|d| panic!("{d}"));
+    let refs = &set.policies()[0].rules[0].references;
+    let got: Vec<_> = refs
+        .iter()
+        .map(|r| format!("{:?} {:?} {} {:?}", r.benchmark, r.control, r.title, r.url))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "Some(\"CIS PostgreSQL 16\") Some(\"3.1.20\") Ensure 'log_connections' is enabled None",
+            "None None PostgreSQL docs: log_connections Some(\"https://www.postgresql.org/docs/15/runtime-config-logging.html\")",
+        ]
+    );
+    assert_eq!(refs[0].control_id().as_deref(), Some("CIS PostgreSQL 16 3.1.20"));
+}
+
+#[test]
+fn bad_references() {
+    let rule = |refs: &str| {
+        one_rule(&format!(
+            "key = \"setting.a\"\nexpect = {{ equals = 1 }}\nseverity = \"low\"\nreferences = [{refs}]"
+        ))
+    };
+    let cases = [
+        (
+            r#"{ title = "t", url = "ftp://example.com/x" }"#,
+            "policies/r.toml:11:36: reference url `ftp://example.com/x` must be an http:// or https:// address",
+        ),
+        (
+            r#"{ title = "t", url = "https://" }"#,
+            "policies/r.toml:11:36: reference url `https://` must be an http:// or https:// address",
+        ),
+        (
+            r#"{ title = "t" }"#,
+            "policies/r.toml:11:15: a reference is a benchmark control (`benchmark`, `control`, `title`) or a documentation link (`title`, `url`)",
+        ),
+        (
+            r#"{ benchmark = "CIS", title = "t" }"#,
+            "policies/r.toml:11:29: a reference with a `benchmark` needs the `control` id too, e.g. control = \"3.1.20\"",
+        ),
+        (
+            r#"{ control = "1.2", title = "t", url = "https://x.org" }"#,
+            "policies/r.toml:11:27: a reference with a `control` needs its `benchmark`",
+        ),
+        (
+            r#"{ benchmark = "CIS", control = "1.2", title = " " }"#,
+            "policies/r.toml:11:61: reference `title` must not be empty",
+        ),
+        (
+            r#"{ title = "t", url = "https://x.org", colour = "red" }"#,
+            "policies/r.toml:11:53: [[rule]]: unknown field `colour`, expected one of `benchmark`, `control`, `title`, `url`",
+        ),
+        (r#"{ url = "https://x.org" }"#, "policies/r.toml:11:15: [[rule]]: missing field `title`"),
+    ];
+    let mut wrong = vec![];
+    for (refs, expect) in cases {
+        let got = match parse(vec![source("r.toml", &rule(refs))]) {
+            Ok(_) => vec!["loaded".to_owned()],
+            Err(d) => d.0.iter().map(ToString::to_string).collect(),
+        };
+        if got != [expect] {
+            wrong.push(format!("{refs}\n  got {got:?}\n  expected {expect}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

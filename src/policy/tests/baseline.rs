@@ -170,8 +170,10 @@ PG-SESS-003 medium pass
 PG-CONN-005 low pass
 PG-DUR-006 low fail
 PG-REPL-005 low fail
-PG-SESS-001 low fail
+PG-SESS-001 low not_applicable
 PG-SESS-004 low pass
+PG-SESS-006 low not_applicable
+PG-SESS-005 info pass
 ";
     assert_eq!(statuses(Role::Primary), want);
 }
@@ -217,6 +219,8 @@ PG-DUR-006 low fail
 PG-REPL-005 low not_applicable
 PG-SESS-001 low not_applicable
 PG-SESS-004 low pass
+PG-SESS-006 low not_applicable
+PG-SESS-005 info pass
 ";
     assert_eq!(statuses(Role::Replica), want);
 }
