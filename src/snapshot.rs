@@ -105,6 +105,21 @@ impl fmt::Display for PendingKind {
 /// rules compare two collections only when the server did not restart in between.
 pub const UPTIME_KEY: &str = "state.uptime_s";
 
+/// The connection readings (in `State`, never hashed): the collector's own connect and
+/// authenticate time, in `ms`, reported by every collector.
+pub const CONNECT_MS_KEY: &str = "state.connect_ms";
+/// Client connections open now.
+pub const IN_USE_KEY: &str = "state.connections.in_use";
+/// The connections clients can open (PostgreSQL: `max_connections` less the reserved).
+pub const LIMIT_KEY: &str = "state.connections.limit";
+/// `in_use` as a percentage of `limit` (`%`), computed here from the two.
+pub const USAGE_PCT_KEY: &str = "state.connections.usage_pct";
+/// Connections the server turned away since it started (a counter), where it counts.
+pub const REFUSED_KEY: &str = "state.connections.refused";
+/// Connection attempts that failed before they were established (a counter), where
+/// the engine counts them (MySQL `Aborted_connects`).
+pub const ABORTED_KEY: &str = "state.connections.aborted_connects";
+
 /// The namespace of values that take effect on the next restart or reload:
 /// `pending.<name>` holds what `setting.<name>` will become.
 pub const PENDING_PREFIX: &str = "pending.";

@@ -28,6 +28,14 @@
 //!   `.rejected_connections`, `.listen_disabled_num` (times `maxconns` was hit),
 //!   `.evictions`, `.curr_items`, `.uptime` (`s`), `.bytes` and `.limit_maxbytes` (`B`);
 //!   the uptime also as `state.uptime_s`, the name every collector gives it.
+//! - Connections, under the names every collector gives them: `state.connections.in_use`
+//!   (`curr_connections`: memcached counts its listening sockets too), `.limit`
+//!   (`maxconns` from `stats settings`), `.refused` (`rejected_connections`, a
+//!   counter: connections closed at `maxconns`), `.listen_disabled`
+//!   (`listen_disabled_num`, a counter: times memcached stopped accepting), and
+//!   `.usage_pct` (see [`super::connection_usage`]). memcached keeps a few descriptors
+//!   of its `maxconns` for itself and starts refusing a little below it (seen with
+//!   1.6.18, `-c 256 -t 1`), so refusals can come before usage reaches 95%.
 
 use std::time::{Duration, Instant};
 
@@ -51,9 +59,7 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
         if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
     let started = Instant::now();
     let timeout = endpoint.connect_timeout;
-    let timed_out = || {
-        unreachable(format!("timed out after {} connecting to {address}", human_duration(timeout)))
-    };
+    let timed_out = || super::connect_timed_out(timeout, &address);
     let stream =
         match tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port))).await {
             Err(_) => return Err(timed_out()),
@@ -81,12 +87,15 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     drop(session);
 
     let mut config = std::collections::BTreeMap::new();
+    let mut state = State::new();
     for (name, value) in settings {
+        if name == "maxconns" {
+            state.insert(super::LIMIT_KEY.into(), Entry::new(value.clone()));
+        }
         let mut entry = Entry::new(value);
         entry.unit = unit_of(&name).map(str::to_owned);
         config.insert(format!("setting.{name}"), entry);
     }
-    let mut state = State::new();
     state.insert("state.connect_ms".into(), Entry::new(connect_ms.to_string()).with_unit("ms"));
     let wanted = [
         ("curr_connections", None),
@@ -99,7 +108,15 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
         ("bytes", Some("B")),
         ("limit_maxbytes", Some("B")),
     ];
+    let common = [
+        ("curr_connections", super::IN_USE_KEY),
+        ("rejected_connections", super::REFUSED_KEY),
+        ("listen_disabled_num", "state.connections.listen_disabled"),
+    ];
     for (name, value) in stats {
+        if let Some(&(_, key)) = common.iter().find(|(n, _)| *n == name) {
+            state.insert(key.into(), Entry::new(value.clone()));
+        }
         if let Some(&(_, unit)) = wanted.iter().find(|(n, _)| *n == name) {
             let mut entry = Entry::new(value);
             entry.unit = unit.map(str::to_owned);
@@ -110,6 +127,7 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
         }
     }
 
+    super::connection_usage(&mut state);
     let server = ServerInfo { version, role: Role::Standalone };
     let snapshot =
         Snapshot { target: endpoint.target.clone(), kind: endpoint.kind, server, config };

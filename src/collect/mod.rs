@@ -24,6 +24,11 @@
 //!   per-database `role.` / `database.`, see [`crate::scoped`]); `State` holds readings that move on their own (lag, positions, replica
 //!   lists, latency). Mixing them would break snapshot deduplication.
 //! - **One connection** per target per collection, closed before returning.
+//! - **Connections.** Every collector reports `state.connect_ms` (its own connect and
+//!   authenticate time) and, where the engine tells, `state.connections.in_use`,
+//!   `.limit` (what ordinary clients may open) and `.refused` (a counter), then
+//!   `.usage_pct` from the two ([`connection_usage`]). Each collector's header lists its
+//!   engine's other `state.connections.*` readings.
 //! - **Uptime.** Every collector of a server that has one reports
 //!   [`UPTIME_KEY`] (`state.uptime_s`, seconds since the server started): counter rules
 //!   use it to tell a restart (counters back at zero) from a quiet period.
@@ -46,7 +51,9 @@ use std::time::Duration;
 
 use crate::snapshot::{Kind, Snapshot, State};
 
-pub use crate::snapshot::UPTIME_KEY;
+pub use crate::snapshot::{
+    ABORTED_KEY, CONNECT_MS_KEY, IN_USE_KEY, LIMIT_KEY, REFUSED_KEY, UPTIME_KEY, USAGE_PCT_KEY,
+};
 
 /// What one collection returns.
 #[derive(Debug, Clone)]
@@ -192,6 +199,14 @@ fn human_duration(d: std::time::Duration) -> String {
     }
 }
 
+/// A connect that did not finish within `connect_timeout`: unreachable, naming the bound.
+fn connect_timed_out(timeout: Duration, address: &str) -> CollectError {
+    unreachable(format!(
+        "timed out after {} (connect_timeout) connecting to {address}",
+        human_duration(timeout)
+    ))
+}
+
 /// Collects one target with the collector of its kind.
 pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     match endpoint.kind {
@@ -200,5 +215,84 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
         Kind::Redis => redis::collect(endpoint).await,
         Kind::Memcached => memcached::collect(endpoint).await,
         Kind::Pgbouncer => pgbouncer::collect(endpoint).await,
+    }
+}
+
+/// At most this many `state.connections.<group>.<name>` keys per group (PostgreSQL per
+/// database and per user): the busiest ones, the rest summed in `.<group>_others`.
+pub const MAX_GROUP_KEYS: usize = 20;
+
+/// Adds [`USAGE_PCT_KEY`] when the collector reported both `in_use` and a positive
+/// `limit`. A percentage in the state, rather than a policy operator comparing two
+/// keys, keeps rules, metrics and reports reading one number (rounded to 0.1).
+pub fn connection_usage(state: &mut State) {
+    let number = |key: &str| state.get(key).and_then(|e| e.value.trim().parse::<f64>().ok());
+    if let (Some(in_use), Some(limit)) = (number(IN_USE_KEY), number(LIMIT_KEY))
+        && limit > 0.0
+    {
+        let pct = (in_use / limit * 1000.0).round() / 10.0;
+        state.insert(USAGE_PCT_KEY.into(), crate::snapshot::Entry::new(pct.to_string()));
+    }
+}
+
+/// Per-name counts as `<prefix>.<name>`, the [`MAX_GROUP_KEYS`] largest (ties by name),
+/// and what the others hold together as `<prefix>_others` (always present, `0` when
+/// none is left out), so a server with thousands of users keeps a bounded state.
+fn bounded_counts(state: &mut State, prefix: &str, mut counts: Vec<(String, u64)>) {
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let others: u64 = counts.iter().skip(MAX_GROUP_KEYS).map(|(_, n)| n).sum();
+    for (name, n) in counts.into_iter().take(MAX_GROUP_KEYS) {
+        state.insert(format!("{prefix}.{name}"), crate::snapshot::Entry::new(n.to_string()));
+    }
+    state.insert(format!("{prefix}_others"), crate::snapshot::Entry::new(others.to_string()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::Entry;
+
+    #[track_caller]
+    fn check_usage(in_use: Option<&str>, limit: Option<&str>, expect: Option<&str>) {
+        let mut state = State::new();
+        if let Some(v) = in_use {
+            state.insert(IN_USE_KEY.into(), Entry::new(v));
+        }
+        if let Some(v) = limit {
+            state.insert(LIMIT_KEY.into(), Entry::new(v));
+        }
+        connection_usage(&mut state);
+        assert_eq!(state.get(USAGE_PCT_KEY).map(|e| e.value.as_str()), expect);
+    }
+
+    #[test]
+    fn usage_is_a_percentage_of_the_usable_limit() {
+        check_usage(Some("8"), Some("10"), Some("80"));
+        check_usage(Some("2"), Some("3"), Some("66.7"));
+        check_usage(Some("12"), Some("10"), Some("120"));
+        check_usage(Some("0"), Some("97"), Some("0"));
+        check_usage(Some("5"), Some("0"), None);
+        check_usage(Some("5"), None, None);
+        check_usage(None, Some("10"), None);
+        check_usage(Some("x"), Some("10"), None);
+    }
+
+    #[test]
+    fn per_name_counts_are_bounded() {
+        let mut state = State::new();
+        let counts = (0..25).map(|i| (format!("u{i:02}"), i as u64 % 7)).collect();
+        bounded_counts(&mut state, "state.connections.user", counts);
+        let kept = state.keys().filter(|k| k.starts_with("state.connections.user.")).count();
+        assert_eq!(kept, MAX_GROUP_KEYS);
+        // 25 users, counts 0..6 cycling: left out are the four with 0 and the last
+        // (by name) with 1.
+        assert_eq!(state["state.connections.user_others"].value, "1");
+        assert_eq!(state["state.connections.user.u06"].value, "6");
+        let mut state = State::new();
+        let counts = (0..22).map(|i| (format!("d{i:02}"), 1)).collect();
+        bounded_counts(&mut state, "state.connections.database", counts);
+        assert_eq!(state["state.connections.database_others"].value, "2");
+        assert!(state.contains_key("state.connections.database.d19"));
+        assert!(!state.contains_key("state.connections.database.d20"));
     }
 }

@@ -58,6 +58,17 @@
 //! # State (`Collected::state`), every value text
 //!
 //! - `state.connect_ms` (`ms`): time to connect and authenticate.
+//! - From `SHOW GLOBAL STATUS` (no grant needed): `state.uptime_s` (`s`, `Uptime`);
+//!   `state.connections.in_use` (`Threads_connected`), `.running` (`Threads_running`),
+//!   `.max_used` (`Max_used_connections`), and the counters `.aborted_connects`
+//!   (`Aborted_connects`: failed logins, handshakes cut short), `.aborted_clients`,
+//!   `.errors.<cause>` (each `Connection_errors_<cause>`: `accept`, `internal`,
+//!   `max_connections`, `peer_address`, `select`, `tcpwrap`) and `.refused` (the same
+//!   as `.errors.max_connections`: clients turned away at the limit before logging in;
+//!   MariaDB 10.11 counts an ordinary client refused at `max_connections` after its
+//!   login in `Aborted_connects` instead, so watch both); `.limit`
+//!   (`max_connections`; one more is kept for `SUPER`/`CONNECTION_ADMIN`), `.usage_pct`
+//!   (see [`super::connection_usage`]).
 //! - Per replication connection of this server as a replica (MariaDB
 //!   `SHOW ALL SLAVES STATUS`, keyed by `Connection_name`; MySQL `SHOW REPLICA STATUS`,
 //!   keyed by `Channel_Name`; the unnamed default connection is `default`):
@@ -90,7 +101,7 @@ use sqlx::{Column as _, Connection as _, Row as _};
 
 mod persisted;
 
-use super::{CollectError, Collected, Endpoint, Limit, Limits, failed, human_duration};
+use super::{CollectError, Collected, Endpoint, Limit, Limits, UPTIME_KEY, failed, human_duration};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The grants to name when a privilege is missing.
@@ -229,11 +240,13 @@ async fn read(
 
     let mut state = State::new();
     state.insert("state.connect_ms".into(), Entry::new(connect_ms.to_string()).with_unit("ms"));
+    connections(session, &config, &mut state).await?;
     let sources = replication(session, &mut state).await?;
     binlog(session, &mut state).await?;
     gtid(session, &mut state).await?;
     replicas(session, &mut state).await?;
 
+    super::connection_usage(&mut state);
     let role = if sources > 0 { Role::Replica } else { Role::Primary };
     let server = ServerInfo { version, role };
     let snapshot =
@@ -484,6 +497,50 @@ async fn gtid(session: &mut Session<'_>, state: &mut State) -> Result<(), Collec
 
 /// Replicas connected to this server. Listing them needs more than the minimal grant
 /// (see the module doc): without it, the count alone where the engine offers it.
+/// Connection counters and the uptime from `SHOW GLOBAL STATUS` (no grant needed), and
+/// the limit from `max_connections`: ordinary clients get that many (one more is kept
+/// for `SUPER` / `CONNECTION_ADMIN`).
+async fn connections(
+    session: &mut Session<'_>,
+    config: &BTreeMap<String, Entry>,
+    state: &mut State,
+) -> Result<(), CollectError> {
+    let rows = fetch_all(
+        session,
+        "reading connection status",
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected', 'Threads_running',
+             'Max_used_connections', 'Aborted_connects', 'Aborted_clients', 'Uptime')
+           OR Variable_name LIKE 'Connection\\_errors\\_%'",
+    )
+    .await?;
+    for row in &rows {
+        let (Some(name), Some(value)) = (text(row, 0), text(row, 1)) else {
+            continue;
+        };
+        let (key, unit) = match name.to_ascii_lowercase().as_str() {
+            "threads_connected" => (super::IN_USE_KEY.to_owned(), None),
+            "threads_running" => ("state.connections.running".to_owned(), None),
+            "max_used_connections" => ("state.connections.max_used".to_owned(), None),
+            "aborted_connects" => (super::ABORTED_KEY.to_owned(), None),
+            "aborted_clients" => ("state.connections.aborted_clients".to_owned(), None),
+            "uptime" => (UPTIME_KEY.to_owned(), Some("s")),
+            other => match other.strip_prefix("connection_errors_") {
+                Some("max_connections") => {
+                    insert(state, super::REFUSED_KEY.into(), value.clone(), None);
+                    ("state.connections.errors.max_connections".to_owned(), None)
+                }
+                Some(cause) => (format!("state.connections.errors.{cause}"), None),
+                None => continue,
+            },
+        };
+        insert(state, key, value, unit);
+    }
+    if let Some(limit) = config.get("setting.max_connections") {
+        insert(state, super::LIMIT_KEY.into(), limit.value.clone(), None);
+    }
+    Ok(())
+}
+
 async fn replicas(session: &mut Session<'_>, state: &mut State) -> Result<(), CollectError> {
     let what = "listing connected replicas";
     let sql = match session.flavor {

@@ -35,6 +35,21 @@
 //!
 //! - `state.connect_ms` (`ms`): time to connect and authenticate.
 //! - `state.uptime_s` (`s`): seconds since the postmaster started.
+//! - Connections, from `pg_stat_activity` (client backends only; `pg_read_all_stats`,
+//!   part of `pg_monitor`, shows every session's row): `state.connections.in_use`,
+//!   `.active`, `.idle`, `.idle_in_transaction` (aborted ones included),
+//!   `.waiting_lock` (`wait_event_type = 'Lock'`), `.oldest_idle_in_transaction_s`
+//!   (`s`, since that session's last state change, `0` when none),
+//!   `.longest_lock_wait_s` (`s`, since the waiting statement started, `0` when none),
+//!   `.limit` (`max_connections` − `superuser_reserved_connections` −
+//!   `reserved_connections` on 16+: what ordinary clients can open), `.usage_pct`
+//!   (see [`super::connection_usage`]); per database `state.connections.database.<db>`
+//!   and per user `state.connections.user.<user>`, at most [`super::MAX_GROUP_KEYS`]
+//!   of each (the busiest), the rest summed in `state.connections.database_others` /
+//!   `.user_others`. PostgreSQL keeps no count of refused connections (they are only
+//!   logged): when the server is full the auditor itself is refused — unless it may
+//!   use reserved slots (16+: `GRANT pg_use_reserved_connections`) — and the target
+//!   fails with the server's "too many clients" message.
 //! - Per row of `pg_stat_replication` (standbys streaming from this server), keyed by
 //!   `application_name` (else `client_addr:client_port`; `@addr:port` is appended on a
 //!   clash): `state.replica.<name>.client_addr`, `.state`, `.sync_state`,
@@ -136,12 +151,14 @@ async fn read(
     if let Some(uptime_s) = uptime_s {
         state.insert(UPTIME_KEY.into(), Entry::new(uptime_s).with_unit("s"));
     }
+    connections(conn, &mut state).await?;
     replicas(conn, &mut state).await?;
     slots(conn, &mut state).await?;
     if server.role == Role::Replica {
         standby_state(conn, &mut state).await?;
     }
 
+    super::connection_usage(&mut state);
     let snapshot =
         Snapshot { target: endpoint.target.clone(), kind: endpoint.kind, server, config };
     Ok(Collected { snapshot, state })
@@ -228,6 +245,68 @@ async fn settings(conn: &mut Session<'_>) -> Result<Settings, CollectError> {
         config.insert(format!("setting.{name}"), entry);
     }
     Ok((config, boot))
+}
+
+/// Client backends by state, database and user (`pg_stat_activity`; `pg_read_all_stats`
+/// shows every row), and the usable limit. Walsenders, autovacuum and background
+/// workers are not client backends and do not count against `max_connections`.
+async fn connections(conn: &mut Session<'_>, state: &mut State) -> Result<(), CollectError> {
+    let row = fetch_one(
+        conn,
+        "reading pg_stat_activity",
+        "SELECT count(*)::text,
+                count(*) FILTER (WHERE state = 'active')::text,
+                count(*) FILTER (WHERE state = 'idle')::text,
+                count(*) FILTER (WHERE state LIKE 'idle in transaction%')::text,
+                count(*) FILTER (WHERE wait_event_type = 'Lock')::text,
+                coalesce(max(extract(epoch FROM now() - state_change))
+                         FILTER (WHERE state LIKE 'idle in transaction%'), 0)::text,
+                coalesce(max(extract(epoch FROM now() - coalesce(query_start, state_change)))
+                         FILTER (WHERE wait_event_type = 'Lock'), 0)::text,
+                (current_setting('max_connections')::int
+                 - current_setting('superuser_reserved_connections')::int
+                 - coalesce(current_setting('reserved_connections', true), '0')::int)::text
+         FROM pg_stat_activity
+         WHERE backend_type = 'client backend'",
+    )
+    .await?;
+    let fields = [
+        ("in_use", None),
+        ("active", None),
+        ("idle", None),
+        ("idle_in_transaction", None),
+        ("waiting_lock", None),
+        ("oldest_idle_in_transaction_s", Some("s")),
+        ("longest_lock_wait_s", Some("s")),
+        ("limit", None),
+    ];
+    for (index, (field, unit)) in fields.into_iter().enumerate() {
+        if let Some(value) = text(&row, index)? {
+            insert(state, format!("state.connections.{field}"), value, unit);
+        }
+    }
+    let rows = fetch_all(
+        conn,
+        "reading pg_stat_activity per database and user",
+        "SELECT 'database', coalesce(datname::text, ''), count(*)::text
+         FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 2
+         UNION ALL
+         SELECT 'user', coalesce(usename::text, ''), count(*)::text
+         FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 2",
+    )
+    .await?;
+    let mut groups: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
+    for row in &rows {
+        let (Some(group), Some(name), Some(count)) = (text(row, 0)?, text(row, 1)?, text(row, 2)?)
+        else {
+            continue;
+        };
+        groups.entry(group).or_default().push((name, count.parse().unwrap_or(0)));
+    }
+    for (group, counts) in groups {
+        super::bounded_counts(state, &format!("state.connections.{group}"), counts);
+    }
+    Ok(())
 }
 
 /// Standbys streaming from this server (`pg_stat_replication`).
@@ -512,6 +591,13 @@ fn database_message(db: &dyn sqlx::error::DatabaseError) -> String {
         Some("42501") => format!("{}: {GRANT_HINT}", db.message()),
         // query_canceled: statement_timeout
         Some("57014") => format!("{} (statement_timeout)", db.message()),
+        // too_many_connections: the server is full, for the auditor too
+        Some("53300") => format!(
+            "{}: the server is at its connection limit (max_connections); on PostgreSQL \
+             16+ GRANT pg_use_reserved_connections TO the auditor (with \
+             reserved_connections > 0) so audits still read a full server",
+            db.message()
+        ),
         _ => db.message().to_owned(),
     }
 }

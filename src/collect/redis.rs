@@ -68,6 +68,11 @@
 //!   `aof_last_write_status`.
 //! - `state.memory.used_memory`, `.used_memory_rss`, `.used_memory_peak` (`B`),
 //!   `.mem_fragmentation_ratio`. (`maxmemory` is a setting.)
+//! - Connections (`INFO clients`, `INFO stats`): `state.connections.in_use`
+//!   (`connected_clients`, replicas not counted), `.limit` (`maxclients`), `.blocked`
+//!   (`blocked_clients`), `.refused` (`rejected_connections`, a counter: clients turned
+//!   away at `maxclients`), `.total` (`total_connections_received`, a counter), and
+//!   `.usage_pct` (see [`super::connection_usage`]).
 
 mod wire;
 
@@ -186,10 +191,7 @@ async fn connect(
         }
     };
     match tokio::time::timeout(timeout, attempt).await {
-        Err(_) => Err(unreachable(format!(
-            "timed out after {} connecting to {address}",
-            human_duration(timeout)
-        ))),
+        Err(_) => Err(super::connect_timed_out(timeout, address)),
         Ok(Ok(connected)) => Ok(connected),
         Ok(Err(_)) if budget.broken().is_some() => {
             let limit = budget.broken().unwrap_or(Limit::ReplyBytes);
@@ -253,6 +255,8 @@ async fn read(
     let replication = info(session, "replication").await?;
     let persistence = info(session, "persistence").await?;
     let memory = info(session, "memory").await?;
+    let clients = info(session, "clients").await?;
+    let stats = info(session, "stats").await?;
     let role = role(session).await?;
     let mut config = settings(session, &server_info).await?;
     let file = config_file(endpoint.config_file.as_deref(), role, endpoint.statement_timeout);
@@ -283,7 +287,9 @@ async fn read(
         ("mem_fragmentation_ratio", None),
     ];
     copy(&memory, "state.memory", &fields, &mut state);
+    connection_state(&clients, &stats, &config, &mut state);
 
+    super::connection_usage(&mut state);
     let version = server_info.get("redis_version").cloned().unwrap_or_default();
     let server = ServerInfo { version, role };
     let snapshot =
@@ -510,6 +516,34 @@ fn replication_state(info: &BTreeMap<String, String>, state: &mut State) {
             let lag = (read - done).max(0).to_string();
             insert(state, "state.replication.offset_lag_bytes", lag, Some("B"));
         }
+    }
+}
+
+/// `INFO clients` and `INFO stats` readings of connections; the limit is `maxclients`
+/// (INFO clients has it since Redis 7, else the setting).
+fn connection_state(
+    clients: &BTreeMap<String, String>,
+    stats: &BTreeMap<String, String>,
+    config: &BTreeMap<String, Entry>,
+    state: &mut State,
+) {
+    let fields = [
+        (clients, "connected_clients", super::IN_USE_KEY),
+        (clients, "blocked_clients", "state.connections.blocked"),
+        (stats, "rejected_connections", super::REFUSED_KEY),
+        (stats, "total_connections_received", "state.connections.total"),
+    ];
+    for (section, field, key) in fields {
+        if let Some(value) = section.get(field) {
+            insert(state, key, value.clone(), None);
+        }
+    }
+    let limit = clients
+        .get("maxclients")
+        .cloned()
+        .or_else(|| config.get("setting.maxclients").map(|e| e.value.clone()));
+    if let Some(limit) = limit {
+        insert(state, super::LIMIT_KEY, limit, None);
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use sqlx::Connection;
 use sqlx::error::DatabaseError;
 
-use super::{CollectError, failed, human_duration, unreachable};
+use super::{CollectError, failed, unreachable};
 
 /// Opens one connection within `timeout`. `address` and `user` name the server in
 /// messages; `refusal` words a refusal from the server (each engine adds its hints).
@@ -20,10 +20,7 @@ pub(super) async fn connect<C: Connection>(
     refusal: fn(&dyn DatabaseError) -> String,
 ) -> Result<C, CollectError> {
     match tokio::time::timeout(timeout, C::connect_with(options)).await {
-        Err(_) => Err(unreachable(format!(
-            "timed out after {} connecting to {address}",
-            human_duration(timeout)
-        ))),
+        Err(_) => Err(super::connect_timed_out(timeout, address)),
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(connect_error(&e, address, user, refusal)),
     }

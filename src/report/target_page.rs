@@ -1,6 +1,7 @@
 //! `reports/targets/<target>.html`: one target's identity, its current findings (the
 //! same articles and ids as the run page), its change timeline, a chart of failing
-//! findings over runs and the full settings inventory.
+//! findings over runs, its connection headroom over runs (when the collector reads
+//! connections) and the full settings inventory.
 
 use serde::Serialize;
 
@@ -13,7 +14,7 @@ use super::site::{Site, home};
 use super::text::{self, count, utc};
 use super::view::{Badge, FindingGroups, Layout};
 use crate::run::{TargetRun, TargetStatus};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{IN_USE_KEY, LIMIT_KEY, Snapshot, USAGE_PCT_KEY};
 
 #[derive(Debug, Serialize)]
 pub struct TargetPage {
@@ -31,6 +32,9 @@ pub struct TargetPage {
     pub chart: Chart,
     /// The numbers behind the chart, oldest first.
     pub history: Vec<HistoryRow>,
+    /// In use against the usable limit, over the runs the report covers; absent when no
+    /// run read the target's connections.
+    pub connections: Option<Headroom>,
     pub inventory: Option<Inventory>,
     /// Why there is no inventory.
     pub inventory_note: String,
@@ -78,6 +82,25 @@ pub struct HistoryRow {
     pub started: String,
     pub status: String,
     pub failing: String,
+}
+
+/// Connection headroom: the latest reading in words, and usage (% of the usable limit)
+/// per run as a chart and as numbers.
+#[derive(Debug, Serialize)]
+pub struct Headroom {
+    /// `8 of 97 in use (8.2%), 89 free`.
+    pub now: String,
+    pub chart: Chart,
+    pub rows: Vec<HeadroomRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HeadroomRow {
+    pub run: String,
+    pub href: Option<String>,
+    pub in_use: String,
+    pub limit: String,
+    pub usage: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -170,6 +193,8 @@ pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> Tar
         })
         .collect();
 
+    let connections = headroom(site, &recent, t);
+
     let inventory = snapshot.map(|s| Inventory {
         count: count(s.config.len()),
         rows_html: fragments::inventory_rows(&site.ids, &t.name, s),
@@ -204,7 +229,43 @@ pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> Tar
         timeline,
         chart: chart::bars("Failing findings on this target per run", &series, 40),
         history,
+        connections,
         inventory,
         inventory_note,
     }
+}
+
+/// The target's connections over `recent` (oldest first): `None` when no run read them.
+fn headroom(site: &Site<'_>, recent: &[&&crate::run::Run], t: &TargetRun) -> Option<Headroom> {
+    let reading = |rt: Option<&TargetRun>, key: &str| {
+        rt.and_then(|x| x.state.get(key)).and_then(|e| e.value.trim().parse::<f64>().ok())
+    };
+    let mut rows = Vec::new();
+    let mut usage = Vec::new();
+    for r in recent {
+        let rt = site.index.target(r, &t.name);
+        let pct = reading(rt, USAGE_PCT_KEY);
+        usage.push(pct);
+        let shown = |v: Option<f64>| v.map_or("\u{2014}".to_owned(), |v| v.to_string());
+        rows.push(HeadroomRow {
+            run: text::clean(&r.run_id.0),
+            href: site.run_href(ROOT, &r.run_id.0),
+            in_use: shown(reading(rt, IN_USE_KEY)),
+            limit: shown(reading(rt, LIMIT_KEY)),
+            usage: pct.map_or("\u{2014}".to_owned(), |p| format!("{p}%")),
+        });
+    }
+    if usage.iter().all(Option::is_none) {
+        return None;
+    }
+    let now = match (reading(Some(t), IN_USE_KEY), reading(Some(t), LIMIT_KEY)) {
+        (Some(in_use), Some(limit)) => {
+            let pct = reading(Some(t), USAGE_PCT_KEY).map_or(String::new(), |p| format!(" ({p}%)"));
+            format!("{in_use} of {limit} in use{pct}, {} free", (limit - in_use).max(0.0))
+        }
+        _ => "not read in this run".to_owned(),
+    };
+    let chart =
+        chart::percent_bars("Connections in use, % of the usable limit, per run", &usage, 40);
+    Some(Headroom { now, chart, rows })
 }

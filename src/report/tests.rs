@@ -322,3 +322,41 @@ fn write_preview_when_asked() {
         std::fs::write(path, p.html).unwrap();
     }
 }
+
+/// A target's connection headroom over the runs, and usage crossing 80% in the group
+/// timeline next to the changes.
+#[test]
+fn connection_headroom_and_threshold_crossings() {
+    let with_connections = |mut run: Run, in_use: &str, usage: &str, refused: &str| {
+        let t = run.targets.iter_mut().find(|t| t.name == "pg-primary").expect("pg-primary");
+        let state = std::sync::Arc::make_mut(&mut t.state);
+        for (key, value) in [
+            (crate::snapshot::IN_USE_KEY, in_use),
+            (crate::snapshot::LIMIT_KEY, "97"),
+            (crate::snapshot::USAGE_PCT_KEY, usage),
+            (crate::snapshot::REFUSED_KEY, refused),
+        ] {
+            state.insert(key.to_owned(), crate::snapshot::Entry::new(value));
+        }
+        run
+    };
+    let first = with_connections(fixtures::first_run(), "40", "41.2", "0");
+    let second = with_connections(fixtures::second_run(), "90", "92.8", "2");
+    let pages = pages_for(&second, &[first], &fixtures::snapshots());
+    let target = &page(&pages, "reports/targets/pg-primary.html").html;
+    assert!(target.contains("<h2 id=\"connections\">Connection headroom</h2>"), "{target}");
+    assert!(target.contains("90 of 97 in use (92.8%), 7 free"), "{target}");
+    assert!(
+        target.contains("per run, oldest to newest: 41.2%, 92.8%"),
+        "the chart's text alternative: {target}"
+    );
+    let group = &page(&pages, "reports/groups/orders.html").html;
+    assert!(
+        group.contains("connection usage rose above 80% (92.8% of the usable limit)"),
+        "{group}"
+    );
+    assert!(group.contains("connections refused: +2 since the previous collection"), "{group}");
+    // A target without connection readings has no such section.
+    let replica = &page(&pages, "reports/targets/pg-replica-2.html").html;
+    assert!(!replica.contains("Connection headroom"));
+}

@@ -2,11 +2,15 @@
 //! runtime-only) and replication state transitions of every member, in time order
 //! across the runs a report sees. Transitions compare each collection of a member with
 //! its previous collection: lag crossing a threshold, replay paused or resumed, a link
-//! or thread going down or up, a downstream replica appearing or leaving. Pure.
+//! or thread going down or up, a downstream replica appearing or leaving; and
+//! connection health: usage crossing 80% or 95% of the usable limit, connections
+//! refused since the previous collection. Pure.
 
 use crate::diff::Change;
 use crate::run::{Run, TargetRun, TargetStatus};
-use crate::snapshot::{Entry, Kind, PENDING_PREFIX, State};
+use crate::snapshot::{
+    Entry, IN_USE_KEY, Kind, LIMIT_KEY, PENDING_PREFIX, REFUSED_KEY, State, USAGE_PCT_KEY,
+};
 
 /// What kind of event, as a word the page shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,6 +23,8 @@ pub enum EventKind {
     RuntimeOnly,
     /// Replication state moved.
     Replication,
+    /// Connection usage crossed a threshold, or the server refused connections.
+    Connections,
 }
 
 impl EventKind {
@@ -28,6 +34,7 @@ impl EventKind {
             EventKind::Pending => "pending change",
             EventKind::RuntimeOnly => "runtime-only change",
             EventKind::Replication => "replication",
+            EventKind::Connections => "connections",
         }
     }
 }
@@ -65,20 +72,35 @@ pub fn group_timeline<'a>(runs: &[&'a Run], group: &str) -> Timeline<'a> {
                 .find_map(|r| r.target(&t.name).filter(|p| p.status == TargetStatus::Ok));
             if let Some(p) = previous {
                 for (key, what) in transitions(&p.state, &t.state) {
-                    out.push((run, t, EventKind::Replication, Event::State { key, what }));
+                    let kind = state_kind(&key);
+                    out.push((run, t, kind, Event::State { key, what }));
                 }
             }
         }
     }
     out.sort_by(|a, b| {
-        (a.1.collected_at, &a.1.name, a.2 == EventKind::Replication).cmp(&(
+        (a.1.collected_at, &a.1.name, a.2 >= EventKind::Replication).cmp(&(
             b.1.collected_at,
             &b.1.name,
-            b.2 == EventKind::Replication,
+            b.2 >= EventKind::Replication,
         ))
     });
     out
 }
+
+/// What a state transition is about: connections or replication.
+fn state_kind(key: &str) -> EventKind {
+    if key.starts_with(CONNECTIONS_PREFIX) {
+        EventKind::Connections
+    } else {
+        EventKind::Replication
+    }
+}
+
+const CONNECTIONS_PREFIX: &str = "state.connections.";
+
+/// Connection usage thresholds, in % of the usable limit (the `connections` pack's).
+const USAGE: [f64; 2] = [80.0, 95.0];
 
 /// `pending.` keys are pending values, runtime-only on Redis (the only engine whose
 /// pending values are the file's, against a runtime change).
@@ -115,6 +137,10 @@ pub fn transitions(before: &State, now: &State) -> Vec<(String, String)> {
 /// Whether a state key can ever make a timeline event (`transitions`): the state of
 /// earlier runs that the reports need; the rest can be left unread.
 pub fn is_event_key(key: &str) -> bool {
+    // Also what the target page's connection headroom chart reads.
+    if [USAGE_PCT_KEY, IN_USE_KEY, LIMIT_KEY, REFUSED_KEY].contains(&key) {
+        return true;
+    }
     let last = key.rsplit('.').next().unwrap_or(key);
     match last {
         "replay_lag_s" | "seconds_behind" | "replay_paused" | "master_link_status"
@@ -127,6 +153,23 @@ pub fn is_event_key(key: &str) -> bool {
 }
 
 fn describe(key: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
+    if key == USAGE_PCT_KEY {
+        return usage_crossing(old?, new?);
+    }
+    if key == REFUSED_KEY {
+        let number = |v: Option<&str>| v.and_then(|v| v.trim().parse::<f64>().ok());
+        let (then, now) = (number(old)?, number(new)?);
+        // A counter that went down restarted: nothing to say about refusals.
+        return (now > then).then(|| {
+            format!(
+                "connections refused: +{} since the previous collection (now {now})",
+                now - then
+            )
+        });
+    }
+    if key.starts_with(CONNECTIONS_PREFIX) {
+        return None;
+    }
     let last = key.rsplit('.').next().unwrap_or(key);
     let subject = key.strip_prefix("state.").unwrap_or(key);
     match last {
@@ -183,6 +226,20 @@ fn describe(key: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
     }
 }
 
+/// Usage that crossed 80% or 95% of the usable limit, either way.
+fn usage_crossing(old: &str, new: &str) -> Option<String> {
+    let band =
+        |v: &str| v.trim().parse::<f64>().ok().map(|x| USAGE.iter().filter(|l| x > **l).count());
+    let (a, b) = (band(old)?, band(new)?);
+    if b > a {
+        Some(format!("connection usage rose above {}% ({new}% of the usable limit)", USAGE[b - 1]))
+    } else if b < a {
+        Some(format!("connection usage fell below {}% ({new}% of the usable limit)", USAGE[b]))
+    } else {
+        None
+    }
+}
+
 /// A lag reading that crossed one of `limits`, as "rose above" or "fell below".
 fn banded(
     subject: &str,
@@ -233,6 +290,10 @@ mod tests {
             "state.replica.r1.state",
             "state.connect_ms",
             "state.binlog.position",
+            "state.connections.usage_pct",
+            "state.connections.refused",
+            "state.connections.in_use",
+            "state.connections.database.app",
         ];
         for key in keys {
             for (old, new) in
@@ -278,6 +339,47 @@ mod tests {
         let back: Vec<String> = transitions(&now, &before).into_iter().map(|(_, w)| w).collect();
         assert_eq!(back[0], "lag back under 1 MiB (replication replay_lag_bytes = 0 B)");
         assert_eq!(back[2], "replay resumed");
+    }
+
+    #[test]
+    fn connection_thresholds_and_refusals_are_events() {
+        let check = |before: &[(&str, &str)], now: &[(&str, &str)], expect: &[&str]| {
+            let got: Vec<String> =
+                transitions(&state(before), &state(now)).into_iter().map(|(_, w)| w).collect();
+            assert_eq!(got, expect);
+        };
+        let (usage, refused) = (USAGE_PCT_KEY, REFUSED_KEY);
+        check(
+            &[(usage, "50")],
+            &[(usage, "85")],
+            &["connection usage rose above 80% (85% of the usable limit)"],
+        );
+        check(
+            &[(usage, "50")],
+            &[(usage, "100")],
+            &["connection usage rose above 95% (100% of the usable limit)"],
+        );
+        check(
+            &[(usage, "97")],
+            &[(usage, "90")],
+            &["connection usage fell below 95% (90% of the usable limit)"],
+        );
+        check(
+            &[(usage, "97")],
+            &[(usage, "10")],
+            &["connection usage fell below 80% (10% of the usable limit)"],
+        );
+        check(&[(usage, "81")], &[(usage, "94")], &[]);
+        check(&[(usage, "80")], &[(usage, "79")], &[]);
+        check(
+            &[(refused, "0")],
+            &[(refused, "3")],
+            &["connections refused: +3 since the previous collection (now 3)"],
+        );
+        check(&[(refused, "3")], &[(refused, "0")], &[]);
+        check(&[(IN_USE_KEY, "3")], &[(IN_USE_KEY, "9")], &[]);
+        assert_eq!(state_kind(usage), EventKind::Connections);
+        assert_eq!(state_kind("state.replication.replay_lag_s"), EventKind::Replication);
     }
 
     #[test]

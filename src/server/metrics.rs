@@ -89,6 +89,7 @@ pub fn render(status: &Status) -> String {
     }
 
     pooler_waits(&mut out, status);
+    connections(&mut out, status);
 
     if let Some(last) = &status.last_run {
         let duration =
@@ -174,6 +175,82 @@ fn pooler_waits(out: &mut Out, status: &Status) {
             }
         }
     }
+}
+
+/// The connection families: a gauge or counter per target from one `state.` reading
+/// (absent when the latest audit did not read it), and whether connecting timed out.
+const CONNECTION_FAMILIES: &[(&str, &str, &str, &str, f64)] = &[
+    (
+        "driftwatch_connections_in_use",
+        "gauge",
+        "Client connections open on the server, as the latest audit read them.",
+        crate::snapshot::IN_USE_KEY,
+        1.0,
+    ),
+    (
+        "driftwatch_connections_limit",
+        "gauge",
+        "Connections ordinary clients may open (PostgreSQL: max_connections less the \
+         reserved slots; MySQL max_connections; Redis maxclients; memcached maxconns).",
+        crate::snapshot::LIMIT_KEY,
+        1.0,
+    ),
+    (
+        "driftwatch_connect_duration_seconds",
+        "gauge",
+        "How long the latest audit took to connect and authenticate.",
+        crate::snapshot::CONNECT_MS_KEY,
+        0.001,
+    ),
+    (
+        "driftwatch_connections_refused_total",
+        "counter",
+        "Connections the server turned away at its limit since it started (MySQL \
+         Connection_errors_max_connections, Redis and memcached rejected_connections).",
+        crate::snapshot::REFUSED_KEY,
+        1.0,
+    ),
+    (
+        "driftwatch_connections_aborted_total",
+        "counter",
+        "Connection attempts that failed before they were established since the server \
+         started (MySQL Aborted_connects).",
+        crate::snapshot::ABORTED_KEY,
+        1.0,
+    ),
+];
+
+fn connections(out: &mut Out, status: &Status) {
+    for &(family, kind, help, key, scale) in CONNECTION_FAMILIES {
+        out.family(family, kind, help);
+        for (name, t) in &status.targets {
+            let Some(value) = t.result.state.get(key).and_then(|e| number_of(&e.value)) else {
+                continue;
+            };
+            out.sample(
+                family,
+                &[("target", name), ("kind", t.result.kind.as_str())],
+                value * scale,
+            );
+        }
+    }
+    out.family(
+        "driftwatch_connect_timeout",
+        "gauge",
+        "1 when the latest audit could not connect within connect_timeout, else 0.",
+    );
+    for (name, t) in &status.targets {
+        let timed_out = t.result.error.as_deref().is_some_and(|e| e.contains("(connect_timeout)"));
+        out.sample(
+            "driftwatch_connect_timeout",
+            &[("target", name), ("kind", t.result.kind.as_str())],
+            if timed_out { 1.0 } else { 0.0 },
+        );
+    }
+}
+
+fn number_of(value: &str) -> Option<f64> {
+    value.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 /// `(replica, seconds)` for every lag reading in a target's state (see [`LAG_KEYS`]).

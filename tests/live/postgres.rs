@@ -151,7 +151,9 @@ async fn silent_server_times_out_as_unreachable() {
     assert!(took < Duration::from_secs(2), "took {took:?}");
     assert_eq!(
         err,
-        CollectError::Unreachable(format!("timed out after 500ms connecting to 127.0.0.1:{port}"))
+        CollectError::Unreachable(format!(
+            "timed out after 500ms (connect_timeout) connecting to 127.0.0.1:{port}"
+        ))
     );
     drop(listener);
 }

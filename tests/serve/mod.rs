@@ -323,6 +323,12 @@ fn serve_alert_rules_pass_promtool() {
                 "driftwatch_policy_bundle_info",
                 "driftwatch_pooler_clients_waiting",
                 "driftwatch_pooler_max_wait_seconds",
+                "driftwatch_connections_in_use",
+                "driftwatch_connections_limit",
+                "driftwatch_connect_duration_seconds",
+                "driftwatch_connections_refused_total",
+                "driftwatch_connections_aborted_total",
+                "driftwatch_connect_timeout",
             ]
             .contains(&name.as_str()),
             "unknown metric {} in alerts.yml",

@@ -6,6 +6,7 @@ pub mod invariant;
 pub mod lock;
 pub mod moto;
 mod ports;
+pub mod slow_proxy;
 
 pub use ports::*;
 

@@ -60,10 +60,18 @@ fn shipped() -> PolicySet {
 const PRIMARY_STATE: &str = "
     state.slots.lost = 0
     state.slots.inactive_retained_bytes = 0 B
+    state.connect_ms = 5 ms
+    state.connections.usage_pct = 10
+    state.connections.oldest_idle_in_transaction_s = 0 s
+    state.connections.longest_lock_wait_s = 0 s
 ";
 const REPLICA_STATE: &str = "
     state.slots.lost = 0
     state.slots.inactive_retained_bytes = 0 B
+    state.connect_ms = 5 ms
+    state.connections.usage_pct = 10
+    state.connections.oldest_idle_in_transaction_s = 0 s
+    state.connections.longest_lock_wait_s = 0 s
     state.wal_receiver.status = streaming
     state.replication.replay_lag_s = 0 s
     state.replication.replay_paused = false
@@ -108,6 +116,10 @@ const MARIADB1011_DEFAULTS: &str = "
     state.replication.default.seconds_behind = 0 s
     state.replication.default.sql_delay = 0 s
     state.replication.default.lag_beyond_delay_s = 0 s
+    state.connect_ms = 5 ms
+    state.connections.usage_pct = 10
+    state.connections.refused = 0
+    state.connections.aborted_connects = 0
 ";
 
 fn statuses(role: Role) -> String {
@@ -133,7 +145,9 @@ fn shipped_baseline_loads() {
         names,
         [
             ("memcached/capacity.toml", "memcached-capacity"),
+            ("memcached/connections.toml", "memcached-connections"),
             ("memcached/security.toml", "memcached-security"),
+            ("mysql/connections.toml", "mysql-connections"),
             ("mysql/durability.toml", "mysql-durability"),
             ("mysql/limits.toml", "mysql-limits"),
             ("mysql/replication.toml", "mysql-replication"),
@@ -141,11 +155,13 @@ fn shipped_baseline_loads() {
             ("mysql/topology.toml", "mysql-topology"),
             ("pgbouncer/connections.toml", "pgbouncer-connections"),
             ("pgbouncer/security.toml", "pgbouncer-security"),
+            ("postgres/connections.toml", "postgres-connections"),
             ("postgres/durability.toml", "postgres-durability"),
             ("postgres/replication.toml", "postgres-replication"),
             ("postgres/security.toml", "postgres-security"),
             ("postgres/sessions.toml", "postgres-sessions"),
             ("postgres/topology.toml", "postgres-topology"),
+            ("redis/connections.toml", "redis-connections"),
             ("redis/limits.toml", "redis-limits"),
             ("redis/replication.toml", "redis-replication"),
             ("redis/resources.toml", "redis-resources"),
@@ -177,6 +193,7 @@ PG-REPL-012 critical not_applicable
 PG-REPL-013 critical not_applicable
 PG-REPL-014 critical not_applicable
 PG-TOPO-001 critical pass
+PG-CONN-002 high pass
 PG-DUR-002 high pass
 PG-DUR-005 high not_applicable
 PG-DUR-007 high pass
@@ -189,6 +206,9 @@ PG-REPL-004 high fail
 PG-REPL-020 high not_applicable
 PG-SEC-001 high pass
 PG-SEC-002 high pass
+PG-CONN-001 medium pass
+PG-CONN-003 medium pass
+PG-CONN-004 medium pass
 PG-DUR-004 medium fail
 PG-LOG-001 medium fail
 PG-REPL-003 medium pass
@@ -203,6 +223,7 @@ PG-SEC-003 medium pass
 PG-SEC-004 medium pass
 PG-SESS-002 medium fail
 PG-SESS-003 medium pass
+PG-CONN-005 low pass
 PG-DUR-006 low fail
 PG-LOG-002 low fail
 PG-LOG-003 low fail
@@ -236,6 +257,7 @@ PG-REPL-012 critical not_applicable
 PG-REPL-013 critical not_applicable
 PG-REPL-014 critical not_applicable
 PG-TOPO-001 critical pass
+PG-CONN-002 high pass
 PG-DUR-002 high pass
 PG-DUR-005 high not_applicable
 PG-DUR-007 high pass
@@ -248,6 +270,9 @@ PG-REPL-004 high not_applicable
 PG-REPL-020 high pass
 PG-SEC-001 high pass
 PG-SEC-002 high pass
+PG-CONN-001 medium pass
+PG-CONN-003 medium pass
+PG-CONN-004 medium pass
 PG-DUR-004 medium not_applicable
 PG-LOG-001 medium fail
 PG-REPL-003 medium not_applicable
@@ -262,6 +287,7 @@ PG-SEC-003 medium pass
 PG-SEC-004 medium pass
 PG-SESS-002 medium fail
 PG-SESS-003 medium pass
+PG-CONN-005 low pass
 PG-DUR-006 low fail
 PG-LOG-002 low fail
 PG-LOG-003 low fail
@@ -290,6 +316,8 @@ MY-REPL-011 critical not_applicable
 MY-REPL-030 critical not_applicable
 MY-REPL-031 critical not_applicable
 MY-TOPO-001 critical pass
+MY-CONN-002 high pass
+MY-CONN-003 high not_applicable
 MY-DUR-001 high pass
 MY-DUR-002 high not_applicable
 MY-DUR-004 high pass
@@ -301,6 +329,9 @@ MY-REPL-020 high not_applicable
 MY-REPL-032 high not_applicable
 MY-SEC-001 high fail
 MY-SEC-007 high pass
+MY-CONN-001 medium pass
+MY-CONN-004 medium not_applicable
+MY-CONN-005 medium pass
 MY-DUR-005 medium not_applicable
 MY-REPL-003 medium not_applicable
 MY-REPL-004 medium not_applicable
@@ -340,6 +371,8 @@ MY-REPL-011 critical not_applicable
 MY-REPL-030 critical pass
 MY-REPL-031 critical pass
 MY-TOPO-001 critical pass
+MY-CONN-002 high pass
+MY-CONN-003 high not_applicable
 MY-DUR-001 high pass
 MY-DUR-002 high not_applicable
 MY-DUR-004 high pass
@@ -351,6 +384,9 @@ MY-REPL-020 high fail
 MY-REPL-032 high pass
 MY-SEC-001 high fail
 MY-SEC-007 high pass
+MY-CONN-001 medium pass
+MY-CONN-004 medium not_applicable
+MY-CONN-005 medium pass
 MY-DUR-005 medium not_applicable
 MY-REPL-003 medium not_applicable
 MY-REPL-004 medium not_applicable

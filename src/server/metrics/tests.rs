@@ -65,7 +65,14 @@ fn parse(page: &str) -> Vec<(String, String, f64)> {
 fn page_from_a_run() {
     let mut primary = with_state(
         fixture::target("db\"1", TargetStatus::Ok),
-        &[("state.replica.r1.replay_lag_s", "1.5")],
+        &[
+            ("state.replica.r1.replay_lag_s", "1.5"),
+            ("state.connections.in_use", "8"),
+            ("state.connections.limit", "97"),
+            ("state.connect_ms", "250"),
+            ("state.connections.refused", "3"),
+            ("state.connections.aborted_connects", "not a number"),
+        ],
     );
     primary.findings = vec![
         finding("A", "setting.a", Sev::Critical, S::Fail),
@@ -74,7 +81,8 @@ fn page_from_a_run() {
     ]
     .into();
     primary.changes = vec![change("setting.a", "on", "off")];
-    let gone = fixture::target("gone", TargetStatus::Unreachable);
+    let mut gone = fixture::target("gone", TargetStatus::Unreachable);
+    gone.error = Some("timed out after 5s (connect_timeout) connecting to gone:5432".into());
     let mut status = Status::from_history(&[run("20261125T161500Z-0001", vec![primary, gone])]);
     status.skipped_ticks = 2;
     status.slots_lost = 3;
@@ -98,6 +106,16 @@ fn page_from_a_run() {
     assert_eq!(find("driftwatch_target_up", r#"{target="db\"1",kind="postgres"}"#), 1.0);
     assert_eq!(find("driftwatch_target_up", r#"{target="gone",kind="postgres"}"#), 0.0);
     assert_eq!(find("driftwatch_replication_lag_seconds", r#"{target="db\"1",replica="r1"}"#), 1.5);
+    let db1 = r#"{target="db\"1",kind="postgres"}"#;
+    let gone = r#"{target="gone",kind="postgres"}"#;
+    assert_eq!(find("driftwatch_connections_in_use", db1), 8.0);
+    assert_eq!(find("driftwatch_connections_limit", db1), 97.0);
+    assert_eq!(find("driftwatch_connect_duration_seconds", db1), 0.25);
+    assert_eq!(find("driftwatch_connections_refused_total", db1), 3.0);
+    assert!(!page.contains("driftwatch_connections_aborted_total{"), "not a number: no sample");
+    assert!(!page.contains(r#"driftwatch_connections_in_use{target="gone""#));
+    assert_eq!(find("driftwatch_connect_timeout", db1), 0.0);
+    assert_eq!(find("driftwatch_connect_timeout", gone), 1.0);
     assert_eq!(find("driftwatch_last_run_timestamp_seconds", ""), 1_795_623_302.5);
     assert_eq!(find("driftwatch_last_run_duration_seconds", ""), 2.5);
     assert_eq!(find("driftwatch_last_run_success", ""), 1.0);
@@ -156,4 +174,44 @@ fn pooler_waits_per_pgbouncer_target() {
             ("driftwatch_pooler_max_wait_seconds".into(), r#"{target="pb1"}"#.into(), 1.5),
         ]
     );
+}
+
+/// The shipped Grafana dashboard is JSON, and every `driftwatch_*` series it queries is
+/// a family `/metrics` announces.
+#[test]
+fn grafana_dashboard_queries_only_metrics_that_exist() {
+    let text = include_str!("../../../deploy/grafana/driftwatch.json");
+    let dashboard: serde_json::Value = serde_json::from_str(text).expect("dashboard JSON");
+    let mut exprs = Vec::new();
+    collect_exprs(&dashboard, &mut exprs);
+    assert!(exprs.len() >= 10, "{exprs:?}");
+    let t = with_state(
+        fixture::target("db1", TargetStatus::Ok),
+        &[("state.replica.r1.replay_lag_s", "1"), ("state.connections.in_use", "1")],
+    );
+    let page = render(&Status::from_history(&[run("20261125T161500Z-0001", vec![t])]));
+    let name = regex::Regex::new(r"driftwatch_[a-z_]+").unwrap();
+    for expr in &exprs {
+        for m in name.find_iter(expr) {
+            assert!(page.contains(&format!("# TYPE {} ", m.as_str())), "{} in {expr}", m.as_str());
+        }
+    }
+    for family in ["driftwatch_replication_lag_seconds", "driftwatch_connections_in_use"] {
+        assert!(exprs.iter().any(|e| e.contains(family)), "{family} not on the dashboard");
+    }
+}
+
+fn collect_exprs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("expr" | "query", serde_json::Value::String(s)) => out.push(s.clone()),
+                    _ => collect_exprs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_exprs(v, out)),
+        _ => {}
+    }
 }
