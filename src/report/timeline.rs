@@ -90,7 +90,7 @@ pub fn group_timeline<'a>(runs: &[&'a Run], group: &str) -> Timeline<'a> {
 
 /// What a state transition is about: connections or replication.
 fn state_kind(key: &str) -> EventKind {
-    if key.starts_with(CONNECTIONS_PREFIX) {
+    if key.starts_with(CONNECTIONS_PREFIX) || key == POOL_WAITING_KEY {
         EventKind::Connections
     } else {
         EventKind::Replication
@@ -98,6 +98,9 @@ fn state_kind(key: &str) -> EventKind {
 }
 
 const CONNECTIONS_PREFIX: &str = "state.connections.";
+
+/// A PgBouncer target's clients waiting for a server connection, over all its pools.
+const POOL_WAITING_KEY: &str = "state.pools.cl_waiting";
 
 /// Connection usage thresholds, in % of the usable limit (the `connections` pack's).
 const USAGE: [f64; 2] = [80.0, 95.0];
@@ -138,7 +141,7 @@ pub fn transitions(before: &State, now: &State) -> Vec<(String, String)> {
 /// earlier runs that the reports need; the rest can be left unread.
 pub fn is_event_key(key: &str) -> bool {
     // Also what the target page's connection headroom chart reads.
-    if [USAGE_PCT_KEY, IN_USE_KEY, LIMIT_KEY, REFUSED_KEY].contains(&key) {
+    if [USAGE_PCT_KEY, IN_USE_KEY, LIMIT_KEY, REFUSED_KEY, POOL_WAITING_KEY].contains(&key) {
         return true;
     }
     let last = key.rsplit('.').next().unwrap_or(key);
@@ -166,6 +169,18 @@ fn describe(key: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
                 now - then
             )
         });
+    }
+    if key == POOL_WAITING_KEY {
+        let number = |v: Option<&str>| v.and_then(|v| v.trim().parse::<f64>().ok());
+        return match (number(old).unwrap_or(0.0), number(new).unwrap_or(0.0)) {
+            (then, now) if then <= 0.0 && now > 0.0 => {
+                Some(format!("clients waiting in the pools: {now} (none before)"))
+            }
+            (then, now) if then > 0.0 && now <= 0.0 => {
+                Some(format!("no client waits in the pools any more (were {then})"))
+            }
+            _ => None,
+        };
     }
     if key.starts_with(CONNECTIONS_PREFIX) {
         return None;
@@ -377,6 +392,18 @@ mod tests {
             &["connections refused: +3 since the previous collection (now 3)"],
         );
         check(&[(refused, "3")], &[(refused, "0")], &[]);
+        let waiting = POOL_WAITING_KEY;
+        check(
+            &[(waiting, "0")],
+            &[(waiting, "2")],
+            &["clients waiting in the pools: 2 (none before)"],
+        );
+        check(&[(waiting, "2")], &[(waiting, "5")], &[]);
+        check(
+            &[(waiting, "5")],
+            &[(waiting, "0")],
+            &["no client waits in the pools any more (were 5)"],
+        );
         check(&[(IN_USE_KEY, "3")], &[(IN_USE_KEY, "9")], &[]);
         assert_eq!(state_kind(usage), EventKind::Connections);
         assert_eq!(state_kind("state.replication.replay_lag_s"), EventKind::Replication);
