@@ -192,6 +192,37 @@ mod tests {
         assert!(html.contains(r#"<tr id="d-pending-max-connections">"#));
     }
 
+    /// A collected member with a failing finding is not shown as PASS.
+    #[test]
+    fn a_member_with_failing_findings_shows_fail_not_pass() {
+        use crate::finding::{FindingStatus, Severity};
+        let (mut run, history) = runs();
+        let standby = run.targets.iter_mut().find(|t| t.name == "ci-standby").unwrap();
+        let failing = crate::report::fixtures::finding(
+            "PG-REPL-005",
+            "hot_standby",
+            Severity::High,
+            FindingStatus::Fail,
+            "on",
+            "off",
+        );
+        standby.findings = vec![failing].into();
+        let renderer = crate::report::Renderer::new().unwrap();
+        let all = snapshots();
+        let prepared = renderer.prepare(&run, &history, &all);
+        let html = prepared.group_page("ci", &all).unwrap().html;
+        let row = |id: &str| {
+            let start = html.find(&format!(r#"<tr id="{id}">"#)).unwrap();
+            html[start..start + html[start..].find("</tr>").unwrap()].to_owned()
+        };
+        assert!(
+            row("m-ci-standby").contains("FAIL</span> <span class=\"muted\">collected; 1 failing"),
+            "{}",
+            row("m-ci-standby")
+        );
+        assert!(row("m-ci-primary").contains("PASS</span>"), "{}", row("m-ci-primary"));
+    }
+
     #[test]
     fn preflight_has_its_section_and_ids_on_every_page() {
         let pages = pages();

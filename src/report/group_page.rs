@@ -191,7 +191,12 @@ pub fn build(site: &Site<'_>, group: &str, snapshots: &BTreeMap<String, Snapshot
 }
 
 fn member_row(site: &Site<'_>, t: &TargetRun, group: &[&TargetRun]) -> MemberRow {
+    // A collected member is PASS only when none of its findings fails.
+    let failing = t.findings.iter().filter(|f| super::history::is_failing(f)).count();
     let (badge, note) = match t.status {
+        TargetStatus::Ok if failing > 0 => {
+            (Badge::FAIL, format!("collected; {} failing", count(failing)))
+        }
         TargetStatus::Ok => (Badge::PASS, "collected".to_owned()),
         s => (
             Badge::ERROR,
