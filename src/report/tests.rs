@@ -360,3 +360,18 @@ fn connection_headroom_and_threshold_crossings() {
     let replica = &page(&pages, "reports/targets/pg-replica-2.html").html;
     assert!(!replica.contains("Connection headroom"));
 }
+
+/// Pages for people in a hurry: a run page opens with what changed and what newly
+/// fails, the evidence comes last, folded; a target page shows its changes before its
+/// findings.
+#[test]
+fn pages_open_with_what_changed_and_fold_the_evidence() {
+    let pages = fixture_pages();
+    let run = &pages.iter().find(|p| p.path.starts_with("reports/runs/")).unwrap().html;
+    let changes = run.find(r#"id="changes""#).unwrap();
+    let findings = run.find(r#"id="failing""#).unwrap();
+    let evidence = run.find(r#"<details id="evidence">"#).expect("the evidence, folded");
+    assert!(changes < findings && findings < evidence, "changes, findings, then evidence");
+    let target = &pages.iter().find(|p| p.path.starts_with("reports/targets/")).unwrap().html;
+    assert!(target.find(r#"id="timeline""#).unwrap() < target.find(r#"id="failing""#).unwrap());
+}
