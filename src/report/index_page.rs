@@ -9,7 +9,7 @@ use super::site::Site;
 use super::text::{self, Val, count, delta, utc};
 use super::view::{Badge, Layout, RunRow, Sev, Trend};
 use crate::finding::FindingStatus;
-use crate::run::{Run, TargetStatus};
+use crate::run::{Run, TargetRun, TargetStatus};
 
 /// Rows in the recent runs table and bars in the trend.
 pub const RECENT_RUNS: usize = 20;
@@ -25,6 +25,9 @@ pub struct IndexPage {
     pub tiles: Vec<Tile>,
     pub attention: Vec<AttentionRow>,
     pub targets: Vec<TargetRow>,
+    /// Targets this run did not audit (another schedule or shard does), as the newest
+    /// run that had them saw them.
+    pub elsewhere: Vec<ElsewhereRow>,
     pub trend: Trend,
     pub runs: Vec<RunRow>,
     /// What the history's chain said of the recent runs (absent when not checked).
@@ -116,11 +119,56 @@ pub struct TargetRow {
     pub last_change: String,
 }
 
+#[derive(Debug, Serialize)]
+pub struct ElsewhereRow {
+    pub name: String,
+    pub kind: String,
+    pub badge: Badge,
+    pub failing: String,
+    pub note: String,
+    pub run: String,
+    pub run_href: Option<String>,
+    pub at: String,
+}
+
+/// Targets of the earlier runs that `run` does not have, each from the newest run
+/// that has it (`older` is newest first).
+fn elsewhere(site: &Site<'_>, run: &Run, older: &[&Run]) -> Vec<ElsewhereRow> {
+    let in_run: std::collections::BTreeSet<&str> =
+        run.targets.iter().map(|t| t.name.as_str()).collect();
+    let mut seen: std::collections::BTreeMap<&str, (&Run, &TargetRun)> = Default::default();
+    for r in older {
+        for t in r.targets.iter().filter(|t| !in_run.contains(t.name.as_str())) {
+            seen.entry(t.name.as_str()).or_insert((*r, t));
+        }
+    }
+    seen.into_values()
+        .map(|(r, t)| {
+            let failing = t.findings.iter().filter(|f| is_failing(f)).count();
+            let (badge, note) = match t.status {
+                TargetStatus::Ok if failing > 0 => (Badge::FAIL, String::new()),
+                TargetStatus::Ok => (Badge::PASS, String::new()),
+                s => (Badge::ERROR, s.as_str().to_owned()),
+            };
+            ElsewhereRow {
+                name: text::clean(&t.name),
+                kind: t.kind.to_string(),
+                badge,
+                failing: count(failing),
+                note,
+                run: text::clean(&r.run_id.0),
+                run_href: site.run_href("", &r.run_id.0),
+                at: utc(t.collected_at),
+            }
+        })
+        .collect()
+}
+
 /// Counts for the tiles: (fail, waived, waiver expired, finding errors, targets not
 /// collected, pass).
-fn counts(run: &Run) -> [usize; 6] {
+fn counts<'a>(targets: impl IntoIterator<Item = &'a TargetRun>) -> [usize; 6] {
     let mut c = [0; 6];
-    for t in &run.targets {
+    for t in targets {
         if t.status != TargetStatus::Ok {
             c[4] += 1;
         }
@@ -145,9 +193,16 @@ fn counts(run: &Run) -> [usize; 6] {
 pub fn build(site: &Site<'_>) -> IndexPage {
     let run = site.run;
     let older = site.older_than(run);
-    let previous = older.first().copied();
-    let now = counts(run);
-    let before = previous.map(counts);
+    let now = counts(&run.targets);
+    // Like with like: the same targets as their newest earlier run saw them (with
+    // several schedules the previous run may hold other targets).
+    let before = (!older.is_empty()).then(|| {
+        counts(
+            run.targets
+                .iter()
+                .filter_map(|t| older.iter().find_map(|r| site.index.target(r, &t.name))),
+        )
+    });
     let d = |i: usize| delta(now[i], before.map(|b| b[i]));
     let tile = |badge, label, value: usize, delta: String, note: String| Tile {
         badge,
@@ -290,6 +345,7 @@ pub fn build(site: &Site<'_>) -> IndexPage {
         tiles,
         attention: attention.into_iter().map(|(_, a)| a).collect(),
         targets: targets.into_iter().map(|(_, t)| t).collect(),
+        elsewhere: elsewhere(site, run, older),
         trend: Trend {
             chart: chart::bars("Failing findings per run", &failing_series, 48),
             rows: trend_rows,

@@ -375,3 +375,42 @@ fn pages_open_with_what_changed_and_fold_the_evidence() {
     let target = &pages.iter().find(|p| p.path.starts_with("reports/targets/")).unwrap().html;
     assert!(target.find(r#"id="timeline""#).unwrap() < target.find(r#"id="failing""#).unwrap());
 }
+
+/// With several schedules a run holds only some targets: the index lists the others as
+/// the newest run that had them saw them, and its tiles compare this run's targets
+/// with their own earlier collections, not with another target set.
+#[test]
+fn the_index_shows_targets_of_other_runs_and_compares_like_with_like() {
+    let mut first = fixtures::first_run();
+    // The replica failed something then: a delta over the whole previous run would
+    // count it against the primary.
+    let replica = first.targets.iter_mut().find(|t| t.name == "pg-replica-2").unwrap();
+    let failing = fixtures::finding(
+        "PG-REPL-005",
+        "hot_standby",
+        crate::finding::Severity::High,
+        crate::finding::FindingStatus::Fail,
+        "on",
+        "off",
+    );
+    replica.findings = vec![failing].into();
+    let mut second = fixtures::second_run();
+    second.targets.retain(|t| t.name == "pg-primary");
+    let pages = pages_for(&second, &[first.clone()], &fixtures::snapshots());
+    let index = &page(&pages, "reports/index.html").html;
+    let elsewhere = &index[index.find(r#"id="elsewhere""#).expect("a table of the others")..];
+    assert!(elsewhere.contains("<td>pg-replica-2</td>"), "{elsewhere}");
+    assert!(elsewhere.contains(&first.run_id.0), "as of the run that had it");
+    // The primary alone, then and now: its own findings only.
+    let primary_then = first.targets.iter().find(|t| t.name == "pg-primary").unwrap();
+    let fail = |t: &crate::run::TargetRun| {
+        t.findings.iter().filter(|f| f.status == crate::finding::FindingStatus::Fail).count()
+    };
+    let expect = super::text::delta(fail(&second.targets[0]), Some(fail(primary_then)));
+    // (Against the whole previous run it would say something else.)
+    let whole: usize = first.targets.iter().map(fail).sum();
+    assert_ne!(expect, super::text::delta(fail(&second.targets[0]), Some(whole)));
+    let tile = &index[index.find(r#"<div class="tile fail">"#).unwrap()..];
+    let tile = &tile[..tile.find("</div></div>").unwrap_or(tile.len())];
+    assert!(tile.contains(&expect), "tile {tile} should say {expect}");
+}
