@@ -192,8 +192,13 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
         if path.is_dir() {
             walk(&path, out);
         } else {
-            let bytes = std::fs::read(&path).expect("read store file");
-            out.push((path, bytes));
+            match std::fs::read(&path) {
+                Ok(bytes) => out.push((path, bytes)),
+                // A running audit's temporary file (`<object>#<n>`), renamed into place
+                // between the listing and the read: the object itself is read next time.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => panic!("read store file {}: {e}", path.display()),
+            }
         }
     }
 }
