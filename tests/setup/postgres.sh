@@ -271,8 +271,10 @@ create_replica() {
     [[ $(primary_sql "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$SLOT'") == 0 ]] ||
         die "replica: slot $SLOT on the primary is in use by another process"
     install -d -o postgres -g postgres -m 0700 "$REPLICA_DIR"
+    # --checkpoint=fast: the default spread checkpoint makes a fresh setup wait for most
+    # of checkpoint_timeout (minutes) before the copy starts.
     as_postgres pg_basebackup -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$REPLICA_DIR" \
-        -R -C -S "$SLOT" -X stream --no-password
+        -R -C -S "$SLOT" -X stream --checkpoint=fast --no-password
     start_replica
 }
 
