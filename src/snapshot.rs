@@ -105,6 +105,13 @@ impl fmt::Display for PendingKind {
 /// rules compare two collections only when the server did not restart in between.
 pub const UPTIME_KEY: &str = "state.uptime_s";
 
+/// Which running server process answered, where the engine says so exactly (PostgreSQL:
+/// the postmaster's start time; Redis: `run_id`; memcached: its pid and start time): a
+/// different value means the server restarted, however close together the collections
+/// were. Uptime alone cannot tell that when a restart is quicker than the uptime's
+/// resolution, or than the time since the previous collection.
+pub const INSTANCE_KEY: &str = "state.instance";
+
 /// The connection readings (in `State`, never hashed): the collector's own connect and
 /// authenticate time, in `ms`, reported by every collector.
 pub const CONNECT_MS_KEY: &str = "state.connect_ms";

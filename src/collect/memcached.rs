@@ -27,7 +27,8 @@
 //! - From `stats`: `state.curr_connections`, `.total_connections`,
 //!   `.rejected_connections`, `.listen_disabled_num` (times `maxconns` was hit),
 //!   `.evictions`, `.curr_items`, `.uptime` (`s`), `.bytes` and `.limit_maxbytes` (`B`);
-//!   the uptime also as `state.uptime_s`, the name every collector gives it.
+//!   the uptime also as `state.uptime_s`, the name every collector gives it;
+//!   `state.instance` (`pid <pid> started <time − uptime>`: which process answered).
 //! - Connections, under the names every collector gives them: `state.connections.in_use`
 //!   (`curr_connections`: memcached counts its listening sockets too), `.limit`
 //!   (`maxconns` from `stats settings`), `.refused` (`rejected_connections`, a
@@ -43,8 +44,8 @@ use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 
 use super::{
-    CollectError, Collected, Endpoint, Limit, Limits, UPTIME_KEY, failed, human_duration,
-    unreachable,
+    CollectError, Collected, Endpoint, INSTANCE_KEY, Limit, Limits, UPTIME_KEY, failed,
+    human_duration, unreachable,
 };
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
@@ -113,6 +114,9 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
         ("rejected_connections", super::REFUSED_KEY),
         ("listen_disabled_num", "state.connections.listen_disabled"),
     ];
+    if let Some(instance) = instance(&stats) {
+        state.insert(INSTANCE_KEY.into(), Entry::new(instance));
+    }
     for (name, value) in stats {
         if let Some(&(_, key)) = common.iter().find(|(n, _)| *n == name) {
             state.insert(key.into(), Entry::new(value.clone()));
@@ -132,6 +136,17 @@ pub async fn collect(endpoint: &Endpoint) -> Result<Collected, CollectError> {
     let snapshot =
         Snapshot { target: endpoint.target.clone(), kind: endpoint.kind, server, config };
     Ok(Collected { snapshot, state })
+}
+
+/// `pid <pid> started <unix seconds>`: memcached's `time` and `uptime` both count from
+/// the clock it ticks once a second, so `time - uptime` is the same for every `stats` of
+/// one process and its start time.
+fn instance(stats: &[(String, String)]) -> Option<String> {
+    let number = |name: &str| {
+        stats.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.trim().parse::<u64>().ok())
+    };
+    let (pid, time, uptime) = (number("pid")?, number("time")?, number("uptime")?);
+    Some(format!("pid {pid} started {}", time.checked_sub(uptime)?))
 }
 
 /// Runs one `stats` command, bounded as a whole by `statement_timeout`, its lines by

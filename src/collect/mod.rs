@@ -31,7 +31,9 @@
 //!   engine's other `state.connections.*` readings.
 //! - **Uptime.** Every collector of a server that has one reports
 //!   [`UPTIME_KEY`] (`state.uptime_s`, seconds since the server started): counter rules
-//!   use it to tell a restart (counters back at zero) from a quiet period.
+//!   use it to tell a restart (counters back at zero) from a quiet period. Where the
+//!   engine names its running process exactly, [`INSTANCE_KEY`] (`state.instance`)
+//!   too: a different value is a restart whatever the uptimes say.
 //! - Collectors return raw values; redaction happens in the caller before anything
 //!   else sees them. Errors must not contain the connection password (the caller
 //!   redacts them too).
@@ -52,7 +54,8 @@ use std::time::Duration;
 use crate::snapshot::{Kind, Snapshot, State};
 
 pub use crate::snapshot::{
-    ABORTED_KEY, CONNECT_MS_KEY, IN_USE_KEY, LIMIT_KEY, REFUSED_KEY, UPTIME_KEY, USAGE_PCT_KEY,
+    ABORTED_KEY, CONNECT_MS_KEY, IN_USE_KEY, INSTANCE_KEY, LIMIT_KEY, REFUSED_KEY, UPTIME_KEY,
+    USAGE_PCT_KEY,
 };
 
 /// What one collection returns.

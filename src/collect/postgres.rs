@@ -34,7 +34,8 @@
 //! # State (`Collected::state`), every value text
 //!
 //! - `state.connect_ms` (`ms`): time to connect and authenticate.
-//! - `state.uptime_s` (`s`): seconds since the postmaster started.
+//! - `state.uptime_s` (`s`): seconds since the postmaster started; `state.instance`
+//!   (`postmaster started <epoch seconds>`, to the microsecond: which postmaster answered).
 //! - Connections, from `pg_stat_activity` (client backends only; `pg_read_all_stats`,
 //!   part of `pg_monitor`, shows every session's row): `state.connections.in_use`,
 //!   `.active`, `.idle`, `.idle_in_transaction` (aborted ones included),
@@ -88,7 +89,10 @@ use sqlx::{Connection as _, Row as _};
 mod pending;
 mod roles;
 
-use super::{CollectError, Collected, Endpoint, Limit, Limits, UPTIME_KEY, failed, human_duration};
+use super::{
+    CollectError, Collected, Endpoint, INSTANCE_KEY, Limit, Limits, UPTIME_KEY, failed,
+    human_duration,
+};
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The grant to name when a privilege is missing.
@@ -141,15 +145,18 @@ async fn read(
     connect_ms: u128,
 ) -> Result<Collected, CollectError> {
     check_privileges(conn).await?;
-    let (server, uptime_s) = server_info(conn).await?;
+    let (server, running) = server_info(conn).await?;
     let (mut config, boot) = settings(conn).await?;
     pending::read(conn, &mut config, &boot).await?;
     roles::read(conn, &mut config).await?;
 
     let mut state = State::new();
     state.insert("state.connect_ms".into(), Entry::new(connect_ms.to_string()).with_unit("ms"));
-    if let Some(uptime_s) = uptime_s {
+    if let Some(uptime_s) = running.uptime_s {
         state.insert(UPTIME_KEY.into(), Entry::new(uptime_s).with_unit("s"));
+    }
+    if let Some(started) = running.started {
+        state.insert(INSTANCE_KEY.into(), Entry::new(format!("postmaster started {started}")));
     }
     connections(conn, &mut state).await?;
     replicas(conn, &mut state).await?;
@@ -189,22 +196,31 @@ async fn check_privileges(conn: &mut Session<'_>) -> Result<(), CollectError> {
     )))
 }
 
-/// The version and role, and the seconds since the postmaster started.
-async fn server_info(conn: &mut Session<'_>) -> Result<(ServerInfo, Option<String>), CollectError> {
+/// How long the postmaster has run, and when it started (epoch seconds, to the
+/// microsecond: which postmaster answered).
+struct Running {
+    uptime_s: Option<String>,
+    started: Option<String>,
+}
+
+/// The version and role, and how long the postmaster has run.
+async fn server_info(conn: &mut Session<'_>) -> Result<(ServerInfo, Running), CollectError> {
     let row = fetch_one(
         conn,
         "reading server version",
         "SELECT current_setting('server_version'), pg_is_in_recovery()::text,
-                floor(extract(epoch FROM now() - pg_postmaster_start_time()))::bigint::text",
+                floor(extract(epoch FROM now() - pg_postmaster_start_time()))::bigint::text,
+                extract(epoch FROM pg_postmaster_start_time())::text",
     )
     .await?;
     let uptime_s = text(&row, 2)?;
+    let started = text(&row, 3)?;
     let version = text(&row, 0)?.unwrap_or_default();
     let role = match text(&row, 1)?.as_deref() {
         Some("true") => Role::Replica,
         _ => Role::Primary,
     };
-    Ok((ServerInfo { version, role }, uptime_s))
+    Ok((ServerInfo { version, role }, Running { uptime_s, started }))
 }
 
 /// The settings, and each one's `boot_val` (what it goes back to when no file sets it).

@@ -50,7 +50,7 @@
 //! # State (`Collected::state`), every value text
 //!
 //! - `state.connect_ms` (`ms`): time to connect, authenticate and answer `PING`.
-//! - `state.uptime_s` (`s`).
+//! - `state.uptime_s` (`s`); `state.instance` (`run_id`, new at every start).
 //! - `state.role` (`master`/`slave`, as INFO says), `state.connected_replicas`.
 //! - Per replica of this server (INFO replication `slaveN:`), keyed `ip:port`:
 //!   `state.replica.<ip:port>.state` (`online`, `wait_bgsave`, …), `.offset`,
@@ -265,7 +265,11 @@ async fn read(
     let mut state = State::new();
     insert(&mut state, "state.connect_ms", connect_ms.to_string(), Some("ms"));
     if let Some(uptime) = server_info.get("uptime_in_seconds") {
-        insert(&mut state, "state.uptime_s", uptime.clone(), Some("s"));
+        insert(&mut state, super::UPTIME_KEY, uptime.clone(), Some("s"));
+    }
+    // Random at every start: exactly which process answered.
+    if let Some(run_id) = server_info.get("run_id") {
+        insert(&mut state, super::INSTANCE_KEY, run_id.clone(), None);
     }
     replication_state(&replication, &mut state);
     let fields = [

@@ -8,9 +8,10 @@
 //!
 //! - no previous collection of this target (its first audit, or only failed ones);
 //! - the counter was absent then;
-//! - the server restarted in between: its uptime (`state.uptime_s`) is lower than it
-//!   was, or lower than the time between the collections — its counters started again
-//!   from zero, so the difference means nothing;
+//! - the server restarted in between: another server process answered
+//!   (`state.instance` differs), or its uptime (`state.uptime_s`) is lower than it was,
+//!   or lower than the time between the collections — its counters started again from
+//!   zero, so the difference means nothing;
 //! - the counter went down without a visible restart (a `FLUSH STATUS`, a stats reset).
 //!
 //! `rate` divides the increase by the seconds between the two collections, so a long
@@ -18,7 +19,7 @@
 
 use super::rule::{Bound, Measure, Outcome, within};
 use crate::finding::FindingStatus;
-use crate::snapshot::{Entry, State, UPTIME_KEY};
+use crate::snapshot::{Entry, INSTANCE_KEY, State, UPTIME_KEY};
 
 /// The same target's previous successful collection.
 #[derive(Debug, Clone, Copy)]
@@ -119,6 +120,15 @@ pub(super) fn observed_change(
 
 /// Why the server must have restarted between the collections, if it did.
 fn restarted(now: &State, earlier: Earlier<'_>) -> Option<String> {
+    let instance = |state: &State| state.get(INSTANCE_KEY).map(|e| e.value.clone());
+    if let (Some(current), Some(before)) = (instance(now), instance(earlier.state))
+        && current != before
+    {
+        return Some(format!(
+            "the server restarted since the previous collection (another server process \
+             answered: {current}, was {before})"
+        ));
+    }
     let uptime = |state: &State| state.get(UPTIME_KEY).and_then(|e| number(&e.value));
     let current = uptime(now)?;
     match uptime(earlier.state) {
@@ -238,6 +248,23 @@ mod tests {
         let then: &[(&str, &str)] = &[("state.evictions", "5"), ("state.uptime_s", "100")];
         let now = &[("state.evictions", "50"), ("state.uptime_s", "200")];
         check(Measure::Increase, "0", now, Some((then, 3600.0)), NotApplicable);
+    }
+
+    #[test]
+    fn another_server_process_is_a_restart_whatever_the_uptimes_say() {
+        // Restarted a second after a collection made a second after the server started:
+        // the uptimes (2 s, then 2 s) cannot tell, the process can. Without the instance
+        // the counter that went down reads as a stats reset.
+        let then: &[(&str, &str)] =
+            &[("state.evictions", "61"), ("state.uptime_s", "2"), ("state.instance", "pid 10")];
+        let now =
+            &[("state.evictions", "0"), ("state.uptime_s", "2"), ("state.instance", "pid 11")];
+        let msg = check(Measure::Increase, "0", now, Some((then, 1.2)), NotApplicable);
+        assert!(msg.contains("restarted") && msg.contains("pid 11, was pid 10"), "{msg}");
+        let same =
+            &[("state.evictions", "0"), ("state.uptime_s", "2"), ("state.instance", "pid 10")];
+        let msg = check(Measure::Increase, "0", same, Some((then, 1.2)), NotApplicable);
+        assert!(msg.contains("statistics were reset"), "{msg}");
     }
 
     #[test]
