@@ -69,6 +69,14 @@
 //!   login in `Aborted_connects` instead, so watch both); `.limit`
 //!   (`max_connections`; one more is kept for `SUPER`/`CONNECTION_ADMIN`), `.usage_pct`
 //!   (see [`super::connection_usage`]).
+//! - Semi-synchronous replication, from the same `SHOW GLOBAL STATUS` (MariaDB has it
+//!   built in; MySQL once its plugin is loaded), under one set of names whatever the
+//!   engine calls them (`master`/`source`, `slave`/`replica`):
+//!   `state.semi_sync.primary.status` (`ON`/`OFF`: `OFF` while enabled means commits no
+//!   longer wait for a replica, after `rpl_semi_sync_master_timeout`), `.clients` (the
+//!   semi-synchronous replicas connected), the counters `.no_tx` (commits no replica
+//!   acknowledged) and `.yes_tx`; `state.semi_sync.replica.status` (`ON` while this
+//!   replica acknowledges to a semi-synchronous primary).
 //! - Per replication connection of this server as a replica (MariaDB
 //!   `SHOW ALL SLAVES STATUS`, keyed by `Connection_name`; MySQL `SHOW REPLICA STATUS`,
 //!   keyed by `Channel_Name`; the unnamed default connection is `default`):
@@ -495,10 +503,8 @@ async fn gtid(session: &mut Session<'_>, state: &mut State) -> Result<(), Collec
     Ok(())
 }
 
-/// Replicas connected to this server. Listing them needs more than the minimal grant
-/// (see the module doc): without it, the count alone where the engine offers it.
-/// Connection counters and the uptime from `SHOW GLOBAL STATUS` (no grant needed), and
-/// the limit from `max_connections`: ordinary clients get that many (one more is kept
+/// Connection counters, the uptime and semi-synchronous replication from `SHOW GLOBAL
+/// STATUS` (no grant needed), and the limit from `max_connections`: ordinary clients get that many (one more is kept
 /// for `SUPER` / `CONNECTION_ADMIN`).
 async fn connections(
     session: &mut Session<'_>,
@@ -509,7 +515,12 @@ async fn connections(
         session,
         "reading connection status",
         "SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected', 'Threads_running',
-             'Max_used_connections', 'Aborted_connects', 'Aborted_clients', 'Uptime')
+             'Max_used_connections', 'Aborted_connects', 'Aborted_clients', 'Uptime',
+             'Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients',
+             'Rpl_semi_sync_master_no_tx', 'Rpl_semi_sync_master_yes_tx',
+             'Rpl_semi_sync_slave_status', 'Rpl_semi_sync_source_status',
+             'Rpl_semi_sync_source_clients', 'Rpl_semi_sync_source_no_tx',
+             'Rpl_semi_sync_source_yes_tx', 'Rpl_semi_sync_replica_status')
            OR Variable_name LIKE 'Connection\\_errors\\_%'",
     )
     .await?;
@@ -524,6 +535,10 @@ async fn connections(
             "aborted_connects" => (super::ABORTED_KEY.to_owned(), None),
             "aborted_clients" => ("state.connections.aborted_clients".to_owned(), None),
             "uptime" => (UPTIME_KEY.to_owned(), Some("s")),
+            other if other.starts_with("rpl_semi_sync_") => match semi_sync_key(other) {
+                Some(key) => (key, None),
+                None => continue,
+            },
             other => match other.strip_prefix("connection_errors_") {
                 Some("max_connections") => {
                     insert(state, super::REFUSED_KEY.into(), value.clone(), None);
@@ -541,6 +556,22 @@ async fn connections(
     Ok(())
 }
 
+/// `state.semi_sync.<side>.<reading>` for a semi-synchronous replication status
+/// variable (lowercased), MariaDB's and MySQL's before 8.0.26 (`master`, `slave`) and
+/// MySQL's since (`source`, `replica`) under the same names.
+fn semi_sync_key(variable: &str) -> Option<String> {
+    let rest = variable.strip_prefix("rpl_semi_sync_")?;
+    let (side, reading) = rest.split_once('_')?;
+    let side = match side {
+        "master" | "source" => "primary",
+        "slave" | "replica" => "replica",
+        _ => return None,
+    };
+    Some(format!("state.semi_sync.{side}.{reading}"))
+}
+
+/// Replicas connected to this server. Listing them needs more than the minimal grant
+/// (see the module doc): without it, the count alone where the engine offers it.
 async fn replicas(session: &mut Session<'_>, state: &mut State) -> Result<(), CollectError> {
     let what = "listing connected replicas";
     let sql = match session.flavor {

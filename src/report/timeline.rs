@@ -137,6 +137,9 @@ pub fn transitions(before: &State, now: &State) -> Vec<(String, String)> {
     out
 }
 
+/// A MySQL/MariaDB primary's semi-synchronous replication, `ON` or `OFF`.
+const SEMI_SYNC_STATUS: &str = "state.semi_sync.primary.status";
+
 /// Whether a state key can ever make a timeline event (`transitions`): the state of
 /// earlier runs that the reports need; the rest can be left unread.
 pub fn is_event_key(key: &str) -> bool {
@@ -149,7 +152,7 @@ pub fn is_event_key(key: &str) -> bool {
         "replay_lag_s" | "seconds_behind" | "replay_paused" | "master_link_status"
         | "io_running" | "sql_running" => true,
         "replay_lag_bytes" | "offset_lag_bytes" => !key.starts_with("state.replica."),
-        "status" => key == "state.wal_receiver.status",
+        "status" => key == "state.wal_receiver.status" || key == SEMI_SYNC_STATUS,
         "state" => key.starts_with("state.replica."),
         _ => false,
     }
@@ -216,6 +219,17 @@ fn describe(key: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
             old.unwrap_or("absent"),
             new.unwrap_or("absent")
         )),
+        "status" if key == SEMI_SYNC_STATUS => match (old, new) {
+            (Some("ON"), Some("OFF")) => Some(
+                "semi-synchronous replication fell back to asynchronous: commits no longer \
+                 wait for a replica"
+                    .to_owned(),
+            ),
+            (Some("OFF"), Some("ON")) => {
+                Some("semi-synchronous replication active again: a replica acknowledges".to_owned())
+            }
+            _ => None,
+        },
         "master_link_status" => Some(format!("link to the primary {}", new.unwrap_or("gone"))),
         "io_running" | "sql_running" => {
             let thread = if last == "io_running" { "IO" } else { "SQL" };
@@ -303,6 +317,8 @@ mod tests {
             "state.replication.default.io_running",
             "state.replication.default.sql_running",
             "state.replica.r1.state",
+            "state.semi_sync.primary.status",
+            "state.semi_sync.replica.status",
             "state.connect_ms",
             "state.binlog.position",
             "state.connections.usage_pct",
@@ -354,6 +370,27 @@ mod tests {
         let back: Vec<String> = transitions(&now, &before).into_iter().map(|(_, w)| w).collect();
         assert_eq!(back[0], "lag back under 1 MiB (replication replay_lag_bytes = 0 B)");
         assert_eq!(back[2], "replay resumed");
+    }
+
+    #[test]
+    fn semi_sync_falling_back_and_recovering_are_events() {
+        let events = |before: &str, now: &str| -> Vec<String> {
+            transitions(&state(&[(SEMI_SYNC_STATUS, before)]), &state(&[(SEMI_SYNC_STATUS, now)]))
+                .into_iter()
+                .map(|(_, w)| w)
+                .collect()
+        };
+        assert_eq!(
+            events("ON", "OFF"),
+            [
+                "semi-synchronous replication fell back to asynchronous: commits no longer wait for a replica"
+            ]
+        );
+        assert_eq!(
+            events("OFF", "ON"),
+            ["semi-synchronous replication active again: a replica acknowledges"]
+        );
+        assert!(events("ON", "ON").is_empty());
     }
 
     #[test]

@@ -53,7 +53,7 @@ fn mysql(port: u16, sql: &str) -> String {
 #[test]
 fn mariadb_mixed_binlog_format_passes_statement_fails() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let server = Mariadb::start(port);
+    let server = Mariadb::start(port, 7);
     let ws = workspace(&format!(
         "[[targets]]\nname = \"own\"\nkind = \"mysql\"\nurl = \"mysql://root@127.0.0.1:{port}/\"\nrole = \"primary\"\n"
     ));
@@ -63,6 +63,65 @@ fn mariadb_mixed_binlog_format_passes_statement_fails() {
     let statement = ws.audit_json();
     expect(&statement, "own", "MY-REPL-002", "fail");
     drop(server);
+}
+
+/// Semi-synchronous replication on a MariaDB pair of the test's own (the shared servers
+/// are left alone). Enabled on the primary with no semi-sync replica, the first commit
+/// waits out the timeout and the primary falls back to asynchronous replication while
+/// `rpl_semi_sync_master_enabled` still says ON: MY-REPL-033 and -034 fail. Once the
+/// replica acknowledges, they pass, and so does MY-REPL-036 on the replica. Its IO
+/// thread stopped, the next commit goes unacknowledged: MY-REPL-035 fails on the change.
+#[test]
+fn mariadb_semi_sync_fallback_fails_while_the_setting_says_on() {
+    let free = || TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (pp, rp) = (free(), free());
+    let (_primary, _replica) = (Mariadb::start(pp, 7), Mariadb::start(rp, 8));
+    mysql(
+        pp,
+        "SET GLOBAL rpl_semi_sync_master_timeout = 200; SET GLOBAL rpl_semi_sync_master_enabled = ON",
+    );
+    mysql(pp, "CREATE DATABASE t; CREATE TABLE t.x (a INT); INSERT INTO t.x VALUES (1)");
+    let ws = workspace(&format!(
+        "[[targets]]\nname = \"own-primary\"\nkind = \"mysql\"\nurl = \"mysql://root@127.0.0.1:{pp}/\"\nrole = \"primary\"\ngroup = \"semi\"\n\n\
+         [[targets]]\nname = \"own-replica\"\nkind = \"mysql\"\nurl = \"mysql://root@127.0.0.1:{rp}/\"\nrole = \"replica\"\ngroup = \"semi\"\n"
+    ));
+    let fallen_back = ws.audit_json();
+    let primary = target(&fallen_back, "own-primary");
+    assert_eq!(primary["state"]["state.semi_sync.primary.status"]["value"], "OFF", "{primary:#}");
+    expect(&fallen_back, "own-primary", "MY-REPL-033", "fail");
+    expect(&fallen_back, "own-primary", "MY-REPL-034", "fail");
+    expect(&fallen_back, "own-primary", "MY-REPL-035", "not_applicable");
+
+    mysql(
+        rp,
+        &format!(
+            "SET GLOBAL rpl_semi_sync_slave_enabled = ON; CHANGE MASTER TO \
+             MASTER_HOST = '127.0.0.1', MASTER_PORT = {pp}, MASTER_USER = 'root', \
+             MASTER_USE_GTID = slave_pos; START SLAVE"
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while mysql(pp, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")
+        != "Rpl_semi_sync_master_clients\t1"
+    {
+        assert!(Instant::now() < deadline, "the replica never connected as semi-synchronous");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The first acknowledged commit switches the primary back.
+    mysql(pp, "INSERT INTO t.x VALUES (2)");
+    let acknowledged = ws.audit_json();
+    expect(&acknowledged, "own-primary", "MY-REPL-033", "pass");
+    expect(&acknowledged, "own-primary", "MY-REPL-034", "pass");
+    expect(&acknowledged, "own-primary", "MY-REPL-035", "pass");
+    expect(&acknowledged, "own-replica", "MY-REPL-036", "pass");
+
+    mysql(rp, "STOP SLAVE IO_THREAD");
+    mysql(pp, "INSERT INTO t.x VALUES (3)");
+    let unacknowledged = ws.audit_json();
+    let (status, message) = judged(&unacknowledged, "own-primary", "MY-REPL-035");
+    assert_eq!(status, "fail", "{message}");
+    expect(&unacknowledged, "own-primary", "MY-REPL-033", "fail");
+    expect(&unacknowledged, "own-replica", "MY-REPL-036", "fail");
 }
 
 /// The real MariaDB replica's lag is judged beyond its SQL_Delay.
@@ -185,7 +244,7 @@ struct Mariadb {
 }
 
 impl Mariadb {
-    fn start(port: u16) -> Mariadb {
+    fn start(port: u16, server_id: u32) -> Mariadb {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let install = Command::new("mariadb-install-db")
@@ -199,7 +258,8 @@ impl Mariadb {
         let child = Command::new("/usr/sbin/mariadbd")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
-            .args(["--user=root", "--bind-address=127.0.0.1", "--server-id=7"])
+            .args(["--user=root", "--bind-address=127.0.0.1"])
+            .arg(format!("--server-id={server_id}"))
             .arg(format!("--port={port}"))
             .arg(format!("--socket={}", path("mysqld.sock")))
             .arg(format!("--pid-file={}", path("mysqld.pid")))

@@ -327,6 +327,9 @@ MY-REPL-006 high not_applicable
 MY-REPL-012 high not_applicable
 MY-REPL-020 high not_applicable
 MY-REPL-032 high not_applicable
+MY-REPL-033 high not_applicable
+MY-REPL-034 high not_applicable
+MY-REPL-035 high not_applicable
 MY-SEC-001 high fail
 MY-SEC-007 high pass
 MY-CONN-001 medium pass
@@ -343,6 +346,7 @@ MY-REPL-022 medium not_applicable
 MY-REPL-023 medium not_applicable
 MY-REPL-024 medium not_applicable
 MY-REPL-026 medium not_applicable
+MY-REPL-036 medium not_applicable
 MY-SEC-002 medium not_applicable
 MY-SEC-003 medium pass
 MY-SEC-004 medium fail
@@ -382,6 +386,9 @@ MY-REPL-006 high not_applicable
 MY-REPL-012 high not_applicable
 MY-REPL-020 high fail
 MY-REPL-032 high pass
+MY-REPL-033 high not_applicable
+MY-REPL-034 high not_applicable
+MY-REPL-035 high not_applicable
 MY-SEC-001 high fail
 MY-SEC-007 high pass
 MY-CONN-001 medium pass
@@ -398,6 +405,7 @@ MY-REPL-022 medium fail
 MY-REPL-023 medium fail
 MY-REPL-024 medium not_applicable
 MY-REPL-026 medium not_applicable
+MY-REPL-036 medium not_applicable
 MY-SEC-002 medium not_applicable
 MY-SEC-003 medium pass
 MY-SEC-004 medium fail
@@ -456,6 +464,35 @@ fn a_delayed_replica_is_judged_beyond_its_delay() {
     check_one(Kind::Mysql, Role::Replica, &replica("45", "0", "45"), "MY-REPL-032", "fail");
     // NULL lag (a thread stopped): unknown and growing.
     check_one(Kind::Mysql, Role::Replica, "server.flavor = mariadb", "MY-REPL-032", "fail");
+}
+
+#[test]
+fn semi_sync_is_judged_by_what_the_server_does_not_what_it_is_set_to() {
+    let primary = |enabled: &str, status: &str, clients: &str| {
+        format!(
+            "server.flavor = mariadb\nrpl_semi_sync_master_enabled = {enabled}\n\
+             state.semi_sync.primary.status = {status}\nstate.semi_sync.primary.clients = {clients}"
+        )
+    };
+    let (mysql, p) = (Kind::Mysql, Role::Primary);
+    // Enabled, fell back to asynchronous: the setting alone would read as fine.
+    check_one(mysql, p, &primary("ON", "OFF", "0"), "MY-REPL-033", "fail");
+    check_one(mysql, p, &primary("ON", "OFF", "0"), "MY-REPL-034", "fail");
+    check_one(mysql, p, &primary("ON", "ON", "1"), "MY-REPL-033", "pass");
+    check_one(mysql, p, &primary("ON", "ON", "1"), "MY-REPL-034", "pass");
+    // Not enabled: nothing to judge, whatever the status says.
+    check_one(mysql, p, &primary("OFF", "OFF", "0"), "MY-REPL-033", "not_applicable");
+    check_one(mysql, p, &primary("OFF", "OFF", "0"), "MY-REPL-034", "not_applicable");
+    let replica = |enabled: &str, status: &str| {
+        format!(
+            "server.flavor = mariadb\nrpl_semi_sync_slave_enabled = {enabled}\n\
+             state.semi_sync.replica.status = {status}"
+        )
+    };
+    let r = Role::Replica;
+    check_one(mysql, r, &replica("ON", "OFF"), "MY-REPL-036", "fail");
+    check_one(mysql, r, &replica("ON", "ON"), "MY-REPL-036", "pass");
+    check_one(mysql, r, &replica("OFF", "OFF"), "MY-REPL-036", "not_applicable");
 }
 
 #[test]
