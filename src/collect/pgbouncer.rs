@@ -57,7 +57,8 @@ use sqlx::{Connection as _, Row as _};
 
 use super::postgres::{Session, fetch_bounded};
 use super::{CollectError, Collected, Endpoint, Limit, failed};
-use crate::engine::pgbouncer::unit;
+use crate::engine::pgbouncer::{DATABASE_FIELDS, unit};
+use crate::scoped::Scope;
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The admin console's database.
@@ -212,18 +213,6 @@ pub struct PoolSizing {
     pub max_connections: u64,
 }
 
-const DATABASE_FIELDS: [&str; 9] = [
-    "host",
-    "port",
-    "database",
-    "force_user",
-    "pool_size",
-    "min_pool_size",
-    "reserve_pool",
-    "pool_mode",
-    "max_connections",
-];
-
 async fn databases(
     session: &mut Session<'_>,
     config: &mut BTreeMap<String, Entry>,
@@ -236,14 +225,17 @@ async fn databases(
         if name == ADMIN_DATABASE {
             continue;
         }
+        // Quoted like PostgreSQL's per-database keys, so `database.*.<field>` rules
+        // and a name holding a `.` read back the same way.
+        let scope = Scope::Database(name.clone());
         for field in DATABASE_FIELDS {
-            if let Some(value) = row.get(field) {
-                config.insert(format!("database.{name}.{field}"), Entry::new(value.clone()));
+            if let Some(value) = row.get(*field) {
+                config.insert(scope.key(field), Entry::new(value.clone()));
             }
         }
         for field in ["current_connections", "paused", "disabled"] {
             if let Some(value) = row.get(field) {
-                insert(state, &format!("state.database.{name}.{field}"), value.clone(), None);
+                insert(state, &format!("state.{}", scope.key(field)), value.clone(), None);
             }
         }
         let number = |field: &str| row.get(field).and_then(|v| v.parse().ok()).unwrap_or(0);

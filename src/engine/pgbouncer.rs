@@ -43,6 +43,21 @@ pub fn metadata() -> &'static Metadata {
     super::newest("pgbouncer", &CACHE)
 }
 
+/// The columns of `SHOW DATABASES` a snapshot keeps as configuration, one
+/// `database.<name>.<field>` key each: what a `[databases]` entry sets (`max_connections`
+/// is its `max_db_connections`, `0` = none).
+pub const DATABASE_FIELDS: &[&str] = &[
+    "host",
+    "port",
+    "database",
+    "force_user",
+    "pool_size",
+    "min_pool_size",
+    "reserve_pool",
+    "pool_mode",
+    "max_connections",
+];
+
 /// The unit of a setting's value as `SHOW CONFIG` shows it and `pgbouncer.ini` takes it:
 /// `time` settings are seconds; of the integers, three are seconds (pgbouncer(5)), one is
 /// milliseconds (`TCP_USER_TIMEOUT`) and three are sizes in bytes.

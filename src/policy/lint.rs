@@ -219,10 +219,38 @@ fn check_key(
             }
             at(span, msg);
         }
+        "database" if kind == Some(Kind::Pgbouncer) => {
+            // `database.<name>.<field>`: a `[databases]` entry as `SHOW DATABASES` shows it.
+            let field = match crate::scoped::parse(key) {
+                Some(parsed) => parsed.setting,
+                None => key.strip_prefix("database.*.").map(str::to_owned),
+            };
+            let fields = crate::engine::pgbouncer::DATABASE_FIELDS;
+            match field {
+                Some(field) if fields.contains(&field.as_str()) => {}
+                Some(field) => {
+                    let mut msg = format!("PgBouncer's databases have no field `{field}`");
+                    if let Some(best) = closest(&field, fields.iter().copied()) {
+                        msg.push_str(&format!("; did you mean `{best}`?"));
+                    } else {
+                        msg.push_str(&format!(" (fields: {})", fields.join(", ")));
+                    }
+                    at(span, msg);
+                }
+                None => at(
+                    span,
+                    format!(
+                        "`{key}` is not a database key: write `database.<name>.<field>` or `database.*.<field>`"
+                    ),
+                ),
+            }
+        }
         "role" | "database" => {
             if kind.is_some_and(|k| k != Kind::Postgres) {
-                let msg =
-                    format!("`{ns}.` keys are PostgreSQL's per-role and per-database settings");
+                let msg = format!(
+                    "`{ns}.` keys are PostgreSQL's per-role and per-database settings{}",
+                    if ns == "database" { " and PgBouncer's [databases] entries" } else { "" }
+                );
                 return at(span, msg);
             }
             let setting = match key.split_once(".*.") {
@@ -384,6 +412,33 @@ mod tests {
         check(
             &rule("database.*.statment_timeout", "{ not_equals = 0 }"),
             "p.toml:7:7: no postgres setting is called `statment_timeout`; did you mean `setting.statement_timeout`?",
+        );
+    }
+
+    #[test]
+    fn pgbouncer_database_keys_name_show_databases_fields() {
+        let pgbouncer = |body: &str, expect: &str| {
+            let header = HEADER.replace("kind = \"postgres\"", "kind = \"pgbouncer\"");
+            assert_ne!(header, HEADER, "the header names its kind");
+            let src = PolicySource {
+                path: "p.toml".into(),
+                file: PathBuf::from("p.toml"),
+                text: format!("{header}{body}"),
+            };
+            let today = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+            let got: Vec<String> = lint(&[src], today).iter().map(ToString::to_string).collect();
+            assert_eq!(got.join("\n"), expect);
+        };
+        pgbouncer(&rule("database.*.pool_mode", "{ equals = \"transaction\" }"), "");
+        pgbouncer(&rule("database.app.pool_size", "{ max = 50 }"), "");
+        pgbouncer(&rule("database.\"my.db\".pool_size", "{ max = 50 }"), "");
+        pgbouncer(
+            &rule("database.*.pool_sise", "{ max = 50 }"),
+            "p.toml:7:7: PgBouncer's databases have no field `pool_sise`; did you mean `pool_size`?",
+        );
+        pgbouncer(
+            &rule("role.app.pool_size", "{ max = 50 }"),
+            "p.toml:7:7: `role.` keys are PostgreSQL's per-role and per-database settings",
         );
     }
 
