@@ -15,8 +15,19 @@ use crate::store::{BUCKET, S3_PORT, s3_location, unique_prefix};
 use crate::support::invariant::check_history;
 use crate::support::{PG_PRIMARY, START_SERVICES, require_service};
 
-/// How long both instances run side by side.
+/// How long both instances run side by side, at least.
 const SIDE_BY_SIDE: Duration = Duration::from_secs(5);
+/// Instances that compete for slots run on until one of them lost a slot, at most this
+/// long: on a loaded machine each can be busy with its own run whenever the other's
+/// tick comes, so that the first seconds see no contention at all.
+const COMPETE_WITHIN: Duration = Duration::from_secs(40);
+
+/// Whether the instances must have competed for a slot before they are stopped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Until {
+    Competed,
+    Elapsed,
+}
 
 /// A serve config on `store` (a `[store]` body), `[schedule]` extras, and targets named
 /// `names`, all the local PostgreSQL primary.
@@ -49,9 +60,10 @@ fn s3_store(prefix: &str) -> String {
     )
 }
 
-/// Starts one instance per `(store, schedule extras)`, lets them run side by side,
-/// reads their `driftwatch_slots_lost_total`, stops them with SIGTERM.
-fn run_side_by_side(instances: &[(String, String)], names: &[&str]) -> Outcome {
+/// Starts one instance per `(store, schedule extras)`, lets them run side by side
+/// (`SIDE_BY_SIDE`, then with `Until::Competed` until one lost a slot), reads their
+/// `driftwatch_slots_lost_total`, stops them with SIGTERM.
+fn run_side_by_side(instances: &[(String, String)], names: &[&str], until: Until) -> Outcome {
     let mut serves: Vec<Serve> = instances
         .iter()
         .map(|(store, schedule)| {
@@ -60,18 +72,29 @@ fn run_side_by_side(instances: &[(String, String)], names: &[&str]) -> Outcome {
         })
         .collect();
     serves.iter().for_each(Serve::wait_until_up);
+    let started = std::time::Instant::now();
     std::thread::sleep(SIDE_BY_SIDE);
-    let lost: Vec<f64> = serves
-        .iter()
-        .map(|s| {
-            let page = s.get("/metrics").body;
-            let line = page
-                .lines()
-                .find(|l| l.starts_with("driftwatch_slots_lost_total "))
-                .unwrap_or_else(|| panic!("no driftwatch_slots_lost_total in\n{page}"));
-            line.rsplit(' ').next().unwrap().parse().unwrap()
-        })
-        .collect();
+    let read_lost = || -> Vec<f64> {
+        serves
+            .iter()
+            .map(|s| {
+                let page = s.get("/metrics").body;
+                let line = page
+                    .lines()
+                    .find(|l| l.starts_with("driftwatch_slots_lost_total "))
+                    .unwrap_or_else(|| panic!("no driftwatch_slots_lost_total in\n{page}"));
+                line.rsplit(' ').next().unwrap().parse().unwrap()
+            })
+            .collect()
+    };
+    let mut lost = read_lost();
+    while until == Until::Competed
+        && lost.iter().sum::<f64>() < 1.0
+        && started.elapsed() < COMPETE_WITHIN
+    {
+        std::thread::sleep(Duration::from_millis(500));
+        lost = read_lost();
+    }
     // Every instance, winner or loser, follows the whole history: ready, and each
     // target audited recently (the loser took the winner's runs in).
     for s in &serves {
@@ -176,7 +199,7 @@ fn lease_two_instances_on_a_local_store_run_each_slot_once() {
     let shared = tempfile::tempdir().unwrap();
     let store = local_store(shared.path());
     let instances = [(store.clone(), String::new()), (store, String::new())];
-    let outcome = run_side_by_side(&instances, &["pg"]);
+    let outcome = run_side_by_side(&instances, &["pg"], Until::Competed);
     let (runs, leases) = history(&StoreLocation::Local(shared.path().to_owned()));
     let wins = each_slot_once(&runs, &leases);
     both_competed(&wins, &outcome);
@@ -190,7 +213,7 @@ fn lease_two_instances_on_s3_run_each_slot_once() {
     let prefix = unique_prefix("lease");
     let store = s3_store(&prefix);
     let instances = [(store.clone(), String::new()), (store, String::new())];
-    let outcome = run_side_by_side(&instances, &["pg"]);
+    let outcome = run_side_by_side(&instances, &["pg"], Until::Competed);
     let (runs, leases) = history(&s3_location(&prefix));
     let wins = each_slot_once(&runs, &leases);
     both_competed(&wins, &outcome);
@@ -211,7 +234,7 @@ fn lease_sharded_instances_audit_every_target_once_per_slot() {
     let store = local_store(shared.path());
     let instances =
         [(store.clone(), "shards = 2\nshard = 0".into()), (store, "shards = 2\nshard = 1".into())];
-    let outcome = run_side_by_side(&instances, &names);
+    let outcome = run_side_by_side(&instances, &names, Until::Elapsed);
     assert_eq!(outcome.lost, [0.0, 0.0], "shards do not compete");
     let (runs, leases) = history(&StoreLocation::Local(shared.path().to_owned()));
     let wins = each_slot_once(&runs, &leases);
