@@ -99,16 +99,20 @@ const BAR: u32 = 14;
 const PITCH: u32 = 20;
 /// A chart of few runs is this wide at least, its bars spread out.
 const MIN_PLOT_WIDTH: u32 = 80;
-/// Space above the plot (half a tick label) and below it (two lines of run labels).
-const TOP: u32 = 6;
-const BOTTOM: u32 = 28;
-const RIGHT: u32 = 8;
+
+/// Space around the plot, in pixels.
+struct Margin {
+    /// Half a tick label, so the top one is not cut.
+    top: u32,
+    right: u32,
+    /// Two lines of run labels.
+    bottom: u32,
+}
+
+const MARGIN: Margin = Margin { top: 6, right: 8, bottom: 28 };
+
 /// Pixels a character of the 10px labels takes, generously (digits are ~5.6).
 const CHAR: u32 = 6;
-/// The least distance between the centres of two run labels (`11-25` is ~28 px).
-const LABEL_GAP: u32 = 40;
-/// At most this many run labels, first and last included.
-const MAX_LABELS: usize = 6;
 
 /// A y axis: its top value and its ticks as (value, text), bottom up.
 struct Scale {
@@ -132,9 +136,9 @@ fn draw(
     let left = widest * CHAR + 8;
     let pitch = MIN_PLOT_WIDTH.checked_div(n).map_or(PITCH, |p| p.max(PITCH));
     let plot_width = (n * pitch).max(MIN_PLOT_WIDTH);
-    let base = TOP + plot;
-    let width = left + plot_width + RIGHT;
-    let height = base + BOTTOM;
+    let base = MARGIN.top + plot;
+    let width = left + plot_width + MARGIN.right;
+    let height = base + MARGIN.bottom;
     let bar_x = |i: u32| left + i * pitch + (pitch - BAR) / 2;
 
     let mut bars = String::new();
@@ -189,7 +193,7 @@ fn draw(
         height,
         bars,
         grid,
-        axes: format!("M{left} {TOP}V{base}H{}", left + plot_width),
+        axes: format!("M{left} {}V{base}H{}", MARGIN.top, left + plot_width),
         y_ticks,
         x_ticks,
         label,
@@ -240,6 +244,11 @@ fn compact(n: usize) -> String {
         n.to_string()
     }
 }
+
+/// The least distance between the centres of two run labels (`11-25` is ~28 px).
+const LABEL_GAP: u32 = 40;
+/// At most this many run labels, first and last included.
+const MAX_LABELS: usize = 6;
 
 /// Which of `n` runs (bars `pitch` apart) get a label: the first, the last, and every
 /// k-th between so that there are at most [`MAX_LABELS`] and no two closer than

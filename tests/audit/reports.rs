@@ -115,22 +115,27 @@ fn reports_read_without_javascript_in_chromium_after_a_copy() {
     assert!(index.contains(r#"<a href="controls.html">"#), "the index links to the controls");
 
     // Screenshots for a person to look at (kept under target/).
-    let shots = screenshots_dir();
     for (name, page) in [
         ("index", "reports/index.html".to_owned()),
         ("run", format!("reports/runs/{run_id}.html")),
         ("target", "reports/targets/pg-primary.html".to_owned()),
         ("controls", "reports/controls.html".to_owned()),
     ] {
-        let png = shots.join(format!("{name}.png"));
-        let out = chromium(profile.path())
-            .arg(format!("--screenshot={}", png.display()))
-            .arg("--window-size=1280,2000")
-            .arg(format!("file://{}", elsewhere.path().join(page).display()))
-            .output()
-            .expect("run chromium");
-        assert!(out.status.success() && png.is_file(), "screenshot of {name} failed");
+        screenshot(&elsewhere.path().join(page), name, 2000, profile.path());
     }
+}
+
+/// `<screenshots_dir>/<name>.png` of `page`, 1280 px wide and `height` high.
+#[track_caller]
+fn screenshot(page: &Path, name: &str, height: u32, profile: &Path) {
+    let png = screenshots_dir().join(format!("{name}.png"));
+    let out = chromium(profile)
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("--window-size=1280,{height}"))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("run chromium");
+    assert!(out.status.success() && png.is_file(), "screenshot of {name} failed");
 }
 
 /// A run's page is the record of that run: later audits add their own page and leave
@@ -277,16 +282,8 @@ fn group_page_lists_the_drift_first_and_folds_expected_differences_in_chromium()
     assert!(index.contains(r#"<text x="#) && index.contains(">0</text>"), "y ticks");
     assert!(index.contains("Runs covered: 1, from "), "the caption names the window");
 
-    let shots = screenshots_dir();
     for (name, page) in [("group", "reports/groups/ci.html"), ("index-group", "reports/index.html")]
     {
-        let png = shots.join(format!("{name}.png"));
-        let out = chromium(profile.path())
-            .arg(format!("--screenshot={}", png.display()))
-            .arg("--window-size=1280,2400")
-            .arg(format!("file://{}", ws.store().join(page).display()))
-            .output()
-            .expect("run chromium");
-        assert!(out.status.success() && png.is_file(), "screenshot of {name} failed");
+        screenshot(&ws.store().join(page), name, 2400, profile.path());
     }
 }
