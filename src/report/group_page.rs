@@ -1,6 +1,7 @@
 //! `reports/groups/<group>.html`: one replication group on one page: who replicates
 //! from whom (link state, lag), what its members' next restarts would break, the
-//! settings that differ across members, and one timeline of every member's
+//! settings that differ across members (the drift first, then those the policies
+//! expect to differ, with why: `Site::expected`), and one timeline of every member's
 //! configuration changes and replication state transitions.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,7 +1,8 @@
 //! HTML reports: tera templates from `report-templates/` (embedded in the binary),
 //! rendered from plain data. Pure: no store, no clock, no I/O.
 //!
-//! [`render`] turns one run (plus earlier runs and the current snapshots) into pages:
+//! [`render`] turns one run (plus earlier runs, the current snapshots and what the
+//! policies expect to differ between group members) into pages:
 //! `reports/index.html`, `reports/controls.html` (the run's findings by benchmark
 //! control), `reports/runs/<run>.html` for the run and the most recent
 //! earlier ones (so every link in the folder resolves offline), and
