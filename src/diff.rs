@@ -1,9 +1,12 @@
 //! Snapshot → snapshot changes: what differs in the stable configuration of one target
-//! between two collections. Pure.
+//! between two collections, and which differences between two targets are expected
+//! ([`ExpectedDifferences`]: paths, ports, roles). Pure.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::snapshot::{Entry, Snapshot};
+use crate::snapshot::{Entry, Kind, Snapshot};
 
 /// One key whose value differs between two snapshots. `before` is `None` for a key
 /// that appeared, `after` is `None` for a key that disappeared.
@@ -21,6 +24,44 @@ pub struct Change {
     /// The statement that puts the old value back (never run by driftwatch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<String>,
+}
+
+/// Settings that legitimately differ between two targets of one kind (by role or by
+/// identity), each with why: what the policies' `[[expected_difference]]` tables say,
+/// built by `PolicySet::expected_differences`. `driftwatch diff` and the group page
+/// show these apart from the drift; both ask [`ExpectedDifferences::reason`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpectedDifferences {
+    reasons: BTreeMap<Kind, BTreeMap<String, String>>,
+}
+
+impl ExpectedDifferences {
+    /// No setting is expected to differ.
+    pub const NONE: ExpectedDifferences = ExpectedDifferences { reasons: BTreeMap::new() };
+
+    /// Declares `key` expected to differ between targets of `kind`; the first
+    /// declaration of a key keeps its reason.
+    pub fn insert(&mut self, kind: Kind, key: &str, reason: &str) {
+        let of_kind = self.reasons.entry(kind).or_default();
+        of_kind.entry(key.to_owned()).or_insert_with(|| reason.to_owned());
+    }
+
+    /// Why `key` may differ between two targets of `kind`, if a policy says it may.
+    pub fn reason(&self, kind: Kind, key: &str) -> Option<&str> {
+        self.reasons.get(&kind)?.get(key).map(String::as_str)
+    }
+
+    /// Why `key` may differ between targets of all of `kinds` (each kind must declare
+    /// it; the first kind's reason is given). `None` for no kinds.
+    pub fn reason_for_all(&self, kinds: &[Kind], key: &str) -> Option<&str> {
+        let (first, rest) = kinds.split_first()?;
+        let reason = self.reason(*first, key)?;
+        rest.iter().all(|k| self.reason(*k, key).is_some()).then_some(reason)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.reasons.is_empty()
+    }
 }
 
 /// The changes from `before` to `after`, in key order. Only values (with their units)
@@ -144,6 +185,24 @@ mod tests {
             &[("b", "2"), ("c", "3"), ("d", "4")],
             &[("a", Some("1"), None), ("b", None, Some("2")), ("d", None, Some("4"))],
         );
+    }
+
+    #[test]
+    fn expected_differences_are_per_kind_and_the_first_reason_wins() {
+        let mut e = ExpectedDifferences::default();
+        assert!(e.is_empty());
+        e.insert(Kind::Postgres, "setting.port", "identity");
+        e.insert(Kind::Postgres, "setting.port", "said again");
+        e.insert(Kind::Pgbouncer, "setting.port", "pooler identity");
+        e.insert(Kind::Postgres, "setting.data_directory", "identity");
+        assert_eq!(e.reason(Kind::Postgres, "setting.port"), Some("identity"));
+        assert_eq!(e.reason(Kind::Pgbouncer, "setting.port"), Some("pooler identity"));
+        assert_eq!(e.reason(Kind::Redis, "setting.port"), None);
+        assert_eq!(e.reason(Kind::Postgres, "setting.work_mem"), None);
+        let both = [Kind::Postgres, Kind::Pgbouncer];
+        assert_eq!(e.reason_for_all(&both, "setting.port"), Some("identity"));
+        assert_eq!(e.reason_for_all(&both, "setting.data_directory"), None);
+        assert_eq!(e.reason_for_all(&[], "setting.port"), None);
     }
 
     #[test]

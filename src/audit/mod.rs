@@ -278,6 +278,7 @@ async fn run_inner(
                 store,
                 &run,
                 &settings,
+                policies.expected_differences(),
                 publish::RunPages::Unwritten,
                 public_key.as_ref(),
             )

@@ -23,6 +23,7 @@ use futures::StreamExt as _;
 use super::evaluate::SettingNames;
 use super::units;
 use super::{AuditError, REPORT_HISTORY};
+use crate::diff::ExpectedDifferences;
 use crate::report::{self, MAX_RUN_PAGES};
 use crate::run::{Run, RunId};
 use crate::store::Store;
@@ -39,11 +40,13 @@ pub(super) enum RunPages {
     All,
 }
 
-/// Renders the reports for a committed run and writes them to the store.
+/// Renders the reports for a committed run and writes them to the store. `expected`:
+/// what the policies expect to differ between group members (the group pages fold it).
 pub(super) async fn publish_reports(
     store: &Store,
     run: &Run,
     settings: &SettingNames,
+    expected: &ExpectedDifferences,
     run_pages: RunPages,
     public_key: Option<&crate::integrity::PublicKey>,
 ) -> Result<(), AuditError> {
@@ -104,7 +107,8 @@ pub(super) async fn publish_reports(
     };
     let integrity_ms = lap(&mut since);
     let renderer = report::Renderer::new()?;
-    let mut prepared = renderer.prepare(run, &history, settings);
+    let mut prepared =
+        renderer.prepare(run, &history, settings).with_expected_differences(expected);
     if let Some(a) = &attestation {
         prepared = prepared.with_integrity(a);
     }
@@ -151,9 +155,11 @@ pub(super) async fn publish_reports(
 /// Publishes the reports of the newest run again, every recent run's page included,
 /// and the page of the oldest run left when it is older than those: what `gc` does
 /// after removing runs, so that no page links to a run page it removed. Returns the
-/// newest run's id, or `None` for a store without runs.
+/// newest run's id, or `None` for a store without runs. `expected` as for an audit
+/// (`PolicySet::expected_differences`).
 pub async fn republish(
     store: &Store,
+    expected: &ExpectedDifferences,
     public_key: Option<&crate::integrity::PublicKey>,
 ) -> Result<Option<RunId>, AuditError> {
     let ids = store.list_runs().await?;
@@ -173,7 +179,7 @@ pub async fn republish(
         let (t, snapshot) = next?;
         settings.insert(&t.name, &snapshot);
     }
-    publish_reports(store, &run, &settings, RunPages::All, public_key).await?;
+    publish_reports(store, &run, &settings, expected, RunPages::All, public_key).await?;
     if ids.len() > MAX_RUN_PAGES {
         // Its "previous run" may be a run gc removed; alone, it links to no earlier run.
         let oldest = store.get_run(&ids[0]).await?;

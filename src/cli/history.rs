@@ -185,17 +185,17 @@ pub async fn diff(args: DiffArgs) -> ExitCode {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return fail(e),
     };
-    let policies =
-        driftwatch::policy::read_dir(&config.policies_dir).and_then(driftwatch::policy::parse).ok();
-    // Expected differences come from every file, whichever packs the audits ran.
+    // Expected differences come from every file, whichever packs the audits ran; a
+    // target compared with itself has none.
+    let table = if a.snapshot.target == b.snapshot.target {
+        diff::ExpectedDifferences::default()
+    } else {
+        super::expected_differences(&config)
+    };
     let changes = diff::diff(&a.snapshot, &b.snapshot);
-    let same_target = a.snapshot.target == b.snapshot.target;
     let (mut differences, mut expected) = (Vec::new(), Vec::new());
     for c in &changes {
-        let reason = policies
-            .as_ref()
-            .filter(|_| !same_target)
-            .and_then(|p| p.expected_difference(b.snapshot.kind, &c.key));
+        let reason = table.reason(b.snapshot.kind, &c.key);
         match reason {
             Some(reason) => expected.push(ExpectedChange { change: c, reason }),
             None => differences.push(c),

@@ -82,7 +82,9 @@ pub async fn gc(args: GcArgs) -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             // The remaining pages may link to the run pages just removed.
-            match driftwatch::audit::republish(&store, signer.map(|s| s.public()).as_ref()).await {
+            let expected = super::expected_differences(&config);
+            let public_key = signer.map(|s| s.public());
+            match driftwatch::audit::republish(&store, &expected, public_key.as_ref()).await {
                 Ok(Some(run)) => {
                     println!("published the reports of run {run} again");
                     ExitCode::SUCCESS

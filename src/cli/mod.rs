@@ -174,6 +174,16 @@ pub fn load_policies(config: &Config) -> Result<driftwatch::policy::PolicySet, E
     select_packs(&all, &config.policy_packs, &config.file)
 }
 
+/// What the policy files under `[policies] dir` expect to differ between targets
+/// (every file, whichever packs run); none when they do not load, so the commands that
+/// read the history still answer with a broken policy folder.
+pub fn expected_differences(config: &Config) -> driftwatch::diff::ExpectedDifferences {
+    driftwatch::policy::read_dir(&config.policies_dir)
+        .and_then(driftwatch::policy::parse)
+        .map(|set| set.expected_differences().clone())
+        .unwrap_or_default()
+}
+
 /// `set` narrowed to `packs`; an unknown pack is a diagnostic at `file` where the
 /// selection was written.
 pub fn select_packs(

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diff::ExpectedDifferences;
 use crate::finding::{Finding, FindingStatus};
 use crate::run::{PolicyBundle, PolicyRef};
 use crate::snapshot::{Entry, Kind, Role, Snapshot, State};
@@ -114,6 +115,9 @@ pub struct PolicySet {
     sources: Vec<PolicySource>,
     policies: Vec<Policy>,
     bundle: PolicyBundle,
+    /// Of every file parsed, selected or not: expected differences are not rules, and
+    /// `diff` reads them from every file whichever packs ran.
+    expected: ExpectedDifferences,
 }
 
 /// The packs a run uses when `[policies] packs` does not say: what the seed incident
@@ -161,7 +165,7 @@ impl PolicySet {
         ran.dedup();
         let mut bundle = bundle_of(&policies);
         bundle.packs = ran;
-        Ok(PolicySet { sources, policies, bundle })
+        Ok(PolicySet { sources, policies, bundle, expected: self.expected.clone() })
     }
 
     /// The packs the files declare, sorted.
@@ -186,14 +190,11 @@ impl PolicySet {
         &self.policies
     }
 
-    /// Why `key` may differ between two targets of `kind`, if a policy says it may.
-    pub fn expected_difference(&self, kind: Kind, key: &str) -> Option<&str> {
-        self.policies
-            .iter()
-            .filter(|p| p.applies_to.kind == kind)
-            .flat_map(|p| &p.expected_differences)
-            .find(|d| d.keys.iter().any(|k| k == key))
-            .map(|d| d.reason.as_str())
+    /// Which settings may differ between two targets of a kind, and why: every
+    /// `[[expected_difference]]` of every file parsed, in packs that were not selected
+    /// too (see [`PolicySet::select`]).
+    pub fn expected_differences(&self) -> &ExpectedDifferences {
+        &self.expected
     }
 
     /// Every waiver of every file.
@@ -272,7 +273,22 @@ pub fn parse(mut sources: Vec<PolicySource>) -> Result<PolicySet, Diagnostics> {
     sources.sort_by(|a, b| a.path.cmp(&b.path));
     let policies = load::load_all(&sources)?;
     let bundle = bundle_of(&policies);
-    Ok(PolicySet { sources, policies, bundle })
+    let expected = expected_differences(&policies);
+    Ok(PolicySet { sources, policies, bundle, expected })
+}
+
+/// The `[[expected_difference]]` tables of `policies` by the kind each file applies to;
+/// the first file, in path order, that names a key gives its reason.
+fn expected_differences(policies: &[Policy]) -> ExpectedDifferences {
+    let mut table = ExpectedDifferences::default();
+    for p in policies {
+        for d in &p.expected_differences {
+            for key in &d.keys {
+                table.insert(p.applies_to.kind, key, &d.reason);
+            }
+        }
+    }
+    table
 }
 
 /// The bundle of a set of policies. Its digest is the lowercase hex sha256 of one line

@@ -1,11 +1,13 @@
 //! A replication group over three runs, for the group page: the primary gets a pending
 //! `max_connections` (a pre-flight finding on the standby), then the standby's replay
-//! pauses and lag grows; and the tests of the group page and pre-flight sections.
+//! pauses and lag grows. The members differ in `port` and `data_directory` (expected:
+//! identity), `primary_conninfo` (expected: role) and `work_mem` and the pending
+//! `max_connections` (drift). And the tests of the group page and pre-flight sections.
 
 use std::collections::BTreeMap;
 
 use super::fixtures::{at, finding, run, target};
-use crate::diff::Change;
+use crate::diff::{Change, ExpectedDifferences};
 use crate::finding::{Drift, FindingStatus, Severity};
 use crate::run::{Run, TargetRun};
 use crate::snapshot::{Entry, Kind, PendingKind, Role, ServerInfo, Snapshot, State};
@@ -114,9 +116,11 @@ pub fn snapshots() -> BTreeMap<String, Snapshot> {
         "ci-primary",
         Role::Primary,
         &[
+            ("setting.data_directory", "/var/lib/postgresql/15/main"),
             ("setting.max_connections", "100"),
             ("setting.port", "5432"),
             ("setting.wal_level", "replica"),
+            ("setting.work_mem", "4MB"),
         ],
     );
     let pending = Entry {
@@ -130,12 +134,27 @@ pub fn snapshots() -> BTreeMap<String, Snapshot> {
         "ci-standby",
         Role::Replica,
         &[
+            ("setting.data_directory", "/var/lib/postgresql/15/standby"),
             ("setting.max_connections", "100"),
             ("setting.port", "5433"),
+            ("setting.primary_conninfo", "host=ci-primary port=5432"),
             ("setting.wal_level", "replica"),
+            ("setting.work_mem", "8MB"),
         ],
     );
     BTreeMap::from([("ci-primary".to_owned(), p), ("ci-standby".to_owned(), s)])
+}
+
+/// What the shipped PostgreSQL topology policy says of these keys (one kind only: a
+/// Redis group would not fold them).
+pub fn expected() -> ExpectedDifferences {
+    let mut e = ExpectedDifferences::default();
+    for key in ["setting.port", "setting.data_directory"] {
+        e.insert(Kind::Postgres, key, "identity: where each server lives");
+    }
+    e.insert(Kind::Postgres, "setting.primary_conninfo", "set by role: a standby has an upstream");
+    e.insert(Kind::Redis, "setting.work_mem", "not a PostgreSQL reason");
+    e
 }
 
 #[cfg(test)]
@@ -145,7 +164,13 @@ mod tests {
 
     fn pages() -> Vec<Page> {
         let (run, history) = runs();
-        render(&ReportInput { run: &run, history: &history, snapshots: &snapshots() }).unwrap()
+        let input = ReportInput {
+            run: &run,
+            history: &history,
+            snapshots: &snapshots(),
+            expected: &expected(),
+        };
+        render(&input).unwrap()
     }
 
     fn page<'a>(pages: &'a [Page], path: &str) -> &'a str {
@@ -160,7 +185,8 @@ mod tests {
         let all = snapshots();
         let whole = pages();
         let renderer = crate::report::Renderer::new().unwrap();
-        let prepared = renderer.prepare(&run, &history, &all);
+        let expected = expected();
+        let prepared = renderer.prepare(&run, &history, &all).with_expected_differences(&expected);
         let groups = prepared.groups();
         assert_eq!(groups.len(), 1);
         for (group, members) in groups {
@@ -190,6 +216,64 @@ mod tests {
         // Differences: port differs, wal_level does not; the pending value shows.
         assert!(html.contains(r#"<tr id="d-port">"#) && !html.contains(r#"id="d-wal-level""#));
         assert!(html.contains(r#"<tr id="d-pending-max-connections">"#));
+    }
+
+    /// The view model: drift first (by key), then what the policies expect, each with
+    /// its reason; a reason of another kind does not fold a PostgreSQL setting.
+    #[test]
+    fn group_differences_split_drift_from_what_policies_expect() {
+        let (run, history) = runs();
+        let all = snapshots();
+        let expected = expected();
+        let mut site = crate::report::site::Site::new(&run, &history, &all);
+        site.expected = &expected;
+        let view = crate::report::group_page::build(&site, "ci", &all);
+        let rows = |rows: &[crate::report::group_page::DifferenceRow]| -> Vec<(String, String)> {
+            rows.iter().map(|d| (d.setting.clone(), d.reason.clone())).collect()
+        };
+        let s = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        assert_eq!(rows(&view.differences), [s("pending.max_connections", ""), s("work_mem", "")]);
+        assert_eq!(
+            rows(&view.expected),
+            [
+                s("data_directory", "identity: where each server lives"),
+                s("port", "identity: where each server lives"),
+                s("primary_conninfo", "set by role: a standby has an upstream"),
+            ]
+        );
+        assert_eq!(view.expected_count, "3");
+        assert_eq!(
+            view.differences_note,
+            "2 settings differ across 2 collected members that no policy expects to differ."
+        );
+        // A key only one member holds shows the other as absent.
+        assert_eq!(view.expected[2].values[0].short, "(absent)");
+
+        // Without expected differences, everything is drift, still by key
+        // (`pending.*` before `setting.*`).
+        let plain = crate::report::site::Site::new(&run, &history, &all);
+        let view = crate::report::group_page::build(&plain, "ci", &all);
+        assert!(view.expected.is_empty());
+        let keys: Vec<String> = view.differences.iter().map(|d| d.setting.clone()).collect();
+        let want =
+            ["pending.max_connections", "data_directory", "port", "primary_conninfo", "work_mem"];
+        assert_eq!(keys, want);
+    }
+
+    /// The page: the drift's table, then the expected ones in a closed `<details>`.
+    #[test]
+    fn expected_differences_fold_below_the_drift() {
+        let pages = pages();
+        let html = page(&pages, "reports/groups/ci.html");
+        let drift = html.find(r#"<tr id="d-work-mem">"#).expect("the drift row");
+        let fold =
+            html.find(r#"<details id="expected-differences"><summary>3 expected differences"#);
+        let fold = fold.expect("a closed details of the expected differences");
+        let port = html.find(r#"<tr id="d-port">"#).unwrap();
+        let end = fold + html[fold..].find("</tbody></table></details>").unwrap();
+        assert!(drift < fold && fold < port && port < end, "drift first, then the fold");
+        assert!(html[fold..end].contains("<td>identity: where each server lives</td>"));
+        assert!(!html[..fold].contains(r#"id="d-port""#));
     }
 
     /// A collected member with a failing finding is not shown as PASS.

@@ -1,6 +1,7 @@
 //! `reports/groups/<group>.html`: one replication group on one page: who replicates
 //! from whom (link state, lag), what its members' next restarts would break, the
-//! settings that differ across members, and one timeline of every member's
+//! settings that differ across members (the drift first, then those the policies
+//! expect to differ, with why: `Site::expected`), and one timeline of every member's
 //! configuration changes and replication state transitions.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,8 +35,13 @@ pub struct GroupPage {
     pub preflight_note: &'static str,
     /// Column heads of the differences matrix: the collected members, by name.
     pub columns: Vec<String>,
+    /// Settings that differ and no policy expects to: the drift, by key.
     pub differences: Vec<DifferenceRow>,
     pub differences_note: String,
+    /// Settings that differ as the policies expect (by role, by identity), by key,
+    /// each with its reason; shown folded below the drift.
+    pub expected: Vec<DifferenceRow>,
+    pub expected_count: String,
     /// Table rows, already HTML ([`fragments::event_rows`]).
     pub timeline: String,
     pub timeline_note: String,
@@ -69,11 +75,20 @@ pub struct StreamRow {
     pub lag: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, PartialEq)]
 pub struct DifferenceRow {
     pub id: String,
     pub setting: String,
     pub values: Vec<Val>,
+    /// Why a policy expects it to differ; empty for the drift.
+    pub reason: String,
+}
+
+/// A group's differing settings, split by whether a policy expects them.
+#[derive(Debug, Default, PartialEq)]
+pub struct Differences {
+    pub unexpected: Vec<DifferenceRow>,
+    pub expected: Vec<DifferenceRow>,
 }
 
 #[derive(Debug, Serialize)]
@@ -108,28 +123,22 @@ pub fn build(site: &Site<'_>, group: &str, snapshots: &BTreeMap<String, Snapshot
 
     let collected: Vec<&TargetRun> =
         targets.iter().copied().filter(|t| snapshots.contains_key(&t.name)).collect();
-    let configs: Vec<&Config> = collected.iter().map(|t| &snapshots[&t.name].config).collect();
-    let mut differences = Vec::new();
-    aligned(&configs, |key, entries| {
-        if !all_shown_alike(entries) {
-            differences.push(DifferenceRow {
-                id: site.ids.difference(key),
-                setting: text::clean(setting_name(key)),
-                values: entries
-                    .iter()
-                    .map(|e| e.map_or_else(Val::absent, |e| Val::of(&e.display_value())))
-                    .collect(),
-            });
-        }
-    });
+    let differences = differences(site, &collected, snapshots);
     let differences_note = match collected.len() {
         0 | 1 => {
             "Fewer than two members were collected in this run: nothing to compare.".to_owned()
         }
-        _ if differences.is_empty() => "Every member has the same configuration.".to_owned(),
-        n => {
-            format!("{} settings differ across {} collected members.", count(differences.len()), n)
+        _ if differences.unexpected.is_empty() && differences.expected.is_empty() => {
+            "Every member has the same configuration.".to_owned()
         }
+        n if differences.unexpected.is_empty() => format!(
+            "Across {n} collected members, every setting that differs is one the policies expect to differ."
+        ),
+        n => format!(
+            "{} {} across {n} collected members that no policy expects to differ.",
+            count(differences.unexpected.len()),
+            if differences.unexpected.len() == 1 { "setting differs" } else { "settings differ" },
+        ),
     };
 
     let events = group_timeline(&site.runs, group);
@@ -183,11 +192,53 @@ pub fn build(site: &Site<'_>, group: &str, snapshots: &BTreeMap<String, Snapshot
         preflight: fragments::finding_articles(&preflight),
         preflight_note: "No pending configuration of any member would break anything on the next restarts.",
         columns: collected.iter().map(|t| text::clean(&t.name)).collect(),
-        differences,
+        differences: differences.unexpected,
         differences_note,
+        expected_count: count(differences.expected.len()),
+        expected: differences.expected,
         timeline: fragments::event_rows(&timeline),
         timeline_note,
     }
+}
+
+/// The settings whose values differ across the `collected` members (columns in their
+/// order), by key, split by [`ExpectedDifferences::reason_for_all`] over the kinds of
+/// the members that hold the setting.
+///
+/// [`ExpectedDifferences::reason_for_all`]: crate::diff::ExpectedDifferences::reason_for_all
+fn differences(
+    site: &Site<'_>,
+    collected: &[&TargetRun],
+    snapshots: &BTreeMap<String, Snapshot>,
+) -> Differences {
+    let configs: Vec<&Config> = collected.iter().map(|t| &snapshots[&t.name].config).collect();
+    let mut out = Differences::default();
+    let mut kinds = Vec::with_capacity(collected.len());
+    aligned(&configs, |key, entries| {
+        if all_shown_alike(entries) {
+            return;
+        }
+        kinds.clear();
+        kinds.extend(
+            collected.iter().zip(entries).filter(|(_, e)| e.is_some()).map(|(t, _)| t.kind),
+        );
+        kinds.dedup();
+        let reason = site.expected.reason_for_all(&kinds, key);
+        let row = DifferenceRow {
+            id: site.ids.difference(key),
+            setting: text::clean(setting_name(key)),
+            values: entries
+                .iter()
+                .map(|e| e.map_or_else(Val::absent, |e| Val::of(&e.display_value())))
+                .collect(),
+            reason: reason.map_or_else(String::new, text::clean),
+        };
+        match reason {
+            Some(_) => out.expected.push(row),
+            None => out.unexpected.push(row),
+        }
+    });
+    out
 }
 
 fn member_row(site: &Site<'_>, t: &TargetRun, group: &[&TargetRun]) -> MemberRow {

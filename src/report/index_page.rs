@@ -323,10 +323,14 @@ pub fn build(site: &Site<'_>) -> IndexPage {
     verdict.push('.');
 
     let recent: Vec<&Run> = site.runs.iter().take(RECENT_RUNS).copied().collect();
-    let failing_series: Vec<usize> = recent
+    let failing_series: Vec<_> = recent
         .iter()
         .rev()
-        .map(|r| r.targets.iter().flat_map(|t| t.findings.iter()).filter(|f| is_failing(f)).count())
+        .map(|r| {
+            let failing =
+                r.targets.iter().flat_map(|t| t.findings.iter()).filter(|f| is_failing(f));
+            (r.started_at, failing.count())
+        })
         .collect();
     let runs: Vec<RunRow> = recent.iter().map(|r| site.run_row("", r)).collect();
     let trend_rows: Vec<RunRow> = recent.iter().rev().map(|r| site.run_row("", r)).collect();
@@ -347,7 +351,7 @@ pub fn build(site: &Site<'_>) -> IndexPage {
         targets: targets.into_iter().map(|(_, t)| t).collect(),
         elsewhere: elsewhere(site, run, older),
         trend: Trend {
-            chart: chart::bars("Failing findings per run", &failing_series, 48),
+            chart: chart::bars("Failing findings per run", &failing_series, 56),
             rows: trend_rows,
         },
         runs,

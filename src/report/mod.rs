@@ -1,7 +1,8 @@
 //! HTML reports: tera templates from `report-templates/` (embedded in the binary),
 //! rendered from plain data. Pure: no store, no clock, no I/O.
 //!
-//! [`render`] turns one run (plus earlier runs and the current snapshots) into pages:
+//! [`render`] turns one run (plus earlier runs, the current snapshots and what the
+//! policies expect to differ between group members) into pages:
 //! `reports/index.html`, `reports/controls.html` (the run's findings by benchmark
 //! control), `reports/runs/<run>.html` for the run and the most recent
 //! earlier ones (so every link in the folder resolves offline), and
@@ -43,6 +44,7 @@ use tera::{Context, Tera};
 pub use ids::slug;
 pub use timeline::is_event_key;
 
+use crate::diff::ExpectedDifferences;
 use crate::run::{Run, TargetRun};
 use crate::snapshot::Snapshot;
 
@@ -60,6 +62,9 @@ pub struct ReportInput<'a> {
     pub history: &'a [Run],
     /// The current stable snapshot per target name; may lack unreachable targets.
     pub snapshots: &'a BTreeMap<String, Snapshot>,
+    /// Settings the policies expect to differ between members of a group, with why
+    /// (the group pages fold them below the drift).
+    pub expected: &'a ExpectedDifferences,
 }
 
 /// One rendered file, its path relative to the publishing root.
@@ -128,7 +133,9 @@ impl Renderer {
     /// Every page for `input`, index and controls first, then run pages newest first, then target
     /// pages by name, then group pages by name. The same input gives byte-identical pages.
     pub fn render(&self, input: &ReportInput<'_>) -> Result<Vec<Page>, ReportError> {
-        let prepared = self.prepare(input.run, input.history, input.snapshots);
+        let prepared = self
+            .prepare(input.run, input.history, input.snapshots)
+            .with_expected_differences(input.expected);
         let mut pages = vec![prepared.index_page()?, prepared.controls_page()?];
         for page in prepared.run_pages() {
             pages.push(page?);
@@ -183,6 +190,13 @@ impl<'a> Prepared<'a> {
     /// the index.
     pub fn with_integrity(mut self, integrity: &'a crate::integrity::Attestation) -> Self {
         self.site.integrity = Some(integrity);
+        self
+    }
+
+    /// What the policies expect to differ between group members, with why: the group
+    /// pages show those differences folded, below the ones nobody expects.
+    pub fn with_expected_differences(mut self, expected: &'a ExpectedDifferences) -> Self {
+        self.site.expected = expected;
         self
     }
 

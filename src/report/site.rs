@@ -12,7 +12,7 @@ use super::view::{
     WaiverView,
 };
 use super::{MAX_RUN_PAGES, Settings};
-use crate::diff::Change;
+use crate::diff::{Change, ExpectedDifferences};
 use crate::finding::{Drift, Finding, FindingStatus, Reference};
 use crate::integrity::{Attestation, RunAttestation};
 use crate::run::{Run, TargetRun};
@@ -35,7 +35,13 @@ pub struct Site<'a> {
     /// What the history's chain said of these runs when the report was published
     /// (`None`: not checked, as in renders outside an audit).
     pub integrity: Option<&'a Attestation>,
+    /// What the policies say may differ between members of a group (the group page
+    /// folds those differences away); none unless the caller says.
+    pub expected: &'a ExpectedDifferences,
 }
+
+/// The expected differences of a render whose caller gives none.
+static NO_EXPECTED_DIFFERENCES: ExpectedDifferences = ExpectedDifferences::NONE;
 
 impl<'a> Site<'a> {
     pub fn new(run: &'a Run, history: &'a [Run], settings: &'a dyn Settings) -> Site<'a> {
@@ -49,6 +55,7 @@ impl<'a> Site<'a> {
             index: TargetIndex::new(&runs),
             group_pages: run.targets.iter().filter_map(|t| t.group.as_deref()).collect(),
             integrity: None,
+            expected: &NO_EXPECTED_DIFFERENCES,
             runs,
         }
     }

@@ -177,8 +177,8 @@ pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> Tar
     let failing_in = |rt: Option<&TargetRun>| {
         rt.map_or(0, |x| x.findings.iter().filter(|f| is_failing(f)).count())
     };
-    let series: Vec<usize> =
-        recent.iter().map(|r| failing_in(site.index.target(r, &t.name))).collect();
+    let series: Vec<_> =
+        recent.iter().map(|r| (r.started_at, failing_in(site.index.target(r, &t.name)))).collect();
     let history = recent
         .iter()
         .map(|r| {
@@ -227,7 +227,7 @@ pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> Tar
         collected: t.status == TargetStatus::Ok,
         findings: site.groups(ROOT, run, &[t]),
         timeline,
-        chart: chart::bars("Failing findings on this target per run", &series, 40),
+        chart: chart::bars("Failing findings on this target per run", &series, 42),
         history,
         connections,
         inventory,
@@ -245,7 +245,7 @@ fn headroom(site: &Site<'_>, recent: &[&&crate::run::Run], t: &TargetRun) -> Opt
     for r in recent {
         let rt = site.index.target(r, &t.name);
         let pct = reading(rt, USAGE_PCT_KEY);
-        usage.push(pct);
+        usage.push((r.started_at, pct));
         let shown = |v: Option<f64>| v.map_or("\u{2014}".to_owned(), |v| v.to_string());
         rows.push(HeadroomRow {
             run: text::clean(&r.run_id.0),
@@ -255,7 +255,7 @@ fn headroom(site: &Site<'_>, recent: &[&&crate::run::Run], t: &TargetRun) -> Opt
             usage: pct.map_or("\u{2014}".to_owned(), |p| format!("{p}%")),
         });
     }
-    if usage.iter().all(Option::is_none) {
+    if usage.iter().all(|(_, pct)| pct.is_none()) {
         return None;
     }
     let now = match (reading(Some(t), IN_USE_KEY), reading(Some(t), LIMIT_KEY)) {
@@ -266,6 +266,6 @@ fn headroom(site: &Site<'_>, recent: &[&&crate::run::Run], t: &TargetRun) -> Opt
         _ => "not read in this run".to_owned(),
     };
     let chart =
-        chart::percent_bars("Connections in use, % of the usable limit, per run", &usage, 40);
+        chart::percent_bars("Connections in use, % of the usable limit, per run", &usage, 42);
     Some(Headroom { now, chart, rows })
 }

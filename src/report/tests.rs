@@ -14,7 +14,8 @@ fn pages_for(
     history: &[Run],
     snapshots: &BTreeMap<String, crate::snapshot::Snapshot>,
 ) -> Vec<Page> {
-    render(&ReportInput { run, history, snapshots }).expect("fixture renders")
+    let expected = crate::diff::ExpectedDifferences::NONE;
+    render(&ReportInput { run, history, snapshots, expected: &expected }).expect("fixture renders")
 }
 
 fn fixture_pages() -> Vec<Page> {

@@ -151,7 +151,13 @@ fn title(html: &str) -> String {
 fn hostile_values_run_no_script_in_chromium_and_pages_stay_whole() {
     require_chromium();
     let (run, snapshots) = hostile_run();
-    let pages = render(&ReportInput { run: &run, history: &[], snapshots: &snapshots }).unwrap();
+    let pages = render(&ReportInput {
+        run: &run,
+        history: &[],
+        snapshots: &snapshots,
+        expected: &driftwatch::diff::ExpectedDifferences::NONE,
+    })
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     for page in &pages {
         let path = dir.path().join(&page.path);

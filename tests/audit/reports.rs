@@ -115,22 +115,27 @@ fn reports_read_without_javascript_in_chromium_after_a_copy() {
     assert!(index.contains(r#"<a href="controls.html">"#), "the index links to the controls");
 
     // Screenshots for a person to look at (kept under target/).
-    let shots = screenshots_dir();
     for (name, page) in [
         ("index", "reports/index.html".to_owned()),
         ("run", format!("reports/runs/{run_id}.html")),
         ("target", "reports/targets/pg-primary.html".to_owned()),
         ("controls", "reports/controls.html".to_owned()),
     ] {
-        let png = shots.join(format!("{name}.png"));
-        let out = chromium(profile.path())
-            .arg(format!("--screenshot={}", png.display()))
-            .arg("--window-size=1280,2000")
-            .arg(format!("file://{}", elsewhere.path().join(page).display()))
-            .output()
-            .expect("run chromium");
-        assert!(out.status.success() && png.is_file(), "screenshot of {name} failed");
+        screenshot(&elsewhere.path().join(page), name, 2000, profile.path());
     }
+}
+
+/// `<screenshots_dir>/<name>.png` of `page`, 1280 px wide and `height` high.
+#[track_caller]
+fn screenshot(page: &Path, name: &str, height: u32, profile: &Path) {
+    let png = screenshots_dir().join(format!("{name}.png"));
+    let out = chromium(profile)
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("--window-size=1280,{height}"))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("run chromium");
+    assert!(out.status.success() && png.is_file(), "screenshot of {name} failed");
 }
 
 /// A run's page is the record of that run: later audits add their own page and leave
@@ -223,4 +228,62 @@ references = [{ benchmark = "CI benchmark", control = "2.1", title = "absent" }]
         target.contains(r#"<a href="https://www.postgresql.org/docs/15/runtime-config-wal.html" rel="external noreferrer">CI-CTL-001</a>"#),
         "the passed row links the rule to its documentation"
     );
+}
+
+/// A real group, the primary and its streaming replica, in Chromium: a setting no
+/// policy expects to differ (`work_mem`, which the replica's audit session sets and its
+/// collector therefore leaves out, so no server is changed) comes first, counted; the ones the topology policy expects
+/// (port, data directory, the standby's upstream) are folded below it in a closed
+/// `<details>`, each with its reason. The trend charts have their axes and window.
+#[test]
+fn group_page_lists_the_drift_first_and_folds_expected_differences_in_chromium() {
+    require_chromium();
+    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
+    require_port(REPLICA_PORT, "PostgreSQL streaming replica");
+    let _locks = (PrimaryLock::shared(), ServerLock::shared("pg-replica"));
+    let target = |name: &str, port: u16, role: &str, options: &str| {
+        format!(
+            "[[targets]]\nname = \"{name}\"\nkind = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:{port}/postgres{options}\"\nrole = \"{role}\"\ngroup = \"ci\"\n\n"
+        )
+    };
+    let ws = Workspace::with_config(&format!(
+        "[store]\nurl = \"store\"\n\n[policies]\ndir = \"{}\"\n\n{}{}",
+        policies_dir().display(),
+        target("pg-primary", PRIMARY_PORT, "primary", ""),
+        target("pg-replica", REPLICA_PORT, "replica", "?options=-c%20work_mem%3D7MB"),
+    ));
+    ws.audit_json();
+    let profile = tempfile::tempdir().unwrap();
+    let page = ws.store().join("reports/groups/ci.html");
+    let dom = dump_dom(&page, profile.path());
+    assert_inert(&dom, "the group page");
+    let at = |s: &str| dom.find(s).unwrap_or_else(|| panic!("no {s} in {dom}"));
+    let fold = at(r#"<details id="expected-differences"><summary>"#);
+    // Long values fold in a `<details>` of their own: the fold ends with its table.
+    let end = fold + dom[fold..].find("</tbody></table></details>").unwrap();
+    let drift = at(r#"<tr id="d-work-mem">"#);
+    assert!(drift < fold, "the drift comes before the expected differences");
+    assert!(dom[drift..].starts_with(r#"<tr id="d-work-mem"><td><code>work_mem</code>"#));
+    assert!(at("that no policy expects to differ.</p>") < drift, "the drift is counted");
+    for key in ["port", "data-directory", "primary-conninfo"] {
+        let row = at(&format!(r#"<tr id="d-{key}">"#));
+        assert!(fold < row && row < end, "{key} is folded with the expected differences");
+    }
+    let folded = &dom[fold..end];
+    assert!(folded.contains("<td>identity: where each server lives</td>"), "{folded}");
+    assert!(folded.contains("<td>set by role: a standby has an upstream and replays WAL</td>"));
+    assert!(!folded.contains(r#"id="d-work-mem""#));
+    let rows = folded.matches(r#"<tr id="d-"#).count();
+    assert!(folded.contains(&format!("<summary>{rows} expected differences ")), "{folded}");
+
+    // The index's trend chart: axes with numbers, the run's time, the window covered.
+    let index = dump_dom(&ws.store().join("reports/index.html"), profile.path());
+    assert!(index.contains(r#"<path class="axis" d="M"#), "the chart has axes");
+    assert!(index.contains(r#"<text x="#) && index.contains(">0</text>"), "y ticks");
+    assert!(index.contains("Runs covered: 1, from "), "the caption names the window");
+
+    for (name, page) in [("group", "reports/groups/ci.html"), ("index-group", "reports/index.html")]
+    {
+        screenshot(&ws.store().join(page), name, 2400, profile.path());
+    }
 }
