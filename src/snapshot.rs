@@ -185,13 +185,22 @@ impl Entry {
         }
     }
 
-    /// The value with its unit, as a person reads it (`128 8kB`, `on`).
+    /// The value with its unit, as a person reads it (`128 8kB`, `on`). A number at or
+    /// below zero is shown bare, as PostgreSQL's `SHOW` does (`-1`, `0`, not `-1 MB`):
+    /// such values are the settings' "disabled" or "no limit", not quantities.
     pub fn display_value(&self) -> String {
         match &self.unit {
-            Some(unit) if !unit.is_empty() => format!("{} {unit}", self.value),
+            Some(unit) if !unit.is_empty() && !is_sentinel(&self.value) => {
+                format!("{} {unit}", self.value)
+            }
             _ => self.value.clone(),
         }
     }
+}
+
+/// `0`, `-1`: a whole number at or below zero.
+fn is_sentinel(value: &str) -> bool {
+    value.trim().parse::<i64>().is_ok_and(|n| n <= 0)
 }
 
 /// Identity facts about the server, part of the stable snapshot.
@@ -270,6 +279,16 @@ mod tests {
             server: ServerInfo { version: "15.20".into(), role: Role::Primary },
             config,
         }
+    }
+
+    #[test]
+    fn values_at_or_below_zero_show_without_their_unit_as_show_prints_them() {
+        // PostgreSQL 15: SHOW max_slot_wal_keep_size is `-1`, SHOW wal_keep_size `0`.
+        assert_eq!(Entry::new("-1").with_unit("MB").display_value(), "-1");
+        assert_eq!(Entry::new("0").with_unit("MB").display_value(), "0");
+        assert_eq!(Entry::new("16384").with_unit("8kB").display_value(), "16384 8kB");
+        assert_eq!(Entry::new("0.5").with_unit("s").display_value(), "0.5 s");
+        assert_eq!(Entry::new("on").display_value(), "on");
     }
 
     #[test]

@@ -495,7 +495,9 @@ mod tests {
     fn display_observed_values() {
         assert_eq!(display_observed(&entry("16384", Some("8kB"))), "16384 8kB (128MB)");
         assert_eq!(display_observed(&entry("60000", Some("ms"))), "60000 ms (1min)");
-        assert_eq!(display_observed(&entry("0", Some("ms"))), "0 ms");
+        // As SHOW prints them: a sentinel (disabled, no limit) has no unit.
+        assert_eq!(display_observed(&entry("0", Some("ms"))), "0");
+        assert_eq!(display_observed(&entry("-1", Some("MB"))), "-1");
         assert_eq!(display_observed(&entry("64", Some("MB"))), "64 MB");
         assert_eq!(display_observed(&entry("on", None)), "on");
         assert_eq!(display_observed(&entry("", None)), "''");
