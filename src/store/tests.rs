@@ -27,3 +27,25 @@ async fn local_folder_backend() {
     assert!(root.join("runs/2026/11/25/20261125T161500Z-0002.json").is_file());
     assert_eq!(std::fs::read_dir(root.join("snapshots/db1")).unwrap().count(), 2);
 }
+
+#[tokio::test]
+async fn one_target_of_a_run_reads_as_the_whole_run_has_it() {
+    use crate::finding::{FindingStatus, Severity};
+    use crate::status::fixture::*;
+    let store = Store::open(&StoreLocation::Memory).unwrap();
+    let mut a = target("a", crate::run::TargetStatus::Ok);
+    a.findings = std::sync::Arc::new(vec![finding("R-1", "setting.x", Severity::High, FindingStatus::Fail)]);
+    let mut b = target("b", crate::run::TargetStatus::Ok);
+    b.findings = std::sync::Arc::new(vec![
+        finding("R-2", "setting.y", Severity::Low, FindingStatus::Pass),
+        finding("R-3", "state.connections.usage_pct", Severity::Low, FindingStatus::Fail),
+    ]);
+    let r = run("20261125T161500Z-0001", vec![a, b]);
+    store.commit_run(&r).await.unwrap();
+    let whole = store.get_run(&r.run_id).await.unwrap();
+    for name in ["a", "b"] {
+        let one = store.target_in_run(&r.run_id, name).await.unwrap();
+        assert_eq!(one.as_ref(), whole.target(name), "{name}");
+    }
+    assert_eq!(store.target_in_run(&r.run_id, "c").await.unwrap(), None);
+}
