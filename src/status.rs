@@ -330,10 +330,16 @@ mod tests {
             assert_eq!(status.collected["a"].collected_at, three.targets[0].collected_at);
             assert_eq!(status.previous["a"].collected_at, two.targets[0].collected_at);
             let latest = &status.targets["a"].result;
-            assert_eq!(status.before(latest).map(|b| b.collected_at), Some(two.targets[0].collected_at));
+            assert_eq!(
+                status.before(latest).map(|b| b.collected_at),
+                Some(two.targets[0].collected_at)
+            );
         }
         let mut status = Status::default();
         status.record(&one);
-        assert!(status.before(&status.targets["a"].result).is_none(), "a first collection has none");
+        assert!(
+            status.before(&status.targets["a"].result).is_none(),
+            "a first collection has none"
+        );
     }
 }

@@ -171,7 +171,11 @@ impl Renderer {
 
     /// A web UI page ([`ui`]): `template` is one of `ui-findings.html`,
     /// `ui-search.html`, `ui-setting.html`, `ui-missing.html`.
-    pub fn ui_page(&self, template: &'static str, view: impl Serialize) -> Result<String, ReportError> {
+    pub fn ui_page(
+        &self,
+        template: &'static str,
+        view: impl Serialize,
+    ) -> Result<String, ReportError> {
         Ok(self.page(template.to_owned(), template, view)?.html)
     }
 

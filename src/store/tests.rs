@@ -34,7 +34,8 @@ async fn one_target_of_a_run_reads_as_the_whole_run_has_it() {
     use crate::status::fixture::*;
     let store = Store::open(&StoreLocation::Memory).unwrap();
     let mut a = target("a", crate::run::TargetStatus::Ok);
-    a.findings = std::sync::Arc::new(vec![finding("R-1", "setting.x", Severity::High, FindingStatus::Fail)]);
+    a.findings =
+        std::sync::Arc::new(vec![finding("R-1", "setting.x", Severity::High, FindingStatus::Fail)]);
     let mut b = target("b", crate::run::TargetStatus::Ok);
     b.findings = std::sync::Arc::new(vec![
         finding("R-2", "setting.y", Severity::Low, FindingStatus::Pass),

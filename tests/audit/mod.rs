@@ -7,7 +7,7 @@ pub mod harness;
 mod hostile;
 mod mysql;
 mod pooler;
-mod reports;
+pub(crate) mod reports;
 mod restart;
 mod roles;
 mod secrets;

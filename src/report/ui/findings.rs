@@ -51,16 +51,14 @@ impl Filters {
                 continue;
             }
             match k.as_str() {
-                "severity" => f.severities.push(
-                    Severity::parse(v).ok_or_else(|| {
-                        format!("severity `{v}`: critical, high, medium, low or info")
-                    })?,
-                ),
-                "status" => f.statuses.push(
-                    STATUSES.into_iter().find(|s| s.as_str() == v).ok_or_else(|| {
-                        format!("status `{v}`: fail, error, waived, pass or not_applicable")
-                    })?,
-                ),
+                "severity" => f.severities.push(Severity::parse(v).ok_or_else(|| {
+                    format!("severity `{v}`: critical, high, medium, low or info")
+                })?),
+                "status" => {
+                    f.statuses.push(STATUSES.into_iter().find(|s| s.as_str() == v).ok_or_else(
+                        || format!("status `{v}`: fail, error, waived, pass or not_applicable"),
+                    )?)
+                }
                 "target" => f.targets.push(v.to_owned()),
                 "label" => {
                     let (lk, lv) = v
@@ -242,7 +240,10 @@ pub fn build(latest: &[Latest<'_>], filters: &Filters, now: &str) -> FindingsVie
     }
     rows.sort_by(|a, b| {
         let rank = |r: &Row| Severity::parse(r.sev.word).map(std::cmp::Reverse);
-        rank(a).cmp(&rank(b)).then_with(|| a.target.cmp(&b.target)).then_with(|| a.rule.cmp(&b.rule))
+        rank(a)
+            .cmp(&rank(b))
+            .then_with(|| a.target.cmp(&b.target))
+            .then_with(|| a.rule.cmp(&b.rule))
     });
     let mut summary = format!(
         "{} on {}",
@@ -338,7 +339,8 @@ mod tests {
         b.kind = crate::snapshot::Kind::Redis;
         b.labels.insert("env".into(), "test".into());
         let timeout = finding("RD-SEC-009", "setting.timeout", Severity::Low, FindingStatus::Fail);
-        let waived = finding("RD-LOG-001", "setting.loglevel", Severity::Low, FindingStatus::Waived);
+        let waived =
+            finding("RD-LOG-001", "setting.loglevel", Severity::Low, FindingStatus::Waived);
         b.findings = std::sync::Arc::new(vec![timeout, waived]);
         let down = target("gone", TargetStatus::Unreachable);
         Fleet { id: RunId("20261125T161500Z-0001".into()), a, a_before, b, down }
@@ -354,7 +356,8 @@ mod tests {
         ];
         let filters = Filters::parse(&params(q)).unwrap();
         let view = build(&latest, &filters, "now");
-        let got: Vec<String> = view.rows.iter().map(|r| format!("{}/{}", r.target, r.rule)).collect();
+        let got: Vec<String> =
+            view.rows.iter().map(|r| format!("{}/{}", r.target, r.rule)).collect();
         assert_eq!(got, expect, "{q}");
         assert_eq!(Filters::parse(&params(&filters.query())).unwrap(), filters, "{q} round-trips");
     }
@@ -365,14 +368,20 @@ mod tests {
         check("", &["pg-a/PG-DUR-001", "pg-a/PG-SEC-001", "redis-b/RD-SEC-009"]);
         check("severity=high&severity=critical", &["pg-a/PG-DUR-001", "pg-a/PG-SEC-001"]);
         check("status=waived", &["redis-b/RD-LOG-001"]);
-        check("status=pass&status=fail&target=pg-a", &["pg-a/PG-DUR-001", "pg-a/PG-SEC-001", "pg-a/PG-DUR-002"]);
+        check(
+            "status=pass&status=fail&target=pg-a",
+            &["pg-a/PG-DUR-001", "pg-a/PG-SEC-001", "pg-a/PG-DUR-002"],
+        );
         check("target=redis-b", &["redis-b/RD-SEC-009"]);
         check("label=env%3Dprod", &["pg-a/PG-DUR-001", "pg-a/PG-SEC-001"]);
         check("label=env=prod&label=env=test", &[]);
         check("rule=rd-sec-009", &["redis-b/RD-SEC-009"]);
         check("policy=postgres-security", &["pg-a/PG-SEC-001"]);
         check("new=1", &["pg-a/PG-SEC-001"]);
-        check("target=&severity=&new=", &["pg-a/PG-DUR-001", "pg-a/PG-SEC-001", "redis-b/RD-SEC-009"]);
+        check(
+            "target=&severity=&new=",
+            &["pg-a/PG-DUR-001", "pg-a/PG-SEC-001", "redis-b/RD-SEC-009"],
+        );
     }
 
     #[test]
@@ -394,7 +403,8 @@ mod tests {
     fn the_form_shows_the_filters_and_links_resolve_from_the_root() {
         let f = fleet();
         let latest = [Latest { run_id: &f.id, target: &f.a, before: None }];
-        let filters = Filters::parse(&params("severity=high&target=pg-a&label=env=prod&new=1")).unwrap();
+        let filters =
+            Filters::parse(&params("severity=high&target=pg-a&label=env=prod&new=1")).unwrap();
         let view = build(&latest, &filters, "now");
         let selected = |c: &[Choice]| -> Vec<String> {
             c.iter().filter(|c| c.selected).map(|c| c.value.clone()).collect()

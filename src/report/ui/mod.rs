@@ -13,7 +13,9 @@ pub mod setting_page;
 
 use serde::Serialize;
 
-use super::view::{Layout, Link};
+pub use super::ids::setting_name;
+use super::view::Layout;
+pub use super::view::Link;
 
 /// The UI's three places, on every UI page.
 #[derive(Debug, Serialize)]
@@ -35,11 +37,7 @@ pub enum Place {
 /// The nav, its links relative to a page `root` (`""` at the server's root).
 pub fn nav(root: &str, here: Place) -> Vec<NavItem> {
     vec![
-        NavItem {
-            href: format!("{root}reports/index.html"),
-            text: "Reports",
-            current: false,
-        },
+        NavItem { href: format!("{root}reports/index.html"), text: "Reports", current: false },
         NavItem {
             href: format!("{root}findings"),
             text: "Findings",
@@ -133,6 +131,69 @@ mod tests {
         );
         assert_eq!(setting_href("", "a", "x/../y"), "targets/a/settings/x%2F..%2Fy");
         assert_eq!(setting_href("", "a", "ü"), "targets/a/settings/%C3%BC");
+    }
+
+    /// Every UI page escapes what it shows: names, keys, values and messages from a
+    /// hostile server or config never become markup.
+    #[test]
+    fn every_page_escapes_hostile_values() {
+        use crate::finding::{FindingStatus, Severity};
+        use crate::run::{RunId, TargetStatus};
+        use crate::snapshot::{Entry, Kind, Role, ServerInfo, Snapshot};
+        use crate::status::fixture::{at, change, finding, target};
+        let evil = "<script>alert(1)</script>\"'&";
+        let renderer = crate::report::Renderer::new().unwrap();
+        let mut t = target(evil, TargetStatus::Ok);
+        t.labels.insert(evil.into(), evil.into());
+        let mut f = finding(evil, evil, Severity::High, FindingStatus::Fail);
+        f.actual = Some(evil.into());
+        f.policy = evil.into();
+        t.findings = std::sync::Arc::new(vec![f.clone()]);
+        let id = RunId("20261125T161500Z-0001".into());
+        let filters = findings::Filters::parse(&[("rule".into(), evil.into())]).unwrap();
+        let latest = [findings::Latest { run_id: &id, target: &t, before: None }];
+        let snapshot = Snapshot {
+            target: evil.into(),
+            kind: Kind::Redis,
+            server: ServerInfo { version: "7".into(), role: Role::Primary },
+            config: [(evil.to_owned(), Entry::new(evil))].into(),
+        };
+        let index = search::SearchIndex::build([(evil, &t.labels, Some(&snapshot))]);
+        let c = change(evil, evil, evil);
+        let points =
+            [setting_page::ChangePoint { run_id: &id, at: at("2026-11-25T16:15:00Z"), change: &c }];
+        let results = [setting_page::RunResults {
+            run_id: id.clone(),
+            at: at("2026-11-25T16:15:00Z"),
+            findings: vec![f],
+        }];
+        let entry = Entry::new(evil);
+        let setting = setting_page::SettingInput {
+            target: evil,
+            key: evil,
+            current: Some(&entry),
+            pending: Some(&entry),
+            collected: Some((Some(&id), at("2026-11-25T16:15:00Z"))),
+            changes: &points,
+            results: &results,
+            runs_indexed: 1,
+        };
+        let pages = [
+            renderer.ui_page("ui-findings.html", findings::build(&latest, &filters, evil)).unwrap(),
+            renderer.ui_page("ui-search.html", search::view(&index, "script", evil)).unwrap(),
+            renderer.ui_page("ui-setting.html", setting_page::build(&setting, evil)).unwrap(),
+            renderer
+                .ui_page(
+                    "ui-missing.html",
+                    missing(evil.into(), vec![search::target_link(evil)], "", evil),
+                )
+                .unwrap(),
+        ];
+        for page in pages {
+            assert!(!page.contains("<script"), "{page}");
+            assert!(page.contains("&lt;script&gt;"), "the value is shown, escaped: {page}");
+            assert!(!page.contains("alert(1)</"), "{page}");
+        }
     }
 
     #[test]

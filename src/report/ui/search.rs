@@ -37,9 +37,7 @@ struct Indexed {
 impl SearchIndex {
     /// From each target's name, labels and latest snapshot (none when never collected).
     pub fn build<'a>(
-        targets: impl IntoIterator<
-            Item = (&'a str, &'a BTreeMap<String, String>, Option<&'a Snapshot>),
-        >,
+        targets: impl IntoIterator<Item = (&'a str, &'a BTreeMap<String, String>, Option<&'a Snapshot>)>,
     ) -> SearchIndex {
         let targets = targets
             .into_iter()
@@ -82,8 +80,12 @@ impl SearchIndex {
         for t in &self.targets {
             let mut hits = Vec::new();
             let name = t.name.to_lowercase().contains(&q);
-            let labels: Vec<&str> =
-                t.labels.iter().filter(|l| l.to_lowercase().contains(&q)).map(|l| l.as_str()).collect();
+            let labels: Vec<&str> = t
+                .labels
+                .iter()
+                .filter(|l| l.to_lowercase().contains(&q))
+                .map(|l| l.as_str())
+                .collect();
             for (key, value, key_lower, value_lower) in &t.settings {
                 let in_key = key_lower.contains(&q);
                 let in_value = value_lower.as_ref().is_some_and(|v| v.contains(&q));
@@ -196,7 +198,11 @@ pub fn view(index: &SearchIndex, q: &str, now: &str) -> SearchView {
                 target_href: super::target_href(root, &t.target),
                 name_matched: t.name,
                 labels: t.labels.iter().map(|l| text::clean(l)).collect(),
-                more: if left > 0 { format!("{} more not shown", text::count(left)) } else { String::new() },
+                more: if left > 0 {
+                    format!("{} more not shown", text::count(left))
+                } else {
+                    String::new()
+                },
                 rows,
             }
         })
@@ -218,7 +224,11 @@ pub fn view(index: &SearchIndex, q: &str, now: &str) -> SearchView {
     };
     SearchView {
         layout: super::layout(
-            if q.trim().is_empty() { "Search".to_owned() } else { format!("Search: {}", text::clean(q.trim())) },
+            if q.trim().is_empty() {
+                "Search".to_owned()
+            } else {
+                format!("Search: {}", text::clean(q.trim()))
+            },
             root,
             vec![],
             "Search".to_owned(),
@@ -265,7 +275,8 @@ mod tests {
         let mut secret = Entry::new("[REDACTED hmac:1a2b3c]");
         secret.redacted = true;
         a.config.insert("setting.primary_conninfo".into(), secret);
-        let b = snapshot(&[("setting.maxmemory-policy", "allkeys-lru"), ("setting.timeout", "100")]);
+        let b =
+            snapshot(&[("setting.maxmemory-policy", "allkeys-lru"), ("setting.timeout", "100")]);
         let prod: BTreeMap<String, String> = [("env".to_owned(), "prod".to_owned())].into();
         let empty = BTreeMap::new();
         // The index keeps copies: nothing it was built from stays borrowed.
@@ -282,7 +293,8 @@ mod tests {
             .search(q)
             .iter()
             .flat_map(|t| {
-                let mut out: Vec<String> = t.hits.iter().map(|h| format!("{}:{}", t.target, h.key)).collect();
+                let mut out: Vec<String> =
+                    t.hits.iter().map(|h| format!("{}:{}", t.target, h.key)).collect();
                 if t.name {
                     out.insert(0, format!("{}:(name)", t.target));
                 }
@@ -295,7 +307,10 @@ mod tests {
 
     #[test]
     fn finds_targets_labels_keys_and_values() {
-        check("MAX_CONN", &["pg-primary:pending.max_connections", "pg-primary:setting.max_connections"]);
+        check(
+            "MAX_CONN",
+            &["pg-primary:pending.max_connections", "pg-primary:setting.max_connections"],
+        );
         check("100", &["pg-primary:setting.max_connections", "redis-cache:setting.timeout"]);
         check("8kb", &["pg-primary:setting.shared_buffers"]);
         check("allkeys", &["redis-cache:setting.maxmemory-policy"]);

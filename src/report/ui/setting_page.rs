@@ -54,8 +54,8 @@ pub struct SettingInput<'a> {
     /// The key's entry in the latest snapshot, and its pending value's.
     pub current: Option<&'a Entry>,
     pub pending: Option<&'a Entry>,
-    /// The run and time of that snapshot.
-    pub collected: Option<(&'a RunId, DateTime<Utc>)>,
+    /// When that snapshot was collected, and in which run (when the status knows).
+    pub collected: Option<(Option<&'a RunId>, DateTime<Utc>)>,
     /// Its changes, any order (shown newest first).
     pub changes: &'a [ChangePoint<'a>],
     /// Rule results per run, any order (shown newest first).
@@ -193,7 +193,7 @@ pub fn build(input: &SettingInput<'_>, now: &str) -> SettingView {
         nav: super::nav(root, Place::Elsewhere),
         current: input.current.map(|e| {
             let (run, at) = input.collected.map_or((String::new(), String::new()), |(id, at)| {
-                (id.0.clone(), text::utc(at))
+                (id.map(|id| id.0.clone()).unwrap_or_default(), text::utc(at))
             });
             CurrentView {
                 value: Val::of(&e.display_value()),
@@ -232,14 +232,21 @@ mod tests {
 
     #[test]
     fn pending_and_live_keys_are_one_page() {
-        assert_eq!(keys("setting.max_connections"), ("setting.max_connections".into(), Some("pending.max_connections".into())));
-        assert_eq!(keys("pending.max_connections"), ("setting.max_connections".into(), Some("pending.max_connections".into())));
+        assert_eq!(
+            keys("setting.max_connections"),
+            ("setting.max_connections".into(), Some("pending.max_connections".into()))
+        );
+        assert_eq!(
+            keys("pending.max_connections"),
+            ("setting.max_connections".into(), Some("pending.max_connections".into()))
+        );
         assert_eq!(keys("server.version"), ("server.version".into(), None));
     }
 
     #[test]
     fn the_timeline_lists_every_value_newest_first_with_the_rule_results() {
-        let ids: Vec<RunId> = (1..=4).map(|i| RunId(format!("20261125T16{i}000Z-000{i}"))).collect();
+        let ids: Vec<RunId> =
+            (1..=4).map(|i| RunId(format!("20261125T16{i}000Z-000{i}"))).collect();
         let c1 = change("setting.timeout", "0", "10");
         let mut c2 = change("setting.timeout", "10", "20");
         c2.location = Some("/etc/redis/redis.conf:12".into());
@@ -255,8 +262,16 @@ mod tests {
         let fail = finding("RD-SEC-009", "setting.timeout", Severity::Low, FindingStatus::Fail);
         let pass = finding("RD-SEC-009", "setting.timeout", Severity::Low, FindingStatus::Pass);
         let results = [
-            RunResults { run_id: ids[0].clone(), at: at("2026-11-25T16:10:00Z"), findings: vec![fail] },
-            RunResults { run_id: ids[3].clone(), at: at("2026-11-25T16:40:00Z"), findings: vec![pass] },
+            RunResults {
+                run_id: ids[0].clone(),
+                at: at("2026-11-25T16:10:00Z"),
+                findings: vec![fail],
+            },
+            RunResults {
+                run_id: ids[3].clone(),
+                at: at("2026-11-25T16:40:00Z"),
+                findings: vec![pass],
+            },
         ];
         let mut current = Entry::new("30");
         current.source_file = Some("/etc/redis/redis.conf".into());
@@ -268,7 +283,7 @@ mod tests {
                 key: "setting.timeout",
                 current: Some(&current),
                 pending: Some(&pending),
-                collected: Some((&ids[3], at("2026-11-25T16:40:00Z"))),
+                collected: Some((Some(&ids[3]), at("2026-11-25T16:40:00Z"))),
                 changes: &points,
                 results: &results,
                 runs_indexed: 5,
@@ -283,13 +298,22 @@ mod tests {
         assert_eq!(view.values[2].location.as_deref(), Some("/etc/redis/redis.conf:12"));
         assert_eq!(view.values[3].run_href, "../../../reports/runs/20261125T161000Z-0001.html");
         let current = view.current.as_ref().unwrap();
-        assert_eq!((current.value.short.as_str(), current.location.as_deref()), ("30", Some("/etc/redis/redis.conf")));
+        assert_eq!(
+            (current.value.short.as_str(), current.location.as_deref()),
+            ("30", Some("/etc/redis/redis.conf"))
+        );
         assert_eq!(view.pending.as_ref().unwrap().when, "takes effect at restart");
         let statuses: Vec<&str> = view.results.iter().map(|r| r.badge.word).collect();
         assert_eq!(statuses, ["PASS", "FAIL"], "newest first");
-        assert_eq!(view.results[0].rule_href, "../../../reports/targets/redis-a.html#f-redis-a-rd-sec-009");
+        assert_eq!(
+            view.results[0].rule_href,
+            "../../../reports/targets/redis-a.html#f-redis-a-rd-sec-009"
+        );
         assert_eq!(view.setting, "timeout");
-        assert_eq!(view.covered, "4 changes found in the change index (5 runs that changed anything on this target); rule results of 2 runs.");
+        assert_eq!(
+            view.covered,
+            "4 changes found in the change index (5 runs that changed anything on this target); rule results of 2 runs."
+        );
         assert_eq!(view.nav[1].href, "../../../findings");
     }
 }
