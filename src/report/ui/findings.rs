@@ -109,7 +109,7 @@ impl Filters {
     }
 
     fn admits_target(&self, t: &TargetRun) -> bool {
-        (self.targets.is_empty() || self.targets.iter().any(|n| *n == t.name))
+        (self.targets.is_empty() || self.targets.contains(&t.name))
             && self.labels.iter().all(|(k, v)| t.labels.get(k) == Some(v))
     }
 
