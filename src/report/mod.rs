@@ -14,6 +14,10 @@
 //! rows and group timeline rows (`fragments`), written in Rust with the autoescape's
 //! own rules because at fleet scale they are most of the HTML and, through tera's
 //! values, most of the time and memory of rendering.
+//!
+//! [`ui`] holds the view models of `serve`'s web UI pages (findings, search, a
+//! setting's timeline), rendered by [`Renderer::ui_page`] with the same templates'
+//! base and escaping.
 
 mod chart;
 mod controls_page;
