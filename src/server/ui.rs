@@ -6,8 +6,9 @@
 //! No request scans the history. Findings come from the in-memory [`Status`] (each
 //! target's newest committed run and the collection before it); the search index is
 //! built from each target's latest snapshot once per status generation and cached;
-//! a setting page reads the target's change index, its latest snapshot, and the
-//! manifests of at most [`MAX_RESULT_RUNS`] runs that changed the setting.
+//! a setting page reads the target's change index (its newest [`MAX_INDEXED_RUNS`]
+//! entries), its latest snapshot, and the manifests of at most [`MAX_RESULT_RUNS`]
+//! runs that changed the setting.
 //!
 //! [`Status`]: crate::status::Status
 
@@ -32,6 +33,9 @@ use crate::store::Store;
 
 /// Runs whose findings a setting page reads at most (the newest that changed it).
 pub const MAX_RESULT_RUNS: usize = 20;
+/// Change-index entries a setting page reads at most (the newest runs that changed
+/// anything on the target).
+pub const MAX_INDEXED_RUNS: usize = 500;
 /// Snapshots read at once while building the search index.
 const READ_AHEAD: usize = 8;
 
@@ -243,7 +247,7 @@ pub async fn setting(
     let key = if !key.contains('.') { format!("setting.{key}") } else { key };
     let (live_key, pending_key) = setting_page::keys(&key);
     let is_ours = |k: &str| k == live_key || pending_key.as_deref() == Some(k);
-    let entries = match state.store.changes_of(&target, None).await {
+    let entries = match state.store.recent_changes_of(&target, MAX_INDEXED_RUNS).await {
         Ok(e) => e,
         Err(e) => return super::store_error(e),
     };

@@ -50,3 +50,22 @@ async fn one_target_of_a_run_reads_as_the_whole_run_has_it() {
     }
     assert_eq!(store.target_in_run(&r.run_id, "c").await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn recent_changes_read_only_the_newest_index_entries() {
+    use crate::status::fixture::*;
+    let store = Store::open(&StoreLocation::Memory).unwrap();
+    for (i, after) in ["10", "20", "30"].into_iter().enumerate() {
+        let mut t = target("a", crate::run::TargetStatus::Ok);
+        t.snapshot = Some(crate::snapshot::Digest(format!("{i:064}")));
+        t.changes = vec![change("setting.timeout", "0", after)];
+        store.index_run(&run(&format!("20261125T16{i}000Z-000{i}"), vec![t])).await.unwrap();
+    }
+    let afters = |entries: Vec<IndexEntry>| -> Vec<String> {
+        entries.iter().map(|e| e.changes[0].after.clone().unwrap()).collect()
+    };
+    assert_eq!(afters(store.recent_changes_of("a", 2).await.unwrap()), ["20", "30"]);
+    assert_eq!(afters(store.recent_changes_of("a", 10).await.unwrap()), ["10", "20", "30"]);
+    assert_eq!(afters(store.changes_of("a", None).await.unwrap()), ["10", "20", "30"]);
+    assert!(store.recent_changes_of("nobody", 5).await.unwrap().is_empty());
+}
