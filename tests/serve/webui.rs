@@ -1,6 +1,7 @@
 //! The web UI in headless Chromium against a real `serve`: the history is made by four
-//! audits of a Redis of this test's own (changed between them with `CONFIG SET`) and
-//! the test PostgreSQL primary (only read), then `serve` answers from it. Each filter
+//! audits of a Redis and a PostgreSQL of this test's own (Redis changed between them
+//! with `CONFIG SET`, PostgreSQL given a pending `max_connections` with `ALTER
+//! SYSTEM`), then `serve` answers from it. Each filter
 //! of `/findings` changes the rows shown, search finds a setting by its value, the
 //! per-setting timeline lists the three values the setting was given, and a typo
 //! gets a 404 with a suggestion. Screenshots go to `target/screenshots/webui-*.png`.
@@ -12,9 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::process::*;
-use crate::audit::harness::{PrimaryLock, Workspace};
+use crate::audit::connections::TestPg;
+use crate::audit::harness::Workspace;
 use crate::audit::reports::{assert_inert, chromium, require_chromium};
-use crate::support::{PG_PRIMARY, START_SERVICES, require_service};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
@@ -126,16 +127,15 @@ fn count(dom: &str, needle: &str) -> usize {
 #[test]
 fn web_ui_filters_searches_and_shows_a_settings_timeline_in_chromium() {
     require_chromium();
-    require_service("127.0.0.1", PG_PRIMARY, START_SERVICES);
-    let _lock = PrimaryLock::shared();
+    let pg = TestPg::start(100, 3);
     let redis = OwnRedis::start();
     redis.command(&["CONFIG", "SET", "maxmemory-policy", "volatile-ttl"]);
 
     let port = free_port();
     let targets = format!(
-        "[[targets]]\nname = \"pg-primary\"\nkind = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:{PG_PRIMARY}/postgres\"\nrole = \"primary\"\nlabels = {{ env = \"test\" }}\n\n\
+        "[[targets]]\nname = \"pg-primary\"\nkind = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:{}/postgres\"\nrole = \"primary\"\nlabels = {{ env = \"test\" }}\n\n\
          [[targets]]\nname = \"redis-cache\"\nkind = \"redis\"\nurl = \"redis://127.0.0.1:{}\"\nrole = \"standalone\"\nlabels = {{ env = \"prod\" }}\n\n",
-        redis.port
+        pg.port, redis.port
     );
     // A schedule that does not tick during the test: the history is the four audits.
     // The security pack holds the rules on timeout and loglevel.
@@ -155,6 +155,10 @@ fn web_ui_filters_searches_and_shows_a_settings_timeline_in_chromium() {
         if i == 2 {
             // Newly failing in the last audit: RD-LOG-001 wants notice or verbose.
             redis.command(&["CONFIG", "SET", "loglevel", "warning"]);
+            // And a value that takes effect at the next restart (max_connections is
+            // given on this server's command line, which outranks the file).
+            pg.psql("ALTER SYSTEM SET max_wal_senders = 7");
+            pg.psql("SELECT pg_reload_conf()");
         }
         let run = ws.audit_json();
         let redis_run =
@@ -249,6 +253,19 @@ fn web_ui_filters_searches_and_shows_a_settings_timeline_in_chromium() {
         regex::Regex::new(r#"href="\.\./\.\./\.\./(reports/runs/[^"]+\.html)""#).unwrap();
     let first = run_link.captures(&timeline).expect("a run link")[1].to_owned();
     assert_eq!(serve.get(&format!("/{first}")).status, 200, "{first}");
+
+    // A pending value: the live one on top, the pending one beside it, and its
+    // appearance in the timeline (a bare name is the engine setting's).
+    let path = "/targets/pg-primary/settings/max_wal_senders";
+    let pending = dom(port, path, profile);
+    assert!(pending.contains("<dt>now</dt><dd><code>10</code>"), "the live value: {pending}");
+    assert!(
+        pending.contains("<code>7</code> <strong>takes effect at restart</strong>"),
+        "{pending}"
+    );
+    assert_eq!(count(&pending, r#"<tr class="value">"#), 1, "{pending}");
+    assert!(pending.contains("pending (takes effect at restart)"), "{pending}");
+    screenshot(port, path, "setting-pending", profile);
 
     // A typo is a 404 page with the target it meant.
     let typo = serve.get("/targets/redis-cahce/settings/setting.timeout");
