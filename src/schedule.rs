@@ -143,6 +143,7 @@ pub async fn run(
         targets: Arc::new(names.iter().map(|n| (*n).to_owned()).collect()),
         ready_within: longest * 3,
         started_at,
+        ui: Arc::new(server::ui::Ui::new()),
     };
     let all_names = app.targets.clone();
     let window = catch_up_window(longest, config.audit.target_timeout);

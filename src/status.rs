@@ -1,7 +1,10 @@
 //! What the service knows about its latest runs, in memory: written by the scheduler
 //! after each run, read by the web server (metrics, readiness, `/api/targets`) and by
-//! notifications (the previous result of each target). At start-up it is filled from
-//! the newest manifests in the store, so a restart does not reset the metrics.
+//! notifications (the previous result of each target) and by the web UI (each target's
+//! latest findings, what newly fails since its previous collection). At start-up it is
+//! filled from the newest manifests in the store, so a restart does not reset the
+//! metrics. Every run taken in bumps [`Status::generation`], so readers can cache what
+//! they derive from it per generation.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -27,6 +30,12 @@ pub struct Status {
     pub targets: BTreeMap<String, LatestTarget>,
     /// Each target's result in the newest run that could collect it.
     pub collected: BTreeMap<String, TargetRun>,
+    /// Each target's collection before the one in `collected` (what "new" failures
+    /// are new against).
+    pub previous: BTreeMap<String, TargetRun>,
+    /// Bumped on every run taken in ([`Status::record`]): what is derived from the
+    /// targets' results can be cached until it changes.
+    pub generation: u64,
     /// Ticks skipped because the run before was still going.
     pub skipped_ticks: u64,
     /// Slots skipped because another instance sharing the store claimed them.
@@ -74,6 +83,7 @@ impl Status {
     /// are read after they commit): the newest run sets the last run, and each target
     /// keeps its newest result.
     pub fn record(&mut self, run: &Run) {
+        self.generation += 1;
         if self.newest_run.as_ref().is_none_or(|n| *n <= run.run_id) {
             self.last_run = Some(LastRun {
                 run_id: Some(run.run_id.clone()),
@@ -89,10 +99,8 @@ impl Status {
             self.newest_run = Some(run.run_id.clone());
         }
         for t in &run.targets {
-            if t.status == crate::run::TargetStatus::Ok
-                && self.collected.get(&t.name).is_none_or(|c| c.collected_at <= t.collected_at)
-            {
-                self.collected.insert(t.name.clone(), t.clone());
+            if t.status == crate::run::TargetStatus::Ok {
+                self.take_collection(t);
             }
             if self.targets.get(&t.name).is_none_or(|l| l.run_id <= run.run_id) {
                 self.targets.insert(
@@ -100,6 +108,38 @@ impl Status {
                     LatestTarget { run_id: run.run_id.clone(), result: t.clone() },
                 );
             }
+        }
+    }
+
+    /// Keeps `t` as the target's newest or previous collection, if it is one of the two
+    /// newest seen (collections may arrive out of order; the same one twice is ignored).
+    fn take_collection(&mut self, t: &TargetRun) {
+        let newest = self.collected.get(&t.name).map(|c| c.collected_at);
+        match newest {
+            Some(at) if at == t.collected_at => {}
+            Some(at) if at > t.collected_at => {
+                let previous = self.previous.get(&t.name).map(|p| p.collected_at);
+                if previous.is_none_or(|p| p < t.collected_at) {
+                    self.previous.insert(t.name.clone(), t.clone());
+                }
+            }
+            _ => {
+                if let Some(older) = self.collected.insert(t.name.clone(), t.clone()) {
+                    self.previous.insert(t.name.clone(), older);
+                }
+            }
+        }
+    }
+
+    /// The collection before the one `latest` holds, when `latest` is that target's
+    /// newest collection: what its failures are new against (`None`: none known, so
+    /// every failure is new).
+    pub fn before(&self, latest: &TargetRun) -> Option<&TargetRun> {
+        let newest = self.collected.get(&latest.name)?;
+        if newest.collected_at == latest.collected_at {
+            self.previous.get(&latest.name)
+        } else {
+            Some(newest).filter(|n| n.collected_at < latest.collected_at)
         }
     }
 
@@ -147,6 +187,7 @@ impl Status {
     pub fn retain_targets(&mut self, names: &[&str]) {
         self.targets.retain(|n, _| names.contains(&n.as_str()));
         self.collected.retain(|n, _| names.contains(&n.as_str()));
+        self.previous.retain(|n, _| names.contains(&n.as_str()));
     }
 }
 
@@ -266,5 +307,39 @@ mod tests {
         status.record(&b);
         assert_eq!(status.targets["b"].run_id, b.run_id, "another shard's targets are taken in");
         assert_eq!(status.newest_run, Some(newer.run_id));
+    }
+
+    fn collected_at(id: &str, at_s: &str) -> Run {
+        let mut r = run(id, vec![target("a", TargetStatus::Ok)]);
+        r.targets[0].collected_at = at(at_s);
+        r
+    }
+
+    #[test]
+    fn the_previous_collection_is_the_second_newest_in_any_order() {
+        let one = collected_at("20261125T161500.100Z-0001", "2026-11-25T16:15:01Z");
+        let two = collected_at("20261125T161600.100Z-0002", "2026-11-25T16:16:01Z");
+        let three = collected_at("20261125T161700.100Z-0003", "2026-11-25T16:17:01Z");
+        for order in [[&one, &two, &three], [&three, &one, &two], [&two, &three, &one]] {
+            let mut status = Status::default();
+            for r in order {
+                status.record(r);
+                status.record(r);
+            }
+            assert_eq!(status.generation, 6, "every run taken in bumps the generation");
+            assert_eq!(status.collected["a"].collected_at, three.targets[0].collected_at);
+            assert_eq!(status.previous["a"].collected_at, two.targets[0].collected_at);
+            let latest = &status.targets["a"].result;
+            assert_eq!(
+                status.before(latest).map(|b| b.collected_at),
+                Some(two.targets[0].collected_at)
+            );
+        }
+        let mut status = Status::default();
+        status.record(&one);
+        assert!(
+            status.before(&status.targets["a"].result).is_none(),
+            "a first collection has none"
+        );
     }
 }

@@ -14,6 +14,10 @@
 //! rows and group timeline rows (`fragments`), written in Rust with the autoescape's
 //! own rules because at fleet scale they are most of the HTML and, through tera's
 //! values, most of the time and memory of rendering.
+//!
+//! [`ui`] holds the view models of `serve`'s web UI pages (findings, search, a
+//! setting's timeline), rendered by [`Renderer::ui_page`] with the same templates'
+//! base and escaping.
 
 mod chart;
 mod controls_page;
@@ -27,6 +31,7 @@ mod site;
 mod target_page;
 mod text;
 mod timeline;
+pub mod ui;
 mod view;
 
 #[cfg(test)]
@@ -88,7 +93,7 @@ pub enum ReportError {
     },
 }
 
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 18] = [
     ("base.html", include_str!("../../report-templates/base.html")),
     ("_badge.html", include_str!("../../report-templates/_badge.html")),
     ("_value.html", include_str!("../../report-templates/_value.html")),
@@ -101,6 +106,12 @@ const TEMPLATES: [(&str, &str); 12] = [
     ("target.html", include_str!("../../report-templates/target.html")),
     ("group.html", include_str!("../../report-templates/group.html")),
     ("controls.html", include_str!("../../report-templates/controls.html")),
+    ("_nav.html", include_str!("../../report-templates/_nav.html")),
+    ("_ui_style.html", include_str!("../../report-templates/_ui_style.html")),
+    ("ui-findings.html", include_str!("../../report-templates/ui-findings.html")),
+    ("ui-search.html", include_str!("../../report-templates/ui-search.html")),
+    ("ui-setting.html", include_str!("../../report-templates/ui-setting.html")),
+    ("ui-missing.html", include_str!("../../report-templates/ui-missing.html")),
 ];
 
 /// Which settings each target's current snapshot holds: links to a setting's row on a
@@ -160,6 +171,16 @@ impl Renderer {
         settings: &'a dyn Settings,
     ) -> Prepared<'a> {
         Prepared { renderer: self, site: site::Site::new(run, history, settings) }
+    }
+
+    /// A web UI page ([`ui`]): `template` is one of `ui-findings.html`,
+    /// `ui-search.html`, `ui-setting.html`, `ui-missing.html`.
+    pub fn ui_page(
+        &self,
+        template: &'static str,
+        view: impl Serialize,
+    ) -> Result<String, ReportError> {
+        Ok(self.page(template.to_owned(), template, view)?.html)
     }
 
     /// Renders `view` with `template`. The view is dropped once tera has its own copy

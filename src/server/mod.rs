@@ -1,5 +1,6 @@
-//! The built-in web server (axum): the HTML reports read through the store, a small
-//! JSON API over the history, `/metrics` for Prometheus, `/healthz` and `/readyz`.
+//! The built-in web server (axum): the HTML reports read through the store, the web
+//! UI ([`ui`]: fleet findings, search, per-setting timelines), a small JSON API over
+//! the history, `/metrics` for Prometheus, `/healthz` and `/readyz`.
 //!
 //! It only reads: pages and manifests come from the [`Store`], metrics and target
 //! status from the in-memory [`Status`] the scheduler keeps. It knows nothing of cron
@@ -11,6 +12,7 @@ mod api;
 mod fleet;
 pub mod metrics;
 pub(crate) mod tls;
+pub mod ui;
 
 use std::future::Future;
 use std::time::Duration;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub ready_within: Duration,
     /// When the service started: until a first run, readiness counts from here.
     pub started_at: chrono::DateTime<Utc>,
+    /// The web UI's templates and caches.
+    pub ui: std::sync::Arc<ui::Ui>,
 }
 
 /// Every route.
@@ -52,6 +56,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/targets/{name}/changes", get(api::changes))
         .route("/api/changes", get(fleet::changes))
         .route("/api/findings", get(fleet::findings))
+        .route("/findings", get(ui::findings))
+        .route("/search", get(ui::search))
+        .route("/targets/{target}/settings/{key}", get(ui::setting))
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

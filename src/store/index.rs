@@ -85,6 +85,32 @@ impl Store {
             source,
         })?;
         paths.sort();
+        self.read_index_entries(paths).await
+    }
+
+    /// One target's changes in the newest `limit` runs that changed anything on it,
+    /// oldest first: one listing and at most `limit` reads, however long the history.
+    pub async fn recent_changes_of(
+        &self,
+        target: &str,
+        limit: usize,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        let prefix = layout::change_index_dir(target);
+        let list = || self.inner.list(Some(&prefix)).map_ok(|m| m.location).try_collect::<Vec<_>>();
+        let mut paths = self.attempt("list", list).await.map_err(|source| StoreError::Backend {
+            op: "list",
+            path: prefix.to_string(),
+            source,
+        })?;
+        paths.sort();
+        let skip = paths.len().saturating_sub(limit);
+        self.read_index_entries(paths.split_off(skip)).await
+    }
+
+    async fn read_index_entries(
+        &self,
+        paths: Vec<object_store::path::Path>,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
         futures::stream::iter(paths)
             .map(|path| async move {
                 let bytes = self.get(&path).await?;

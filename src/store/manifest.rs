@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use super::{Store, StoreError, Written};
 use crate::finding::Finding;
-use crate::run::{PolicyBundle, Run, RunId, Slot, Summary};
+use crate::run::{PolicyBundle, Run, RunId, Slot, Summary, TargetRun};
 use crate::snapshot::Digest;
 
 /// The key that replaces `findings` in a stored target.
@@ -165,6 +165,44 @@ impl Store {
         let written: Vec<Written> =
             futures::stream::iter(puts).buffer_unordered(READ_AHEAD).try_collect().await?;
         Ok(written.iter().filter(|w| **w == Written::New).count())
+    }
+
+    /// One target of a committed run, its findings resolved, reading the manifest and
+    /// that target's findings object only (`None`: the run did not audit it). What the
+    /// web UI's per-setting timeline reads for each run the change index names.
+    pub async fn target_in_run(
+        &self,
+        id: &RunId,
+        name: &str,
+    ) -> Result<Option<TargetRun>, StoreError> {
+        let path = super::layout::run(id);
+        let bytes = self.get(&path).await?;
+        let corrupt = |source| StoreError::Corrupt { path: path.to_string(), source };
+        let run: Run = serde_json::from_slice(&bytes).map_err(corrupt)?;
+        let refs: StoredRefs = serde_json::from_slice(&bytes).map_err(corrupt)?;
+        let Some(i) = run.targets.iter().position(|t| t.name == name) else {
+            return Ok(None);
+        };
+        let mut target = run.targets.into_iter().nth(i).expect("the position found");
+        let Some(stored) = refs.targets.into_iter().nth(i) else {
+            return Err(corrupt(serde::de::Error::custom("targets read twice differ in number")));
+        };
+        // Without a reference the findings were written inline (older manifests).
+        let Some(digest) = stored.findings_ref else { return Ok(Some(target)) };
+        let findings_at = findings_path(&Digest(digest.clone()));
+        let object = self.get(&findings_at).await?;
+        if Digest::of(&object).0 != digest {
+            return Err(StoreError::DigestMismatch { path: findings_at.to_string() });
+        }
+        let findings: Vec<Finding> = serde_json::from_slice(&object)
+            .map_err(|source| StoreError::Corrupt { path: findings_at.to_string(), source })?;
+        let mut cache = FindingsCache::new();
+        cache.insert(digest.clone(), Arc::new(findings));
+        target.findings = match stored.findings_live {
+            None => cache.remove(&digest).unwrap_or_default(),
+            Some(live) => with_live(&mut cache, &digest, live),
+        };
+        Ok(Some(target))
     }
 
     /// Reads a stored manifest and resolves its findings references through `cache`;

@@ -61,15 +61,16 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 /// A PostgreSQL 15 of this test's own: `initdb` in a temporary folder, trust
-/// authentication on 127.0.0.1, a small `max_connections`.
-struct TestPg {
-    port: u16,
+/// authentication on 127.0.0.1, a small `max_connections`. (The web UI test uses it
+/// too.)
+pub(crate) struct TestPg {
+    pub(crate) port: u16,
     _server: Child,
     _dir: tempfile::TempDir,
 }
 
 impl TestPg {
-    fn start(max_connections: u32, superuser_reserved: u32) -> TestPg {
+    pub(crate) fn start(max_connections: u32, superuser_reserved: u32) -> TestPg {
         require_binary(&format!("{PG_BIN}/initdb"), "apt-get install postgresql-15");
         let dir = tempfile::Builder::new().prefix("driftwatch-conn-pg-").tempdir().unwrap();
         set_mode(dir.path(), 0o755);
@@ -113,7 +114,7 @@ impl TestPg {
     }
 
     #[track_caller]
-    fn psql(&self, sql: &str) -> String {
+    pub(crate) fn psql(&self, sql: &str) -> String {
         self.try_psql("postgres", sql).unwrap_or_else(|e| panic!("psql {sql:?}: {e}"))
     }
 

@@ -1,13 +1,13 @@
 //! `driftwatch audit` end to end: the real binary, the real PostgreSQL primary and its
 //! streaming replica, a real store folder.
 
-mod connections;
+pub(crate) mod connections;
 mod counters;
 pub mod harness;
 mod hostile;
 mod mysql;
 mod pooler;
-mod reports;
+pub(crate) mod reports;
 mod restart;
 mod roles;
 mod secrets;

@@ -12,7 +12,7 @@ use super::harness::*;
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 #[track_caller]
-pub(super) fn require_chromium() {
+pub(crate) fn require_chromium() {
     assert!(
         Path::new(CHROMIUM).exists(),
         "headless Chromium is needed for report tests: `apt-get install -y chromium` \
@@ -20,7 +20,7 @@ pub(super) fn require_chromium() {
     );
 }
 
-pub(super) fn chromium(profile: &Path) -> Command {
+pub(crate) fn chromium(profile: &Path) -> Command {
     let mut cmd = Command::new(CHROMIUM);
     cmd.args([
         "--headless",
@@ -49,7 +49,7 @@ pub(super) fn dump_dom(page: &Path, profile: &Path) -> String {
 
 /// No script element, no inline event handler, no `javascript:` URL.
 #[track_caller]
-pub(super) fn assert_inert(dom: &str, what: &str) {
+pub(crate) fn assert_inert(dom: &str, what: &str) {
     let lower = dom.to_ascii_lowercase();
     assert!(!lower.contains("<script"), "{what} carries a script");
     assert!(!lower.contains("javascript:"), "{what} carries a javascript: URL");

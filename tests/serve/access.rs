@@ -89,7 +89,10 @@ fn with_credentials_every_page_but_the_probes_needs_a_token_or_a_password_over_h
     std::fs::write(dir.join("users"), &users).unwrap();
 
     let server = "[server.auth]\ntokens_file = \"tokens\"\nusers_file = \"users\"\n\n[server.tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n\n";
-    let text = config(port, "0 0 * * * *", "2s", "5s", &format!("{server}{NOWHERE}"));
+    // Off loopback, where access control cannot be left out.
+    let text = config(port, "0 0 * * * *", "2s", "5s", &format!("{server}{NOWHERE}"))
+        .replace("listen = \"127.0.0.1:", "listen = \"0.0.0.0:");
+    assert!(text.contains("listen = \"0.0.0.0:"), "{text}");
     std::fs::write(ws.config(), text).unwrap();
     let serve = Serve::start(ws, port);
     let ca = serve.ws.dir.path().join("cert.pem");
@@ -106,6 +109,22 @@ fn with_credentials_every_page_but_the_probes_needs_a_token_or_a_password_over_h
         assert_eq!(code, 200, "{path} with the token: {body}");
         let (code, _) = curl(port, path, &ca, &["-u", "alice:correct horse battery"]);
         assert_eq!(code, 200, "{path} as alice");
+    }
+    // The web UI: denied without credentials, served with them (the never-audited
+    // target has no settings: a 404 page, but only once the request is let in).
+    for (path, served) in [
+        ("/findings?severity=high&new=1", 200),
+        ("/search?q=timeout", 200),
+        ("/targets/gone/settings/setting.timeout", 404),
+    ] {
+        let (code, body) = curl(port, path, &ca, &[]);
+        assert_eq!(code, 401, "{path} without credentials: {body}");
+        let bearer = format!("Authorization: Bearer {token}");
+        let (code, body) = curl(port, path, &ca, &["-H", &bearer]);
+        assert_eq!(code, served, "{path} with the token: {body}");
+        assert!(body.contains("<nav class=\"ui\""), "{path} is a UI page: {body}");
+        let (code, _) = curl(port, path, &ca, &["-u", "alice:correct horse battery"]);
+        assert_eq!(code, served, "{path} as alice");
     }
     let (code, _) = curl(port, "/api/runs", &ca, &["-u", "alice:wrong password!"]);
     assert_eq!(code, 401);

@@ -4,6 +4,7 @@
 
 mod access;
 pub mod process;
+mod webui;
 
 use std::time::Duration;
 
