@@ -7,6 +7,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use super::units::{self, Expected};
+use crate::engine::reported_bool;
 use crate::finding::{References, Severity};
 use crate::snapshot::{Entry, Role};
 
@@ -303,23 +304,14 @@ fn same(entry: &Entry, literal: &Literal) -> Result<bool, String> {
     }
     let literal_bool = match literal {
         Literal::Bool(b) => Some(*b),
-        Literal::Str(s) => parse_bool(s),
+        Literal::Str(s) => reported_bool(s),
         Literal::Int(n @ (0 | 1)) => Some(*n == 1),
         _ => None,
     };
-    if let (Some(a), Some(b)) = (parse_bool(&entry.value), literal_bool) {
+    if let (Some(a), Some(b)) = (reported_bool(&entry.value), literal_bool) {
         return Ok(a == b);
     }
     Ok(entry.value.trim().eq_ignore_ascii_case(literal.to_string().trim()))
-}
-
-/// PostgreSQL's boolean spellings, case-insensitive.
-pub fn parse_bool(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "on" | "true" | "yes" | "1" => Some(true),
-        "off" | "false" | "no" | "0" => Some(false),
-        _ => None,
-    }
 }
 
 /// The observed value as a person reads it: `16384 8kB (128MB)`, `on`, `0 ms`, and
