@@ -10,6 +10,7 @@
 //!   version and how each engine reads configuration values.
 //! - [`snapshot`]: what a collector saw: stable config (hashed) and volatile state.
 //! - [`policy`]: baselines from `policies/`, rules, units, waivers; pure evaluation.
+//! - [`policy_files`]: the policy folder read from disk (the I/O half of loading).
 //! - [`diff`]: snapshot → snapshot changes.
 //! - [`scoped`]: PostgreSQL per-role and per-database setting keys.
 //! - [`finding`], [`run`]: the data a run produces, stored as its manifest.
@@ -40,6 +41,7 @@ pub mod history;
 pub mod integrity;
 pub mod notify;
 pub mod policy;
+pub mod policy_files;
 pub mod redact;
 pub mod report;
 pub mod rollback;

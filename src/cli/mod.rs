@@ -168,7 +168,7 @@ pub fn open_history(arg: &ConfigArg) -> Result<(Config, Store), ExitCode> {
 /// the packs `[policies] packs` names selected. A problem in any file, or a pack no file
 /// declares, is exit 2 with the place.
 pub fn load_policies(config: &Config) -> Result<driftwatch::policy::PolicySet, ExitCode> {
-    let all = driftwatch::policy::read_dir(&config.policies_dir)
+    let all = driftwatch::policy_files::read(&config.policies_dir)
         .and_then(driftwatch::policy::parse)
         .map_err(|d| report_diagnostics("policies", &d))?;
     select_packs(&all, &config.policy_packs, &config.file)
@@ -178,7 +178,7 @@ pub fn load_policies(config: &Config) -> Result<driftwatch::policy::PolicySet, E
 /// (every file, whichever packs run); none when they do not load, so the commands that
 /// read the history still answer with a broken policy folder.
 pub fn expected_differences(config: &Config) -> driftwatch::diff::ExpectedDifferences {
-    driftwatch::policy::read_dir(&config.policies_dir)
+    driftwatch::policy_files::read(&config.policies_dir)
         .and_then(driftwatch::policy::parse)
         .map(|set| set.expected_differences().clone())
         .unwrap_or_default()
