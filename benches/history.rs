@@ -9,11 +9,11 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use driftwatch::config::StoreLocation;
 use driftwatch::diff::Change;
 use driftwatch::run::{PolicyBundle, Run, RunId, Summary, TargetRun, TargetStatus};
 use driftwatch::snapshot::{Digest, Entry, Kind, Role, ServerInfo, Snapshot};
 use driftwatch::store::Store;
+use driftwatch::store::StoreLocation;
 use futures::StreamExt as _;
 
 const TARGET: &str = "db1";

@@ -343,10 +343,10 @@ fn with_live(cache: &mut FindingsCache, digest: &str, live: Vec<Live>) -> Arc<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::StoreLocation;
     use crate::finding::{FindingStatus, Severity};
     use crate::run::{TargetRun, TargetStatus};
     use crate::snapshot::{Kind, Role};
+    use crate::store::StoreLocation;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()

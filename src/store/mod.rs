@@ -29,6 +29,7 @@ mod gc;
 mod index;
 pub mod layout;
 mod lease;
+mod location;
 pub mod manifest;
 pub mod retry;
 mod temporary;
@@ -37,6 +38,7 @@ pub use chain::{Break, Verification};
 pub use gc::GcReport;
 pub use index::IndexEntry;
 pub use lease::Lease;
+pub use location::{CloudService, CloudStore, StoreLocation, StoreRetry};
 pub use temporary::TEMPORARY_FILE_AGE;
 
 pub use backend::check_option;
@@ -47,7 +49,6 @@ use std::sync::Arc;
 use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
-use crate::config::{StoreLocation, StoreRetry};
 use crate::run::{Run, RunId};
 use crate::snapshot::{Digest, Snapshot, State};
 
