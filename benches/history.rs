@@ -71,7 +71,7 @@ async fn build(store: &Store, runs: usize) -> usize {
     futures::stream::iter(manifests)
         .map(|run| async move {
             store.commit_run(&run).await.expect("commit");
-            store.index_run(&run).await.expect("index");
+            store.index_run(&run.outline()).await.expect("index");
         })
         .buffer_unordered(16)
         .collect::<Vec<()>>()

@@ -102,7 +102,7 @@ impl Borrowed {
             if wanted.is_empty() || id.timestamp().is_some_and(|t| t < oldest) {
                 break;
             }
-            let run = store.get_run_without_findings(id).await?;
+            let run = store.get_run_outline(id).await?;
             for t in run.targets {
                 let Some(target) = wanted.get(t.name.as_str()).copied() else { continue };
                 let Some(digest) = &t.snapshot else { continue };
