@@ -330,13 +330,11 @@ impl<'a> Evaluator<'a> {
                 &not_collected,
                 self.today,
             );
-            // Keyed by target name, not by position: one answer per subject, in order.
-            assert_eq!(found.len(), subjects.len(), "one pre-flight answer per subject");
-            let mut by_name: HashMap<&str, Vec<crate::finding::Finding>> =
-                subjects.iter().map(|s| s.facts.name).zip(found).collect();
+            // Keyed by target name: a member without an answer has no pre-flight.
+            let mut found = found;
             preflights = members
                 .iter()
-                .map(|m| by_name.remove(m.result.name.as_str()).unwrap_or_default())
+                .map(|m| found.remove(m.result.name.as_str()).unwrap_or_default())
                 .collect();
         }
         for ((mut m, f), p) in members.into_iter().zip(findings).zip(preflights) {
