@@ -9,7 +9,7 @@
 //! - [`engine`]: the one home of engine knowledge: generated metadata per engine
 //!   version and how each engine reads configuration values.
 //! - [`snapshot`]: what a collector saw: stable config (hashed) and volatile state.
-//! - [`policy`]: baselines from `policies/`, rules, units, waivers; pure evaluation.
+//! - [`policy`]: baselines from `policies/`, rules, waivers; pure evaluation.
 //! - [`policy_files`]: the policy folder read from disk (the I/O half of loading).
 //! - [`diff`]: snapshot → snapshot changes.
 //! - [`scoped`]: PostgreSQL per-role and per-database setting keys.

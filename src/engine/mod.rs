@@ -39,12 +39,15 @@
 //!
 //! [`reported_bool`]: the boolean spellings servers report (`on`, `true`, `yes`,
 //! `1`, …), which collectors, rules and the group operators compare alike.
+//! [`quantity`]: memory and time quantities with PostgreSQL's units, normalised so an
+//! observed value and a policy's expected one compare.
 
 pub mod cnum;
 pub mod mariadb;
 pub mod memcached;
 pub mod pgbouncer;
 pub mod postgres;
+pub mod quantity;
 pub mod redis;
 
 use serde::Deserialize;

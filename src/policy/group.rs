@@ -7,8 +7,8 @@
 mod pool;
 
 use super::rule::{Missing, Parity, Rule};
-use super::units::{Expected, Quantity};
 use super::{Lookup, TargetFacts};
+use crate::engine::quantity::{Expected, Quantity};
 use crate::engine::reported_bool;
 use crate::finding::FindingStatus;
 use crate::snapshot::{Entry, Kind, Role, Snapshot, State};

@@ -9,7 +9,6 @@
 //!
 //! - [`rule`]: rules, operators, and checking one value.
 //! - [`counter`]: `increase` and `rate`, judged against the previous collection.
-//! - [`units`]: PostgreSQL memory and time units.
 //! - [`waiver`]: dated exceptions to a rule.
 //! - [`lint`]: checks beyond loading (unknown settings, units, expired waivers).
 //! - [`overlay`]: per-environment changes to a rule (`[[overlay]]`).
@@ -23,7 +22,6 @@ mod load;
 pub mod overlay;
 pub mod preflight;
 pub mod rule;
-pub mod units;
 pub mod waiver;
 
 use std::collections::BTreeMap;
