@@ -40,7 +40,8 @@
 //! [`reported_bool`]: the boolean spellings servers report (`on`, `true`, `yes`,
 //! `1`, …), which collectors, rules and the group operators compare alike.
 //! [`quantity`]: memory and time quantities with PostgreSQL's units, normalised so an
-//! observed value and a policy's expected one compare.
+//! observed value and a policy's expected one compare. [`state`]: the `state.` keys
+//! collectors write and the reports, `/metrics` and group rules read.
 
 pub mod cnum;
 pub mod mariadb;
@@ -49,6 +50,7 @@ pub mod pgbouncer;
 pub mod postgres;
 pub mod quantity;
 pub mod redis;
+pub mod state;
 
 use serde::Deserialize;
 
