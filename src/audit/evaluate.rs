@@ -14,13 +14,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::Previous;
 use crate::config::Target;
 use crate::policy::{self, Earlier, Group, Member, PolicySet, TargetFacts, preflight};
-use crate::report::Settings;
 use crate::run::RunId;
 use crate::run::TargetRun;
 use crate::snapshot::{Role, Snapshot};
 use crate::store::{Store, StoreError};
 
-/// Each collected target's setting names, for links to its inventory rows.
+/// Each collected target's setting names, kept when its snapshot is dropped (the
+/// reports link a setting to a target's inventory row only when it has one).
 #[derive(Debug, Default)]
 pub struct SettingNames {
     by_target: HashMap<String, Arc<BTreeSet<String>>>,
@@ -42,8 +42,9 @@ impl SettingNames {
     }
 }
 
-impl Settings for SettingNames {
-    fn has_setting(&self, target: &str, key: &str) -> bool {
+impl SettingNames {
+    /// Whether `target`'s snapshot had the setting `key`.
+    pub fn has(&self, target: &str, key: &str) -> bool {
         self.by_target.get(target).is_some_and(|names| names.contains(key))
     }
 }

@@ -193,3 +193,10 @@ pub async fn republish(
     }
     Ok(Some(run.run_id))
 }
+
+/// The reports ask which settings a target has through their own input type.
+impl report::SettingIndex for SettingNames {
+    fn has_setting(&self, target: &str, key: &str) -> bool {
+        self.has(target, key)
+    }
+}

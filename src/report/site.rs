@@ -11,7 +11,7 @@ use super::view::{
     Badge, ChangeView, FindingGroups, FindingView, Layout, Link, RefView, RowView, RunRow, Sev,
     WaiverView,
 };
-use super::{MAX_RUN_PAGES, Settings};
+use super::{MAX_RUN_PAGES, SettingIndex};
 use crate::diff::{Change, ExpectedDifferences};
 use crate::finding::{Drift, Finding, FindingStatus, Reference};
 use crate::integrity::{Attestation, RunAttestation};
@@ -27,7 +27,7 @@ pub struct Site<'a> {
     /// Targets that get a page in this render (those of `run`).
     pub target_pages: BTreeSet<&'a str>,
     /// Which settings the current snapshots hold (links to inventory rows).
-    pub settings: &'a dyn Settings,
+    pub settings: &'a dyn SettingIndex,
     /// Each run's targets by name, built once (`Run::target` scans the list).
     pub index: TargetIndex<'a>,
     /// Replication groups that get a page in this render (those of `run`'s targets).
@@ -44,7 +44,7 @@ pub struct Site<'a> {
 static NO_EXPECTED_DIFFERENCES: ExpectedDifferences = ExpectedDifferences::NONE;
 
 impl<'a> Site<'a> {
-    pub fn new(run: &'a Run, history: &'a [Run], settings: &'a dyn Settings) -> Site<'a> {
+    pub fn new(run: &'a Run, history: &'a [Run], settings: &'a dyn SettingIndex) -> Site<'a> {
         let runs: Vec<&Run> = std::iter::once(run).chain(history).collect();
         Site {
             run,

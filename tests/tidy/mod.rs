@@ -498,7 +498,7 @@ fn planted_collector_imports_policy() {
             "src/collect/conffile/redis.rs",
             "//! Redis.\n// use crate::store::Store; (a comment)\nconst S: &str = \"crate::report::x\";\nfn f() { super::super::super::store::put(); }\n#[cfg(test)]\nmod tests { use crate::policy::PolicySet; }\n",
         ),
-        ("src/engine/mod.rs", "//! Engine.\nfn f() -> crate::report::Settings { todo!() }\n"),
+        ("src/engine/mod.rs", "//! Engine.\nfn f() -> crate::report::SettingIndex { todo!() }\n"),
     ];
     check(
         readers_import_no_policy_store_report,
@@ -506,7 +506,7 @@ fn planted_collector_imports_policy() {
         &[
             "src/collect/conffile/redis.rs:4: `collect` uses `store::put`: collectors and parsers import nothing from policy, store, report",
             "src/collect/pending.rs:2: `collect` uses `policy::rule::parse_bool`: collectors and parsers import nothing from policy, store, report",
-            "src/engine/mod.rs:2: `engine` uses `report::Settings`: collectors and parsers import nothing from policy, store, report",
+            "src/engine/mod.rs:2: `engine` uses `report::SettingIndex`: collectors and parsers import nothing from policy, store, report",
         ],
     );
 }
