@@ -13,7 +13,7 @@ use super::ids::setting_name;
 use super::site::{Site, home};
 use super::text::{self, Val, count, utc};
 use super::timeline::{Event, group_timeline};
-use super::view::{Badge, ChangeView, Layout};
+use super::view::{Badge, EventRow, Layout};
 use crate::engine::state::{REPLICA_PREFIX, REPLICATION_PREFIX, mysql, postgres, redis};
 use crate::run::{TargetRun, TargetStatus};
 use crate::snapshot::{Entry, Kind, Snapshot, State};
@@ -90,20 +90,6 @@ pub struct DifferenceRow {
 pub struct Differences {
     pub unexpected: Vec<DifferenceRow>,
     pub expected: Vec<DifferenceRow>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct EventRow {
-    pub id: String,
-    pub at: String,
-    pub run: String,
-    pub run_href: Option<String>,
-    pub target: String,
-    pub target_href: Option<String>,
-    pub kind: &'static str,
-    /// A state transition, or empty for a change.
-    pub what: String,
-    pub change: Option<ChangeView>,
 }
 
 const ROOT: &str = "../";
