@@ -12,9 +12,9 @@
 //! index entries), which say so in [`Committed::unpublished`]; the next run writes
 //! what is missing.
 
+mod batches;
 mod evaluate;
 mod publish;
-mod units;
 
 pub use publish::republish;
 
