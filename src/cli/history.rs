@@ -8,7 +8,7 @@ use clap::ValueEnum;
 use serde::Serialize;
 
 use driftwatch::diff::{self, Change};
-use driftwatch::history::{self, AtPoint, HistoryError, Point};
+use driftwatch::queries::{self, AtPoint, HistoryError, Point};
 use driftwatch::rollback;
 
 use super::{ConfigArg, exit_runtime, exit_usage, open_history};
@@ -81,7 +81,7 @@ async fn known_target(
         Ok(_) => {}
         Err(e) => return Err(fail(e.into())),
     }
-    let hint = match history::did_you_mean(name, configured()) {
+    let hint = match queries::did_you_mean(name, configured()) {
         Some(close) => format!("; did you mean `{close}`?"),
         None => String::new(),
     };
@@ -113,7 +113,7 @@ pub async fn history(args: HistoryArgs) -> ExitCode {
         Some(Ok(t)) => Some(t),
         None => None,
     };
-    let rows = match history::changes(&store, &args.target, args.key.as_deref(), since).await {
+    let rows = match queries::changes(&store, &args.target, args.key.as_deref(), since).await {
         Ok(rows) => rows,
         Err(e) => return fail(e),
     };
@@ -181,7 +181,7 @@ pub async fn diff(args: DiffArgs) -> ExitCode {
             return code;
         }
     }
-    let (a, b) = match (history::at(&store, &pa).await, history::at(&store, &pb).await) {
+    let (a, b) = match (queries::at(&store, &pa).await, queries::at(&store, &pb).await) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return fail(e),
     };
@@ -260,21 +260,21 @@ pub async fn rollback(args: RollbackArgs) -> ExitCode {
         return code;
     }
     if args.to == "last-good" {
-        return match history::last_good(&store, &args.target).await {
+        return match queries::last_good(&store, &args.target).await {
             Ok(good) => print_last_good(&args, &good),
             Err(e) => fail(e),
         };
     }
     let now = Utc::now();
     let desired = if args.to == "last-pass" {
-        history::last_pass(&store, &args.target).await
+        queries::last_pass(&store, &args.target).await
     } else {
         match Point::parse(&format!("{}@{}", args.target, args.to), now) {
-            Ok(point) => history::at(&store, &point).await,
+            Ok(point) => queries::at(&store, &point).await,
             Err(e) => Err(e),
         }
     };
-    let current = history::at(&store, &Point::Latest(args.target.clone())).await;
+    let current = queries::at(&store, &Point::Latest(args.target.clone())).await;
     let (desired, current) = match (desired, current) {
         (Ok(d), Ok(c)) => (d, c),
         (Err(e), _) | (_, Err(e)) => return fail(e),
@@ -313,7 +313,7 @@ fn print_plan(plan: &rollback::Plan) {
 
 /// `--to last-good`: the plan, and for each rule failing now the run its values come
 /// from (JSON: the plan's fields plus `last_good`).
-fn print_last_good(args: &RollbackArgs, good: &history::LastGood) -> ExitCode {
+fn print_last_good(args: &RollbackArgs, good: &queries::LastGood) -> ExitCode {
     let plan = rollback::plan(&good.desired, &good.current.snapshot);
     match args.output {
         Output::Json => {

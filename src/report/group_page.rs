@@ -230,7 +230,7 @@ fn differences(
 
 fn member_row(site: &Site<'_>, t: &TargetRun, group: &[&TargetRun]) -> MemberRow {
     // A collected member is PASS only when none of its findings fails.
-    let failing = t.findings.iter().filter(|f| super::history::is_failing(f)).count();
+    let failing = t.findings.iter().filter(|f| super::compare::is_failing(f)).count();
     let (badge, note) = match t.status {
         TargetStatus::Ok if failing > 0 => {
             (Badge::FAIL, format!("collected; {} failing", count(failing)))

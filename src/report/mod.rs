@@ -20,10 +20,10 @@
 //! base and escaping.
 
 mod chart;
+mod compare;
 mod controls_page;
 mod fragments;
 mod group_page;
-mod history;
 mod ids;
 mod index_page;
 mod run_page;
