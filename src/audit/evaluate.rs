@@ -49,7 +49,9 @@ impl SettingNames {
     }
 }
 
-struct Collected {
+/// A finished collection waiting for its group: the target's place in the run, its
+/// result so far and its snapshot (none when collection failed).
+struct Finished {
     index: usize,
     result: TargetRun,
     snapshot: Option<Snapshot>,
@@ -154,7 +156,7 @@ pub struct Evaluator<'a> {
     /// Members of each group not collected yet.
     outstanding: HashMap<String, usize>,
     /// Members of incomplete groups, with their snapshots.
-    waiting: HashMap<String, Vec<Collected>>,
+    waiting: HashMap<String, Vec<Finished>>,
     done: Vec<(usize, TargetRun)>,
     settings: SettingNames,
     /// Group members other schedules audit (see [`Borrowed`]).
@@ -193,7 +195,7 @@ impl<'a> Evaluator<'a> {
 
     /// One finished collection (`index`: the target's place in the run).
     pub fn add(&mut self, index: usize, result: TargetRun, snapshot: Option<Snapshot>) {
-        let entry = Collected { index, result, snapshot };
+        let entry = Finished { index, result, snapshot };
         let Some(group) = entry.result.group.clone() else {
             return self.evaluate(vec![entry]);
         };
@@ -224,7 +226,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Evaluates the members of one group (or one ungrouped target), in run order.
-    fn evaluate(&mut self, mut members: Vec<Collected>) {
+    fn evaluate(&mut self, mut members: Vec<Finished>) {
         members.sort_by_key(|m| m.index);
         let mut findings = Vec::with_capacity(members.len());
         let preflights: Vec<Vec<crate::finding::Finding>>;
