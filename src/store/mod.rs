@@ -23,6 +23,7 @@
 mod backend;
 mod chain;
 #[doc(hidden)]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod exports;
 mod gc;
