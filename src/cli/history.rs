@@ -181,26 +181,28 @@ pub async fn diff(args: DiffArgs) -> ExitCode {
             return code;
         }
     }
+    // Expected differences come from every file, whichever packs the audits ran; a
+    // target compared with itself has none (and needs no policy folder). Read before
+    // the history, so a broken policy file is reported first.
+    let table = if pa.target() == pb.target() {
+        diff::ExpectedDifferences::default()
+    } else {
+        match super::expected_differences(&config) {
+            Ok(table) => table,
+            Err(code) => return code,
+        }
+    };
     let (a, b) = match (queries::at(&store, &pa).await, queries::at(&store, &pb).await) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return fail(e),
     };
-    // Expected differences come from every file, whichever packs the audits ran; a
-    // target compared with itself has none.
-    let table = if a.snapshot.target == b.snapshot.target {
-        diff::ExpectedDifferences::default()
-    } else {
-        super::expected_differences(&config)
-    };
-    let changes = diff::diff(&a.snapshot, &b.snapshot);
-    let (mut differences, mut expected) = (Vec::new(), Vec::new());
-    for c in &changes {
-        let reason = table.reason(b.snapshot.kind, &c.key);
-        match reason {
-            Some(reason) => expected.push(ExpectedChange { change: c, reason }),
-            None => differences.push(c),
-        }
-    }
+    let compared = diff::compare(&a.snapshot, &b.snapshot, &table);
+    let differences: Vec<&Change> = compared.differences.iter().collect();
+    let expected: Vec<ExpectedChange<'_>> = compared
+        .expected
+        .iter()
+        .map(|(change, reason)| ExpectedChange { change, reason })
+        .collect();
     let side = |p: &'_ AtPoint| (p.snapshot.target.clone(), p.run_id.0.clone(), p.digest.0.clone());
     let (sa, sb) = (side(&a), side(&b));
     let out = DiffOutput {

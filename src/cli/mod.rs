@@ -175,13 +175,15 @@ pub fn load_policies(config: &Config) -> Result<driftwatch::policy::PolicySet, E
 }
 
 /// What the policy files under `[policies] dir` expect to differ between targets
-/// (every file, whichever packs run); none when they do not load, so the commands that
-/// read the history still answer with a broken policy folder.
-pub fn expected_differences(config: &Config) -> driftwatch::diff::ExpectedDifferences {
+/// (every file, whichever packs run). A problem in any file is exit 2 with the place,
+/// as for every command that reads policies.
+pub fn expected_differences(
+    config: &Config,
+) -> Result<driftwatch::diff::ExpectedDifferences, ExitCode> {
     driftwatch::policy_files::read(&config.policies_dir)
         .and_then(driftwatch::policy::parse)
         .map(|set| set.expected_differences().clone())
-        .unwrap_or_default()
+        .map_err(|d| report_diagnostics("policies", &d))
 }
 
 /// `set` narrowed to `packs`; an unknown pack is a diagnostic at `file` where the
