@@ -11,12 +11,12 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use driftwatch::config::StoreLocation;
 use driftwatch::diff::Change;
 use driftwatch::export::Query;
 use driftwatch::run::{PolicyBundle, Run, RunId, Summary, TargetRun, TargetStatus};
 use driftwatch::snapshot::{Digest, Kind, Role};
 use driftwatch::store::Store;
+use driftwatch::store::StoreLocation;
 use futures::StreamExt as _;
 
 fn main() {

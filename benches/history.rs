@@ -1,4 +1,4 @@
-//! History benchmark: `driftwatch::history::changes` over a local store holding a long
+//! History benchmark: `driftwatch::queries::changes` over a local store holding a long
 //! history of one target (each run changes 1–3 settings), written straight through the
 //! `Store` API — manifests and change-index entries, no servers needed.
 //!
@@ -9,11 +9,11 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use driftwatch::config::StoreLocation;
 use driftwatch::diff::Change;
 use driftwatch::run::{PolicyBundle, Run, RunId, Summary, TargetRun, TargetStatus};
 use driftwatch::snapshot::{Digest, Entry, Kind, Role, ServerInfo, Snapshot};
 use driftwatch::store::Store;
+use driftwatch::store::StoreLocation;
 use futures::StreamExt as _;
 
 const TARGET: &str = "db1";
@@ -23,7 +23,7 @@ fn main() {
     let (sizes, repetitions): (&[usize], usize) =
         if full { (&[1_000, 10_000], 5) } else { (&[20, 50], 1) };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    println!("| runs | changes | build | history::changes (median of {repetitions}) |");
+    println!("| runs | changes | build | queries::changes (median of {repetitions}) |");
     println!("|---:|---:|---:|---:|");
     for &runs in sizes {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -35,7 +35,7 @@ fn main() {
         for _ in 0..repetitions {
             let clock = Instant::now();
             let rows = rt
-                .block_on(driftwatch::history::changes(&store, TARGET, None, None))
+                .block_on(driftwatch::queries::changes(&store, TARGET, None, None))
                 .expect("history");
             times.push(clock.elapsed());
             assert_eq!(rows.len(), written, "every change is found");
@@ -71,7 +71,7 @@ async fn build(store: &Store, runs: usize) -> usize {
     futures::stream::iter(manifests)
         .map(|run| async move {
             store.commit_run(&run).await.expect("commit");
-            store.index_run(&run).await.expect("index");
+            store.index_run(&run.outline()).await.expect("index");
         })
         .buffer_unordered(16)
         .collect::<Vec<()>>()

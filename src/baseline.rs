@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use crate::policy::units::{self, Quantity};
+use crate::engine::quantity::{self, Quantity};
 use crate::snapshot::{Digest, Entry, Snapshot};
 
 /// Setting names never captured: server identity, paths, session and version values.
@@ -130,7 +130,7 @@ pub fn capture(snapshot: &Snapshot, digest: &Digest, at: DateTime<Utc>) -> Strin
 fn expected(entry: &Entry) -> String {
     match (entry.unit.as_deref(), Quantity::observed(&entry.value, entry.unit.as_deref())) {
         (Some(u), Ok(Quantity { amount, dimension: Some(d) })) if !u.trim().is_empty() => {
-            units::human(amount, d)
+            quantity::human(amount, d)
         }
         _ => entry.value.clone(),
     }

@@ -137,6 +137,33 @@ fn removed(key: &str, e: &Entry) -> Change {
     }
 }
 
+/// Two snapshots compared (`driftwatch diff`): the changes from `a` to `b`, split
+/// into the drift and what a policy's `[[expected_difference]]` accounts for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// Differences nobody declared expected: the drift.
+    pub differences: Vec<Change>,
+    /// Differences a policy expects between targets of `b`'s kind, with its reason.
+    pub expected: Vec<(Change, String)>,
+}
+
+/// `a` against `b`. Expected differences are differences *between targets*: a target
+/// compared with itself (two points of its history) has none, whatever `expected` says.
+pub fn compare(a: &Snapshot, b: &Snapshot, expected: &ExpectedDifferences) -> Comparison {
+    let same_target = a.target == b.target;
+    let mut out = Comparison { differences: Vec::new(), expected: Vec::new() };
+    for c in diff(a, b) {
+        match expected.reason(b.kind, &c.key).filter(|_| !same_target) {
+            Some(reason) => {
+                let reason = reason.to_owned();
+                out.expected.push((c, reason));
+            }
+            None => out.differences.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -213,5 +240,27 @@ mod tests {
         let changes = diff(&before, &after);
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].location.as_deref(), Some("postgresql.auto.conf"));
+    }
+
+    /// Between two targets a declared difference is expected; between two points of
+    /// one target's history nothing is.
+    #[test]
+    fn compare_splits_expected_only_between_targets() {
+        let mut table = ExpectedDifferences::default();
+        table.insert(Kind::Postgres, "setting.port", "each member listens on its own port");
+        let a = snap(&[("setting.port", "5432"), ("setting.work_mem", "4MB")]);
+        let mut b = snap(&[("setting.port", "5433"), ("setting.work_mem", "8MB")]);
+        let keys = |c: &[Change]| c.iter().map(|c| c.key.clone()).collect::<Vec<_>>();
+
+        let same = compare(&a, &b, &table);
+        assert_eq!(keys(&same.differences), ["setting.port", "setting.work_mem"]);
+        assert!(same.expected.is_empty());
+
+        b.target = "other".into();
+        let between = compare(&a, &b, &table);
+        assert_eq!(keys(&between.differences), ["setting.work_mem"]);
+        let expected: Vec<(&str, &str)> =
+            between.expected.iter().map(|(c, r)| (c.key.as_str(), r.as_str())).collect();
+        assert_eq!(expected, [("setting.port", "each member listens on its own port")]);
     }
 }

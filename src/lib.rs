@@ -9,12 +9,15 @@
 //! - [`engine`]: the one home of engine knowledge: generated metadata per engine
 //!   version and how each engine reads configuration values.
 //! - [`snapshot`]: what a collector saw: stable config (hashed) and volatile state.
-//! - [`policy`]: baselines from `policies/`, rules, units, waivers; pure evaluation.
+//! - [`policy`]: baselines from `policies/`, rules, waivers; pure evaluation.
+//! - [`policy_files`]: the policy folder read from disk (the I/O half of loading).
 //! - [`diff`]: snapshot → snapshot changes.
 //! - [`scoped`]: PostgreSQL per-role and per-database setting keys.
 //! - [`finding`], [`run`]: the data a run produces, stored as its manifest.
 //! - [`store`]: the history on `object_store`: layout and commit protocol.
 //! - [`report`]: HTML pages from run data.
+//! - [`queries`]: incident questions asked of the stored history (`history`, `diff`,
+//!   `rollback`'s `last-good`), answered without reading every manifest.
 //! - [`baseline`]: a policy captured from a stored snapshot.
 //! - [`check`]: configuration files judged by the baselines, before deployment.
 //! - [`audit`]: one run; the only module that knows the order of the pipeline.
@@ -36,10 +39,11 @@ pub mod engine;
 pub mod export;
 pub mod finding;
 pub mod fleet;
-pub mod history;
 pub mod integrity;
 pub mod notify;
 pub mod policy;
+pub mod policy_files;
+pub mod queries;
 pub mod redact;
 pub mod report;
 pub mod rollback;

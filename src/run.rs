@@ -1,5 +1,7 @@
 //! The run manifest: everything one audit run found, per target. It is what the store
 //! commits (written last), what `audit --output json` prints, and what reports read.
+//! [`RunOutline`] is a committed run without its findings, as readers that need only
+//! snapshots, states and changes get it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -260,6 +262,95 @@ impl Run {
     pub fn target(&self, name: &str) -> Option<&TargetRun> {
         self.targets.iter().find(|t| t.name == name)
     }
+
+    /// The run without its findings and pre-flight: what [`RunOutline`] holds.
+    pub fn outline(&self) -> RunOutline {
+        RunOutline {
+            run_id: self.run_id.clone(),
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            trigger: self.trigger.clone(),
+            driftwatch_version: self.driftwatch_version.clone(),
+            policy_bundle: self.policy_bundle.clone(),
+            previous_run: self.previous_run.clone(),
+            targets: self.targets.iter().map(TargetRun::outline).collect(),
+            summary: self.summary.clone(),
+            slot: self.slot.clone(),
+        }
+    }
+}
+
+impl TargetRun {
+    /// What was collected and changed, without findings and pre-flight.
+    pub fn outline(&self) -> TargetOutline {
+        TargetOutline {
+            name: self.name.clone(),
+            kind: self.kind,
+            role: self.role,
+            detected_role: self.detected_role,
+            group: self.group.clone(),
+            labels: self.labels.clone(),
+            address: self.address.clone(),
+            status: self.status,
+            error: self.error.clone(),
+            server_version: self.server_version.clone(),
+            snapshot: self.snapshot.clone(),
+            previous_snapshot: self.previous_snapshot.clone(),
+            collected_at: self.collected_at,
+            duration_ms: self.duration_ms,
+            state: self.state.clone(),
+            changes: self.changes.clone(),
+        }
+    }
+}
+
+/// A committed run without findings: what was collected, from which snapshots, what
+/// changed, and the run's counts. Read from a manifest without reading a findings
+/// object (`Store::get_run_outline`); what the change index, `gc`, the previous
+/// collection and borrowed group members need. A [`Run`] has the findings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RunOutline {
+    pub run_id: RunId,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub trigger: String,
+    pub driftwatch_version: String,
+    pub policy_bundle: PolicyBundle,
+    #[serde(default)]
+    pub previous_run: Option<RunId>,
+    pub targets: Vec<TargetOutline>,
+    pub summary: Summary,
+    #[serde(default)]
+    pub slot: Option<Slot>,
+}
+
+/// One target of a [`RunOutline`]: a [`TargetRun`] without findings and pre-flight.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TargetOutline {
+    pub name: String,
+    pub kind: Kind,
+    pub role: Role,
+    #[serde(default)]
+    pub detected_role: Option<Role>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub address: String,
+    pub status: TargetStatus,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub server_version: Option<String>,
+    #[serde(default)]
+    pub snapshot: Option<Digest>,
+    #[serde(default)]
+    pub previous_snapshot: Option<Digest>,
+    pub collected_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub state: Arc<State>,
+    pub changes: Vec<Change>,
 }
 
 #[cfg(test)]

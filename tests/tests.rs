@@ -14,3 +14,4 @@ mod live;
 mod serve;
 mod store;
 mod support;
+mod tidy;

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use driftwatch::audit::REPORT_HISTORY;
-use driftwatch::config::StoreLocation;
 use driftwatch::report::Renderer;
 use driftwatch::store::Store;
+use driftwatch::store::StoreLocation;
 
 pub struct Rendered {
     pub targets: usize,

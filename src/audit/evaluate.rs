@@ -14,13 +14,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::Previous;
 use crate::config::Target;
 use crate::policy::{self, Earlier, Group, Member, PolicySet, TargetFacts, preflight};
-use crate::report::Settings;
 use crate::run::RunId;
 use crate::run::TargetRun;
 use crate::snapshot::{Role, Snapshot};
 use crate::store::{Store, StoreError};
 
-/// Each collected target's setting names, for links to its inventory rows.
+/// Each collected target's setting names, kept when its snapshot is dropped (the
+/// reports link a setting to a target's inventory row only when it has one).
 #[derive(Debug, Default)]
 pub struct SettingNames {
     by_target: HashMap<String, Arc<BTreeSet<String>>>,
@@ -42,13 +42,16 @@ impl SettingNames {
     }
 }
 
-impl Settings for SettingNames {
-    fn has_setting(&self, target: &str, key: &str) -> bool {
+impl SettingNames {
+    /// Whether `target`'s snapshot had the setting `key`.
+    pub fn has(&self, target: &str, key: &str) -> bool {
         self.by_target.get(target).is_some_and(|names| names.contains(key))
     }
 }
 
-struct Collected {
+/// A finished collection waiting for its group: the target's place in the run, its
+/// result so far and its snapshot (none when collection failed).
+struct Finished {
     index: usize,
     result: TargetRun,
     snapshot: Option<Snapshot>,
@@ -102,7 +105,7 @@ impl Borrowed {
             if wanted.is_empty() || id.timestamp().is_some_and(|t| t < oldest) {
                 break;
             }
-            let run = store.get_run_without_findings(id).await?;
+            let run = store.get_run_outline(id).await?;
             for t in run.targets {
                 let Some(target) = wanted.get(t.name.as_str()).copied() else { continue };
                 let Some(digest) = &t.snapshot else { continue };
@@ -153,7 +156,7 @@ pub struct Evaluator<'a> {
     /// Members of each group not collected yet.
     outstanding: HashMap<String, usize>,
     /// Members of incomplete groups, with their snapshots.
-    waiting: HashMap<String, Vec<Collected>>,
+    waiting: HashMap<String, Vec<Finished>>,
     done: Vec<(usize, TargetRun)>,
     settings: SettingNames,
     /// Group members other schedules audit (see [`Borrowed`]).
@@ -192,7 +195,7 @@ impl<'a> Evaluator<'a> {
 
     /// One finished collection (`index`: the target's place in the run).
     pub fn add(&mut self, index: usize, result: TargetRun, snapshot: Option<Snapshot>) {
-        let entry = Collected { index, result, snapshot };
+        let entry = Finished { index, result, snapshot };
         let Some(group) = entry.result.group.clone() else {
             return self.evaluate(vec![entry]);
         };
@@ -223,7 +226,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Evaluates the members of one group (or one ungrouped target), in run order.
-    fn evaluate(&mut self, mut members: Vec<Collected>) {
+    fn evaluate(&mut self, mut members: Vec<Finished>) {
         members.sort_by_key(|m| m.index);
         let mut findings = Vec::with_capacity(members.len());
         let preflights: Vec<Vec<crate::finding::Finding>>;
@@ -330,13 +333,11 @@ impl<'a> Evaluator<'a> {
                 &not_collected,
                 self.today,
             );
-            // Keyed by target name, not by position: one answer per subject, in order.
-            assert_eq!(found.len(), subjects.len(), "one pre-flight answer per subject");
-            let mut by_name: HashMap<&str, Vec<crate::finding::Finding>> =
-                subjects.iter().map(|s| s.facts.name).zip(found).collect();
+            // Keyed by target name: a member without an answer has no pre-flight.
+            let mut found = found;
             preflights = members
                 .iter()
-                .map(|m| by_name.remove(m.result.name.as_str()).unwrap_or_default())
+                .map(|m| found.remove(m.result.name.as_str()).unwrap_or_default())
                 .collect();
         }
         for ((mut m, f), p) in members.into_iter().zip(findings).zip(preflights) {

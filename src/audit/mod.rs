@@ -12,9 +12,9 @@
 //! index entries), which say so in [`Committed::unpublished`]; the next run writes
 //! what is missing.
 
+mod batches;
 mod evaluate;
 mod publish;
-mod units;
 
 pub use publish::republish;
 
@@ -180,7 +180,7 @@ async fn run_inner(
     if let Some(last) = earlier.last() {
         // A crash between the last commit and its index entries or its export is
         // repaired here (the export needs the findings: read only when it is missing).
-        let outline = store.get_run_without_findings(last).await?;
+        let outline = store.get_run_outline(last).await?;
         store.index_run(&outline).await?;
         if !outline.targets.is_empty() && !store.exported(last).await? {
             store.export_run(&store.get_run(last).await?).await?;
@@ -268,7 +268,7 @@ async fn run_inner(
     // missing (the next run repairs the change index and the export, and writes
     // missing pages).
     let derived = async {
-        store.index_run(&run).await?;
+        store.index_run(&run.outline()).await?;
         store.export_run(&run).await
     };
     let published = match derived.await {
@@ -438,7 +438,7 @@ impl Previous {
             if wanted == 0 {
                 break;
             }
-            let run = store.get_run_without_findings(id).await?;
+            let run = store.get_run_outline(id).await?;
             for t in run.targets {
                 if let Some(digest) = t.snapshot
                     && names.contains(t.name.as_str())

@@ -5,9 +5,9 @@
 //! until an existing page or the new index links to them, by which time they are
 //! there; a publish cut short (a kill, a full disk) leaves the old index and pages it
 //! reaches whole, and the next run writes what is missing. Target and group pages go
-//! by unit ([`units`]), each unit's snapshots read back from the store for its own
-//! pages only and a few units in flight at a time, so memory does not grow with the
-//! fleet (1,000 targets' pages are ~150 MB of HTML); a unit with both new and existing
+//! in batches ([`batches`]), each batch's snapshots read back from the store for its own
+//! pages only and a few batches in flight at a time, so memory does not grow with the
+//! fleet (1,000 targets' pages are ~150 MB of HTML); a batch with both new and existing
 //! pages is rendered twice, once for each.
 //!
 //! A run's page is the record of that run: it is written when the run is published,
@@ -20,8 +20,8 @@ use std::collections::BTreeSet;
 
 use futures::StreamExt as _;
 
+use super::batches;
 use super::evaluate::SettingNames;
-use super::units;
 use super::{AuditError, REPORT_HISTORY};
 use crate::diff::ExpectedDifferences;
 use crate::report::{self, MAX_RUN_PAGES};
@@ -119,20 +119,20 @@ pub(super) async fn publish_reports(
         pages += 1;
     }
     let run_pages_ms = lap(&mut since);
-    // Target and group pages, by unit (a group's members and its page share snapshots,
+    // Target and group pages, in batches (a group's members and its page share snapshots,
     // read and parsed once): the new ones, then the existing ones.
-    let all = units::of(&prepared);
+    let all = batches::of(&prepared);
     let paths: Vec<Vec<String>> = all.iter().map(|u| u.page_paths(&prepared)).collect();
     let is_new = |path: &str| !existing.contains(path);
-    let with = |new: bool| -> Vec<&units::Unit<'_>> {
+    let with = |new: bool| -> Vec<&batches::Batch<'_>> {
         all.iter()
             .zip(&paths)
             .filter(|(_, p)| p.iter().any(|p| is_new(p) == new))
             .map(|(u, _)| u)
             .collect()
     };
-    pages += units::publish(store, &prepared, &with(true), &is_new).await?;
-    pages += units::publish(store, &prepared, &with(false), &|p| !is_new(p)).await?;
+    pages += batches::publish(store, &prepared, &with(true), &is_new).await?;
+    pages += batches::publish(store, &prepared, &with(false), &|p| !is_new(p)).await?;
     let target_and_group_pages_ms = lap(&mut since);
     let controls = prepared.controls_page()?;
     store.put_report(&controls.path, controls.html).await?;
@@ -192,4 +192,11 @@ pub async fn republish(
         }
     }
     Ok(Some(run.run_id))
+}
+
+/// The reports ask which settings a target has through their own input type.
+impl report::SettingIndex for SettingNames {
+    fn has_setting(&self, target: &str, key: &str) -> bool {
+        self.has(target, key)
+    }
 }

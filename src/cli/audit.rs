@@ -7,10 +7,11 @@ use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use driftwatch::audit::{self, Progress, Trigger};
-use driftwatch::config::{self, StoreLocation};
+use driftwatch::config;
 use driftwatch::finding::{FindingStatus, Severity};
 use driftwatch::run::{Run, TargetRun, TargetStatus};
 use driftwatch::store::Store;
+use driftwatch::store::StoreLocation;
 
 use super::{ConfigArg, exit_drift, exit_runtime, exit_unpublished, report_diagnostics};
 

@@ -93,7 +93,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
         (None, Some(config)) => config.policies_dir.clone(),
         (None, None) => PathBuf::from("policies"),
     };
-    let all = match policy::read_dir(&dir).and_then(policy::parse) {
+    let all = match driftwatch::policy_files::read(&dir).and_then(policy::parse) {
         Ok(policies) => policies,
         Err(diagnostics) => return report_diagnostics("policies", &diagnostics),
     };

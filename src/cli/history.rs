@@ -8,7 +8,7 @@ use clap::ValueEnum;
 use serde::Serialize;
 
 use driftwatch::diff::{self, Change};
-use driftwatch::history::{self, AtPoint, HistoryError, Point};
+use driftwatch::queries::{self, AtPoint, HistoryError, Point};
 use driftwatch::rollback;
 
 use super::{ConfigArg, exit_runtime, exit_usage, open_history};
@@ -81,7 +81,7 @@ async fn known_target(
         Ok(_) => {}
         Err(e) => return Err(fail(e.into())),
     }
-    let hint = match history::did_you_mean(name, configured()) {
+    let hint = match queries::did_you_mean(name, configured()) {
         Some(close) => format!("; did you mean `{close}`?"),
         None => String::new(),
     };
@@ -113,7 +113,7 @@ pub async fn history(args: HistoryArgs) -> ExitCode {
         Some(Ok(t)) => Some(t),
         None => None,
     };
-    let rows = match history::changes(&store, &args.target, args.key.as_deref(), since).await {
+    let rows = match queries::changes(&store, &args.target, args.key.as_deref(), since).await {
         Ok(rows) => rows,
         Err(e) => return fail(e),
     };
@@ -181,26 +181,28 @@ pub async fn diff(args: DiffArgs) -> ExitCode {
             return code;
         }
     }
-    let (a, b) = match (history::at(&store, &pa).await, history::at(&store, &pb).await) {
+    // Expected differences come from every file, whichever packs the audits ran; a
+    // target compared with itself has none (and needs no policy folder). Read before
+    // the history, so a broken policy file is reported first.
+    let table = if pa.target() == pb.target() {
+        diff::ExpectedDifferences::default()
+    } else {
+        match super::expected_differences(&config) {
+            Ok(table) => table,
+            Err(code) => return code,
+        }
+    };
+    let (a, b) = match (queries::at(&store, &pa).await, queries::at(&store, &pb).await) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return fail(e),
     };
-    // Expected differences come from every file, whichever packs the audits ran; a
-    // target compared with itself has none.
-    let table = if a.snapshot.target == b.snapshot.target {
-        diff::ExpectedDifferences::default()
-    } else {
-        super::expected_differences(&config)
-    };
-    let changes = diff::diff(&a.snapshot, &b.snapshot);
-    let (mut differences, mut expected) = (Vec::new(), Vec::new());
-    for c in &changes {
-        let reason = table.reason(b.snapshot.kind, &c.key);
-        match reason {
-            Some(reason) => expected.push(ExpectedChange { change: c, reason }),
-            None => differences.push(c),
-        }
-    }
+    let compared = diff::compare(&a.snapshot, &b.snapshot, &table);
+    let differences: Vec<&Change> = compared.differences.iter().collect();
+    let expected: Vec<ExpectedChange<'_>> = compared
+        .expected
+        .iter()
+        .map(|(change, reason)| ExpectedChange { change, reason })
+        .collect();
     let side = |p: &'_ AtPoint| (p.snapshot.target.clone(), p.run_id.0.clone(), p.digest.0.clone());
     let (sa, sb) = (side(&a), side(&b));
     let out = DiffOutput {
@@ -260,21 +262,21 @@ pub async fn rollback(args: RollbackArgs) -> ExitCode {
         return code;
     }
     if args.to == "last-good" {
-        return match history::last_good(&store, &args.target).await {
+        return match queries::last_good(&store, &args.target).await {
             Ok(good) => print_last_good(&args, &good),
             Err(e) => fail(e),
         };
     }
     let now = Utc::now();
     let desired = if args.to == "last-pass" {
-        history::last_pass(&store, &args.target).await
+        queries::last_pass(&store, &args.target).await
     } else {
         match Point::parse(&format!("{}@{}", args.target, args.to), now) {
-            Ok(point) => history::at(&store, &point).await,
+            Ok(point) => queries::at(&store, &point).await,
             Err(e) => Err(e),
         }
     };
-    let current = history::at(&store, &Point::Latest(args.target.clone())).await;
+    let current = queries::at(&store, &Point::Latest(args.target.clone())).await;
     let (desired, current) = match (desired, current) {
         (Ok(d), Ok(c)) => (d, c),
         (Err(e), _) | (_, Err(e)) => return fail(e),
@@ -313,7 +315,7 @@ fn print_plan(plan: &rollback::Plan) {
 
 /// `--to last-good`: the plan, and for each rule failing now the run its values come
 /// from (JSON: the plan's fields plus `last_good`).
-fn print_last_good(args: &RollbackArgs, good: &history::LastGood) -> ExitCode {
+fn print_last_good(args: &RollbackArgs, good: &queries::LastGood) -> ExitCode {
     let plan = rollback::plan(&good.desired, &good.current.snapshot);
     match args.output {
         Output::Json => {

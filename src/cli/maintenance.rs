@@ -50,6 +50,16 @@ pub async fn gc(args: GcArgs) -> ExitCode {
     let now = Utc::now();
     let grace = chrono::Duration::from_std(config.retention.snapshot_grace)
         .unwrap_or(chrono::Duration::MAX);
+    // Read before anything is removed: the reports are published again after a gc,
+    // and a broken policy folder must stop the gc, not the publish after it.
+    let expected = if args.dry_run {
+        driftwatch::diff::ExpectedDifferences::default()
+    } else {
+        match super::expected_differences(&config) {
+            Ok(expected) => expected,
+            Err(code) => return code,
+        }
+    };
     let signer = match config.integrity.signer() {
         Ok(signer) => signer,
         Err(e) => {
@@ -82,7 +92,6 @@ pub async fn gc(args: GcArgs) -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             // The remaining pages may link to the run pages just removed.
-            let expected = super::expected_differences(&config);
             let public_key = signer.map(|s| s.public());
             match driftwatch::audit::republish(&store, &expected, public_key.as_ref()).await {
                 Ok(Some(run)) => {

@@ -168,20 +168,22 @@ pub fn open_history(arg: &ConfigArg) -> Result<(Config, Store), ExitCode> {
 /// the packs `[policies] packs` names selected. A problem in any file, or a pack no file
 /// declares, is exit 2 with the place.
 pub fn load_policies(config: &Config) -> Result<driftwatch::policy::PolicySet, ExitCode> {
-    let all = driftwatch::policy::read_dir(&config.policies_dir)
+    let all = driftwatch::policy_files::read(&config.policies_dir)
         .and_then(driftwatch::policy::parse)
         .map_err(|d| report_diagnostics("policies", &d))?;
     select_packs(&all, &config.policy_packs, &config.file)
 }
 
 /// What the policy files under `[policies] dir` expect to differ between targets
-/// (every file, whichever packs run); none when they do not load, so the commands that
-/// read the history still answer with a broken policy folder.
-pub fn expected_differences(config: &Config) -> driftwatch::diff::ExpectedDifferences {
-    driftwatch::policy::read_dir(&config.policies_dir)
+/// (every file, whichever packs run). A problem in any file is exit 2 with the place,
+/// as for every command that reads policies.
+pub fn expected_differences(
+    config: &Config,
+) -> Result<driftwatch::diff::ExpectedDifferences, ExitCode> {
+    driftwatch::policy_files::read(&config.policies_dir)
         .and_then(driftwatch::policy::parse)
         .map(|set| set.expected_differences().clone())
-        .unwrap_or_default()
+        .map_err(|d| report_diagnostics("policies", &d))
 }
 
 /// `set` narrowed to `packs`; an unknown pack is a diagnostic at `file` where the

@@ -21,7 +21,7 @@ pub enum PolicyCommand {
 
 pub fn run(command: PolicyCommand) -> ExitCode {
     let PolicyCommand::Lint { dir } = command;
-    let sources = match policy::read_dir(&dir) {
+    let sources = match driftwatch::policy_files::read(&dir) {
         Ok(sources) => sources,
         Err(diagnostics) => return report_diagnostics("policies", &diagnostics),
     };

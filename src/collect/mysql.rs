@@ -110,6 +110,7 @@ use sqlx::{Column as _, Connection as _, Row as _};
 mod persisted;
 
 use super::{CollectError, Collected, Endpoint, Limit, Limits, UPTIME_KEY, failed, human_duration};
+use crate::engine::state as state_keys;
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The grants to name when a privilege is missing.
@@ -410,11 +411,15 @@ async fn replication(session: &mut Session<'_>, state: &mut State) -> Result<usi
         let name = column(row, &["Connection_name", "Channel_Name", "Channel_name"])
             .filter(|name| !name.is_empty())
             .unwrap_or_else(|| "default".into());
-        let prefix = format!("state.replication.{name}");
+        let prefix = format!("{}{name}", state_keys::REPLICATION_PREFIX);
         let fields: [(&str, &[&str], Option<&str>); 12] = [
             ("io_running", &["Slave_IO_Running", "Replica_IO_Running"], None),
             ("sql_running", &["Slave_SQL_Running", "Replica_SQL_Running"], None),
-            ("seconds_behind", &["Seconds_Behind_Master", "Seconds_Behind_Source"], Some("s")),
+            (
+                state_keys::mysql::SECONDS_BEHIND,
+                &["Seconds_Behind_Master", "Seconds_Behind_Source"],
+                Some("s"),
+            ),
             ("io_state", &["Slave_IO_State", "Replica_IO_State"], None),
             ("last_io_errno", &["Last_IO_Errno"], None),
             ("last_io_error", &["Last_IO_Error"], None),
@@ -567,7 +572,7 @@ fn semi_sync_key(variable: &str) -> Option<String> {
         "slave" | "replica" => "replica",
         _ => return None,
     };
-    Some(format!("state.semi_sync.{side}.{reading}"))
+    Some(format!("{}{side}.{reading}", state_keys::mysql::SEMI_SYNC_PREFIX))
 }
 
 /// Replicas connected to this server. Listing them needs more than the minimal grant
@@ -605,7 +610,7 @@ async fn replicas(session: &mut Session<'_>, state: &mut State) -> Result<(), Co
     };
     for row in &rows {
         let id = column(row, &["Server_id", "Server_Id"]).unwrap_or_default();
-        let prefix = format!("state.replica.{id}");
+        let prefix = format!("{}{id}", state_keys::REPLICA_PREFIX);
         let fields: [(&str, &[&str]); 3] = [
             ("host", &["Host"]),
             ("port", &["Port"]),

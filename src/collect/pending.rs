@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::collect::conffile::postgresql::normalise_value;
-use crate::policy::rule::parse_bool;
+use crate::engine::reported_bool;
 use crate::snapshot::{Entry, PENDING_PREFIX, PendingKind};
 
 /// The stable-config key that says how much of the pending configuration was visible.
@@ -247,7 +247,7 @@ fn same_value(live: &Entry, other: &str) -> bool {
     if let (Ok(x), Ok(y)) = (a.parse::<f64>(), b.parse::<f64>()) {
         return (x - y).abs() <= x.abs().max(y.abs()) * 1e-12;
     }
-    if let (Some(x), Some(y)) = (parse_bool(a), parse_bool(b)) {
+    if let (Some(x), Some(y)) = (reported_bool(a), reported_bool(b)) {
         return x == y;
     }
     a.eq_ignore_ascii_case(b)

@@ -58,8 +58,11 @@ use sqlx::{Connection as _, Row as _};
 use super::postgres::{Session, fetch_bounded};
 use super::{CollectError, Collected, Endpoint, Limit, failed};
 use crate::engine::pgbouncer::{DATABASE_FIELDS, unit};
+use crate::engine::state as state_keys;
 use crate::scoped::Scope;
-use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
+use crate::snapshot::{
+    CONNECT_MS_KEY, Entry, IN_USE_KEY, LIMIT_KEY, Role, ServerInfo, Snapshot, State,
+};
 
 /// The admin console's database.
 pub const ADMIN_DATABASE: &str = "pgbouncer";
@@ -124,7 +127,7 @@ async fn read(
     let version = version(session).await?;
     let mut config = settings(session).await?;
     let mut state = State::new();
-    insert(&mut state, "state.connect_ms", connect_ms.to_string(), Some("ms"));
+    insert(&mut state, CONNECT_MS_KEY, connect_ms.to_string(), Some("ms"));
     let databases = databases(session, &mut config, &mut state).await?;
     let users = pools(session, &mut state).await?;
     insert(
@@ -282,8 +285,8 @@ async fn pools(
         *users.entry(database.to_owned()).or_default() += 1;
     }
     insert(state, "state.pools.count", count.to_string(), None);
-    insert(state, "state.pools.cl_waiting", waiting.to_string(), None);
-    insert(state, "state.pools.maxwait_s", maxwait.to_string(), Some("s"));
+    insert(state, state_keys::pgbouncer::POOLS_CL_WAITING, waiting.to_string(), None);
+    insert(state, state_keys::pgbouncer::POOLS_MAXWAIT_S, maxwait.to_string(), Some("s"));
     insert(state, "state.pools.server_connections", servers.to_string(), None);
     Ok(users)
 }
@@ -332,10 +335,10 @@ async fn lists(
     let rows = show(session, Limit::Rows, "SHOW LISTS").await?;
     let used = rows.iter().find(|r| r.get("list").map(String::as_str) == Some("used_clients"));
     if let Some(items) = used.and_then(|r| r.get("items")) {
-        insert(state, "state.connections.in_use", items.clone(), None);
+        insert(state, IN_USE_KEY, items.clone(), None);
     }
     if let Some(limit) = config.get("setting.max_client_conn") {
-        insert(state, "state.connections.limit", limit.value.clone(), None);
+        insert(state, LIMIT_KEY, limit.value.clone(), None);
     }
     Ok(())
 }

@@ -93,6 +93,7 @@ use super::{
     CollectError, Collected, Endpoint, INSTANCE_KEY, Limit, Limits, UPTIME_KEY, failed,
     human_duration,
 };
+use crate::engine::state;
 use crate::snapshot::{Entry, Role, ServerInfo, Snapshot, State};
 
 /// The grant to name when a privilege is missing.
@@ -355,10 +356,10 @@ async fn replicas(conn: &mut Session<'_>, state: &mut State) -> Result<(), Colle
             synchronous += 1;
         }
         let mut name = text(row, 0)?.unwrap_or_default();
-        if state.contains_key(&format!("state.replica.{name}.state")) {
+        if state.contains_key(&format!("{}{name}.state", state::REPLICA_PREFIX)) {
             name = format!("{name}@{}", text(row, 1)?.unwrap_or_default());
         }
-        let prefix = format!("state.replica.{name}");
+        let prefix = format!("{}{name}", state::REPLICA_PREFIX);
         let fields = [
             ("client_addr", 2, None),
             ("state", 3, None),
@@ -446,7 +447,9 @@ async fn standby_state(conn: &mut Session<'_>, state: &mut State) -> Result<(), 
     )
     .await?;
     match receiver.first() {
-        None => insert(state, "state.wal_receiver.status".into(), "not running".into(), None),
+        None => {
+            insert(state, state::postgres::WAL_RECEIVER_STATUS.into(), "not running".into(), None)
+        }
         Some(row) => {
             let fields = [
                 "status",
@@ -458,7 +461,12 @@ async fn standby_state(conn: &mut Session<'_>, state: &mut State) -> Result<(), 
             ];
             for (index, field) in fields.into_iter().enumerate() {
                 if let Some(value) = text(row, index)? {
-                    insert(state, format!("state.wal_receiver.{field}"), value, None);
+                    insert(
+                        state,
+                        format!("{}{field}", state::postgres::WAL_RECEIVER_PREFIX),
+                        value,
+                        None,
+                    );
                 }
             }
         }
@@ -489,7 +497,7 @@ async fn standby_state(conn: &mut Session<'_>, state: &mut State) -> Result<(), 
     ];
     for (index, (field, unit)) in fields.into_iter().enumerate() {
         if let Some(value) = text(&row, index)? {
-            insert(state, format!("state.replication.{field}"), value, unit);
+            insert(state, format!("{}{field}", state::REPLICATION_PREFIX), value, unit);
         }
     }
     Ok(())

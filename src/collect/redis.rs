@@ -90,6 +90,7 @@ use super::pending::RedisFile;
 use super::{
     CollectError, Collected, Endpoint, Limit, Limits, failed, human_duration, unreachable,
 };
+use crate::engine::state as state_keys;
 use crate::snapshot::{Entry, Kind, Role, ServerInfo, Snapshot, State};
 
 /// The ACL a least-privilege auditor needs, for error messages.
@@ -490,7 +491,7 @@ fn replication_state(info: &BTreeMap<String, String>, state: &mut State) {
         let fields: BTreeMap<&str, &str> =
             value.split(',').filter_map(|pair| pair.split_once('=')).collect();
         let (Some(ip), Some(port)) = (fields.get("ip"), fields.get("port")) else { continue };
-        let prefix = format!("state.replica.{ip}:{port}");
+        let prefix = format!("{}{ip}:{port}", state_keys::REPLICA_PREFIX);
         for (field, unit) in [("state", None), ("offset", None), ("lag", Some("s"))] {
             if let Some(v) = fields.get(field) {
                 insert(state, &format!("{prefix}.{field}"), (*v).to_owned(), unit);
@@ -518,7 +519,7 @@ fn replication_state(info: &BTreeMap<String, String>, state: &mut State) {
         let read = offset("slave_read_repl_offset").or(head);
         if let (Some(read), Some(done)) = (read, offset("slave_repl_offset")) {
             let lag = (read - done).max(0).to_string();
-            insert(state, "state.replication.offset_lag_bytes", lag, Some("B"));
+            insert(state, state_keys::redis::OFFSET_LAG_BYTES, lag, Some("B"));
         }
     }
 }

@@ -26,6 +26,7 @@ use toml::de::{DeTable, DeValue};
 use crate::collect::Limits;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::snapshot::{Kind, Role};
+use crate::store::{StoreLocation, StoreRetry};
 
 pub use duration::parse as parse_duration;
 pub use limits::parse_size;
@@ -34,7 +35,6 @@ pub use service::{
     AuthSettings, Cron, MAX_SHARDS, NotifyEvent, NotifyFormat, ScheduleSettings, ServerSettings,
     ShardSource, Sharding, TlsSettings, Webhook, WebhookUrl,
 };
-pub use store::StoreRetry;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -115,46 +115,6 @@ pub struct Retention {
     /// `None`: keep everything unless `gc --older-than` says otherwise.
     pub max_age: Option<Duration>,
     pub snapshot_grace: Duration,
-}
-
-/// Where the history lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreLocation {
-    /// A local folder (created on first write).
-    Local(PathBuf),
-    /// In memory, gone when the process ends: for tests and dry runs.
-    Memory,
-    /// An object store service: S3 (or S3-compatible), Google Cloud Storage, Azure Blob.
-    Cloud(CloudStore),
-}
-
-/// A bucket (or container) and prefix in a cloud object store.
-#[derive(Clone, PartialEq, Eq)]
-pub struct CloudStore {
-    pub service: CloudService,
-    /// `s3://bucket/prefix`: the bucket and the prefix every object goes under.
-    pub url: String,
-    /// `object_store` options by their config key (`aws_endpoint`, `aws_region`, …),
-    /// added to what the service's standard environment variables say.
-    pub options: BTreeMap<String, String>,
-}
-
-/// Options may hold credentials: never print them.
-impl std::fmt::Debug for CloudStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CloudStore")
-            .field("service", &self.service)
-            .field("url", &self.url)
-            .field("options", &self.options.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloudService {
-    S3,
-    Gcs,
-    Azure,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

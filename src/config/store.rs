@@ -3,27 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use super::{Checker, CloudService, CloudStore, StoreLocation, raw};
-
-/// How transient store errors (timeouts, 5xx, refused connections) are retried:
-/// exponential backoff, at most `retries` times after the first attempt and never
-/// beyond `retry_timeout` from it. Cloud stores hand this to `object_store`'s own
-/// retry layer; the local folder is retried by `Store`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoreRetry {
-    /// Attempts after the first one (0 = no retry).
-    pub retries: usize,
-    /// No new attempt starts this long after the first one began.
-    pub retry_timeout: Duration,
-}
-
-impl Default for StoreRetry {
-    fn default() -> Self {
-        StoreRetry { retries: 5, retry_timeout: Duration::from_secs(30) }
-    }
-}
+use super::{Checker, raw};
+use crate::store::{CloudService, CloudStore, StoreLocation, StoreRetry};
 
 impl Checker<'_> {
     /// `retries` and `retry_timeout` of `[store]`.

@@ -1,6 +1,7 @@
 //! Config loading: good files become values, bad files give every problem with its place.
 
 use super::*;
+use crate::store::CloudService;
 
 const GOOD: &str = r#"
 [store]

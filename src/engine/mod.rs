@@ -34,15 +34,36 @@
 //! - [`pgbouncer`]: its settings and the units it reads them in.
 //! - [`cnum`]: `strtol`, `strtod`, `atoi` and `%g` as glibc does them, which the
 //!   engines call on configuration values.
+//!
+//! # Values as servers report them
+//!
+//! [`reported_bool`]: the boolean spellings servers report (`on`, `true`, `yes`,
+//! `1`, …), which collectors, rules and the group operators compare alike.
+//! [`quantity`]: memory and time quantities with PostgreSQL's units, normalised so an
+//! observed value and a policy's expected one compare. [`state`]: the `state.` keys
+//! collectors write and the reports, `/metrics` and group rules read.
 
 pub mod cnum;
 pub mod mariadb;
 pub mod memcached;
 pub mod pgbouncer;
 pub mod postgres;
+pub mod quantity;
 pub mod redis;
+pub mod state;
 
 use serde::Deserialize;
+
+/// A boolean as the engines report one (`SHOW`, `SHOW VARIABLES`, `CONFIG GET`):
+/// `on`/`off`, `true`/`false`, `yes`/`no`, `1`/`0`, case-insensitive, surrounding
+/// space ignored. Not how a configuration file is read (see [`postgres`] for that).
+pub fn reported_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Some(true),
+        "off" | "false" | "no" | "0" => Some(false),
+        _ => None,
+    }
+}
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/engine_data.rs"));

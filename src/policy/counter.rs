@@ -176,7 +176,7 @@ fn span(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::units::Expected;
+    use crate::engine::quantity::Expected;
 
     fn bound(s: &str) -> Bound {
         Bound { written: s.into(), value: Expected::parse(s).unwrap() }

@@ -7,8 +7,9 @@
 mod pool;
 
 use super::rule::{Missing, Parity, Rule};
-use super::units::{Expected, Quantity};
 use super::{Lookup, TargetFacts};
+use crate::engine::quantity::{Expected, Quantity};
+use crate::engine::reported_bool;
 use crate::finding::FindingStatus;
 use crate::snapshot::{Entry, Kind, Role, Snapshot, State};
 
@@ -169,12 +170,10 @@ fn compare(
             );
         }
         (_, Some(o)) => o.is_eq(),
-        (_, None) => {
-            match (super::rule::parse_bool(&ours.value), super::rule::parse_bool(&theirs.value)) {
-                (Some(a), Some(b)) => a == b,
-                _ => ours.value.trim().eq_ignore_ascii_case(theirs.value.trim()),
-            }
-        }
+        (_, None) => match (reported_bool(&ours.value), reported_bool(&theirs.value)) {
+            (Some(a), Some(b)) => a == b,
+            _ => ours.value.trim().eq_ignore_ascii_case(theirs.value.trim()),
+        },
     };
     let relation = if parity == Parity::AtLeastPrimary { "at least" } else { "the same as" };
     if holds {

@@ -21,9 +21,9 @@ use toml::Spanned;
 use super::PolicySource;
 use super::group::GROUP_KEYS;
 use super::load::Conditions;
-use super::units::{Dimension, Expected, Unit};
 use crate::collect::conffile::defaults;
 use crate::diagnostic::Diagnostic;
+use crate::engine::quantity::{Dimension, Expected, Unit};
 use crate::snapshot::Kind;
 
 #[derive(Deserialize)]

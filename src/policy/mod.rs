@@ -1,14 +1,14 @@
 //! Policy baselines: loading the TOML files of `policies/`, and evaluating their rules
 //! against a snapshot. Evaluation is pure: no I/O, no clock (the caller passes `today`).
 //!
-//! [`read_dir`] is the only function that touches the file system. [`parse`] turns the
+//! Nothing here touches the file system: [`crate::policy_files::read`] reads the
+//! folder into [`PolicySource`]s. [`parse`] turns the
 //! files into a validated [`PolicySet`], reporting every problem in every file at once
 //! with file:line:col. [`evaluate`] turns a set, a target and its snapshot into
 //! [`Finding`]s: a policy violation is a finding, never an error.
 //!
 //! - [`rule`]: rules, operators, and checking one value.
 //! - [`counter`]: `increase` and `rate`, judged against the previous collection.
-//! - [`units`]: PostgreSQL memory and time units.
 //! - [`waiver`]: dated exceptions to a rule.
 //! - [`lint`]: checks beyond loading (unknown settings, units, expired waivers).
 //! - [`overlay`]: per-environment changes to a rule (`[[overlay]]`).
@@ -22,15 +22,14 @@ mod load;
 pub mod overlay;
 pub mod preflight;
 pub mod rule;
-pub mod units;
 pub mod waiver;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::Diagnostics;
 use crate::diff::ExpectedDifferences;
 use crate::finding::{Finding, FindingStatus};
 use crate::run::{PolicyBundle, PolicyRef};
@@ -46,7 +45,7 @@ pub use waiver::Waiver;
 pub struct PolicySource {
     /// Relative to the policies folder, `/`-separated (`postgres/replication.toml`).
     pub path: String,
-    /// The file as given to [`read_dir`], for diagnostics.
+    /// The file as read by [`crate::policy_files::read`], for diagnostics.
     pub file: PathBuf,
     pub text: String,
 }
@@ -205,66 +204,6 @@ impl PolicySet {
     /// Every overlay of every file, in path order.
     pub fn overlays(&self) -> impl Iterator<Item = &Overlay> {
         self.policies.iter().flat_map(|p| &p.overlays)
-    }
-}
-
-/// Read every `*.toml` file under `dir`, recursively, sorted by relative path. Names
-/// starting with `.` (editor droppings, hidden folders) are skipped. A missing folder,
-/// an unreadable or non-UTF-8 file, or a folder without policy files is a diagnostic.
-pub fn read_dir(dir: &Path) -> Result<Vec<PolicySource>, Diagnostics> {
-    let mut sources = Vec::new();
-    let mut problems = Vec::new();
-    if !dir.is_dir() {
-        let msg = format!("policy folder {} does not exist or is not a folder", dir.display());
-        return Err(Diagnostics(vec![Diagnostic::whole_file(dir, msg)]));
-    }
-    walk(dir, "", &mut sources, &mut problems);
-    if problems.is_empty() && sources.is_empty() {
-        let msg = format!("policy folder {} holds no .toml files", dir.display());
-        problems.push(Diagnostic::whole_file(dir, msg));
-    }
-    if !problems.is_empty() {
-        return Err(Diagnostics::sorted(problems));
-    }
-    sources.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(sources)
-}
-
-fn walk(dir: &Path, prefix: &str, sources: &mut Vec<PolicySource>, problems: &mut Vec<Diagnostic>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => {
-            problems.push(Diagnostic::whole_file(dir, format!("cannot read folder: {e}")));
-            return;
-        }
-    };
-    for entry in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                problems.push(Diagnostic::whole_file(dir, format!("cannot read folder: {e}")));
-                continue;
-            }
-        };
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let file = entry.path();
-        let rel = format!("{prefix}{name}");
-        // Follow symlinks to files; do not descend into symlinked folders (no cycles).
-        let is_real_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_real_dir {
-            walk(&file, &format!("{rel}/"), sources, problems);
-        } else if name.ends_with(".toml") && file.is_file() {
-            match std::fs::read(&file) {
-                Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => sources.push(PolicySource { path: rel, file, text }),
-                    Err(_) => problems.push(Diagnostic::whole_file(&file, "not valid UTF-8")),
-                },
-                Err(e) => problems.push(Diagnostic::whole_file(&file, format!("cannot read: {e}"))),
-            }
-        }
     }
 }
 

@@ -17,7 +17,7 @@
 //! Besides the policies, one engine fact is checked: a PostgreSQL primary with
 //! standbys whose pending `wal_level` is `minimal` (`DW-PREFLIGHT-001`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::group::{Group, Member};
 use super::rule::{Expect, Parity, Rule};
@@ -107,18 +107,19 @@ pub struct Subject<'a> {
     pub live: &'a [Finding],
 }
 
-/// Pre-flight findings for each subject, in order. `group` is the group's name (none:
-/// a target alone); `not_collected` the members the run could not collect.
-pub fn evaluate(
+/// Pre-flight findings by subject (target name); a subject with none has an empty
+/// list. `group` is the group's name (none: a target alone); `not_collected` the
+/// members the run could not collect.
+pub fn evaluate<'s>(
     set: &PolicySet,
     group: Option<&str>,
-    subjects: &[Subject<'_>],
+    subjects: &[Subject<'s>],
     not_collected: &[(&str, Role)],
     today: chrono::NaiveDate,
-) -> Vec<Vec<Finding>> {
+) -> HashMap<&'s str, Vec<Finding>> {
     // Nearly always nothing awaits a restart: say so without copying any snapshot.
     if !subjects.iter().any(|s| awaits_restart(s.snapshot)) {
-        return vec![Vec::new(); subjects.len()];
+        return subjects.iter().map(|s| (s.facts.name, Vec::new())).collect();
     }
     let after: Vec<Restarted> = subjects.iter().map(|s| restarted(s.snapshot)).collect();
     let members: Vec<Member<'_>> = subjects
@@ -159,7 +160,7 @@ pub fn evaluate(
                 out.push(builtin);
             }
             out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.rule.cmp(&b.rule)));
-            out
+            (s.facts.name, out)
         })
         .collect()
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use super::units::{self, Expected};
+use crate::engine::quantity::{self, Expected};
+use crate::engine::reported_bool;
 use crate::finding::{References, Severity};
 use crate::snapshot::{Entry, Role};
 
@@ -262,7 +263,7 @@ pub(super) fn within(
 ) -> Outcome {
     let check = |bound: Option<&Bound>, ok: fn(f64, f64) -> bool| match bound {
         None => Ok(true),
-        Some(b) => units::comparable(value, unit, b.value)
+        Some(b) => quantity::comparable(value, unit, b.value)
             .map(|(obs, exp)| ok(obs, exp))
             .map_err(|e| e.to_string()),
     };
@@ -289,37 +290,28 @@ fn same(entry: &Entry, literal: &Literal) -> Result<bool, String> {
         Literal::Bool(_) => None,
     };
     if let Some(expected) = expected
-        && units::Quantity::observed(&entry.value, None).is_ok()
+        && quantity::Quantity::observed(&entry.value, None).is_ok()
     {
-        return match units::comparable(&entry.value, entry.unit.as_deref(), expected) {
-            Ok((obs, exp)) => Ok(units::Quantity { amount: obs, dimension: None }
-                .same_amount(units::Quantity { amount: exp, dimension: None })),
-            Err(units::CompareError::Mismatch(m)) => Err(m.to_string()),
+        return match quantity::comparable(&entry.value, entry.unit.as_deref(), expected) {
+            Ok((obs, exp)) => Ok(quantity::Quantity { amount: obs, dimension: None }
+                .same_amount(quantity::Quantity { amount: exp, dimension: None })),
+            Err(quantity::CompareError::Mismatch(m)) => Err(m.to_string()),
             // An unknown server unit: fall back to comparing the text.
-            Err(units::CompareError::Unit(_)) => {
+            Err(quantity::CompareError::Unit(_)) => {
                 Ok(entry.value.trim().eq_ignore_ascii_case(&literal.to_string()))
             }
         };
     }
     let literal_bool = match literal {
         Literal::Bool(b) => Some(*b),
-        Literal::Str(s) => parse_bool(s),
+        Literal::Str(s) => reported_bool(s),
         Literal::Int(n @ (0 | 1)) => Some(*n == 1),
         _ => None,
     };
-    if let (Some(a), Some(b)) = (parse_bool(&entry.value), literal_bool) {
+    if let (Some(a), Some(b)) = (reported_bool(&entry.value), literal_bool) {
         return Ok(a == b);
     }
     Ok(entry.value.trim().eq_ignore_ascii_case(literal.to_string().trim()))
-}
-
-/// PostgreSQL's boolean spellings, case-insensitive.
-pub fn parse_bool(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "on" | "true" | "yes" | "1" => Some(true),
-        "off" | "false" | "no" | "0" => Some(false),
-        _ => None,
-    }
 }
 
 /// The observed value as a person reads it: `16384 8kB (128MB)`, `on`, `0 ms`, and
@@ -332,9 +324,9 @@ pub fn display_observed(entry: &Entry) -> String {
     let Some(unit) = entry.unit.as_deref().filter(|u| !u.trim().is_empty()) else {
         return plain;
     };
-    match units::Quantity::observed(&entry.value, Some(unit)) {
-        Ok(units::Quantity { amount, dimension: Some(d) }) if amount > 0.0 => {
-            let human = units::human(amount, d);
+    match quantity::Quantity::observed(&entry.value, Some(unit)) {
+        Ok(quantity::Quantity { amount, dimension: Some(d) }) if amount > 0.0 => {
+            let human = quantity::human(amount, d);
             if human == format!("{}{}", entry.value.trim(), unit.trim()) {
                 plain
             } else {

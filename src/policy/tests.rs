@@ -1,5 +1,5 @@
 //! Evaluation tests: small policies evaluated against hand-built snapshots, the bundle
-//! digest, `read_dir`, and the shipped `policies/postgres/` baseline against a stock
+//! digest, and the shipped `policies/postgres/` baseline against a stock
 //! PostgreSQL 15.
 
 use std::collections::BTreeMap;
@@ -386,47 +386,6 @@ fn bundle_digest_is_deterministic() {
     assert_ne!(changed.bundle().digest, one.bundle().digest);
     let renamed = parse(vec![a(), source("sub/c.toml", &policy_text("b"))]).unwrap();
     assert_ne!(renamed.bundle().digest, one.bundle().digest);
-}
-
-#[test]
-fn read_dir_walks_sorted_and_skips_hidden() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    std::fs::create_dir_all(root.join("postgres/extra")).unwrap();
-    std::fs::create_dir_all(root.join(".git")).unwrap();
-    for (path, text) in [
-        ("postgres/z.toml", "z"),
-        ("postgres/extra/a.toml", "a"),
-        ("b.toml", "b"),
-        ("README.md", "r"),
-        (".#x.toml", "x"),
-        (".git/c.toml", "c"),
-    ] {
-        std::fs::write(root.join(path), text).unwrap();
-    }
-    let got = read_dir(root).unwrap();
-    let got: Vec<(&str, &str)> = got.iter().map(|s| (s.path.as_str(), s.text.as_str())).collect();
-    assert_eq!(got, [("b.toml", "b"), ("postgres/extra/a.toml", "a"), ("postgres/z.toml", "z")]);
-    assert_eq!(read_dir(root).unwrap()[0].file, root.join("b.toml"));
-}
-
-#[test]
-fn read_dir_problems() {
-    let dir = tempfile::tempdir().unwrap();
-    let empty = read_dir(dir.path()).unwrap_err().to_string();
-    assert_eq!(
-        empty,
-        format!("{0}:1:1: policy folder {0} holds no .toml files", dir.path().display())
-    );
-    let missing = dir.path().join("nope");
-    let err = read_dir(&missing).unwrap_err().to_string();
-    assert_eq!(
-        err,
-        format!("{0}:1:1: policy folder {0} does not exist or is not a folder", missing.display())
-    );
-    std::fs::write(dir.path().join("bad.toml"), [0xff, 0xfe]).unwrap();
-    let err = read_dir(dir.path()).unwrap_err().to_string();
-    assert_eq!(err, format!("{}:1:1: not valid UTF-8", dir.path().join("bad.toml").display()));
 }
 
 mod baseline;

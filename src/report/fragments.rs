@@ -6,10 +6,9 @@
 //! goes through [`escape`], the rules of the templates' autoescape, and the templates
 //! mark only these fragments safe.
 
-use super::group_page::EventRow;
 use super::ids::{Ids, setting_name};
 use super::text::{self, Val};
-use super::view::{Badge, ChangeView, FindingView, RowView};
+use super::view::{Badge, ChangeView, EventRow, FindingView, RowView};
 use crate::snapshot::{Entry, PendingKind, Snapshot};
 
 /// The rows of `target`'s inventory (`snapshot` is its current snapshot).

@@ -13,7 +13,8 @@ use super::ids::setting_name;
 use super::site::{Site, home};
 use super::text::{self, Val, count, utc};
 use super::timeline::{Event, group_timeline};
-use super::view::{Badge, ChangeView, Layout};
+use super::view::{Badge, EventRow, Layout};
+use crate::engine::state::{REPLICA_PREFIX, REPLICATION_PREFIX, mysql, postgres, redis};
 use crate::run::{TargetRun, TargetStatus};
 use crate::snapshot::{Entry, Kind, Snapshot, State};
 
@@ -89,20 +90,6 @@ pub struct DifferenceRow {
 pub struct Differences {
     pub unexpected: Vec<DifferenceRow>,
     pub expected: Vec<DifferenceRow>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct EventRow {
-    pub id: String,
-    pub at: String,
-    pub run: String,
-    pub run_href: Option<String>,
-    pub target: String,
-    pub target_href: Option<String>,
-    pub kind: &'static str,
-    /// A state transition, or empty for a change.
-    pub what: String,
-    pub change: Option<ChangeView>,
 }
 
 const ROOT: &str = "../";
@@ -243,7 +230,7 @@ fn differences(
 
 fn member_row(site: &Site<'_>, t: &TargetRun, group: &[&TargetRun]) -> MemberRow {
     // A collected member is PASS only when none of its findings fails.
-    let failing = t.findings.iter().filter(|f| super::history::is_failing(f)).count();
+    let failing = t.findings.iter().filter(|f| super::compare::is_failing(f)).count();
     let (badge, note) = match t.status {
         TargetStatus::Ok if failing > 0 => {
             (Badge::FAIL, format!("collected; {} failing", count(failing)))
@@ -295,31 +282,31 @@ fn upstream(kind: Kind, state: &State) -> Option<Upstream> {
     let with = |v: Option<&str>, unit: &str| v.map_or(String::new(), |v| format!("{v} {unit}"));
     match kind {
         Kind::Postgres => {
-            let status = get("state.wal_receiver.status")?;
-            let paused = get("state.replication.replay_paused") == Some("true");
+            let status = get(postgres::WAL_RECEIVER_STATUS)?;
+            let paused = get(postgres::REPLAY_PAUSED) == Some("true");
             Some(Upstream {
                 address: format!(
                     "{}:{}",
-                    get("state.wal_receiver.sender_host").unwrap_or("?"),
-                    get("state.wal_receiver.sender_port").unwrap_or("?")
+                    get(postgres::WAL_RECEIVER_SENDER_HOST).unwrap_or("?"),
+                    get(postgres::WAL_RECEIVER_SENDER_PORT).unwrap_or("?")
                 ),
                 link: if paused { format!("{status}, replay paused") } else { status.to_owned() },
                 lag: join(vec![
-                    with(get("state.replication.replay_lag_s"), "s"),
-                    with(get("state.replication.replay_lag_bytes"), "B"),
+                    with(get(postgres::REPLAY_LAG_S), "s"),
+                    with(get(postgres::REPLAY_LAG_BYTES), "B"),
                 ]),
             })
         }
         Kind::Redis => Some(Upstream {
-            address: format!("{}:{}", get("state.master_host")?, get("state.master_port")?),
-            link: get("state.master_link_status").unwrap_or("unknown").to_owned(),
-            lag: join(vec![with(get("state.replication.offset_lag_bytes"), "B")]),
+            address: format!("{}:{}", get(redis::MASTER_HOST)?, get(redis::MASTER_PORT)?),
+            link: get(redis::MASTER_LINK_STATUS).unwrap_or("unknown").to_owned(),
+            lag: join(vec![with(get(redis::OFFSET_LAG_BYTES), "B")]),
         }),
         Kind::Mysql => {
-            let conn = state
-                .keys()
-                .find_map(|k| k.strip_prefix("state.replication.")?.strip_suffix(".source_host"))?;
-            let field = |f: &str| get(&format!("state.replication.{conn}.{f}"));
+            let conn = state.keys().find_map(|k| {
+                k.strip_prefix(REPLICATION_PREFIX)?.strip_suffix(mysql::SOURCE_HOST_SUFFIX)
+            })?;
+            let field = |f: &str| get(&format!("{REPLICATION_PREFIX}{conn}.{f}"));
             Some(Upstream {
                 address: format!(
                     "{}:{}",
@@ -331,7 +318,7 @@ fn upstream(kind: Kind, state: &State) -> Option<Upstream> {
                     field("io_running").unwrap_or("?"),
                     field("sql_running").unwrap_or("?")
                 ),
-                lag: field("seconds_behind")
+                lag: field(mysql::SECONDS_BEHIND)
                     .map_or_else(|| "unknown".to_owned(), |s| format!("{s} s")),
             })
         }
@@ -345,12 +332,12 @@ fn stream_rows(site: &Site<'_>, t: &TargetRun) -> Vec<StreamRow> {
     let names: BTreeSet<&str> = t
         .state
         .keys()
-        .filter_map(|k| k.strip_prefix("state.replica.")?.rsplit_once('.').map(|(n, _)| n))
+        .filter_map(|k| k.strip_prefix(REPLICA_PREFIX)?.rsplit_once('.').map(|(n, _)| n))
         .collect();
     names
         .into_iter()
         .map(|n| {
-            let field = |f: &str| get(format!("state.replica.{n}.{f}"));
+            let field = |f: &str| get(format!("{REPLICA_PREFIX}{n}.{f}"));
             let state =
                 [field("state"), field("sync_state")].into_iter().flatten().collect::<Vec<_>>();
             let lag = [

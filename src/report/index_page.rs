@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::chart;
-use super::history::{self, is_failing};
+use super::compare::{self, is_failing};
 use super::site::Site;
 use super::text::{self, Val, count, delta, utc};
 use super::view::{Badge, Layout, RunRow, Sev, Trend};
@@ -235,8 +235,8 @@ pub fn build(site: &Site<'_>) -> IndexPage {
     let mut new_total = 0;
     let mut failing_targets = 0;
     for t in &run.targets {
-        let prev = history::previous_collection(&site.index, older, &t.name).map(|(_, pt)| pt);
-        let new = history::delta(prev, t).new_failures.len();
+        let prev = compare::previous_collection(&site.index, older, &t.name).map(|(_, pt)| pt);
+        let new = compare::delta(prev, t).new_failures.len();
         new_total += new;
         let failing = t.findings.iter().filter(|f| is_failing(f)).count();
         failing_targets += usize::from(failing > 0);

@@ -20,10 +20,10 @@
 //! base and escaping.
 
 mod chart;
+mod compare;
 mod controls_page;
 mod fragments;
 mod group_page;
-mod history;
 mod ids;
 mod index_page;
 mod run_page;
@@ -114,15 +114,16 @@ const TEMPLATES: [(&str, &str); 18] = [
     ("ui-missing.html", include_str!("../../report-templates/ui-missing.html")),
 ];
 
-/// Which settings each target's current snapshot holds: links to a setting's row on a
-/// target page are made only when the page shows it. The snapshots themselves are
-/// only needed by that target's own page ([`Prepared::target_page`]) and its group's
-/// page ([`Prepared::group_page`]).
-pub trait Settings: Sync {
+/// The reports' input for which setting names each target's current snapshot holds:
+/// links to a setting's row on a target page are made only when the page shows it.
+/// The snapshots themselves are only needed by that target's own page
+/// ([`Prepared::target_page`]) and its group's page ([`Prepared::group_page`]); the
+/// audit, which drops snapshots as it goes, answers from the names it kept.
+pub trait SettingIndex: Sync {
     fn has_setting(&self, target: &str, key: &str) -> bool;
 }
 
-impl Settings for BTreeMap<String, Snapshot> {
+impl SettingIndex for BTreeMap<String, Snapshot> {
     fn has_setting(&self, target: &str, key: &str) -> bool {
         self.get(target).is_some_and(|s| s.config.contains_key(key))
     }
@@ -168,7 +169,7 @@ impl Renderer {
         &'a self,
         run: &'a Run,
         history: &'a [Run],
-        settings: &'a dyn Settings,
+        settings: &'a dyn SettingIndex,
     ) -> Prepared<'a> {
         Prepared { renderer: self, site: site::Site::new(run, history, settings) }
     }

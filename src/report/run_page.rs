@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
+use super::compare;
 use super::fragments;
-use super::history;
 use super::ids::setting_name;
 use super::site::{Site, home};
 use super::text::{self, Val, count, utc};
@@ -153,8 +153,8 @@ pub fn build(site: &Site<'_>, run: &Run) -> RunPage {
     let targets: Vec<&TargetRun> = run.targets.iter().collect();
     let mut changes = Vec::new();
     for t in &run.targets {
-        let prev = history::previous_collection(&site.index, older, &t.name);
-        let d = history::delta(prev.map(|(_, pt)| pt), t);
+        let prev = compare::previous_collection(&site.index, older, &t.name);
+        let d = compare::delta(prev.map(|(_, pt)| pt), t);
         let uncollected = (t.status != TargetStatus::Ok).then(|| {
             format!(
                 "{}: {}",

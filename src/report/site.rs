@@ -3,15 +3,15 @@
 
 use std::collections::BTreeSet;
 
+use super::compare::{self, TargetIndex, is_failing};
 use super::fragments;
-use super::history::{self, TargetIndex, is_failing};
 use super::ids::{Ids, setting_name};
 use super::text::{self, Val, count, utc};
 use super::view::{
     Badge, ChangeView, FindingGroups, FindingView, Layout, Link, RefView, RowView, RunRow, Sev,
     WaiverView,
 };
-use super::{MAX_RUN_PAGES, Settings};
+use super::{MAX_RUN_PAGES, SettingIndex};
 use crate::diff::{Change, ExpectedDifferences};
 use crate::finding::{Drift, Finding, FindingStatus, Reference};
 use crate::integrity::{Attestation, RunAttestation};
@@ -27,7 +27,7 @@ pub struct Site<'a> {
     /// Targets that get a page in this render (those of `run`).
     pub target_pages: BTreeSet<&'a str>,
     /// Which settings the current snapshots hold (links to inventory rows).
-    pub settings: &'a dyn Settings,
+    pub settings: &'a dyn SettingIndex,
     /// Each run's targets by name, built once (`Run::target` scans the list).
     pub index: TargetIndex<'a>,
     /// Replication groups that get a page in this render (those of `run`'s targets).
@@ -44,7 +44,7 @@ pub struct Site<'a> {
 static NO_EXPECTED_DIFFERENCES: ExpectedDifferences = ExpectedDifferences::NONE;
 
 impl<'a> Site<'a> {
-    pub fn new(run: &'a Run, history: &'a [Run], settings: &'a dyn Settings) -> Site<'a> {
+    pub fn new(run: &'a Run, history: &'a [Run], settings: &'a dyn SettingIndex) -> Site<'a> {
         let runs: Vec<&Run> = std::iter::once(run).chain(history).collect();
         Site {
             run,
@@ -143,13 +143,13 @@ impl<'a> Site<'a> {
     /// A finding as an article, with its history: first seen, previous value.
     pub fn finding(&self, root: &str, run: &Run, t: &TargetRun, f: &Finding) -> FindingView {
         let older = self.older_than(run);
-        let prev = history::previous_collection(&self.index, older, &t.name)
+        let prev = compare::previous_collection(&self.index, older, &t.name)
             .and_then(|(_, pt)| pt.findings.iter().find(|p| p.rule == f.rule));
         let previous = prev.filter(|p| p.actual != f.actual).map(|p| Val::opt(p.actual.as_deref()));
         let first_seen = is_failing(f).then(|| {
             let mut chain = vec![run];
             chain.extend_from_slice(older);
-            match history::first_failing(&self.index, &chain, &t.name, &f.rule) {
+            match compare::first_failing(&self.index, &chain, &t.name, &f.rule) {
                 Some(r) if r.run_id != run.run_id => {
                     format!("since {} (run {})", utc(r.started_at), r.run_id)
                 }
@@ -255,7 +255,7 @@ impl<'a> Site<'a> {
 
     /// A row for the runs tables.
     pub fn run_row(&self, root: &str, run: &Run) -> RunRow {
-        let (new, fixed) = history::run_new_and_fixed(&self.index, run, self.older_than(run));
+        let (new, fixed) = compare::run_new_and_fixed(&self.index, run, self.older_than(run));
         let baselines: Vec<String> = run
             .policy_bundle
             .policies

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::chart;
 use super::chart::Chart;
+use super::compare::is_failing;
 use super::fragments;
-use super::history::is_failing;
 use super::index_page::RECENT_RUNS;
 use super::site::{Site, home};
 use super::text::{self, count, utc};

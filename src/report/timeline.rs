@@ -7,6 +7,7 @@
 //! refused since the previous collection. Pure.
 
 use crate::diff::Change;
+use crate::engine::state::{REPLICA_PREFIX, mysql, pgbouncer, postgres};
 use crate::run::{Run, TargetRun, TargetStatus};
 use crate::snapshot::{
     Entry, IN_USE_KEY, Kind, LIMIT_KEY, PENDING_PREFIX, REFUSED_KEY, State, USAGE_PCT_KEY,
@@ -90,7 +91,7 @@ pub fn group_timeline<'a>(runs: &[&'a Run], group: &str) -> Timeline<'a> {
 
 /// What a state transition is about: connections or replication.
 fn state_kind(key: &str) -> EventKind {
-    if key.starts_with(CONNECTIONS_PREFIX) || key == POOL_WAITING_KEY {
+    if key.starts_with(CONNECTIONS_PREFIX) || key == pgbouncer::POOLS_CL_WAITING {
         EventKind::Connections
     } else {
         EventKind::Replication
@@ -98,9 +99,6 @@ fn state_kind(key: &str) -> EventKind {
 }
 
 const CONNECTIONS_PREFIX: &str = "state.connections.";
-
-/// A PgBouncer target's clients waiting for a server connection, over all its pools.
-const POOL_WAITING_KEY: &str = "state.pools.cl_waiting";
 
 /// Connection usage thresholds, in % of the usable limit (the `connections` pack's).
 const USAGE: [f64; 2] = [80.0, 95.0];
@@ -137,23 +135,22 @@ pub fn transitions(before: &State, now: &State) -> Vec<(String, String)> {
     out
 }
 
-/// A MySQL/MariaDB primary's semi-synchronous replication, `ON` or `OFF`.
-const SEMI_SYNC_STATUS: &str = "state.semi_sync.primary.status";
-
 /// Whether a state key can ever make a timeline event (`transitions`): the state of
 /// earlier runs that the reports need; the rest can be left unread.
 pub fn is_event_key(key: &str) -> bool {
     // Also what the target page's connection headroom chart reads.
-    if [USAGE_PCT_KEY, IN_USE_KEY, LIMIT_KEY, REFUSED_KEY, POOL_WAITING_KEY].contains(&key) {
+    if [USAGE_PCT_KEY, IN_USE_KEY, LIMIT_KEY, REFUSED_KEY, pgbouncer::POOLS_CL_WAITING]
+        .contains(&key)
+    {
         return true;
     }
     let last = key.rsplit('.').next().unwrap_or(key);
     match last {
         "replay_lag_s" | "seconds_behind" | "replay_paused" | "master_link_status"
         | "io_running" | "sql_running" => true,
-        "replay_lag_bytes" | "offset_lag_bytes" => !key.starts_with("state.replica."),
-        "status" => key == "state.wal_receiver.status" || key == SEMI_SYNC_STATUS,
-        "state" => key.starts_with("state.replica."),
+        "replay_lag_bytes" | "offset_lag_bytes" => !key.starts_with(REPLICA_PREFIX),
+        "status" => key == postgres::WAL_RECEIVER_STATUS || key == mysql::SEMI_SYNC_PRIMARY_STATUS,
+        "state" => key.starts_with(REPLICA_PREFIX),
         _ => false,
     }
 }
@@ -173,7 +170,7 @@ fn describe(key: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
             )
         });
     }
-    if key == POOL_WAITING_KEY {
+    if key == pgbouncer::POOLS_CL_WAITING {
         let number = |v: Option<&str>| v.and_then(|v| v.trim().parse::<f64>().ok());
         return match (number(old).unwrap_or(0.0), number(new).unwrap_or(0.0)) {
             (then, now) if then <= 0.0 && now > 0.0 => {
@@ -200,7 +197,7 @@ fn describe(key: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
             |v| format!("{v} s"),
             &["1 s", "1 min", "5 min"],
         ),
-        "replay_lag_bytes" | "offset_lag_bytes" if !key.starts_with("state.replica.") => banded(
+        "replay_lag_bytes" | "offset_lag_bytes" if !key.starts_with(REPLICA_PREFIX) => banded(
             subject,
             "lag",
             old,
@@ -214,12 +211,12 @@ fn describe(key: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
             _ if old == Some("true") => Some("replay resumed".to_owned()),
             _ => None,
         },
-        "status" if key == "state.wal_receiver.status" => Some(format!(
+        "status" if key == postgres::WAL_RECEIVER_STATUS => Some(format!(
             "WAL receiver {} \u{2192} {}",
             old.unwrap_or("absent"),
             new.unwrap_or("absent")
         )),
-        "status" if key == SEMI_SYNC_STATUS => match (old, new) {
+        "status" if key == mysql::SEMI_SYNC_PRIMARY_STATUS => match (old, new) {
             (Some("ON"), Some("OFF")) => Some(
                 "semi-synchronous replication fell back to asynchronous: commits no longer \
                  wait for a replica"
@@ -242,7 +239,7 @@ fn describe(key: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
                 None => format!("{thread} thread gone{conn}"),
             })
         }
-        "state" if key.starts_with("state.replica.") => {
+        "state" if key.starts_with(REPLICA_PREFIX) => {
             let name = subject.strip_prefix("replica.")?.strip_suffix(".state")?;
             Some(match (old, new) {
                 (None, Some(s)) => format!("replica {name} connected ({s})"),
@@ -375,10 +372,13 @@ mod tests {
     #[test]
     fn semi_sync_falling_back_and_recovering_are_events() {
         let events = |before: &str, now: &str| -> Vec<String> {
-            transitions(&state(&[(SEMI_SYNC_STATUS, before)]), &state(&[(SEMI_SYNC_STATUS, now)]))
-                .into_iter()
-                .map(|(_, w)| w)
-                .collect()
+            transitions(
+                &state(&[(mysql::SEMI_SYNC_PRIMARY_STATUS, before)]),
+                &state(&[(mysql::SEMI_SYNC_PRIMARY_STATUS, now)]),
+            )
+            .into_iter()
+            .map(|(_, w)| w)
+            .collect()
         };
         assert_eq!(
             events("ON", "OFF"),
@@ -429,7 +429,7 @@ mod tests {
             &["connections refused: +3 since the previous collection (now 3)"],
         );
         check(&[(refused, "3")], &[(refused, "0")], &[]);
-        let waiting = POOL_WAITING_KEY;
+        let waiting = pgbouncer::POOLS_CL_WAITING;
         check(
             &[(waiting, "0")],
             &[(waiting, "2")],

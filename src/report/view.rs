@@ -194,3 +194,18 @@ pub struct Trend {
     pub chart: Chart,
     pub rows: Vec<RunRow>,
 }
+
+/// One row of a group page's timeline: a change or a state transition of a member.
+#[derive(Debug, Serialize)]
+pub struct EventRow {
+    pub id: String,
+    pub at: String,
+    pub run: String,
+    pub run_href: Option<String>,
+    pub target: String,
+    pub target_href: Option<String>,
+    pub kind: &'static str,
+    /// A state transition, or empty for a change.
+    pub what: String,
+    pub change: Option<ChangeView>,
+}

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::engine::state;
 use crate::finding::{FindingStatus, Severity};
 use crate::redact;
 use crate::run::TargetStatus;
@@ -14,9 +15,13 @@ use crate::status::Status;
 /// row: the key's prefix and suffix, and which label the middle part (if any) is.
 const LAG_KEYS: &[LagKey] = &[
     // PostgreSQL primary: one entry per connected standby (`pg_stat_replication`).
-    LagKey { prefix: "state.replica.", suffix: ".replay_lag_s", replica: Replica::FromKey },
+    LagKey {
+        prefix: state::REPLICA_PREFIX,
+        suffix: state::postgres::REPLICA_REPLAY_LAG_S_SUFFIX,
+        replica: Replica::FromKey,
+    },
     // PostgreSQL standby: its own lag behind the primary.
-    LagKey { prefix: "state.replication.replay_lag_s", suffix: "", replica: Replica::Target },
+    LagKey { prefix: state::postgres::REPLAY_LAG_S, suffix: "", replica: Replica::Target },
 ];
 
 struct LagKey {
@@ -153,12 +158,12 @@ pub fn render(status: &Status) -> String {
 const POOLER_GAUGES: [(&str, &str, &str); 2] = [
     (
         "driftwatch_pooler_clients_waiting",
-        "state.pools.cl_waiting",
+        state::pgbouncer::POOLS_CL_WAITING,
         "Clients of a pooler waiting for a server connection, as the latest audit read it.",
     ),
     (
         "driftwatch_pooler_max_wait_seconds",
-        "state.pools.maxwait_s",
+        state::pgbouncer::POOLS_MAXWAIT_S,
         "How long the oldest client waiting in a pooler's pools had waited, as the latest audit read it.",
     ),
 ];

@@ -15,7 +15,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{BackoffConfig, ObjectStore, RetryConfig};
 
 use super::StoreError;
-use crate::config::{CloudService, CloudStore, StoreLocation, StoreRetry};
+use super::{CloudService, CloudStore, StoreLocation, StoreRetry};
 
 /// Whether `key` is an option the service's builder knows.
 pub fn check_option(service: CloudService, key: &str) -> Result<(), String> {

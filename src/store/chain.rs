@@ -385,7 +385,7 @@ impl Store {
         v: &mut Verification,
     ) -> Result<(), StoreError> {
         let path = layout::run(id);
-        let run = match manifest::without_findings(manifest_bytes) {
+        let run = match manifest::run_outline(manifest_bytes) {
             Ok(run) => run,
             Err(e) => {
                 v.breaks.push(brk(&path, &format!("not a run manifest: {e}")));

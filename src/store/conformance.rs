@@ -1,6 +1,7 @@
 //! One conformance suite for every backend: memory and the local folder in unit tests,
-//! a real S3-compatible server in the integration tests. Public (but hidden) so the
-//! integration tests can run it too, like `object_store`'s own `integration` module.
+//! a real S3-compatible server in the integration tests. Compiled only for the unit
+//! tests and with the `conformance` feature, which the integration tests enable (the
+//! crate's dev-dependency on itself), like `object_store`'s own `integration` module.
 
 use std::collections::BTreeMap;
 

@@ -132,10 +132,10 @@ mod tests {
     use object_store::ObjectStoreExt as _;
 
     use super::*;
-    use crate::config::StoreLocation;
     use crate::diff::Change;
     use crate::report::fixtures::{run, target};
     use crate::snapshot::Role;
+    use crate::store::StoreLocation;
 
     fn change(key: &str, before: &str, after: &str) -> Change {
         Change {

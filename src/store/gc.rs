@@ -66,7 +66,7 @@ impl Store {
             self.append_link(&[], removed, signer).await?;
         }
         for id in &old {
-            let run = self.get_run_without_findings(id).await?;
+            let run = self.get_run_outline(id).await?;
             for t in run.targets.iter().filter(|t| !t.changes.is_empty()) {
                 self.remove(&layout::change_index(&t.name, id), dry_run).await?;
                 report.index_entries += 1;
@@ -89,7 +89,7 @@ impl Store {
                 manifest::references(&bytes)
                     .map_err(|source| StoreError::Corrupt { path: path.to_string(), source })?,
             );
-            let run = self.get_run_without_findings(id).await?;
+            let run = self.get_run_outline(id).await?;
             bundles.insert(run.policy_bundle.digest.clone());
             for t in run.targets {
                 snapshots.extend(

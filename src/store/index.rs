@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, Written, layout};
 use crate::diff::Change;
-use crate::run::{Run, RunId, TargetRun};
+use crate::run::{RunId, RunOutline, TargetOutline};
 use crate::snapshot::Digest;
 
 /// How many index objects a query reads at once.
@@ -32,7 +32,7 @@ pub struct IndexEntry {
 
 impl IndexEntry {
     /// The entry a target's result in a run gives, if it changed anything.
-    pub fn of(run_id: &RunId, t: &TargetRun) -> Option<IndexEntry> {
+    pub fn of(run_id: &RunId, t: &TargetOutline) -> Option<IndexEntry> {
         let snapshot = t.snapshot.clone()?;
         if t.changes.is_empty() {
             return None;
@@ -51,7 +51,7 @@ impl IndexEntry {
 impl Store {
     /// Writes the index entries of a committed run (create-only, so writing them again
     /// is harmless). Returns how many were new.
-    pub async fn index_run(&self, run: &Run) -> Result<usize, StoreError> {
+    pub async fn index_run(&self, run: &RunOutline) -> Result<usize, StoreError> {
         let mut new = 0;
         for entry in run.targets.iter().filter_map(|t| IndexEntry::of(&run.run_id, t)) {
             let bytes = serde_json::to_vec(&entry).expect("an index entry serializes");
@@ -130,7 +130,7 @@ impl Store {
         let mut written = 0;
         for id in &ids {
             let run = self.get_run(id).await?;
-            written += self.index_run(&run).await?;
+            written += self.index_run(&run.outline()).await?;
             written += self.export_run(&run).await?;
         }
         Ok((ids.len(), written))

@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use super::{Store, StoreError, Written};
 use crate::finding::Finding;
-use crate::run::{PolicyBundle, Run, RunId, Slot, Summary, TargetRun};
+use crate::run::{PolicyBundle, Run, RunId, RunOutline, Slot, Summary, TargetRun};
 use crate::snapshot::Digest;
 
 /// The key that replaces `findings` in a stored target.
@@ -138,14 +138,10 @@ pub fn references(manifest: &[u8]) -> Result<BTreeSet<String>, serde_json::Error
     Ok(refs.targets.into_iter().filter_map(|t| t.findings_ref).collect())
 }
 
-/// A stored manifest as a [`Run`] whose targets have no findings (inline or by
-/// reference).
-pub fn without_findings(manifest: &[u8]) -> Result<Run, serde_json::Error> {
-    let mut run: Run = serde_json::from_slice(manifest)?;
-    for t in &mut run.targets {
-        t.findings = Arc::default();
-    }
-    Ok(run)
+/// A stored manifest as a [`RunOutline`]: its findings (inline or by reference) are
+/// not read.
+pub fn run_outline(manifest: &[u8]) -> Result<RunOutline, serde_json::Error> {
+    serde_json::from_slice(manifest)
 }
 
 impl Store {
@@ -343,10 +339,10 @@ fn with_live(cache: &mut FindingsCache, digest: &str, live: Vec<Live>) -> Arc<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::StoreLocation;
     use crate::finding::{FindingStatus, Severity};
     use crate::run::{TargetRun, TargetStatus};
     use crate::snapshot::{Kind, Role};
+    use crate::store::StoreLocation;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()
@@ -452,9 +448,8 @@ mod tests {
         assert!(text.len() < 3 * 600, "{} bytes for 3 targets", text.len());
         assert_eq!(store.recent_runs(5).await.unwrap(), vec![two.clone(), one.clone()]);
 
-        let bare = store.get_run_without_findings(&two.run_id).await.unwrap();
-        assert!(bare.targets.iter().all(|t| t.findings.is_empty()));
-        assert_eq!(bare.targets[2].snapshot, two.targets[2].snapshot);
+        let outline = store.get_run_outline(&two.run_id).await.unwrap();
+        assert_eq!(outline, two.outline());
     }
 
     /// Earlier runs as the reports of a newer one read them: whole up to each target's

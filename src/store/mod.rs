@@ -23,12 +23,14 @@
 mod backend;
 mod chain;
 #[doc(hidden)]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod exports;
 mod gc;
 mod index;
 pub mod layout;
 mod lease;
+mod location;
 pub mod manifest;
 pub mod retry;
 mod temporary;
@@ -37,6 +39,7 @@ pub use chain::{Break, Verification};
 pub use gc::GcReport;
 pub use index::IndexEntry;
 pub use lease::Lease;
+pub use location::{CloudService, CloudStore, StoreLocation, StoreRetry};
 pub use temporary::TEMPORARY_FILE_AGE;
 
 pub use backend::check_option;
@@ -47,8 +50,7 @@ use std::sync::Arc;
 use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
-use crate::config::{StoreLocation, StoreRetry};
-use crate::run::{Run, RunId};
+use crate::run::{Run, RunId, RunOutline};
 use crate::snapshot::{Digest, Snapshot, State};
 
 #[derive(Debug, thiserror::Error)]
@@ -287,12 +289,12 @@ impl Store {
         self.decode(id, &bytes, &mut manifest::FindingsCache::new(), &HashSet::new()).await
     }
 
-    /// A committed run without its findings (every `findings` empty): what reading
-    /// snapshot digests, changes and statuses needs, without reading findings objects.
-    pub async fn get_run_without_findings(&self, id: &RunId) -> Result<Run, StoreError> {
+    /// A committed run without its findings: what reading snapshot digests, changes
+    /// and statuses needs, without reading findings objects.
+    pub async fn get_run_outline(&self, id: &RunId) -> Result<RunOutline, StoreError> {
         let path = layout::run(id);
         let bytes = self.get(&path).await?;
-        manifest::without_findings(&bytes)
+        manifest::run_outline(&bytes)
             .map_err(|source| StoreError::Corrupt { path: path.to_string(), source })
     }
 

@@ -18,7 +18,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::config::StoreRetry;
+use super::StoreRetry;
 
 /// First pause between attempts; doubles each time.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);

@@ -76,7 +76,7 @@ fn remove_stale(dir: &Path, cutoff: SystemTime, removed: &mut usize) -> std::io:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::StoreLocation;
+    use crate::store::StoreLocation;
 
     #[test]
     fn temporary_names() {

@@ -59,7 +59,10 @@ async fn recent_changes_read_only_the_newest_index_entries() {
         let mut t = target("a", crate::run::TargetStatus::Ok);
         t.snapshot = Some(crate::snapshot::Digest(format!("{i:064}")));
         t.changes = vec![change("setting.timeout", "0", after)];
-        store.index_run(&run(&format!("20261125T16{i}000Z-000{i}"), vec![t])).await.unwrap();
+        store
+            .index_run(&run(&format!("20261125T16{i}000Z-000{i}"), vec![t]).outline())
+            .await
+            .unwrap();
     }
     let afters = |entries: Vec<IndexEntry>| -> Vec<String> {
         entries.iter().map(|e| e.changes[0].after.clone().unwrap()).collect()

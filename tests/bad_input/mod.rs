@@ -163,3 +163,29 @@ fn generated_bad_inputs_exit_2_and_write_nothing() {
     }
     Case::policy("policy/garbage.toml", &garbage(4096)).check(&expect("1:1", "UTF-8"));
 }
+
+/// `diff` between two targets reads the policies' expected differences: a broken
+/// policy file is exit 2 with its place, never a diff that silently expects nothing.
+#[test]
+fn diff_between_targets_reports_a_broken_policy_file() {
+    let bad = std::fs::read(fixtures().join("policy/bad-severity.toml")).unwrap();
+    let case = Case::policy("policy/bad-severity.toml", &bad);
+    let config = case.dir.path().join("driftwatch.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[[targets]]\nname = \"pg2\"\nkind = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:5432/postgres\"\nrole = \"replica\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(["diff", "pg", "pg2", "--config"])
+        .arg(&config)
+        .current_dir(case.dir.path())
+        .output()
+        .expect("run driftwatch");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "exit 2 expected:\n{stderr}");
+    let place = format!("{}:", case.blamed.display());
+    assert!(stderr.lines().next().unwrap_or_default().starts_with(&place), "{stderr}");
+    assert!(stderr.contains("error: invalid policies"), "{stderr}");
+    assert!(out.stdout.is_empty(), "printed a diff:\n{}", String::from_utf8_lossy(&out.stdout));
+}

@@ -5,9 +5,9 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use driftwatch::config::StoreLocation;
 use driftwatch::run::Run;
 use driftwatch::store::Store;
+use driftwatch::store::StoreLocation;
 
 use crate::audit::harness::{PrimaryLock, Workspace, policies_dir};
 use crate::support::invariant::check_history;

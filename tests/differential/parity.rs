@@ -96,8 +96,9 @@ fn postgres_check_and_audit_agree_on_the_live_servers_values() {
     let _lock = crate::support::lock::ServerLock::shared("pg-primary");
     let live = collect(Kind::Postgres, &crate::support::pg_url(port)).expect("collect PostgreSQL");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let set =
-        policy::read_dir(&root.join("policies")).and_then(policy::parse).expect("shipped policies");
+    let set = driftwatch::policy_files::read(&root.join("policies"))
+        .and_then(policy::parse)
+        .expect("shipped policies");
     let read: std::collections::BTreeSet<&str> = set
         .policies()
         .iter()
@@ -159,8 +160,9 @@ fn mariadb_check_and_audit_agree_on_the_live_servers_values() {
     crate::support::require_service("127.0.0.1", port, "MariaDB: bash tests/setup/services.sh");
     let live = collect(Kind::Mysql, &crate::support::my_url(port)).expect("collect MariaDB");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let set =
-        policy::read_dir(&root.join("policies")).and_then(policy::parse).expect("shipped policies");
+    let set = driftwatch::policy_files::read(&root.join("policies"))
+        .and_then(policy::parse)
+        .expect("shipped policies");
     let read: std::collections::BTreeSet<&str> = set
         .policies()
         .iter()
@@ -254,8 +256,9 @@ fn collect(kind: Kind, url: &str) -> Option<Collected> {
 /// judges it.
 fn compare(kind: Kind, case: &Case, main: &PathBuf, live: Collected) -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let set =
-        policy::read_dir(&root.join("policies")).and_then(policy::parse).expect("shipped policies");
+    let set = driftwatch::policy_files::read(&root.join("policies"))
+        .and_then(policy::parse)
+        .expect("shipped policies");
     let today = chrono::Utc::now().date_naive();
     let labels = BTreeMap::new();
     let mut snapshot = live.snapshot;

@@ -97,7 +97,7 @@ async fn a_store_that_loses_writes_fails_the_run_and_commits_nothing() {
     }
     let config = driftwatch::config::parse(std::path::Path::new("/dw/driftwatch.toml"), &text)
         .unwrap_or_else(|e| panic!("{e}"));
-    let policies = driftwatch::policy::read_dir(&config.policies_dir)
+    let policies = driftwatch::policy_files::read(&config.policies_dir)
         .and_then(driftwatch::policy::parse)
         .unwrap();
     let losing = Arc::new(AtomicBool::new(true));

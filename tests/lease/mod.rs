@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use driftwatch::config::StoreLocation;
 use driftwatch::run::Run;
+use driftwatch::store::StoreLocation;
 use driftwatch::store::{Lease, Store};
 
 use crate::audit::harness::{PrimaryLock, Workspace, policies_dir};

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use driftwatch::collect::memcached::collect;
 use driftwatch::collect::{CollectError, Endpoint};
 use driftwatch::finding::FindingStatus;
-use driftwatch::policy::{TargetFacts, evaluate, parse, read_dir};
+use driftwatch::policy::{TargetFacts, evaluate, parse};
+use driftwatch::policy_files;
 use driftwatch::snapshot::{Kind, Role};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -47,8 +48,8 @@ async fn snapshot_has_settings_version_and_connections() {
 async fn shipped_baseline_evaluates_without_errors() {
     let c = collect(&memcached_endpoint()).await.unwrap_or_else(|e| panic!("{e}"));
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"));
-    let set =
-        parse(read_dir(dir).unwrap_or_else(|d| panic!("{d}"))).unwrap_or_else(|d| panic!("{d}"));
+    let set = parse(policy_files::read(dir).unwrap_or_else(|d| panic!("{d}")))
+        .unwrap_or_else(|d| panic!("{d}"));
     let labels = BTreeMap::new();
     let target =
         TargetFacts { name: "mc", kind: Kind::Memcached, role: Role::Standalone, labels: &labels };

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use driftwatch::collect::mysql::collect;
 use driftwatch::collect::{CollectError, Collected};
 use driftwatch::finding::{Finding, FindingStatus};
-use driftwatch::policy::{TargetFacts, evaluate, parse, read_dir};
+use driftwatch::policy::{TargetFacts, evaluate, parse};
+use driftwatch::policy_files;
 use driftwatch::snapshot::{Kind, Role};
 
 use crate::support::lock::ServerLock;
@@ -83,8 +84,8 @@ fn check_many_settings(c: &Collected) {
 /// Every finding of the shipped baseline for a target declared `role`.
 fn findings(c: &Collected, role: Role) -> Vec<Finding> {
     let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"));
-    let set =
-        parse(read_dir(dir).unwrap_or_else(|d| panic!("{d}"))).unwrap_or_else(|d| panic!("{d}"));
+    let set = parse(policy_files::read(dir).unwrap_or_else(|d| panic!("{d}")))
+        .unwrap_or_else(|d| panic!("{d}"));
     let labels = BTreeMap::new();
     let target = TargetFacts { name: "mariadb", kind: Kind::Mysql, role, labels: &labels };
     let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();

@@ -9,7 +9,8 @@ use std::time::Duration;
 use driftwatch::collect::pgbouncer::collect;
 use driftwatch::collect::{CollectError, Collected};
 use driftwatch::finding::FindingStatus;
-use driftwatch::policy::{Group, Member, PolicySet, TargetFacts, evaluate_in, parse, read_dir};
+use driftwatch::policy::{Group, Member, PolicySet, TargetFacts, evaluate_in, parse};
+use driftwatch::policy_files;
 use driftwatch::snapshot::{Kind, Role};
 use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -81,7 +82,8 @@ async fn a_wrong_password_fails_without_showing_it() {
 
 fn shipped() -> PolicySet {
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"));
-    parse(read_dir(dir).unwrap_or_else(|d| panic!("{d}"))).unwrap_or_else(|d| panic!("{d}"))
+    parse(policy_files::read(dir).unwrap_or_else(|d| panic!("{d}")))
+        .unwrap_or_else(|d| panic!("{d}"))
 }
 
 fn today() -> chrono::NaiveDate {

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use driftwatch::collect::redis::collect;
 use driftwatch::collect::{CollectError, Collected};
 use driftwatch::finding::{Finding, FindingStatus};
-use driftwatch::policy::{TargetFacts, evaluate, parse, read_dir};
+use driftwatch::policy::{TargetFacts, evaluate, parse};
+use driftwatch::policy_files;
 use driftwatch::snapshot::{Kind, Role};
 
 use crate::support::lock::ServerLock;
@@ -67,8 +68,8 @@ fn check_many_settings(c: &Collected) {
 
 fn shipped_findings(c: &Collected, role: Role) -> Vec<Finding> {
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"));
-    let set =
-        parse(read_dir(dir).unwrap_or_else(|d| panic!("{d}"))).unwrap_or_else(|d| panic!("{d}"));
+    let set = parse(policy_files::read(dir).unwrap_or_else(|d| panic!("{d}")))
+        .unwrap_or_else(|d| panic!("{d}"));
     let labels = BTreeMap::new();
     let target = TargetFacts { name: "redis-test", kind: Kind::Redis, role, labels: &labels };
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();

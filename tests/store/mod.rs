@@ -7,7 +7,7 @@ mod outage;
 
 use std::collections::BTreeMap;
 
-use driftwatch::config::{CloudService, CloudStore, StoreLocation};
+use driftwatch::store::{CloudService, CloudStore, StoreLocation};
 use driftwatch::store::{Store, conformance};
 
 use crate::support::{PG_PRIMARY, require_service};

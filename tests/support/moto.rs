@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use driftwatch::config::{CloudService, CloudStore, StoreLocation};
+use driftwatch::store::{CloudService, CloudStore, StoreLocation};
 
 pub const BUCKET: &str = "driftwatch-outage";
 pub const KEY_ID: &str = "driftwatch";

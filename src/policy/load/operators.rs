@@ -8,8 +8,8 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::Sink;
+use crate::engine::quantity::Expected;
 use crate::policy::rule::{Bound, Expect, Literal, Measure, Parity};
-use crate::policy::units::Expected;
 
 const OPERATORS: &str = "equals, not_equals, one_of, min, max, matches, present, absent, \
                          same_as, at_least, unique, matches_declared_role, \

@@ -109,8 +109,8 @@ fn run(members: &[(&str, Role, &str)]) -> (Vec<String>, Vec<String>) {
     let got = evaluate(&set, Some("g"), &subjects, &[], today());
     let mut lines = Vec::new();
     let mut messages = Vec::new();
-    for (s, findings) in subjects.iter().zip(&got) {
-        for f in findings {
+    for s in &subjects {
+        for f in &got[s.facts.name] {
             lines.push(format!(
                 "{} {} {} {} {}",
                 s.facts.name,

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{snapshot, today};
-use crate::policy::{PolicySet, TargetFacts, evaluate, parse, read_dir};
+use crate::policy::{PolicySet, TargetFacts, evaluate, parse};
+use crate::policy_files;
 use crate::snapshot::{Kind, Role};
 
 /// `SELECT name, setting, unit FROM pg_settings` on a stock PostgreSQL 15 from Debian
@@ -52,7 +53,7 @@ const PG15_DEFAULTS: &str = "
 
 fn shipped() -> PolicySet {
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"));
-    let sources = read_dir(dir).unwrap_or_else(|d| panic!("{d}"));
+    let sources = policy_files::read(dir).unwrap_or_else(|d| panic!("{d}"));
     parse(sources).unwrap_or_else(|d| panic!("{d}"))
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::super::history;
+use super::super::compare;
 use super::super::text::{self, Val};
 use super::super::view::{Badge, Layout, Sev};
 use super::{NavItem, Place};
@@ -200,7 +200,7 @@ pub fn build(latest: &[Latest<'_>], filters: &Filters, now: &str) -> FindingsVie
             notes.push(format!("{}: {} in run {} {why}", t.name, t.status.as_str(), l.run_id));
             continue;
         }
-        let new: BTreeSet<(&str, &str)> = history::delta(l.before, t)
+        let new: BTreeSet<(&str, &str)> = compare::delta(l.before, t)
             .new_failures
             .iter()
             .map(|f| (f.rule.as_str(), f.key.as_str()))

@@ -1,8 +1,8 @@
-//! Target and group pages rendered by unit: a target outside any group, or a group's
-//! members with the group page. A unit's snapshots are read once and serve all of its
-//! pages; units are rendered on every core (rendering is CPU-bound and, once collection
+//! Target and group pages rendered in batches: a target outside any group, or a group's
+//! members with the group page. A batch's snapshots are read once and serve all of its
+//! pages; batches are rendered on every core (rendering is CPU-bound and, once collection
 //! is over, the only work left) while the runtime reads and writes around them. The
-//! caller says which of a unit's pages to write (`publish`'s `write`), so new pages
+//! caller says which of a batch's pages to write (`publish`'s `write`), so new pages
 //! can go out before the existing pages that will link to them.
 
 use std::collections::BTreeMap;
@@ -18,25 +18,25 @@ use crate::store::Store;
 /// More threads than this buys little and holds more pages at once.
 const MAX_RENDER_THREADS: usize = 4;
 
-pub(super) enum Unit<'a> {
+pub(super) enum Batch<'a> {
     Target(&'a TargetRun),
     Group(&'a str, Vec<&'a TargetRun>),
 }
 
-/// The run's units: each group (by name), then each target outside a group (by name).
-pub(super) fn of<'a>(prepared: &Prepared<'a>) -> Vec<Unit<'a>> {
-    let mut units: Vec<Unit<'a>> =
-        prepared.groups().into_iter().map(|(g, members)| Unit::Group(g, members)).collect();
-    units.extend(prepared.targets().into_iter().filter(|t| t.group.is_none()).map(Unit::Target));
-    units
+/// The run's batches: each group (by name), then each target outside a group (by name).
+pub(super) fn of<'a>(prepared: &Prepared<'a>) -> Vec<Batch<'a>> {
+    let mut batches: Vec<Batch<'a>> =
+        prepared.groups().into_iter().map(|(g, members)| Batch::Group(g, members)).collect();
+    batches.extend(prepared.targets().into_iter().filter(|t| t.group.is_none()).map(Batch::Target));
+    batches
 }
 
-impl Unit<'_> {
-    /// The paths of the unit's pages: its members', then its group's.
+impl Batch<'_> {
+    /// The paths of the batch's pages: its members', then its group's.
     pub(super) fn page_paths(&self, prepared: &Prepared<'_>) -> Vec<String> {
         let mut paths: Vec<String> =
             self.members().iter().map(|t| prepared.target_page_path(&t.name)).collect();
-        if let Unit::Group(group, _) = self {
+        if let Batch::Group(group, _) = self {
             paths.push(prepared.group_page_path(group));
         }
         paths
@@ -44,12 +44,12 @@ impl Unit<'_> {
 
     fn members(&self) -> &[&TargetRun] {
         match self {
-            Unit::Target(t) => std::slice::from_ref(t),
-            Unit::Group(_, members) => members,
+            Batch::Target(t) => std::slice::from_ref(t),
+            Batch::Group(_, members) => members,
         }
     }
 
-    /// The current snapshots of the unit's collected members, by target name.
+    /// The current snapshots of the batch's collected members, by target name.
     pub(super) async fn read(
         &self,
         store: &Store,
@@ -72,40 +72,40 @@ impl Unit<'_> {
         for t in self.members() {
             pages.push(prepared.target_page(t, snapshots.get(&t.name))?);
         }
-        if let Unit::Group(group, _) = self {
+        if let Batch::Group(group, _) = self {
             pages.push(prepared.group_page(group, snapshots)?);
         }
         Ok(pages)
     }
 }
 
-/// Renders every page of `units` and writes those `write` accepts (by path) to the
+/// Renders every page of `batches` and writes those `write` accepts (by path) to the
 /// store; returns how many it wrote.
 ///
 /// On a multi-thread runtime this is a pipeline: the runtime reads snapshots ahead and
 /// writes finished pages while up to [`MAX_RENDER_THREADS`] threads render, so neither
 /// the disk nor the cores wait for the other (a batch-at-a-time loop kept two cores
 /// about half busy). What is held at once stays bounded by the channels: [`AHEAD`]
-/// units read and waiting, [`AHEAD`] units rendered and waiting, [`WRITES_AHEAD`]
+/// batches read and waiting, [`AHEAD`] batches rendered and waiting, [`WRITES_AHEAD`]
 /// pages being written. On a current-thread runtime (tests) it all stays on the one
-/// thread, a unit at a time.
+/// thread, a batch at a time.
 pub(super) async fn publish(
     store: &Store,
     prepared: &Prepared<'_>,
-    units: &[&Unit<'_>],
+    batches: &[&Batch<'_>],
     write: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<usize, AuditError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(MAX_RENDER_THREADS)
-        .min(units.len());
+        .min(batches.len());
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     if threads == 0 || !multi_thread {
         let mut written = 0;
-        for unit in units {
-            let snapshots = unit.read(store).await?;
-            for page in unit.render(prepared, &snapshots)? {
+        for batch in batches {
+            let snapshots = batch.read(store).await?;
+            for page in batch.render(prepared, &snapshots)? {
                 if write(&page.path) {
                     store.put_report(&page.path, page.html).await?;
                     written += 1;
@@ -123,13 +123,13 @@ pub(super) async fn publish(
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 let (work_rx, page_tx) = (&work_rx, page_tx.clone());
-                scope.spawn(move || render_worker(prepared, units, work_rx, &page_tx));
+                scope.spawn(move || render_worker(prepared, batches, work_rx, &page_tx));
             }
             drop(page_tx);
             // Returning (on an error too) drops both channel ends the workers use, so
             // they stop and the scope can end.
             handle.block_on(async move {
-                let read = read_ahead(store, units, work_tx);
+                let read = read_ahead(store, batches, work_tx);
                 let write = write_pages(store, page_rx, write);
                 futures::try_join!(read, write).map(|((), written)| written)
             })
@@ -137,26 +137,26 @@ pub(super) async fn publish(
     })
 }
 
-/// A unit's snapshots, by target name.
+/// A batch's snapshots, by target name.
 type Snapshots = BTreeMap<String, Snapshot>;
-/// A unit's pages, or why they could not be rendered.
+/// A batch's pages, or why they could not be rendered.
 type Rendered = Result<Vec<Page>, ReportError>;
 
-/// Units read ahead of the renderers, and rendered units ahead of the writes.
+/// Units read ahead of the renderers, and rendered batches ahead of the writes.
 const AHEAD: usize = 4;
 /// Snapshot reads at a time.
 const READS_AHEAD: usize = 8;
 /// Page writes at a time.
 const WRITES_AHEAD: usize = 8;
 
-/// Reads each unit's snapshots, in order, and hands them to the renderers.
+/// Reads each batch's snapshots, in order, and hands them to the renderers.
 async fn read_ahead(
     store: &Store,
-    units: &[&Unit<'_>],
+    batches: &[&Batch<'_>],
     work: tokio::sync::mpsc::Sender<(usize, Snapshots)>,
 ) -> Result<(), AuditError> {
-    let mut reads = futures::stream::iter(units.iter().enumerate())
-        .map(|(i, unit)| async move { Ok::<_, AuditError>((i, unit.read(store).await?)) })
+    let mut reads = futures::stream::iter(batches.iter().enumerate())
+        .map(|(i, batch)| async move { Ok::<_, AuditError>((i, batch.read(store).await?)) })
         .buffered(READS_AHEAD);
     while let Some(read) = reads.next().await {
         if work.send(read?).await.is_err() {
@@ -172,8 +172,8 @@ async fn write_pages(
     mut rendered: tokio::sync::mpsc::Receiver<Rendered>,
     write: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<usize, AuditError> {
-    let units = futures::stream::poll_fn(move |cx| rendered.poll_recv(cx));
-    let pages = units.map(|pages| pages.map_err(AuditError::from)).map_ok(|pages| {
+    let batches = futures::stream::poll_fn(move |cx| rendered.poll_recv(cx));
+    let pages = batches.map(|pages| pages.map_err(AuditError::from)).map_ok(|pages| {
         let wanted = pages.into_iter().filter(|page| write(&page.path));
         futures::stream::iter(wanted.map(Ok::<_, AuditError>))
     });
@@ -187,17 +187,17 @@ async fn write_pages(
         .await
 }
 
-/// One rendering thread: takes the next unit read, renders it, passes its pages on.
+/// One rendering thread: takes the next batch read, renders it, passes its pages on.
 fn render_worker(
     prepared: &Prepared<'_>,
-    units: &[&Unit<'_>],
+    batches: &[&Batch<'_>],
     work: &std::sync::Mutex<tokio::sync::mpsc::Receiver<(usize, Snapshots)>>,
     pages: &tokio::sync::mpsc::Sender<Rendered>,
 ) {
     loop {
         let next = work.lock().expect("work queue lock").blocking_recv();
         let Some((i, snapshots)) = next else { return };
-        if pages.blocking_send(units[i].render(prepared, &snapshots)).is_err() {
+        if pages.blocking_send(batches[i].render(prepared, &snapshots)).is_err() {
             return;
         }
     }
