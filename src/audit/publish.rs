@@ -51,6 +51,7 @@ pub(super) async fn publish_reports(
     public_key: Option<&crate::integrity::PublicKey>,
 ) -> Result<(), AuditError> {
     let clock = std::time::Instant::now();
+    let requests_before = store.requests();
     let written = match run_pages {
         RunPages::Unwritten => store.report_pages("runs").await?,
         RunPages::All => BTreeSet::new(),
@@ -140,8 +141,14 @@ pub(super) async fn publish_reports(
     store.put_report(&index.path, index.html).await?;
     pages += 2;
     let index_ms = lap(&mut since);
+    let r = store.requests().since(&requests_before);
     tracing::debug!(
         pages,
+        gets = r.gets,
+        puts = r.puts,
+        heads = r.heads,
+        bytes_read = r.bytes_read,
+        bytes_written = r.bytes_written,
         history_ms,
         integrity_ms,
         index_ms,

@@ -30,6 +30,7 @@ mod index;
 pub mod layout;
 mod lease;
 pub mod manifest;
+mod requests;
 pub mod retry;
 mod temporary;
 
@@ -37,6 +38,7 @@ pub use chain::{Break, Verification};
 pub use gc::GcReport;
 pub use index::IndexEntry;
 pub use lease::Lease;
+pub use requests::Requests;
 pub use temporary::TEMPORARY_FILE_AGE;
 
 pub use backend::check_option;
@@ -89,6 +91,8 @@ pub struct Store {
     retry: Option<StoreRetry>,
     /// The folder of a local store (temporary files are cleaned there).
     local_root: Option<std::path::PathBuf>,
+    /// Requests made so far, by every clone ([`Store::requests`]).
+    counters: Arc<requests::Counters>,
 }
 
 impl std::fmt::Debug for Store {
@@ -113,7 +117,7 @@ impl Store {
             StoreLocation::Local(dir) => Some(dir.clone()),
             _ => None,
         };
-        Ok(Store { inner, description, retry: Some(*retry), local_root })
+        Ok(Store { inner, description, retry: Some(*retry), local_root, counters: Arc::default() })
     }
 
     /// A store on any backend; `retry` (if any) is applied by `Store` itself, so pass
@@ -123,21 +127,33 @@ impl Store {
         description: &str,
         retry: Option<StoreRetry>,
     ) -> Store {
-        Store { inner, description: description.to_owned(), retry, local_root: None }
+        Store {
+            inner,
+            description: description.to_owned(),
+            retry,
+            local_root: None,
+            counters: Arc::default(),
+        }
     }
 
-    /// Runs one store request, retried as [`retry`] says.
-    async fn attempt<T, F, Fut>(&self, what: &str, attempt: F) -> Result<T, object_store::Error>
+    /// The requests this store (and every clone of it) has made so far.
+    pub fn requests(&self) -> Requests {
+        self.counters.now()
+    }
+
+    /// Runs one store request, retried as [`retry`] says; each attempt is counted.
+    async fn attempt<T, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T, object_store::Error>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, object_store::Error>>,
     {
+        let mut attempt = || {
+            self.counters.request(what);
+            attempt()
+        };
         match &self.retry {
             Some(settings) => retry::run(settings, what, attempt).await,
-            None => {
-                let mut attempt = attempt;
-                attempt().await
-            }
+            None => attempt().await,
         }
     }
 
@@ -388,6 +404,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let path = layout::report(relative);
         let payload = PutPayload::from(html.into().into_bytes());
+        self.counters.wrote(payload.content_length());
         self.attempt("put", || self.inner.put(&path, payload.clone()))
             .await
             .map_err(|source| StoreError::Backend { op: "put", path: path.to_string(), source })?;
@@ -425,6 +442,7 @@ impl Store {
         bytes: Vec<u8>,
     ) -> Result<Written, StoreError> {
         let payload = PutPayload::from(bytes);
+        self.counters.wrote(payload.content_length());
         let put = || {
             let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
             self.inner.put_opts(path, payload.clone(), opts)
@@ -465,6 +483,7 @@ impl Store {
             path: path.to_string(),
             source,
         })?;
+        self.counters.read(bytes.len());
         Ok(bytes.to_vec())
     }
 }
