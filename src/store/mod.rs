@@ -212,7 +212,9 @@ impl Store {
     /// there, one metadata request each: a store that lost an acknowledged write fails
     /// the commit ([`StoreError::Missing`]) instead of committing a dangling reference.
     pub async fn commit_run(&self, run: &Run) -> Result<(), StoreError> {
-        let (bytes, findings) = manifest::encode(run);
+        let (json, findings) = manifest::encode(run);
+        let bytes = manifest::compress(&json);
+        drop(json);
         let mut named: BTreeSet<object_store::path::Path> =
             findings.iter().map(|(digest, _)| manifest::findings_path(digest)).collect();
         self.put_findings(findings).await?;
