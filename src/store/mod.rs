@@ -30,6 +30,7 @@ mod index;
 pub mod layout;
 mod lease;
 pub mod manifest;
+mod pages;
 mod requests;
 pub mod retry;
 mod temporary;
@@ -38,6 +39,7 @@ pub use chain::{Break, Verification};
 pub use gc::GcReport;
 pub use index::IndexEntry;
 pub use lease::Lease;
+pub use pages::{PAGE_DIGESTS, PageDigests};
 pub use requests::Requests;
 pub use temporary::TEMPORARY_FILE_AGE;
 
