@@ -26,7 +26,7 @@ use super::{AuditError, REPORT_HISTORY};
 use crate::diff::ExpectedDifferences;
 use crate::report::{self, MAX_RUN_PAGES, Page};
 use crate::run::{Run, RunId};
-use crate::store::{PageDigests, Store, Written};
+use crate::store::{ManifestsRead, PageDigests, Store, Written};
 
 /// Snapshots read at a time.
 const READ_AHEAD: usize = 8;
@@ -70,11 +70,20 @@ pub(super) async fn publish_reports(
             .filter(|id| **id != run.run_id)
             .take(MAX_RUN_PAGES - 1)
             .all(|id| written.contains(&format!("runs/{id}.html")));
+    // The manifests as read here are what the chain's attestation below checks.
+    let mut read = ManifestsRead::default();
     let history: Vec<Run> = if older_pages_written {
-        store.recent_runs_outlined(REPORT_HISTORY, &run.run_id, report::is_event_key).await?
+        store
+            .recent_runs_outlined_noting(
+                REPORT_HISTORY,
+                &run.run_id,
+                report::is_event_key,
+                &mut read,
+            )
+            .await?
     } else {
         store
-            .recent_runs(REPORT_HISTORY + 1)
+            .recent_runs_noting(REPORT_HISTORY + 1, &mut read)
             .await?
             .into_iter()
             .filter(|r| r.run_id != run.run_id)
@@ -96,7 +105,7 @@ pub(super) async fn publish_reports(
         .take(MAX_RUN_PAGES)
         .map(|r| r.run_id.clone())
         .collect();
-    let attestation = match store.attest(&covered, public_key).await {
+    let attestation = match store.attest_read(&covered, public_key, &read).await {
         Ok(a) => Some(a),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the history chain for the reports");

@@ -77,6 +77,23 @@ pub enum StoreError {
 /// Metadata requests in flight at once when checking what a manifest names.
 const HEADS_AT_ONCE: usize = 32;
 
+/// The sha256 of manifests as one caller just read them, by run id: what
+/// [`Store::attest_read`] compares with the chain instead of reading them again.
+/// Scoped to that caller (a publish), never kept: a manifest changed later is found by
+/// the next reading.
+#[derive(Debug, Default)]
+pub struct ManifestsRead(HashMap<RunId, String>);
+
+impl ManifestsRead {
+    fn note(&mut self, id: &RunId, stored: &[u8]) {
+        self.0.insert(id.clone(), crate::integrity::sha256_hex(stored));
+    }
+
+    pub(super) fn sha256(&self, id: &RunId) -> Option<&str> {
+        self.0.get(id).map(String::as_str)
+    }
+}
+
 /// Whether a create-only put wrote anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
@@ -319,11 +336,22 @@ impl Store {
     /// The `n` most recent runs, newest first. Findings objects shared between runs
     /// are read once.
     pub async fn recent_runs(&self, n: usize) -> Result<Vec<Run>, StoreError> {
+        self.recent_runs_noting(n, &mut ManifestsRead::default()).await
+    }
+
+    /// [`Store::recent_runs`], noting the sha256 of each manifest as read in `read`
+    /// (for [`Store::attest_read`]).
+    pub async fn recent_runs_noting(
+        &self,
+        n: usize,
+        read: &mut ManifestsRead,
+    ) -> Result<Vec<Run>, StoreError> {
         let ids = self.list_runs().await?;
         let mut runs = Vec::with_capacity(n.min(ids.len()));
         let mut cache = manifest::FindingsCache::new();
         for id in ids.iter().rev().take(n) {
             let bytes = self.get(&layout::run(id)).await?;
+            read.note(id, &bytes);
             runs.push(self.decode(id, &bytes, &mut cache, &HashSet::new()).await?);
         }
         Ok(runs)
@@ -346,6 +374,18 @@ impl Store {
         except: &RunId,
         keep_state: fn(&str) -> bool,
     ) -> Result<Vec<Run>, StoreError> {
+        self.recent_runs_outlined_noting(n, except, keep_state, &mut ManifestsRead::default()).await
+    }
+
+    /// [`Store::recent_runs_outlined`], noting the sha256 of each manifest as read in
+    /// `read` (for [`Store::attest_read`]).
+    pub async fn recent_runs_outlined_noting(
+        &self,
+        n: usize,
+        except: &RunId,
+        keep_state: fn(&str) -> bool,
+        read: &mut ManifestsRead,
+    ) -> Result<Vec<Run>, StoreError> {
         let ids = self.list_runs().await?;
         let mut runs = Vec::with_capacity(n.min(ids.len()));
         let mut cache = manifest::FindingsCache::new();
@@ -355,6 +395,7 @@ impl Store {
         let mut kept: HashMap<String, Arc<State>> = HashMap::new();
         for id in ids.iter().rev().filter(|id| *id != except).take(n) {
             let bytes = self.get(&layout::run(id)).await?;
+            read.note(id, &bytes);
             let mut run = self.decode(id, &bytes, &mut cache, &collected).await?;
             for t in run.targets.iter_mut().filter(|t| collected.contains(&t.name)) {
                 let whole = Arc::unwrap_or_clone(std::mem::take(&mut t.state));
