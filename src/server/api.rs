@@ -151,8 +151,9 @@ pub async fn changes(
         Err(e) => return store_error(e),
     };
     let mut out = Vec::new();
+    // Changes are in the manifest itself: no findings object is read.
     for id in ids.iter().rev().take(scan) {
-        let run = match state.store.get_run(id).await {
+        let run = match state.store.get_run_without_findings(id).await {
             Ok(run) => run,
             Err(e) => return store_error(e),
         };
