@@ -155,7 +155,9 @@ fn main() {
         let errors: u64 = text
             .lines()
             .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
-            .flat_map(|l| l.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse::<u64>().ok()))
+            .flat_map(|l| {
+                l.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse::<u64>().ok())
+            })
             .sum();
         println!(
             "| `{url}` | {rate} | {} | {} | {} | {errors} | {rss} |",
@@ -203,10 +205,25 @@ fn seed_store(bin: &Path, work: &Path) -> PathBuf {
         std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
     };
     let servers = [
-        ("pg", "postgres", format!("postgres://postgres@127.0.0.1:{}/postgres", p("DRIFTWATCH_TEST_PG_PORT", 5432))),
-        ("mariadb", "mysql", format!("mysql://root@127.0.0.1:{}/", p("DRIFTWATCH_TEST_MARIADB_PORT", 3306))),
+        (
+            "pg",
+            "postgres",
+            format!(
+                "postgres://postgres@127.0.0.1:{}/postgres",
+                p("DRIFTWATCH_TEST_PG_PORT", 5432)
+            ),
+        ),
+        (
+            "mariadb",
+            "mysql",
+            format!("mysql://root@127.0.0.1:{}/", p("DRIFTWATCH_TEST_MARIADB_PORT", 3306)),
+        ),
         ("redis", "redis", format!("redis://127.0.0.1:{}/", p("DRIFTWATCH_TEST_REDIS_PORT", 6379))),
-        ("memcached", "memcached", format!("memcached://127.0.0.1:{}", p("DRIFTWATCH_TEST_MEMCACHED_PORT", 11211))),
+        (
+            "memcached",
+            "memcached",
+            format!("memcached://127.0.0.1:{}", p("DRIFTWATCH_TEST_MEMCACHED_PORT", 11211)),
+        ),
     ];
     let mut toml = format!(
         "[store]\nurl = {:?}\n\n[policies]\ndir = {:?}\n\n",

@@ -157,7 +157,8 @@ pub fn mariadb_fleet(n: usize) -> Vec<(String, Server, Option<String>)> {
 /// `w0001-redis-2-replica`, group `w0001-redis-2`).
 pub fn weighted_fleet(n: usize) -> Vec<(String, Server, Option<String>)> {
     // (server, pair or instance number): 2 + 2 + 4 × 2 + 8 = 20 slots.
-    let mut slots: Vec<(Server, usize)> = vec![(PG, 0), (PG_REPLICA, 0), (MARIADB, 0), (MARIADB_REPLICA, 0)];
+    let mut slots: Vec<(Server, usize)> =
+        vec![(PG, 0), (PG_REPLICA, 0), (MARIADB, 0), (MARIADB_REPLICA, 0)];
     for pair in 0..4 {
         slots.extend([(REDIS, pair), (REDIS_REPLICA, pair)]);
     }
