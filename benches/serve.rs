@@ -124,8 +124,11 @@ fn main() {
         "- wrk: {} connections, 2 threads, {} s per URL; server RSS at start {} KiB\n",
         opts.clients, opts.secs, rss_start
     );
-    println!("| URL | requests/s | p50 | p90 | p99 | errors | RSS after (KiB) |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| URL | answered | requests/s | p50 | p90 | p99 | errors, timeouts | RSS after (KiB) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut failed = Vec::new();
     let mut rss_max = rss_start;
     for url in &urls {
         let out = Command::new("wrk")
@@ -139,6 +142,9 @@ fn main() {
         assert!(out.status.success(), "wrk failed on {url}: {text}");
         let rss = rss_kib(child.id());
         rss_max = rss_max.max(rss);
+        // Requests wrk gave up on may still be running: the next URL starts on an idle
+        // server, or its figures would be this one's backlog.
+        wait_idle(child.id());
         let latency = |p: &str| {
             text.lines()
                 .find(|l| l.trim_start().starts_with(p))
@@ -151,7 +157,7 @@ fn main() {
             .find(|l| l.starts_with("Requests/sec:"))
             .and_then(|l| l.split_whitespace().nth(1))
             .unwrap_or("?");
-        // Non-2xx answers and socket errors both count as errors.
+        // Non-2xx answers and socket errors (timeouts: no answer within wrk's 2 s) count.
         let errors: u64 = text
             .lines()
             .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
@@ -159,19 +165,26 @@ fn main() {
                 l.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse::<u64>().ok())
             })
             .sum();
+        let answered = text
+            .lines()
+            .find(|l| l.contains("requests in"))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or("0")
+            .to_owned();
         println!(
-            "| `{url}` | {rate} | {} | {} | {} | {errors} | {rss} |",
+            "| `{url}` | {answered} | {rate} | {} | {} | {} | {errors} | {rss} |",
             latency("50%"),
             latency("90%"),
             latency("99%")
         );
-        if opts.smoke {
-            assert_eq!(errors, 0, "{url} answered with errors under load:\n{text}");
+        if opts.smoke && errors > 0 {
+            failed.push(format!("{url} answered with errors under load:\n{text}"));
         }
     }
     println!("\n- server RSS: {rss_start} KiB at start, at most {rss_max} KiB after a URL's load");
     println!("- load average after: {}", load_average());
     stop(&mut child);
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
     if !opts.keep {
         let _ = std::fs::remove_dir_all(&opts.work);
     }
@@ -301,6 +314,29 @@ fn wait_listening(port: u16, child: &mut Child) {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("driftwatch serve did not listen on {port} within 30 s");
+}
+
+/// Waits (at most 120 s) until `pid` used no CPU for a second.
+fn wait_idle(pid: u32) {
+    let cpu = || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // After the command's closing parenthesis: state, ppid, …; utime and stime are
+        // the 12th and 13th fields there.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        field(11) + field(12)
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = cpu();
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = cpu();
+        if now == last {
+            return;
+        }
+        last = now;
+    }
 }
 
 fn stop(child: &mut Child) {
