@@ -210,8 +210,9 @@ impl Store {
         name: &str,
     ) -> Result<Option<TargetRun>, StoreError> {
         let path = super::layout::run(id);
-        let bytes = self.get(&path).await?;
+        let stored = self.get(&path).await?;
         let corrupt = |source| StoreError::Corrupt { path: path.to_string(), source };
+        let bytes = expand(&stored).map_err(corrupt)?;
         let run: Run = serde_json::from_slice(&bytes).map_err(corrupt)?;
         let refs: StoredRefs = serde_json::from_slice(&bytes).map_err(corrupt)?;
         let Some(i) = run.targets.iter().position(|t| t.name == name) else {
@@ -644,6 +645,10 @@ mod tests {
         assert_eq!(bare.targets[1].snapshot, old.targets[1].snapshot);
         let old_bytes = store.get(&crate::store::layout::run(&old.run_id)).await.unwrap();
         assert_eq!(references(&old_bytes).unwrap(), references(&stored).unwrap());
+        for id in [&old.run_id, &new.run_id] {
+            let one = store.target_in_run(id, "b").await.unwrap().expect("b is in the run");
+            assert_eq!(one, new.targets[1], "one target of run {id}");
+        }
         // A retried commit that meets its own manifest is committed, not a conflict.
         store.commit_run(&new).await.unwrap();
         // Not gzip, not JSON: corrupt, named.
