@@ -4,7 +4,10 @@
 //! build); under `cargo test` (no flag) it only says how to run it.
 //!
 //! Options: `--smoke`, `--sizes 10,100,1000`, `--reps 5`, `--no-peers`,
-//! `--work DIR` (scratch, default `target/bench-fleet`), `--keep` (keep the stores).
+//! `--work DIR` (scratch, default `target/bench-fleet`), `--keep` (keep the stores),
+//! `--mix weighted` (the fleet weighted to Redis and memcached, for 10,000 targets),
+//! `--fleet-only` (no single-target rows). Each fleet size also goes to
+//! `<work>/scaling.csv` for `scripts/bench/plot-scaling.py` (the log-log plot).
 
 // The in-process rendering figure runs on the allocator the `driftwatch` binary uses.
 #[path = "../../src/allocator.rs"]
@@ -20,7 +23,7 @@ mod setup;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use measure::{Sample, mb, median, ms, run_ok, store_bytes};
+use measure::{Sample, log_fields, mb, median, ms, run_logged, run_ok, store_bytes};
 use setup::Server;
 
 /// PostgreSQL allows 100 connections, MariaDB 151, shared with whoever else uses the
@@ -36,6 +39,10 @@ struct Options {
     keep: bool,
     /// `--render STORE`: only time rendering the newest run of an existing store.
     render: Option<PathBuf>,
+    /// `--mix weighted`: the Redis- and memcached-weighted fleet (`setup::weighted_fleet`).
+    weighted: bool,
+    /// `--fleet-only`: skip the single-target rows and the peers.
+    fleet_only: bool,
 }
 
 fn options() -> Option<Options> {
@@ -59,6 +66,8 @@ fn options() -> Option<Options> {
         work: value("--work").map_or_else(|| manifest_dir.join("target/bench-fleet"), Into::into),
         keep: args.iter().any(|a| a == "--keep"),
         render: value("--render").map(Into::into),
+        weighted: value("--mix").is_some_and(|m| m == "weighted"),
+        fleet_only: args.iter().any(|a| a == "--fleet-only"),
     })
 }
 
@@ -97,28 +106,41 @@ fn main() {
     println!("- cpus: {}, load average before: {}", cpus(), measure::load_average());
     println!("- repetitions: {} (medians; driftwatch and its floor interleaved)\n", opts.reps);
 
-    single_targets(&opts, &bin);
-    if opts.peers {
+    let peers = opts.peers && !opts.fleet_only;
+    if !opts.fleet_only {
+        single_targets(&opts, &bin);
+    }
+    if peers {
         peers::mariadb_peers(&opts.work, &bin, opts.reps);
     }
     let mut largest = None;
-    println!("\n## Fleet (mixed engines, concurrency {CONCURRENCY})\n");
+    let mix = if opts.weighted { "weighted to Redis and memcached" } else { "mixed engines" };
+    println!("\n## Fleet ({mix}, concurrency {CONCURRENCY})\n");
     println!(
         "| N | first audit wall | re-audit wall | ms/target | CPU (user+sys) | peak RSS | \
          history +bytes/target unchanged | … changed | reports written |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
+    let mut rows = Vec::new();
     for &n in &opts.sizes {
-        largest = Some(fleet(&opts, &bin, n));
+        let (store, row) = fleet(&opts, &bin, n);
+        largest = Some(store);
+        rows.push(row);
     }
-    if opts.peers && opts.sizes.contains(&100) {
+    print_requests(&opts.work, &rows);
+    if peers && opts.sizes.contains(&100) {
         peers::mariadb_fleet(&opts.work, &bin, 100, opts.reps.min(3), CONCURRENCY);
     }
     if let Some(store) = largest {
         print_render(&store, opts.reps.min(3));
     }
     if !opts.keep {
-        let _ = std::fs::remove_dir_all(&opts.work);
+        // The stores go; `scaling.csv` stays for the plot.
+        for entry in std::fs::read_dir(&opts.work).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
     }
     println!("\n- load average after: {}", measure::load_average());
 }
@@ -204,27 +226,43 @@ fn floor(s: Server) -> (&'static str, Command) {
     (name, c)
 }
 
+/// One fleet size's re-audit: the child's figures and what its store requests were.
+struct Row {
+    n: usize,
+    again: Sample,
+    /// From the last unchanged re-audit's debug log ("store requests of the run").
+    requests: std::collections::BTreeMap<String, u64>,
+    /// … and its publish ("reports written": pages, pages_unchanged).
+    reports: std::collections::BTreeMap<String, u64>,
+}
+
 /// N logical targets: a first audit into an empty store, `reps` unchanged re-audits,
 /// then one with every pair swapped (a changed configuration). Returns the store.
-fn fleet(opts: &Options, bin: &Path, n: usize) -> PathBuf {
+fn fleet(opts: &Options, bin: &Path, n: usize) -> (PathBuf, Row) {
     let dir = opts.work.join(format!("fleet-{n}"));
     std::fs::create_dir_all(&dir).expect("dir");
-    let targets = setup::mixed_fleet(n);
+    let targets = if opts.weighted { setup::weighted_fleet(n) } else { setup::mixed_fleet(n) };
     let config = setup::write_config(&dir, "driftwatch.toml", CONCURRENCY, &targets, false);
     let changed = setup::write_config(&dir, "changed.toml", CONCURRENCY, &targets, true);
     let store = dir.join("store");
+    let log = dir.join("re-audit.log");
     let first = run_ok(&mut audit(bin, &config), &[0]);
     let mut again = Vec::new();
     let mut added = Vec::new();
     for _ in 0..opts.reps.min(3) {
         let before = store_bytes(&store).0;
-        again.push(run_ok(&mut audit(bin, &config), &[0]));
+        // Only the audit's own debug lines (one per target and phase): no measurable cost.
+        let mut cmd = audit(bin, &config);
+        cmd.env("RUST_LOG", "driftwatch=info,driftwatch::audit=debug");
+        again.push(run_logged(&mut cmd, &log));
         added.push(store_bytes(&store).0 - before);
     }
     added.sort();
+    let requests = log_fields(&log, "store requests of the run");
+    let reports = log_fields(&log, "reports written");
     let (before, _) = store_bytes(&store);
     run_ok(&mut audit(bin, &changed), &[0]);
-    let (after, reports) = store_bytes(&store);
+    let (after, reports_bytes) = store_bytes(&store);
     let a = median(&again);
     println!(
         "| {n} | {} | {} | {:.1} | {} | {} | {} B | {} B | {} |",
@@ -235,10 +273,62 @@ fn fleet(opts: &Options, bin: &Path, n: usize) -> PathBuf {
         mb(a.max_rss),
         added[added.len() / 2] / n as u64,
         (after - before) / n as u64,
-        mb(reports)
+        mb(reports_bytes)
     );
     if opts.smoke {
-        assert!(a.max_rss > 0 && reports > 0, "the smoke run wrote no reports");
+        assert!(a.max_rss > 0 && reports_bytes > 0, "the smoke run wrote no reports");
+        assert!(requests.get("puts").is_some_and(|p| *p > 0), "no store requests logged");
     }
-    store
+    append_scaling(&opts.work, n, first, a);
+    (store, Row { n, again: a, requests, reports })
+}
+
+/// Store requests of an unchanged re-audit (load-independent: they follow the fleet,
+/// not the machine), per size.
+fn print_requests(work: &Path, rows: &[Row]) {
+    println!("\n## Store requests, one unchanged re-audit\n");
+    println!(
+        "| N | GETs | PUTs | HEADs | LISTs | bytes read | bytes written | pages written | \
+         pages left unchanged | wall | CPU |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let q = |k: &str| r.requests.get(k).copied().unwrap_or(0);
+        let p = |k: &str| r.reports.get(k).copied().unwrap_or(0);
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.n,
+            q("gets"),
+            q("puts"),
+            q("heads"),
+            q("lists"),
+            mb(q("bytes_read")),
+            mb(q("bytes_written")),
+            p("pages"),
+            p("pages_unchanged"),
+            ms(r.again.wall),
+            ms(r.again.cpu)
+        );
+    }
+    println!("\n(`{}` has the scaling figures for the plot.)", work.join("scaling.csv").display());
+}
+
+/// One line of `<work>/scaling.csv`: `n,first_wall_s,wall_s,cpu_s,max_rss_mb`.
+fn append_scaling(work: &Path, n: usize, first: Sample, again: Sample) {
+    use std::io::Write as _;
+    let path = work.join("scaling.csv");
+    let new = !path.exists();
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).expect("csv");
+    if new {
+        writeln!(f, "n,first_wall_s,wall_s,cpu_s,max_rss_mb").expect("csv");
+    }
+    writeln!(
+        f,
+        "{n},{:.3},{:.3},{:.3},{:.1}",
+        first.wall.as_secs_f64(),
+        again.wall.as_secs_f64(),
+        again.cpu.as_secs_f64(),
+        again.max_rss as f64 / 1e6
+    )
+    .expect("csv");
 }

@@ -15,9 +15,35 @@ pub struct Sample {
     pub code: i32,
 }
 
-/// Runs `cmd` (stdout and stderr discarded unless `keep_output`) and measures it.
+/// Runs `cmd` (stdout and stderr discarded) and measures it.
 pub fn run(cmd: &mut Command) -> Sample {
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    measure(cmd)
+}
+
+/// Like [`run_ok`], with the child's stderr (its logs) written to `log`.
+pub fn run_logged(cmd: &mut Command, log: &Path) -> Sample {
+    let file = std::fs::File::create(log).expect("create the log file");
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(file);
+    let s = measure(cmd);
+    assert_eq!(s.code, 0, "{cmd:?} failed; its log: {}", log.display());
+    s
+}
+
+/// The fields of the last log line of `log` holding `message` (`key=value`, tracing's
+/// text format), by key.
+pub fn log_fields(log: &Path, message: &str) -> std::collections::BTreeMap<String, u64> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let Some(line) = text.lines().rev().find(|l| l.contains(message)) else {
+        return Default::default();
+    };
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+        .collect()
+}
+
+fn measure(cmd: &mut Command) -> Sample {
     let start = Instant::now();
     // Reaped by `wait4` below, which also reports the child's own CPU time and RSS.
     #[allow(clippy::zombie_processes)]

@@ -150,3 +150,32 @@ pub fn mixed_fleet(n: usize) -> Vec<(String, Server, Option<String>)> {
 pub fn mariadb_fleet(n: usize) -> Vec<(String, Server, Option<String>)> {
     (0..n).map(|i| (format!("m{i:04}"), MARIADB, None)).collect()
 }
+
+/// The 10,000-target mix: weighted to Redis and memcached (cheap connections, so the
+/// local servers can take it): every 20 targets one PostgreSQL pair, one MariaDB pair,
+/// four Redis pairs and eight memcached, each pair a `group` (`w0001-redis-2`,
+/// `w0001-redis-2-replica`, group `w0001-redis-2`).
+pub fn weighted_fleet(n: usize) -> Vec<(String, Server, Option<String>)> {
+    // (server, pair or instance number): 2 + 2 + 4 × 2 + 8 = 20 slots.
+    let mut slots: Vec<(Server, usize)> =
+        vec![(PG, 0), (PG_REPLICA, 0), (MARIADB, 0), (MARIADB_REPLICA, 0)];
+    for pair in 0..4 {
+        slots.extend([(REDIS, pair), (REDIS_REPLICA, pair)]);
+    }
+    slots.extend((0..8).map(|i| (MEMCACHED, i)));
+    (0..n)
+        .map(|i| {
+            let cycle = i / slots.len();
+            let (s, k) = slots[i % slots.len()];
+            if s.kind == "memcached" {
+                return (format!("w{cycle:04}-memcached-{k}"), s, None);
+            }
+            let group = format!("w{cycle:04}-{}-{k}", s.kind);
+            let name = match s.role {
+                "replica" => format!("{group}-replica"),
+                _ => group.clone(),
+            };
+            (name, s, Some(group))
+        })
+        .collect()
+}

@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::AuditError;
+use super::publish::{Pages, write_page};
 use crate::report::{Page, Prepared, ReportError};
 use crate::run::TargetRun;
 use crate::snapshot::Snapshot;
-use crate::store::Store;
+use crate::store::{PageDigests, Store};
 
 /// More threads than this buys little and holds more pages at once.
 const MAX_RENDER_THREADS: usize = 4;
@@ -80,7 +81,8 @@ impl Batch<'_> {
 }
 
 /// Renders every page of `batches` and writes those `write` accepts (by path) to the
-/// store; returns how many it wrote.
+/// store (unless one is already there as rendered, [`Store::put_page`]); returns how
+/// many it wrote and left.
 ///
 /// On a multi-thread runtime this is a pipeline: the runtime reads snapshots ahead and
 /// writes finished pages while up to [`MAX_RENDER_THREADS`] threads render, so neither
@@ -91,10 +93,11 @@ impl Batch<'_> {
 /// thread, a batch at a time.
 pub(super) async fn publish(
     store: &Store,
+    digests: &PageDigests,
     prepared: &Prepared<'_>,
     batches: &[&Batch<'_>],
     write: &(dyn Fn(&str) -> bool + Sync),
-) -> Result<usize, AuditError> {
+) -> Result<Pages, AuditError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(MAX_RENDER_THREADS)
@@ -102,13 +105,12 @@ pub(super) async fn publish(
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     if threads == 0 || !multi_thread {
-        let mut written = 0;
+        let mut written = Pages::default();
         for batch in batches {
             let snapshots = batch.read(store).await?;
             for page in batch.render(prepared, &snapshots)? {
                 if write(&page.path) {
-                    store.put_report(&page.path, page.html).await?;
-                    written += 1;
+                    written.add(write_page(store, digests, page).await?);
                 }
             }
         }
@@ -130,7 +132,7 @@ pub(super) async fn publish(
             // they stop and the scope can end.
             handle.block_on(async move {
                 let read = read_ahead(store, batches, work_tx);
-                let write = write_pages(store, page_rx, write);
+                let write = write_pages(store, digests, page_rx, write);
                 futures::try_join!(read, write).map(|((), written)| written)
             })
         })
@@ -169,9 +171,10 @@ async fn read_ahead(
 /// Writes pages as the renderers finish them, until every renderer is done.
 async fn write_pages(
     store: &Store,
+    digests: &PageDigests,
     mut rendered: tokio::sync::mpsc::Receiver<Rendered>,
     write: &(dyn Fn(&str) -> bool + Sync),
-) -> Result<usize, AuditError> {
+) -> Result<Pages, AuditError> {
     let batches = futures::stream::poll_fn(move |cx| rendered.poll_recv(cx));
     let pages = batches.map(|pages| pages.map_err(AuditError::from)).map_ok(|pages| {
         let wanted = pages.into_iter().filter(|page| write(&page.path));
@@ -179,11 +182,14 @@ async fn write_pages(
     });
     pages
         .try_flatten()
-        .map_ok(|page| async move {
-            store.put_report(&page.path, page.html).await.map_err(AuditError::from)
-        })
+        .map_ok(
+            |page| async move { write_page(store, digests, page).await.map_err(AuditError::from) },
+        )
         .try_buffer_unordered(WRITES_AHEAD)
-        .try_fold(0, |written, ()| async move { Ok(written + 1) })
+        .try_fold(Pages::default(), |mut pages, w| async move {
+            pages.add(w);
+            Ok(pages)
+        })
         .await
 }
 

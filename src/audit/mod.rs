@@ -170,6 +170,7 @@ async fn run_inner(
 ) -> Result<Committed, AuditError> {
     let Started { trigger, started_at, run_id, slot } = started;
     let clock = Instant::now();
+    let requests_before = store.requests();
     let redactor = config.redaction.redactor().map_err(AuditError::RedactionKey)?;
     let signer = config.integrity.signer().map_err(AuditError::SigningKey)?;
     // Housekeeping: a failure here is logged, never the run's.
@@ -287,6 +288,17 @@ async fn run_inner(
         Err(e) => Err(e.into()),
     };
     let unpublished = published.err();
+    let r = store.requests().since(&requests_before);
+    tracing::debug!(
+        gets = r.gets,
+        puts = r.puts,
+        heads = r.heads,
+        lists = r.lists,
+        deletes = r.deletes,
+        bytes_read = r.bytes_read,
+        bytes_written = r.bytes_written,
+        "store requests of the run"
+    );
     if let Some(e) = &unpublished {
         tracing::error!(
             error = %e,

@@ -24,9 +24,9 @@ use super::batches;
 use super::evaluate::SettingNames;
 use super::{AuditError, REPORT_HISTORY};
 use crate::diff::ExpectedDifferences;
-use crate::report::{self, MAX_RUN_PAGES};
+use crate::report::{self, MAX_RUN_PAGES, Page};
 use crate::run::{Run, RunId};
-use crate::store::Store;
+use crate::store::{ManifestsRead, PageDigests, Store, Written};
 
 /// Snapshots read at a time.
 const READ_AHEAD: usize = 8;
@@ -51,16 +51,14 @@ pub(super) async fn publish_reports(
     public_key: Option<&crate::integrity::PublicKey>,
 ) -> Result<(), AuditError> {
     let clock = std::time::Instant::now();
+    let requests_before = store.requests();
+    // One listing of `reports/`: what is there, and which pages hold what this store
+    // last wrote (a page rendered the same is not written again).
+    let digests = store.page_digests().await?;
     let written = match run_pages {
-        RunPages::Unwritten => store.report_pages("runs").await?,
+        RunPages::Unwritten => digests.in_folder("runs"),
         RunPages::All => BTreeSet::new(),
     };
-    // Target and group pages already there, by path (`reports/targets/<t>.html`).
-    let mut existing = BTreeSet::new();
-    for folder in ["targets", "groups"] {
-        existing
-            .extend(store.report_pages(folder).await?.into_iter().map(|p| format!("reports/{p}")));
-    }
     // Earlier runs only compared with need outlines of their findings, unless one of
     // them is about to get its page.
     let older_pages_written = run_pages == RunPages::Unwritten
@@ -72,11 +70,20 @@ pub(super) async fn publish_reports(
             .filter(|id| **id != run.run_id)
             .take(MAX_RUN_PAGES - 1)
             .all(|id| written.contains(&format!("runs/{id}.html")));
+    // The manifests as read here are what the chain's attestation below checks.
+    let mut read = ManifestsRead::default();
     let history: Vec<Run> = if older_pages_written {
-        store.recent_runs_outlined(REPORT_HISTORY, &run.run_id, report::is_event_key).await?
+        store
+            .recent_runs_outlined_noting(
+                REPORT_HISTORY,
+                &run.run_id,
+                report::is_event_key,
+                &mut read,
+            )
+            .await?
     } else {
         store
-            .recent_runs(REPORT_HISTORY + 1)
+            .recent_runs_noting(REPORT_HISTORY + 1, &mut read)
             .await?
             .into_iter()
             .filter(|r| r.run_id != run.run_id)
@@ -98,7 +105,7 @@ pub(super) async fn publish_reports(
         .take(MAX_RUN_PAGES)
         .map(|r| r.run_id.clone())
         .collect();
-    let attestation = match store.attest(&covered, public_key).await {
+    let attestation = match store.attest_read(&covered, public_key, &read).await {
         Ok(a) => Some(a),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the history chain for the reports");
@@ -112,18 +119,17 @@ pub(super) async fn publish_reports(
     if let Some(a) = &attestation {
         prepared = prepared.with_integrity(a);
     }
-    let mut pages = 0;
+    let mut pages = Pages::default();
     for page in prepared.unwritten_run_pages(&written) {
         let page = page?;
-        store.put_report(&page.path, page.html).await?;
-        pages += 1;
+        pages.add(write_page(store, &digests, page).await?);
     }
     let run_pages_ms = lap(&mut since);
     // Target and group pages, in batches (a group's members and its page share snapshots,
     // read and parsed once): the new ones, then the existing ones.
     let all = batches::of(&prepared);
     let paths: Vec<Vec<String>> = all.iter().map(|u| u.page_paths(&prepared)).collect();
-    let is_new = |path: &str| !existing.contains(path);
+    let is_new = |path: &str| !digests.exists(path);
     let with = |new: bool| -> Vec<&batches::Batch<'_>> {
         all.iter()
             .zip(&paths)
@@ -131,17 +137,26 @@ pub(super) async fn publish_reports(
             .map(|(u, _)| u)
             .collect()
     };
-    pages += batches::publish(store, &prepared, &with(true), &is_new).await?;
-    pages += batches::publish(store, &prepared, &with(false), &|p| !is_new(p)).await?;
+    pages += batches::publish(store, &digests, &prepared, &with(true), &is_new).await?;
+    pages += batches::publish(store, &digests, &prepared, &with(false), &|p| !is_new(p)).await?;
     let target_and_group_pages_ms = lap(&mut since);
     let controls = prepared.controls_page()?;
-    store.put_report(&controls.path, controls.html).await?;
+    pages.add(write_page(store, &digests, controls).await?);
     let index = prepared.index_page()?;
-    store.put_report(&index.path, index.html).await?;
-    pages += 2;
+    pages.add(write_page(store, &digests, index).await?);
+    // After the index: a publish cut before this leaves pages whose tags the old
+    // record does not know, and the next publish writes them.
+    store.save_page_digests(digests).await?;
     let index_ms = lap(&mut since);
+    let r = store.requests().since(&requests_before);
     tracing::debug!(
-        pages,
+        pages = pages.written,
+        pages_unchanged = pages.unchanged,
+        gets = r.gets,
+        puts = r.puts,
+        heads = r.heads,
+        bytes_read = r.bytes_read,
+        bytes_written = r.bytes_written,
         history_ms,
         integrity_ms,
         index_ms,
@@ -150,6 +165,41 @@ pub(super) async fn publish_reports(
         "reports written"
     );
     Ok(())
+}
+
+/// Writes a page unless the store already holds what it shows
+/// ([`crate::report::Page::content_digest`]).
+pub(super) async fn write_page(
+    store: &Store,
+    digests: &PageDigests,
+    page: Page,
+) -> Result<Written, crate::store::StoreError> {
+    let digest = page.content_digest();
+    store.put_page(digests, &page.path, page.html, digest).await
+}
+
+/// How many pages a publish wrote, and how many it left as they were (rendered the
+/// same as what the store holds).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Pages {
+    pub written: usize,
+    pub unchanged: usize,
+}
+
+impl Pages {
+    pub(super) fn add(&mut self, w: Written) {
+        match w {
+            Written::New => self.written += 1,
+            Written::AlreadyThere => self.unchanged += 1,
+        }
+    }
+}
+
+impl std::ops::AddAssign for Pages {
+    fn add_assign(&mut self, other: Pages) {
+        self.written += other.written;
+        self.unchanged += other.unchanged;
+    }
 }
 
 /// Publishes the reports of the newest run again, every recent run's page included,

@@ -80,6 +80,34 @@ pub struct Page {
     pub html: String,
 }
 
+/// How the footer every page ends with starts (`base.html`): the time the page was
+/// generated, the one part of a page that changes when nothing it shows does.
+const GENERATED_AT: &str = "<footer>generated at ";
+
+impl Page {
+    /// The sha256 (hex) of what the page shows: its HTML but the generation time in its
+    /// footer. Two renderings with the same digest differ at most in that time, so a
+    /// publish leaves a page whose stored digest is the same as it was (it still says
+    /// when it was generated, and that it shows the same as then).
+    pub fn content_digest(&self) -> String {
+        use sha2::Digest as _;
+        let html = self.html.as_bytes();
+        let mut hash = sha2::Sha256::new();
+        let footer = self.html.rfind(GENERATED_AT).and_then(|start| {
+            let end = self.html[start..].find("</footer>")? + start;
+            Some((start, end))
+        });
+        match footer {
+            Some((start, end)) => {
+                hash.update(&html[..start + GENERATED_AT.len()]);
+                hash.update(&html[end..]);
+            }
+            None => hash.update(html),
+        }
+        hex::encode(hash.finalize())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("the embedded report templates do not load")]

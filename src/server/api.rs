@@ -37,8 +37,9 @@ pub async fn runs(State(state): State<AppState>, Query(q): Query<RunsQuery>) -> 
     let older: Vec<&RunId> =
         ids.iter().rev().filter(|id| q.before.as_ref().is_none_or(|b| id.0 < *b)).collect();
     let mut page = Vec::new();
+    // The page shows no findings: each manifest alone, no findings object read.
     for id in older.iter().take(limit) {
-        match state.store.get_run(id).await {
+        match state.store.get_run_outline(id).await {
             Ok(run) => page.push(json!({
                 "run_id": run.run_id,
                 "started_at": run.started_at,
@@ -150,12 +151,13 @@ pub async fn changes(
         Err(e) => return store_error(e),
     };
     let mut out = Vec::new();
+    // Changes are in the manifest itself: no findings object is read.
     for id in ids.iter().rev().take(scan) {
-        let run = match state.store.get_run(id).await {
+        let run = match state.store.get_run_outline(id).await {
             Ok(run) => run,
             Err(e) => return store_error(e),
         };
-        let Some(t) = run.target(&name) else { continue };
+        let Some(t) = run.targets.iter().find(|t| t.name == name) else { continue };
         for c in &t.changes {
             out.push(json!({
                 "at": t.collected_at,

@@ -193,6 +193,17 @@ impl Store {
         runs: &[RunId],
         key: Option<&PublicKey>,
     ) -> Result<Attestation, StoreError> {
+        self.attest_read(runs, key, &super::ManifestsRead::default()).await
+    }
+
+    /// [`Store::attest`], taking the manifests the caller has just read (`read`: their
+    /// sha256 as read) as they were, and reading only the others.
+    pub async fn attest_read(
+        &self,
+        runs: &[RunId],
+        key: Option<&PublicKey>,
+        read: &super::ManifestsRead,
+    ) -> Result<Attestation, StoreError> {
         let mut a = Attestation { signatures_checked: key.is_some(), ..Attestation::default() };
         let mut wanted: HashSet<&RunId> = runs.iter().collect();
         let mut found: HashMap<RunId, (String, u64, Option<String>)> = HashMap::new();
@@ -249,11 +260,17 @@ impl Store {
             let standing = match found.remove(id) {
                 None => RunAttestation::Unlinked,
                 Some((sha, seq, signed_by)) => {
-                    match self.find_bytes(layout::run(id).as_ref()).await? {
-                        Some(bytes) if sha256_hex(&bytes) == sha => {
-                            RunAttestation::Linked { seq, signed_by }
-                        }
-                        _ => RunAttestation::Changed { seq },
+                    let stored = match read.sha256(id) {
+                        Some(known) => Some(known.to_owned()),
+                        None => self
+                            .find_bytes(layout::run(id).as_ref())
+                            .await?
+                            .map(|bytes| sha256_hex(&bytes)),
+                    };
+                    if stored.as_deref() == Some(sha.as_str()) {
+                        RunAttestation::Linked { seq, signed_by }
+                    } else {
+                        RunAttestation::Changed { seq }
                     }
                 }
             };

@@ -247,6 +247,17 @@ pub async fn chain(store: Store) {
     let a = store.attest(&all, None).await.unwrap();
     assert!(a.is_whole(), "{a:?}");
     assert_eq!(a.runs[&late.run_id], RunAttestation::Linked { seq: 3, signed_by: None });
+    // What a publish does: the manifests it has just read are taken as read, not read
+    // again; the answer is the same.
+    let mut read = ManifestsRead::default();
+    store.recent_runs_noting(all.len(), &mut read).await.unwrap();
+    let before = store.requests();
+    let again = store.attest(&all, None).await.unwrap();
+    let plain = store.requests().since(&before);
+    let before = store.requests();
+    assert_eq!(store.attest_read(&all, None, &read).await.unwrap(), again);
+    let noted = store.requests().since(&before);
+    assert_eq!(noted.gets + all.len() as u64, plain.gets, "{noted:?} against {plain:?}");
 
     // An edited manifest, then put back.
     let path = layout::run(&runs[1].run_id);

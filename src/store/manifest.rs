@@ -16,8 +16,17 @@
 //! references, so [`Store::get_run`] returns exactly the `Run` that was committed (the
 //! `audit --output json` shape); manifests with inline `findings` (written before this
 //! form) read as they are.
+//!
+//! The manifest is stored gzip-compressed ([`compress`]; deterministic: the same run,
+//! the same bytes), under the same path: an unchanged target's share of it falls from
+//! ~2.9 KB of JSON to ~300 B. Manifests written before that are plain JSON; every
+//! reader here goes through [`expand`], which tells the two apart by their first bytes
+//! (gzip's magic `1f 8b`, which no JSON text starts with), so old stores read as they
+//! are and are never rewritten (the chain vouches for the bytes stored).
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::{Read as _, Write as _};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -132,16 +141,41 @@ struct StoredTarget {
     findings_live: Option<Vec<Live>>,
 }
 
+/// gzip's first two bytes; a JSON text starts with `{` or whitespace.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The stored bytes of a manifest's JSON: gzip, no file name or time in the header, so
+/// the same JSON always compresses to the same bytes (a retried commit compares them).
+pub fn compress(json: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(json.len() / 8),
+        flate2::Compression::default(),
+    );
+    gz.write_all(json).expect("writing to memory");
+    gz.finish().expect("writing to memory")
+}
+
+/// A stored manifest's JSON: gunzipped when it was stored compressed, as it is when it
+/// is plain JSON (manifests written before compression).
+pub fn expand(stored: &[u8]) -> Result<Cow<'_, [u8]>, serde_json::Error> {
+    if !stored.starts_with(&GZIP_MAGIC) {
+        return Ok(Cow::Borrowed(stored));
+    }
+    let mut json = Vec::with_capacity(stored.len() * 8);
+    flate2::read::GzDecoder::new(stored).read_to_end(&mut json).map_err(serde_json::Error::io)?;
+    Ok(Cow::Owned(json))
+}
+
 /// The digests a stored manifest refers to (none for an inline manifest).
 pub fn references(manifest: &[u8]) -> Result<BTreeSet<String>, serde_json::Error> {
-    let refs: StoredRefs = serde_json::from_slice(manifest)?;
+    let refs: StoredRefs = serde_json::from_slice(&expand(manifest)?)?;
     Ok(refs.targets.into_iter().filter_map(|t| t.findings_ref).collect())
 }
 
 /// A stored manifest as a [`RunOutline`]: its findings (inline or by reference) are
 /// not read.
 pub fn run_outline(manifest: &[u8]) -> Result<RunOutline, serde_json::Error> {
-    serde_json::from_slice(manifest)
+    serde_json::from_slice(&expand(manifest)?)
 }
 
 impl Store {
@@ -172,8 +206,9 @@ impl Store {
         name: &str,
     ) -> Result<Option<TargetRun>, StoreError> {
         let path = super::layout::run(id);
-        let bytes = self.get(&path).await?;
+        let stored = self.get(&path).await?;
         let corrupt = |source| StoreError::Corrupt { path: path.to_string(), source };
+        let bytes = expand(&stored).map_err(corrupt)?;
         let run: Run = serde_json::from_slice(&bytes).map_err(corrupt)?;
         let refs: StoredRefs = serde_json::from_slice(&bytes).map_err(corrupt)?;
         let Some(i) = run.targets.iter().position(|t| t.name == name) else {
@@ -215,8 +250,9 @@ impl Store {
         // Typed, not through `serde_json::Value`: a 1,000-target manifest as a value
         // tree was ~10 MB of small allocations. Inline findings (older manifests) are
         // read with the targets; references beside them.
-        let mut run: Run = serde_json::from_slice(bytes).map_err(corrupt)?;
-        let refs: StoredRefs = serde_json::from_slice(bytes).map_err(corrupt)?;
+        let bytes = expand(bytes).map_err(corrupt)?;
+        let mut run: Run = serde_json::from_slice(&bytes).map_err(corrupt)?;
+        let refs: StoredRefs = serde_json::from_slice(&bytes).map_err(corrupt)?;
         if refs.targets.len() != run.targets.len() {
             return Err(corrupt(serde::de::Error::custom("targets read twice differ in number")));
         }
@@ -442,8 +478,8 @@ mod tests {
         );
         commit(&store, &two).await;
         assert_eq!(count(&store, "findings").await, 2);
-        let bytes = store.get(&crate::store::layout::run(&two.run_id)).await.unwrap();
-        let text = String::from_utf8(bytes).unwrap();
+        let stored = store.get(&crate::store::layout::run(&two.run_id)).await.unwrap();
+        let text = String::from_utf8(expand(&stored).unwrap().into_owned()).unwrap();
         assert!(text.contains(FINDINGS_REF) && !text.contains("Replicas need WAL"), "{text}");
         assert!(text.len() < 3 * 600, "{} bytes for 3 targets", text.len());
         assert_eq!(store.recent_runs(5).await.unwrap(), vec![two.clone(), one.clone()]);
@@ -572,6 +608,47 @@ mod tests {
         let pretty = serde_json::to_vec_pretty(&old).unwrap();
         store.create(&crate::store::layout::run(&old.run_id), pretty).await.unwrap();
         assert_eq!(store.get_run(&old.run_id).await.unwrap(), old);
+    }
+
+    #[tokio::test]
+    async fn manifests_are_stored_compressed_and_uncompressed_ones_still_read() {
+        let store = Store::open(&StoreLocation::Memory).unwrap();
+        // Before compression: the same compact form, as plain JSON.
+        let old =
+            run("20261125T161500Z-0001", vec![target("a", "minimal"), target("b", "replica")]);
+        let (json, findings) = encode(&old);
+        store.put_findings(findings).await.unwrap();
+        store.create(&crate::store::layout::run(&old.run_id), json.clone()).await.unwrap();
+        let new =
+            run("20261125T161600Z-0002", vec![target("a", "minimal"), target("b", "replica")]);
+        commit(&store, &new).await;
+
+        let stored = store.get(&crate::store::layout::run(&new.run_id)).await.unwrap();
+        assert!(stored.starts_with(&GZIP_MAGIC), "a new manifest is gzip");
+        assert!(
+            stored.len() * 2 < json.len(),
+            "{} B stored for {} B of JSON",
+            stored.len(),
+            json.len()
+        );
+        assert_eq!(expand(&stored).unwrap(), encode(&new).0, "it holds the compact JSON");
+        assert_eq!(compress(&encode(&new).0), stored, "the same run compresses to the same bytes");
+        // Every way of reading a run reads both forms.
+        assert_eq!(store.recent_runs(5).await.unwrap(), vec![new.clone(), old.clone()]);
+        assert_eq!(store.get_run(&old.run_id).await.unwrap(), old);
+        let bare = store.get_run_outline(&old.run_id).await.unwrap();
+        assert_eq!(bare.targets[1].snapshot, old.targets[1].snapshot);
+        let old_bytes = store.get(&crate::store::layout::run(&old.run_id)).await.unwrap();
+        assert_eq!(references(&old_bytes).unwrap(), references(&stored).unwrap());
+        for id in [&old.run_id, &new.run_id] {
+            let one = store.target_in_run(id, "b").await.unwrap().expect("b is in the run");
+            assert_eq!(one, new.targets[1], "one target of run {id}");
+        }
+        // A retried commit that meets its own manifest is committed, not a conflict.
+        store.commit_run(&new).await.unwrap();
+        // Not gzip, not JSON: corrupt, named.
+        let broken = [GZIP_MAGIC[0], GZIP_MAGIC[1], 0, 0];
+        assert!(run_outline(&broken).is_err());
     }
 
     #[tokio::test]

@@ -32,6 +32,8 @@ pub mod layout;
 mod lease;
 mod location;
 pub mod manifest;
+mod pages;
+mod requests;
 pub mod retry;
 mod temporary;
 
@@ -40,6 +42,8 @@ pub use gc::GcReport;
 pub use index::IndexEntry;
 pub use lease::Lease;
 pub use location::{CloudService, CloudStore, StoreLocation, StoreRetry};
+pub use pages::{PAGE_DIGESTS, PageDigests};
+pub use requests::Requests;
 pub use temporary::TEMPORARY_FILE_AGE;
 
 pub use backend::check_option;
@@ -75,6 +79,23 @@ pub enum StoreError {
 /// Metadata requests in flight at once when checking what a manifest names.
 const HEADS_AT_ONCE: usize = 32;
 
+/// The sha256 of manifests as one caller just read them, by run id: what
+/// [`Store::attest_read`] compares with the chain instead of reading them again.
+/// Scoped to that caller (a publish), never kept: a manifest changed later is found by
+/// the next reading.
+#[derive(Debug, Default)]
+pub struct ManifestsRead(HashMap<RunId, String>);
+
+impl ManifestsRead {
+    fn note(&mut self, id: &RunId, stored: &[u8]) {
+        self.0.insert(id.clone(), crate::integrity::sha256_hex(stored));
+    }
+
+    pub(super) fn sha256(&self, id: &RunId) -> Option<&str> {
+        self.0.get(id).map(String::as_str)
+    }
+}
+
 /// Whether a create-only put wrote anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
@@ -91,6 +112,8 @@ pub struct Store {
     retry: Option<StoreRetry>,
     /// The folder of a local store (temporary files are cleaned there).
     local_root: Option<std::path::PathBuf>,
+    /// Requests made so far, by every clone ([`Store::requests`]).
+    counters: Arc<requests::Counters>,
 }
 
 impl std::fmt::Debug for Store {
@@ -115,7 +138,7 @@ impl Store {
             StoreLocation::Local(dir) => Some(dir.clone()),
             _ => None,
         };
-        Ok(Store { inner, description, retry: Some(*retry), local_root })
+        Ok(Store { inner, description, retry: Some(*retry), local_root, counters: Arc::default() })
     }
 
     /// A store on any backend; `retry` (if any) is applied by `Store` itself, so pass
@@ -125,21 +148,33 @@ impl Store {
         description: &str,
         retry: Option<StoreRetry>,
     ) -> Store {
-        Store { inner, description: description.to_owned(), retry, local_root: None }
+        Store {
+            inner,
+            description: description.to_owned(),
+            retry,
+            local_root: None,
+            counters: Arc::default(),
+        }
     }
 
-    /// Runs one store request, retried as [`retry`] says.
-    async fn attempt<T, F, Fut>(&self, what: &str, attempt: F) -> Result<T, object_store::Error>
+    /// The requests this store (and every clone of it) has made so far.
+    pub fn requests(&self) -> Requests {
+        self.counters.now()
+    }
+
+    /// Runs one store request, retried as [`retry`] says; each attempt is counted.
+    async fn attempt<T, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T, object_store::Error>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, object_store::Error>>,
     {
+        let mut attempt = || {
+            self.counters.request(what);
+            attempt()
+        };
         match &self.retry {
             Some(settings) => retry::run(settings, what, attempt).await,
-            None => {
-                let mut attempt = attempt;
-                attempt().await
-            }
+            None => attempt().await,
         }
     }
 
@@ -198,7 +233,9 @@ impl Store {
     /// there, one metadata request each: a store that lost an acknowledged write fails
     /// the commit ([`StoreError::Missing`]) instead of committing a dangling reference.
     pub async fn commit_run(&self, run: &Run) -> Result<(), StoreError> {
-        let (bytes, findings) = manifest::encode(run);
+        let (json, findings) = manifest::encode(run);
+        let bytes = manifest::compress(&json);
+        drop(json);
         let mut named: BTreeSet<object_store::path::Path> =
             findings.iter().map(|(digest, _)| manifest::findings_path(digest)).collect();
         self.put_findings(findings).await?;
@@ -301,11 +338,22 @@ impl Store {
     /// The `n` most recent runs, newest first. Findings objects shared between runs
     /// are read once.
     pub async fn recent_runs(&self, n: usize) -> Result<Vec<Run>, StoreError> {
+        self.recent_runs_noting(n, &mut ManifestsRead::default()).await
+    }
+
+    /// [`Store::recent_runs`], noting the sha256 of each manifest as read in `read`
+    /// (for [`Store::attest_read`]).
+    pub async fn recent_runs_noting(
+        &self,
+        n: usize,
+        read: &mut ManifestsRead,
+    ) -> Result<Vec<Run>, StoreError> {
         let ids = self.list_runs().await?;
         let mut runs = Vec::with_capacity(n.min(ids.len()));
         let mut cache = manifest::FindingsCache::new();
         for id in ids.iter().rev().take(n) {
             let bytes = self.get(&layout::run(id)).await?;
+            read.note(id, &bytes);
             runs.push(self.decode(id, &bytes, &mut cache, &HashSet::new()).await?);
         }
         Ok(runs)
@@ -328,6 +376,18 @@ impl Store {
         except: &RunId,
         keep_state: fn(&str) -> bool,
     ) -> Result<Vec<Run>, StoreError> {
+        self.recent_runs_outlined_noting(n, except, keep_state, &mut ManifestsRead::default()).await
+    }
+
+    /// [`Store::recent_runs_outlined`], noting the sha256 of each manifest as read in
+    /// `read` (for [`Store::attest_read`]).
+    pub async fn recent_runs_outlined_noting(
+        &self,
+        n: usize,
+        except: &RunId,
+        keep_state: fn(&str) -> bool,
+        read: &mut ManifestsRead,
+    ) -> Result<Vec<Run>, StoreError> {
         let ids = self.list_runs().await?;
         let mut runs = Vec::with_capacity(n.min(ids.len()));
         let mut cache = manifest::FindingsCache::new();
@@ -337,6 +397,7 @@ impl Store {
         let mut kept: HashMap<String, Arc<State>> = HashMap::new();
         for id in ids.iter().rev().filter(|id| *id != except).take(n) {
             let bytes = self.get(&layout::run(id)).await?;
+            read.note(id, &bytes);
             let mut run = self.decode(id, &bytes, &mut cache, &collected).await?;
             for t in run.targets.iter_mut().filter(|t| collected.contains(&t.name)) {
                 let whole = Arc::unwrap_or_clone(std::mem::take(&mut t.state));
@@ -390,6 +451,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let path = layout::report(relative);
         let payload = PutPayload::from(html.into().into_bytes());
+        self.counters.wrote(payload.content_length());
         self.attempt("put", || self.inner.put(&path, payload.clone()))
             .await
             .map_err(|source| StoreError::Backend { op: "put", path: path.to_string(), source })?;
@@ -427,6 +489,7 @@ impl Store {
         bytes: Vec<u8>,
     ) -> Result<Written, StoreError> {
         let payload = PutPayload::from(bytes);
+        self.counters.wrote(payload.content_length());
         let put = || {
             let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
             self.inner.put_opts(path, payload.clone(), opts)
@@ -467,6 +530,7 @@ impl Store {
             path: path.to_string(),
             source,
         })?;
+        self.counters.read(bytes.len());
         Ok(bytes.to_vec())
     }
 }

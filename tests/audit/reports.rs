@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::harness::*;
+use crate::support::MEMCACHED;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -163,6 +164,50 @@ fn an_earlier_runs_page_is_left_as_written() {
         assert!(index.contains(&format!("runs/{id}.html")), "the index links to run {id}");
     }
     assert_eq!(ws.broken_report_links(), Vec::<String>::new());
+}
+
+/// An audit in which nothing changed rewrites only the pages whose content changed: a
+/// group of two memcached targets (no replication, no live readings) has the same group
+/// page run after run, left as written (same file, same bytes, its footer still saying
+/// when it was generated), while the target pages, whose charts gain a run, and the
+/// index are written again. Once the record is lost, everything is written again.
+#[test]
+fn an_unchanged_page_is_left_as_written() {
+    use std::os::unix::fs::MetadataExt as _;
+    require_port(MEMCACHED, "memcached");
+    let ws = Workspace::with_config(&format!(
+        "[store]\nurl = \"store\"\n\n[policies]\ndir = \"{}\"\n\n\
+         [[targets]]\nname = \"cache-a\"\nkind = \"memcached\"\n\
+         url = \"memcached://127.0.0.1:{MEMCACHED}\"\nrole = \"standalone\"\ngroup = \"caches\"\n\n\
+         [[targets]]\nname = \"cache-b\"\nkind = \"memcached\"\n\
+         url = \"memcached://127.0.0.1:{MEMCACHED}\"\nrole = \"standalone\"\ngroup = \"caches\"\n",
+        policies_dir().display()
+    ));
+    // (inode, modification time, bytes): a page written again is a new file.
+    let page = |relative: &str| {
+        let path = ws.store().join("reports").join(relative);
+        let meta = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{relative}: {e}"));
+        (meta.ino(), meta.modified().unwrap(), std::fs::read(&path).unwrap())
+    };
+    ws.audit_json();
+    ws.audit_json();
+    let (group, target, index) =
+        (page("groups/caches.html"), page("targets/cache-a.html"), page("index.html"));
+    let third = ws.driftwatch(&["audit"]);
+    assert!(third.status.success(), "{}", String::from_utf8_lossy(&third.stderr));
+    assert_eq!(page("groups/caches.html"), group, "the unchanged group page was rewritten");
+    assert_ne!(page("targets/cache-a.html").2, target.2, "a target page charts the new run");
+    assert_ne!(page("index.html").0, index.0, "the index was not written again");
+    let log = String::from_utf8_lossy(&third.stderr);
+    assert!(log.contains("pages_unchanged=1"), "the publish counts the page it left:\n{log}");
+    assert_eq!(ws.broken_report_links(), Vec::<String>::new());
+
+    // Without the record (or after someone else wrote the page) it is written again.
+    std::fs::remove_file(ws.store().join("index/pages.json")).unwrap();
+    ws.audit_json();
+    let again = page("groups/caches.html");
+    assert_ne!(again.0, group.0, "without the record the group page is written again");
+    assert_ne!(again.1, group.1);
 }
 
 /// The controls page of a real audit, in Chromium: each control a rule cites, per

@@ -8,6 +8,7 @@
 #   memcached          the test memcached (memcached.sh)
 #   pgbouncer          PgBouncer, for the connection-pooler test service
 #   curl, openssl      HTTPS and credentials against `serve` (tests/serve/access.rs)
+#   wrk                the serve load test (benches/serve.rs; its smoke in .ci/run)
 # and, from PyPI into a virtualenv ($DRIFTWATCH_TEST_DIR/venv-tools), DuckDB: the
 # export tests query the store's analytics export with the real engine.
 # It says which before installing them. Debian starts a package's own service on
@@ -32,8 +33,9 @@ declare -A PROGRAM=(
     [pgbouncer]=/usr/sbin/pgbouncer
     [curl]=curl
     [openssl]=openssl
+    [wrk]=wrk
 )
-ORDER=(chromium postgresql-client prometheus memcached pgbouncer curl openssl)
+ORDER=(chromium postgresql-client prometheus memcached pgbouncer curl openssl wrk)
 
 missing=()
 for package in "${ORDER[@]}"; do
