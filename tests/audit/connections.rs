@@ -17,10 +17,9 @@ use serde_json::Value;
 
 use super::harness::*;
 use super::{finding, state_value, target};
-use crate::differential::{Child, chown_tree, free_port, require_binary, set_mode, user_ids};
+use crate::differential::{Child, chown_tree, free_port, require_binary, set_mode};
+use crate::support::pg::TestPg;
 use crate::support::slow_proxy::SlowProxy;
-
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 /// The `/metrics` page of a service whose latest run is `run` (the JSON manifest).
 fn metrics(run: &Value) -> String {
@@ -60,71 +59,8 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// A PostgreSQL 15 of this test's own: `initdb` in a temporary folder, trust
-/// authentication on 127.0.0.1, a small `max_connections`. (The web UI test uses it
-/// too.)
-pub(crate) struct TestPg {
-    pub(crate) port: u16,
-    _server: Child,
-    _dir: tempfile::TempDir,
-}
-
+/// What these tests do with a PostgreSQL of their own.
 impl TestPg {
-    pub(crate) fn start(max_connections: u32, superuser_reserved: u32) -> TestPg {
-        require_binary(&format!("{PG_BIN}/initdb"), "apt-get install postgresql-15");
-        let dir = tempfile::Builder::new().prefix("driftwatch-conn-pg-").tempdir().unwrap();
-        set_mode(dir.path(), 0o755);
-        chown_tree(dir.path(), "postgres");
-        let data = dir.path().join("data");
-        let out = as_postgres(Command::new(format!("{PG_BIN}/initdb")))
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C", "-D"])
-            .arg(&data)
-            .output()
-            .expect("run initdb");
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("postgres.log")).unwrap();
-        chown_tree(dir.path(), "postgres");
-        let server = as_postgres(Command::new(format!("{PG_BIN}/postgres")))
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-k"])
-            .arg(dir.path())
-            .args(["-c", &format!("max_connections={max_connections}")])
-            .args(["-c", &format!("superuser_reserved_connections={superuser_reserved}")])
-            .args(["-c", "fsync=off"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .expect("start postgres");
-        let pg = TestPg { port, _server: Child(server), _dir: dir };
-        wait_until("the test PostgreSQL answering", || pg.try_psql("postgres", "SELECT 1").is_ok());
-        pg
-    }
-
-    fn try_psql(&self, user: &str, sql: &str) -> Result<String, String> {
-        let out = self.psql_command(user, sql).output().expect("run psql");
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-
-    #[track_caller]
-    pub(crate) fn psql(&self, sql: &str) -> String {
-        self.try_psql("postgres", sql).unwrap_or_else(|e| panic!("psql {sql:?}: {e}"))
-    }
-
-    fn psql_command(&self, user: &str, sql: &str) -> Command {
-        let mut command = Command::new("psql");
-        command.args(["-X", "-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", user]);
-        command.args(["-d", "postgres", "-Atqc", sql]);
-        command
-    }
-
     /// An idle session of `user`, connected when this returns (it has answered a
     /// query), open until dropped: psql reading a stdin that sends nothing more; killing
     /// it closes the connection, and the backend ends at once.
@@ -158,18 +94,12 @@ impl TestPg {
     }
 }
 
-fn as_postgres(mut command: Command) -> Command {
-    let (uid, gid) = user_ids("postgres");
-    command.env_clear().env("PATH", "/usr/bin:/bin").env("LANG", "C").uid(uid).gid(gid);
-    command
-}
-
 /// max_connections 10, 3 reserved for superusers: ordinary clients get 7. The auditor
 /// is the superuser here (its own session counts), so it still reads a full server;
 /// the least-privilege auditor is refused by a full server, with the reason.
 #[test]
 fn postgres_saturation_and_refusals_show_and_clear() {
-    let pg = TestPg::start(10, 3);
+    let pg = TestPg::start(&["max_connections=10", "superuser_reserved_connections=3"]);
     pg.psql("CREATE ROLE app LOGIN");
     pg.psql("CREATE ROLE auditor LOGIN IN ROLE pg_monitor");
     let ws = workspace("3s", &pg.target("pg-small", "postgres"));
@@ -239,7 +169,7 @@ fn postgres_saturation_and_refusals_show_and_clear() {
 /// sees them on its own server.
 #[test]
 fn postgres_idle_transactions_and_lock_waits_are_measured() {
-    let pg = TestPg::start(20, 3);
+    let pg = TestPg::start(&["max_connections=20", "superuser_reserved_connections=3"]);
     pg.psql("CREATE ROLE auditor LOGIN IN ROLE pg_monitor");
     // One session takes an advisory lock and stays idle in its transaction; another
     // waits for the same lock.
@@ -287,7 +217,6 @@ impl TestPg {
 #[test]
 fn slow_connects_are_measured_and_timeouts_named() {
     require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    let _lock = PrimaryLock::shared();
     let proxy = SlowProxy::start(PRIMARY_PORT, Duration::from_millis(1200));
     let body = format!(
         "[[targets]]\nname = \"pg-slow\"\nkind = \"postgres\"\nurl = \

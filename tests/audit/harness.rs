@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 pub use crate::support::lock::ServerLock;
+pub use crate::support::pg::TestPg;
 
 pub const PRIMARY_PORT: u16 = crate::support::PG_PRIMARY;
 pub const REPLICA_PORT: u16 = crate::support::PG_REPLICA;
@@ -21,19 +22,6 @@ pub fn require_port(port: u16, what: &str) {
             "{what} is not listening on 127.0.0.1:{port}. Start the test services with \
              `bash tests/setup/services.sh` (or run everything with `bash tests/run.sh`)."
         );
-    }
-}
-
-/// The lock on the primary's configuration (see [`ServerLock`]).
-pub struct PrimaryLock;
-
-impl PrimaryLock {
-    pub fn shared() -> ServerLock {
-        ServerLock::shared("pg-primary")
-    }
-
-    pub fn exclusive() -> ServerLock {
-        ServerLock::exclusive("pg-primary")
     }
 }
 
@@ -53,6 +41,13 @@ pub const PRIMARY: Target<'static> =
     Target { name: "pg-primary", port: PRIMARY_PORT, role: "primary", user: "postgres" };
 pub const REPLICA: Target<'static> =
     Target { name: "pg-replica", port: REPLICA_PORT, role: "replica", user: "postgres" };
+
+impl Target<'_> {
+    /// This target on a test's own server: `PRIMARY.on(&pg)`.
+    pub fn on(self, pg: &TestPg) -> Self {
+        Target { port: pg.port, ..self }
+    }
+}
 
 impl Workspace {
     pub fn new(targets: &[Target<'_>]) -> Workspace {
@@ -207,8 +202,9 @@ pub fn policies_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
 }
 
-/// Runs SQL on the primary as the superuser through psql (the test's own writes; the
-/// auditor never writes).
+/// Runs SQL as the superuser through psql on the server at `port`: reads of the shared
+/// servers, or writes to a server the setup started (a test's own servers have
+/// [`TestPg::psql`]).
 #[track_caller]
 pub fn psql(port: u16, sql: &str) -> String {
     let out = Command::new("psql")
@@ -230,36 +226,37 @@ pub fn psql(port: u16, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// Sets a primary setting with ALTER SYSTEM + reload, and resets it when dropped (also
-/// when the test panics).
-pub struct AlteredSetting {
+/// Sets a setting of a test's own server with ALTER SYSTEM + reload, and resets it when
+/// dropped (also when the test panics), for a test that audits the way back. Never the
+/// shared primary: a killed test would leave it changed.
+pub struct AlteredSetting<'a> {
+    pg: &'a TestPg,
     name: &'static str,
 }
 
-impl AlteredSetting {
+impl AlteredSetting<'_> {
     #[track_caller]
-    pub fn set(name: &'static str, value: &str) -> AlteredSetting {
-        psql(PRIMARY_PORT, &format!("ALTER SYSTEM SET {name} = '{value}'"));
-        psql(PRIMARY_PORT, "SELECT pg_reload_conf()");
-        wait_for_setting(name, value);
-        AlteredSetting { name }
+    pub fn set<'a>(pg: &'a TestPg, name: &'static str, value: &str) -> AlteredSetting<'a> {
+        pg.psql(&format!("ALTER SYSTEM SET {name} = '{value}'"));
+        pg.psql("SELECT pg_reload_conf()");
+        wait_for_setting(pg, name, value);
+        AlteredSetting { pg, name }
     }
 }
 
-impl Drop for AlteredSetting {
+impl Drop for AlteredSetting<'_> {
     fn drop(&mut self) {
-        psql(PRIMARY_PORT, &format!("ALTER SYSTEM RESET {}", self.name));
-        psql(PRIMARY_PORT, "SELECT pg_reload_conf()");
+        // Best effort: in a panicking test the server may be gone, and it is ours anyway.
+        let _ = self.pg.try_psql("postgres", &format!("ALTER SYSTEM RESET {}", self.name));
+        let _ = self.pg.try_psql("postgres", "SELECT pg_reload_conf()");
     }
 }
 
 /// A reload is asynchronous: wait until new sessions see the value.
 #[track_caller]
-fn wait_for_setting(name: &str, value: &str) {
+fn wait_for_setting(pg: &TestPg, name: &str, value: &str) {
     for _ in 0..50 {
-        if psql(PRIMARY_PORT, &format!("SELECT setting FROM pg_settings WHERE name = '{name}'"))
-            == value
-        {
+        if pg.psql(&format!("SELECT setting FROM pg_settings WHERE name = '{name}'")) == value {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));

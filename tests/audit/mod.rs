@@ -1,7 +1,7 @@
 //! `driftwatch audit` end to end: the real binary, the real PostgreSQL primary and its
 //! streaming replica, a real store folder.
 
-pub(crate) mod connections;
+mod connections;
 mod counters;
 pub mod harness;
 mod hostile;
@@ -36,7 +36,6 @@ fn state_value<'a>(target: &'a Value, key: &str) -> &'a str {
 fn primary_and_replica_are_audited_with_roles_state_and_reports() {
     require_port(PRIMARY_PORT, "PostgreSQL (primary)");
     require_port(REPLICA_PORT, "PostgreSQL streaming replica");
-    let _lock = PrimaryLock::shared();
     let ws = Workspace::new(&[PRIMARY, REPLICA]);
     let run = ws.audit_json();
 
@@ -84,7 +83,6 @@ fn primary_and_replica_are_audited_with_roles_state_and_reports() {
 #[test]
 fn unchanged_server_writes_one_snapshot_and_two_manifests() {
     require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    let _lock = PrimaryLock::shared();
     let ws = Workspace::new(&[PRIMARY]);
     let first = ws.audit_json();
     let second = ws.audit_json();
@@ -98,11 +96,11 @@ fn unchanged_server_writes_one_snapshot_and_two_manifests() {
     assert_eq!(second["previous_run"], first["run_id"]);
 }
 
+/// On a PostgreSQL of the test's own (the shared primary is never changed).
 #[test]
 fn changed_setting_shows_as_change_and_failing_finding() {
-    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    let _lock = PrimaryLock::exclusive();
-    let ws = Workspace::new(&[PRIMARY]);
+    let pg = TestPg::start(&[]);
+    let ws = Workspace::new(&[PRIMARY.on(&pg)]);
     let before = ws.audit_json();
     let key = "setting.synchronous_commit";
     let failing_on_key = |run: &Value| {
@@ -115,7 +113,7 @@ fn changed_setting_shows_as_change_and_failing_finding() {
     assert!(!failing_on_key(&before), "synchronous_commit=on must pass the baseline");
 
     let after = {
-        let _altered = AlteredSetting::set("synchronous_commit", "off");
+        let _altered = AlteredSetting::set(&pg, "synchronous_commit", "off");
         ws.audit_json()
     };
     let primary = target(&after, "pg-primary");
@@ -178,7 +176,6 @@ fn replication_password_appears_nowhere() {
 #[test]
 fn unreachable_target_is_recorded_and_the_run_goes_on() {
     require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    let _lock = PrimaryLock::shared();
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -244,7 +241,6 @@ fn a_report_write_that_fails_ends_the_audit_with_the_run_committed() {
 #[test]
 fn fail_on_turns_findings_into_exit_code_1() {
     require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    let _lock = PrimaryLock::shared();
     let ws = Workspace::new(&[PRIMARY]);
     assert_eq!(ws.driftwatch(&["audit"]).status.code(), Some(0));
     let out = ws.driftwatch(&["audit", "--fail-on", "info"]);
@@ -332,7 +328,6 @@ fn finding<'a>(target: &'a Value, rule: &str) -> &'a Value {
 fn group_rules_compare_the_standby_with_its_primary() {
     require_port(PRIMARY_PORT, "PostgreSQL (primary)");
     require_port(REPLICA_PORT, "PostgreSQL streaming replica");
-    let _lock = PrimaryLock::shared();
     let ws = Workspace::new(&[PRIMARY, REPLICA]);
     let run = ws.audit_json();
     let replica = target(&run, "pg-replica");

@@ -44,7 +44,6 @@ fn group(poolers: usize) -> Workspace {
 fn audit_sizes_a_groups_poolers_against_its_primary() {
     require_port(PG_PRIMARY, "PostgreSQL");
     let _ = pgbouncer_endpoint();
-    let _lock = PrimaryLock::shared();
 
     let ws = group(1);
     let run = ws.audit_json();

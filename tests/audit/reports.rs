@@ -80,7 +80,6 @@ pub(super) fn screenshots_dir() -> PathBuf {
 fn reports_read_without_javascript_in_chromium_after_a_copy() {
     require_chromium();
     require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    let _lock = PrimaryLock::shared();
     let ws = Workspace::new(&[PRIMARY]);
     let run = ws.audit_json();
     let run_id = run["run_id"].as_str().unwrap();
@@ -144,7 +143,6 @@ fn screenshot(page: &Path, name: &str, height: u32, profile: &Path) {
 #[test]
 fn an_earlier_runs_page_is_left_as_written() {
     require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    let _lock = PrimaryLock::shared();
     let ws = Workspace::new(&[PRIMARY]);
     let first = ws.audit_json()["run_id"].as_str().unwrap().to_owned();
     let first_page = ws.store().join(format!("reports/runs/{first}.html"));
@@ -216,7 +214,6 @@ fn an_unchanged_page_is_left_as_written() {
 fn controls_page_shows_each_cited_control_in_chromium() {
     require_chromium();
     require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    let _lock = PrimaryLock::shared();
     let policies = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(policies.path().join("postgres")).unwrap();
     std::fs::write(
@@ -285,7 +282,6 @@ fn group_page_lists_the_drift_first_and_folds_expected_differences_in_chromium()
     require_chromium();
     require_port(PRIMARY_PORT, "PostgreSQL (primary)");
     require_port(REPLICA_PORT, "PostgreSQL streaming replica");
-    let _locks = (PrimaryLock::shared(), ServerLock::shared("pg-replica"));
     let target = |name: &str, port: u16, role: &str, options: &str| {
         format!(
             "[[targets]]\nname = \"{name}\"\nkind = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:{port}/postgres{options}\"\nrole = \"{role}\"\ngroup = \"ci\"\n\n"

@@ -1,8 +1,10 @@
-//! "What happens on the next restart", end to end on the real servers: pending values
+//! "What happens on the next restart", end to end on real servers: pending values
 //! written with ALTER SYSTEM (primary) or into `postgresql.auto.conf` (standby), a
 //! Redis `CONFIG SET` never rewritten, and replay paused on the standby for the group
-//! timeline. No test restarts a server: pending values stay pending, and Drop guards
-//! put everything back (also on panic).
+//! timeline. The PostgreSQL pair is the test's own (a primary and a `pg_basebackup`
+//! standby, gone with the test); the Redis is the replica the setup starts, under its
+//! exclusive lock. No test restarts a server: pending values stay pending, and Drop
+//! guards put back what a later audit of the same test reads (also on panic).
 
 use std::time::Duration;
 
@@ -11,12 +13,22 @@ use serde_json::Value;
 use super::harness::*;
 use crate::support::{self, START_SERVICES};
 
-/// Both PostgreSQL servers, held for a test that changes the group (always primary
-/// first, so tests never wait on each other in a cycle).
-fn lock_group() -> (ServerLock, ServerLock) {
-    support::require_service("127.0.0.1", PRIMARY_PORT, START_SERVICES);
-    support::require_service("127.0.0.1", REPLICA_PORT, START_SERVICES);
-    (ServerLock::exclusive("pg-primary"), ServerLock::exclusive("pg-replica"))
+/// A PostgreSQL primary of the test's own, its streaming standby, and the role the
+/// setup gives the shared primary for the least-privilege auditor.
+fn group() -> (TestPg, TestPg) {
+    let primary = TestPg::start(&[]);
+    primary.psql("CREATE ROLE driftwatch_auditor LOGIN IN ROLE pg_monitor");
+    let standby = primary.standby();
+    (primary, standby)
+}
+
+/// The group's targets, named as on the shared servers (`pg-primary`, `pg-replica`,
+/// group `ci`).
+fn group_workspace(primary: &TestPg, standby: &TestPg, user: &str) -> Workspace {
+    Workspace::new(&[
+        Target { user, ..PRIMARY.on(primary) },
+        Target { user, ..REPLICA.on(standby) },
+    ])
 }
 
 fn target<'a>(run: &'a Value, name: &str) -> &'a Value {
@@ -40,46 +52,47 @@ fn snapshot(ws: &Workspace, run: &Value, name: &str) -> Value {
 
 /// `ALTER SYSTEM SET <name>` on the primary and a reload, no restart: the value is
 /// pending until someone restarts. Reset and reloaded when dropped.
-struct PendingOnPrimary(&'static str);
+struct PendingOnPrimary<'a>(&'a TestPg, &'static str);
 
-impl PendingOnPrimary {
-    fn set(name: &'static str, value: &str) -> PendingOnPrimary {
-        psql(PRIMARY_PORT, &format!("ALTER SYSTEM SET {name} = '{value}'"));
-        psql(PRIMARY_PORT, "SELECT pg_reload_conf()");
-        wait_for(PRIMARY_PORT, name, "true");
-        PendingOnPrimary(name)
+impl PendingOnPrimary<'_> {
+    fn set<'a>(primary: &'a TestPg, name: &'static str, value: &str) -> PendingOnPrimary<'a> {
+        primary.psql(&format!("ALTER SYSTEM SET {name} = '{value}'"));
+        primary.psql("SELECT pg_reload_conf()");
+        wait_for(primary, name, "true");
+        PendingOnPrimary(primary, name)
     }
 }
 
-impl Drop for PendingOnPrimary {
+impl Drop for PendingOnPrimary<'_> {
     fn drop(&mut self) {
-        psql(PRIMARY_PORT, &format!("ALTER SYSTEM RESET {}", self.0));
-        psql(PRIMARY_PORT, "SELECT pg_reload_conf()");
-        wait_for(PRIMARY_PORT, self.0, "false");
+        self.0.psql(&format!("ALTER SYSTEM RESET {}", self.1));
+        self.0.psql("SELECT pg_reload_conf()");
+        wait_for(self.0, self.1, "false");
     }
 }
 
-/// Waits until `pg_settings.pending_restart` of `name` on `port` is `want`.
-fn wait_for(port: u16, name: &str, want: &str) {
+/// Waits until `pg_settings.pending_restart` of `name` on `pg` is `want`.
+fn wait_for(pg: &TestPg, name: &str, want: &str) {
     let sql = format!("SELECT pending_restart FROM pg_settings WHERE name = '{name}'");
     for _ in 0..50 {
-        if psql(port, &sql) == if want == "true" { "t" } else { "f" } {
+        if pg.psql(&sql) == if want == "true" { "t" } else { "f" } {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("pending_restart of {name} on :{port} did not become {want}");
+    panic!("pending_restart of {name} on :{} did not become {want}", pg.port);
 }
 
 /// A line appended to the standby's `postgresql.auto.conf` (the standby refuses ALTER
 /// SYSTEM), then a reload; the file's exact bytes come back when dropped.
-struct PendingOnStandby {
+struct PendingOnStandby<'a> {
+    standby: &'a TestPg,
     original: Vec<u8>,
 }
 
-impl PendingOnStandby {
-    fn append(line: &str) -> PendingOnStandby {
-        let path = support::pg_replica_dir().join("postgresql.auto.conf");
+impl PendingOnStandby<'_> {
+    fn append<'a>(standby: &'a TestPg, line: &str) -> PendingOnStandby<'a> {
+        let path = standby.data_dir().join("postgresql.auto.conf");
         let original = std::fs::read(&path).unwrap_or_else(|e| {
             panic!(
                 "cannot read {} ({e}): this test needs root or the postgres user",
@@ -89,40 +102,33 @@ impl PendingOnStandby {
         let mut changed = original.clone();
         changed.extend_from_slice(format!("{line}\n").as_bytes());
         std::fs::write(&path, changed).expect("write the standby's postgresql.auto.conf");
-        let guard = PendingOnStandby { original };
-        psql(REPLICA_PORT, "SELECT pg_reload_conf()");
+        let guard = PendingOnStandby { standby, original };
+        standby.psql("SELECT pg_reload_conf()");
         guard
     }
 }
 
-impl Drop for PendingOnStandby {
+impl Drop for PendingOnStandby<'_> {
     fn drop(&mut self) {
-        let path = support::pg_replica_dir().join("postgresql.auto.conf");
+        let path = self.standby.data_dir().join("postgresql.auto.conf");
         std::fs::write(path, &self.original).expect("restore the standby's postgresql.auto.conf");
-        psql(REPLICA_PORT, "SELECT pg_reload_conf()");
-        wait_for(REPLICA_PORT, "max_connections", "false");
+        self.standby.psql("SELECT pg_reload_conf()");
+        wait_for(self.standby, "max_connections", "false");
     }
-}
-
-/// The standby's max_connections, to set the primary's above it.
-fn standby_max_connections() -> u32 {
-    psql(REPLICA_PORT, "SHOW max_connections").parse().unwrap()
 }
 
 #[test]
 fn pending_raise_on_the_primary_names_the_standby_it_pauses() {
-    let _locks = lock_group();
-    let ws = Workspace::new(&[PRIMARY, REPLICA]);
-    let least = Workspace::new(&[
-        Target { user: "driftwatch_auditor", ..PRIMARY },
-        Target { user: "driftwatch_auditor", ..REPLICA },
-    ]);
+    let (primary, standby) = group();
+    let ws = group_workspace(&primary, &standby, "postgres");
+    let least = group_workspace(&primary, &standby, "driftwatch_auditor");
     let before = ws.audit_json();
     assert!(preflight(&before, "pg-replica").is_empty(), "{:#}", target(&before, "pg-replica"));
-    let higher = (standby_max_connections() + 100).to_string();
+    let standby_max: u32 = standby.psql("SHOW max_connections").parse().unwrap();
+    let higher = (standby_max + 100).to_string();
 
     let (during, limited) = {
-        let _pending = PendingOnPrimary::set("max_connections", &higher);
+        let _pending = PendingOnPrimary::set(&primary, "max_connections", &higher);
         (ws.audit_json(), least.audit_json())
     };
     let snap = snapshot(&ws, &during, "pg-primary");
@@ -174,11 +180,11 @@ fn pending_raise_on_the_primary_names_the_standby_it_pauses() {
 
 #[test]
 fn pending_lower_value_on_the_standby_will_refuse_to_start() {
-    let _locks = lock_group();
-    let ws = Workspace::new(&[PRIMARY, REPLICA]);
+    let (primary, standby) = group();
+    let ws = group_workspace(&primary, &standby, "postgres");
     let during = {
-        let _pending = PendingOnStandby::append("max_connections = 50");
-        wait_for(REPLICA_PORT, "max_connections", "true");
+        let _pending = PendingOnStandby::append(&standby, "max_connections = 50");
+        wait_for(&standby, "max_connections", "true");
         ws.audit_json()
     };
     let f = finding(preflight(&during, "pg-replica"), "PG-REPL-010");
@@ -284,31 +290,21 @@ fn redis_config_set_without_rewrite_is_runtime_only_drift() {
     assert!(snapshot(&ws, &after, "redis-replica")["config"].get("pending.maxmemory").is_none());
 }
 
-/// Replay paused on the standby and a table on the primary in database `test`; replay
-/// resumed and the table dropped when dropped.
-struct Lag;
+/// Replay paused on the standby and a table written on the primary; replay resumed
+/// when dropped (the servers are the test's own: the table may stay).
+struct Lag<'a>(&'a TestPg);
 
-fn psql_test(sql: &str) {
-    let out = std::process::Command::new("psql")
-        .args(["-h", "127.0.0.1", "-p", &PRIMARY_PORT.to_string(), "-U", "postgres", "-d", "test"])
-        .args(["-Atqc", sql])
-        .output()
-        .expect("run psql");
-    assert!(out.status.success(), "psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-impl Lag {
-    fn start() -> Lag {
-        psql(REPLICA_PORT, "SELECT pg_wal_replay_pause()");
-        let guard = Lag;
-        psql_test(
+impl Lag<'_> {
+    fn start<'a>(primary: &TestPg, standby: &'a TestPg) -> Lag<'a> {
+        standby.psql("SELECT pg_wal_replay_pause()");
+        let guard = Lag(standby);
+        primary.psql(
             "CREATE TABLE driftwatch_restart_lag AS \
              SELECT g AS id, repeat('x', 100) AS pad FROM generate_series(1, 40000) g",
         );
         // The standby receives while it does not replay: wait until it has.
         for _ in 0..50 {
-            let lag = psql(
-                REPLICA_PORT,
+            let lag = standby.psql(
                 "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())",
             );
             if lag.parse::<f64>().unwrap_or(0.0) > 1_048_576.0 {
@@ -320,22 +316,21 @@ impl Lag {
     }
 }
 
-impl Drop for Lag {
+impl Drop for Lag<'_> {
     fn drop(&mut self) {
-        psql(REPLICA_PORT, "SELECT pg_wal_replay_resume()");
-        psql_test("DROP TABLE IF EXISTS driftwatch_restart_lag");
+        let _ = self.0.try_psql("postgres", "SELECT pg_wal_replay_resume()");
     }
 }
 
 #[test]
 fn group_page_shows_the_change_then_the_standby_lag_in_order() {
-    let _locks = lock_group();
-    let ws = Workspace::new(&[PRIMARY, REPLICA]);
+    let (primary, standby) = group();
+    let ws = group_workspace(&primary, &standby, "postgres");
     ws.audit_json();
-    let _altered = AlteredSetting::set("log_min_duration_statement", "2500");
+    let _altered = AlteredSetting::set(&primary, "log_min_duration_statement", "2500");
     let changed = ws.audit_json();
     let lagging = {
-        let _lag = Lag::start();
+        let _lag = Lag::start(&primary, &standby);
         ws.audit_json()
     };
     assert_eq!(

@@ -208,24 +208,20 @@ fn memcached_evictions_fail_once_on_the_change() {
     drop(server);
 }
 
-/// The real PostgreSQL primary with its streaming standby named synchronous (`*`): the
-/// collector counts it, and PG-REPL-009 passes; without the setting it is not judged.
+/// A PostgreSQL of the test's own with its streaming standby named synchronous (`*`):
+/// the collector counts it, and PG-REPL-009 passes; without the setting it is not
+/// judged.
 #[test]
 fn postgres_synchronous_standby_is_counted_and_attached() {
-    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    require_port(REPLICA_PORT, "PostgreSQL streaming replica");
-    let _lock = PrimaryLock::exclusive();
-    let ws = Workspace::new(&[PRIMARY, REPLICA]);
+    let pg = TestPg::start(&[]);
+    let standby = pg.standby();
+    let ws = Workspace::new(&[PRIMARY.on(&pg), REPLICA.on(&standby)]);
     let plain = ws.audit_json();
     expect(&plain, "pg-primary", "PG-REPL-009", "not_applicable");
     let synchronous = {
-        let _sync = AlteredSetting::set("synchronous_standby_names", "*");
+        let _sync = AlteredSetting::set(&pg, "synchronous_standby_names", "*");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while psql(
-            PRIMARY_PORT,
-            "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'",
-        ) != "1"
-        {
+        while pg.psql("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") != "1" {
             assert!(Instant::now() < deadline, "the standby never became synchronous");
             std::thread::sleep(Duration::from_millis(100));
         }

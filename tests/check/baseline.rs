@@ -1,11 +1,9 @@
-//! `driftwatch baseline capture` round trip against the live primary: capture, audit
-//! with the captured policy (all pass), change a setting (its rule fails).
+//! `driftwatch baseline capture` round trip against a PostgreSQL of the test's own:
+//! capture, audit with the captured policy (all pass), change a setting (its rule fails).
 
 use serde_json::Value;
 
-use crate::audit::harness::{
-    AlteredSetting, PRIMARY, PRIMARY_PORT, PrimaryLock, Workspace, require_port,
-};
+use crate::audit::harness::{AlteredSetting, PRIMARY, TestPg, Workspace};
 
 fn failing(run: &Value) -> Vec<String> {
     run["targets"][0]["findings"]
@@ -19,9 +17,8 @@ fn failing(run: &Value) -> Vec<String> {
 
 #[test]
 fn captured_baseline_passes_then_catches_a_change() {
-    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    let _lock = PrimaryLock::exclusive();
-    let ws = Workspace::new(&[PRIMARY]);
+    let pg = TestPg::start(&[]);
+    let ws = Workspace::new(&[PRIMARY.on(&pg)]);
     ws.audit_json();
 
     let captured = ws.dir.path().join("captured/baseline.toml");
@@ -49,7 +46,7 @@ fn captured_baseline_passes_then_catches_a_change() {
     let run = ws.audit_json();
     assert!(failing(&run).is_empty(), "{:#?}", failing(&run));
 
-    let _altered = AlteredSetting::set("work_mem", "5123");
+    let _altered = AlteredSetting::set(&pg, "work_mem", "5123");
     let run = ws.audit_json();
     let bad = failing(&run);
     assert_eq!(bad.len(), 1, "{bad:#?}");

@@ -9,7 +9,7 @@ use driftwatch::run::Run;
 use driftwatch::store::Store;
 use driftwatch::store::StoreLocation;
 
-use crate::audit::harness::{PrimaryLock, Workspace, policies_dir};
+use crate::audit::harness::{Workspace, policies_dir};
 use crate::support::invariant::check_history;
 use crate::support::{PG_PRIMARY, START_SERVICES, require_service};
 
@@ -78,7 +78,6 @@ fn random_ms(upto: u64) -> u64 {
 #[test]
 fn crash_killed_while_waiting_for_a_hung_target_leaves_no_manifest() {
     require_service("127.0.0.1", PG_PRIMARY, START_SERVICES);
-    let _lock = PrimaryLock::shared();
     let hung = TcpListener::bind("127.0.0.1:0").unwrap();
     let ws = Workspace::with_config(&config(Some(hung.local_addr().unwrap().port())));
 
@@ -108,7 +107,6 @@ fn crash_killed_while_waiting_for_a_hung_target_leaves_no_manifest() {
 #[test]
 fn crash_killed_at_random_points_keeps_every_manifest_whole() {
     require_service("127.0.0.1", PG_PRIMARY, START_SERVICES);
-    let _lock = PrimaryLock::shared();
     // PostgreSQL alone: a run takes well under a second, so random kills land in
     // collection, the snapshot and policy writes, the commit, the index and reports.
     let ws = Workspace::with_config(&config(None));

@@ -93,7 +93,6 @@ fn memcached_check_and_audit_agree_on_every_shipped_rule() {
 fn postgres_check_and_audit_agree_on_the_live_servers_values() {
     let port = crate::support::PG_PRIMARY;
     crate::support::require_service("127.0.0.1", port, "PostgreSQL: bash tests/setup/services.sh");
-    let _lock = crate::support::lock::ServerLock::shared("pg-primary");
     let live = collect(Kind::Postgres, &crate::support::pg_url(port)).expect("collect PostgreSQL");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let set = driftwatch::policy_files::read(&root.join("policies"))

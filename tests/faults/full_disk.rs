@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{driftwatch, temporary_files, unreachable_links};
-use crate::audit::harness::{PrimaryLock, Workspace, broken_report_links, policies_dir};
+use crate::audit::harness::{Workspace, broken_report_links, policies_dir};
 use crate::support::fake_redis::{ConfigReply, FakeRedis};
 use crate::support::{PG_PRIMARY, START_SERVICES, require_service};
 
@@ -83,7 +83,6 @@ fn fill(disk: &Tmpfs, leave: u64) -> PathBuf {
 #[test]
 fn a_full_disk_gives_honest_exit_codes_and_the_next_run_after_freeing_space_publishes_all() {
     require_service("127.0.0.1", PG_PRIMARY, START_SERVICES);
-    let _lock = PrimaryLock::shared();
     let disk = Tmpfs::mount("2m");
     let store = disk.path().join("store");
     let cache = FakeRedis::start("/etc/redis/redis.conf", ConfigReply::Normal);

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::{driftwatch, temporary_files, unreachable_links};
-use crate::audit::harness::{PrimaryLock, Workspace, policies_dir};
+use crate::audit::harness::{Workspace, policies_dir};
 use crate::support::fake_redis::{ConfigReply, FakeRedis};
 use crate::support::{PG_PRIMARY, PG_REPLICA, START_SERVICES, require_service};
 
@@ -124,7 +124,6 @@ fn finish(ws: &Workspace) {
 fn killed_while_publishing_a_first_or_a_later_audit_no_reachable_link_breaks() {
     require_service("127.0.0.1", PG_PRIMARY, START_SERVICES);
     require_service("127.0.0.1", PG_REPLICA, START_SERVICES);
-    let _lock = PrimaryLock::shared();
     let fakes: Vec<FakeRedis> =
         (0..8).map(|_| FakeRedis::start("/etc/redis/redis.conf", ConfigReply::Normal)).collect();
 

@@ -1,33 +1,21 @@
-//! The on-call drill on the real primary: `ALTER SYSTEM SET synchronous_commit = off`
-//! (reloaded) and a pending `max_connections = 50` (applied only by a restart), then
-//! `history`, `rollback` and a mistyped target, as an engineer would type them.
+//! The on-call drill on a PostgreSQL of the test's own: `ALTER SYSTEM SET
+//! synchronous_commit = off` (reloaded) and a pending `max_connections = 50` (applied
+//! only by a restart), then `history`, `rollback` and a mistyped target, as an engineer
+//! would type them. The server goes away with the test: nothing to undo.
 
 use super::{json, text};
 use crate::audit::harness::*;
 
-/// Undoes the drill's ALTER SYSTEMs, also when the test panics.
-struct Drill;
-
-impl Drop for Drill {
-    fn drop(&mut self) {
-        psql(PRIMARY_PORT, "ALTER SYSTEM RESET synchronous_commit");
-        psql(PRIMARY_PORT, "ALTER SYSTEM RESET max_connections");
-        psql(PRIMARY_PORT, "SELECT pg_reload_conf()");
-    }
-}
-
 #[test]
 fn the_drill_finds_the_pending_change_and_rolls_both_back() {
-    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    let _lock = PrimaryLock::exclusive();
-    let ws = Workspace::new(&[PRIMARY]);
+    let pg = TestPg::start(&[]);
+    let ws = Workspace::new(&[PRIMARY.on(&pg)]);
     let before = json(&ws, &["audit", "--output", "json"]);
     let before_id = before["run_id"].as_str().unwrap().to_owned();
 
-    let _drill = Drill;
-    psql(PRIMARY_PORT, "ALTER SYSTEM SET synchronous_commit = off");
-    psql(PRIMARY_PORT, "ALTER SYSTEM SET max_connections = 50");
-    psql(PRIMARY_PORT, "SELECT pg_reload_conf()");
+    pg.psql("ALTER SYSTEM SET synchronous_commit = off");
+    pg.psql("ALTER SYSTEM SET max_connections = 50");
+    pg.psql("SELECT pg_reload_conf()");
     std::thread::sleep(std::time::Duration::from_millis(500));
     ws.audit_json();
 

@@ -54,21 +54,21 @@ fn duckdb(store: &std::path::Path, sql: &str) -> Value {
 
 #[test]
 fn fleet_questions_from_the_export_match_duckdb() {
-    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
     require_port(MEMCACHED, "memcached");
-    let _lock = PrimaryLock::exclusive();
+    let pg = TestPg::start(&[]);
     let ws = Workspace::with_config(&format!(
         "[store]\nurl = \"store\"\n\n[policies]\ndir = \"{}\"\n\n\
          [[targets]]\nname = \"orders-primary\"\nkind = \"postgres\"\n\
-         url = \"postgres://postgres@127.0.0.1:{PRIMARY_PORT}/postgres\"\nrole = \"standalone\"\n\
+         url = \"postgres://postgres@127.0.0.1:{}/postgres\"\nrole = \"standalone\"\n\
          labels = {{ env = \"production\" }}\n\n\
          [[targets]]\nname = \"cache\"\nkind = \"memcached\"\n\
          url = \"memcached://127.0.0.1:{MEMCACHED}\"\nrole = \"standalone\"\n\
          labels = {{ env = \"staging\" }}\n",
-        policies_dir().display()
+        policies_dir().display(),
+        pg.port
     ));
     ws.audit_json();
-    let _work_mem = AlteredSetting::set("work_mem", "8192");
+    let _work_mem = AlteredSetting::set(&pg, "work_mem", "8192");
     let second = ws.audit_json()["run_id"].as_str().unwrap().to_owned();
 
     let rows = json(&ws, &["changes", "--since", "1h", "--key", "work_mem", "--output", "json"]);

@@ -1,6 +1,7 @@
-//! `history`, `diff` and `rollback` over a real history: settings changed on the real
-//! primary between audits, then read back, compared, and rolled back by running the
-//! printed statements.
+//! `history`, `diff` and `rollback` over a real history: settings changed between
+//! audits on a PostgreSQL of the test's own (with its own standby where a replica is
+//! compared), then read back, compared, and rolled back by running the printed
+//! statements.
 
 mod drill;
 mod fleet;
@@ -28,14 +29,13 @@ fn keys(rows: &Value) -> Vec<String> {
 
 #[test]
 fn history_diff_and_rollback_follow_real_changes() {
-    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    require_port(REPLICA_PORT, "PostgreSQL streaming replica");
-    let _lock = PrimaryLock::exclusive();
-    let ws = Workspace::new(&[PRIMARY, REPLICA]);
+    let pg = TestPg::start(&[]);
+    let standby = pg.standby();
+    let ws = Workspace::new(&[PRIMARY.on(&pg), REPLICA.on(&standby)]);
     let first = ws.audit_json()["run_id"].as_str().unwrap().to_owned();
-    let _work_mem = AlteredSetting::set("work_mem", "8192");
+    let _work_mem = AlteredSetting::set(&pg, "work_mem", "8192");
     let second = ws.audit_json()["run_id"].as_str().unwrap().to_owned();
-    let _sync = AlteredSetting::set("synchronous_commit", "off");
+    let _sync = AlteredSetting::set(&pg, "synchronous_commit", "off");
     let third = ws.audit_json()["run_id"].as_str().unwrap().to_owned();
 
     // History: newest first, from the change index.
@@ -79,7 +79,7 @@ fn history_diff_and_rollback_follow_real_changes() {
     assert!(script.contains("ALTER SYSTEM RESET work_mem;"), "{script}");
     assert!(script.contains("SELECT pg_reload_conf();"), "{script}");
     for statement in script.lines().filter(|l| !l.starts_with("--") && !l.trim().is_empty()) {
-        psql(PRIMARY_PORT, statement);
+        pg.psql(statement);
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
     ws.audit_json();
@@ -99,7 +99,6 @@ fn history_diff_and_rollback_follow_real_changes() {
 #[test]
 fn gc_deletes_old_runs_and_unreferenced_snapshots_only() {
     require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    let _lock = PrimaryLock::shared();
     let ws = Workspace::new(&[PRIMARY]);
     ws.audit_json();
     ws.audit_json();
@@ -128,9 +127,8 @@ fn gc_deletes_old_runs_and_unreferenced_snapshots_only() {
 /// that rule passed, and names the rules that never passed.
 #[test]
 fn rollback_to_last_good_restores_what_failing_rules_need() {
-    require_port(PRIMARY_PORT, "PostgreSQL (primary)");
-    let _lock = PrimaryLock::exclusive();
-    let ws = Workspace::new(&[PRIMARY]);
+    let pg = TestPg::start(&[]);
+    let ws = Workspace::new(&[PRIMARY.on(&pg)]);
     let first = ws.audit_json();
     let first_id = first["run_id"].as_str().unwrap().to_owned();
     let always_failing: Vec<String> = first["targets"][0]["findings"]
@@ -142,8 +140,8 @@ fn rollback_to_last_good_restores_what_failing_rules_need() {
         .collect();
     assert!(!always_failing.is_empty(), "the stock server fails some rule");
     {
-        let _work_mem = AlteredSetting::set("work_mem", "8192");
-        let _sync = AlteredSetting::set("synchronous_commit", "off");
+        let _work_mem = AlteredSetting::set(&pg, "work_mem", "8192");
+        let _sync = AlteredSetting::set(&pg, "synchronous_commit", "off");
         ws.audit_json();
     }
 

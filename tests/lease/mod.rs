@@ -9,7 +9,7 @@ use driftwatch::run::Run;
 use driftwatch::store::StoreLocation;
 use driftwatch::store::{Lease, Store};
 
-use crate::audit::harness::{PrimaryLock, Workspace, policies_dir};
+use crate::audit::harness::{Workspace, policies_dir};
 use crate::serve::process::{Serve, free_port};
 use crate::store::{BUCKET, S3_PORT, s3_location, unique_prefix};
 use crate::support::invariant::check_history;
@@ -195,7 +195,6 @@ fn both_competed(wins: &BTreeMap<u32, usize>, outcome: &Outcome) {
 #[test]
 fn lease_two_instances_on_a_local_store_run_each_slot_once() {
     require_service("127.0.0.1", PG_PRIMARY, START_SERVICES);
-    let _lock = PrimaryLock::shared();
     let shared = tempfile::tempdir().unwrap();
     let store = local_store(shared.path());
     let instances = [(store.clone(), String::new()), (store, String::new())];
@@ -209,7 +208,6 @@ fn lease_two_instances_on_a_local_store_run_each_slot_once() {
 fn lease_two_instances_on_s3_run_each_slot_once() {
     require_service("127.0.0.1", PG_PRIMARY, START_SERVICES);
     require_service("127.0.0.1", S3_PORT, "bash tests/setup/s3.sh");
-    let _lock = PrimaryLock::shared();
     let prefix = unique_prefix("lease");
     let store = s3_store(&prefix);
     let instances = [(store.clone(), String::new()), (store, String::new())];
@@ -222,7 +220,6 @@ fn lease_two_instances_on_s3_run_each_slot_once() {
 #[test]
 fn lease_sharded_instances_audit_every_target_once_per_slot() {
     require_service("127.0.0.1", PG_PRIMARY, START_SERVICES);
-    let _lock = PrimaryLock::shared();
     let names = ["pg-a", "pg-b", "pg-c", "pg-d", "pg-e", "pg-f"];
     let shard_of = |n: &str| driftwatch::fleet::shard_of(n, 2);
     let expected: Vec<BTreeSet<String>> = (0..2)

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use process::*;
 
-use crate::audit::harness::{PrimaryLock, Workspace};
+use crate::audit::harness::Workspace;
 use crate::support::{PG_PRIMARY, PG_REPLICA, START_SERVICES, require_service};
 
 const SIGTERM: i32 = libc::SIGTERM;
@@ -37,7 +37,6 @@ fn parse_metrics(page: &str) -> Vec<(String, String, f64)> {
 fn serve_audits_on_schedule_serves_everything_and_stops_on_sigterm() {
     require_service("127.0.0.1", PG_PRIMARY, START_SERVICES);
     require_service("127.0.0.1", PG_REPLICA, START_SERVICES);
-    let _lock = PrimaryLock::shared();
     let port = free_port();
     let targets = pg_target("pg-primary", PG_PRIMARY, "primary")
         + &pg_target("pg-replica", PG_REPLICA, "replica");
@@ -411,7 +410,6 @@ fn serve_shipped_configs_are_valid() {
 fn a_replica_on_its_own_schedule_is_judged_against_the_primary_of_another_run() {
     require_service("127.0.0.1", PG_PRIMARY, START_SERVICES);
     require_service("127.0.0.1", PG_REPLICA, START_SERVICES);
-    let _lock = PrimaryLock::shared();
     let port = free_port();
     let member = |name: &str, port: u16, role: &str, schedule: &str| {
         format!(

@@ -13,9 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::process::*;
-use crate::audit::connections::TestPg;
 use crate::audit::harness::Workspace;
 use crate::audit::reports::{assert_inert, chromium, require_chromium};
+use crate::support::pg::TestPg;
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
@@ -127,7 +127,7 @@ fn count(dom: &str, needle: &str) -> usize {
 #[test]
 fn web_ui_filters_searches_and_shows_a_settings_timeline_in_chromium() {
     require_chromium();
-    let pg = TestPg::start(100, 3);
+    let pg = TestPg::start(&["max_connections=100", "superuser_reserved_connections=3"]);
     let redis = OwnRedis::start();
     redis.command(&["CONFIG", "SET", "maxmemory-policy", "volatile-ttl"]);
 

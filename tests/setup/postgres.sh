@@ -13,8 +13,8 @@
 #     pg_hba.conf and reloads, when the line is missing (and takes it out again if the
 #     server then reports an invalid file);
 #   - creates the roles driftwatch_auditor (LOGIN, member of pg_monitor) and
-#     driftwatch_unprivileged (LOGIN, no grants), and the database `test` (a scratch
-#     database tests write tables into), when missing;
+#     driftwatch_unprivileged (LOGIN, no grants), and the database `test` (the
+#     database PgBouncer pools in the tests; nothing writes into it), when missing;
 #   - creates the physical replication slot the replica streams from.
 # Ours: the replica, its data in $DRIFTWATCH_TEST_DIR/pg-replica and slot
 # driftwatch_ci_replica (both with `-PORT`/`_PORT` appended at another port). It is
@@ -153,11 +153,11 @@ ensure_unprivileged() {
     fi
 }
 
-# A scratch database some tests write tables into (and drop them again).
+# The database PgBouncer pools in the tests (they only read; see docs/development.md).
 ensure_test_database() {
     local label="postgres   database $TEST_DATABASE"
     if [[ -z $(primary_sql "SELECT 1 FROM pg_database WHERE datname = '$TEST_DATABASE'") ]]; then
-        will "$label" "create it (owner postgres), a scratch database the tests write into"
+        will "$label" "create it (owner postgres), the database PgBouncer pools in the tests"
         primary_sql "CREATE DATABASE $TEST_DATABASE" >/dev/null
         say "$label" "created"
     else

@@ -1,10 +1,12 @@
 //! Helpers shared by the integration tests: where the services are (`ports`), service
-//! URLs, endpoints and the "is the service up?" check that names the command to start it.
+//! URLs, endpoints and the "is the service up?" check that names the command to start it;
+//! `pg`, the PostgreSQL a test starts for itself when it changes one.
 
 pub mod fake_redis;
 pub mod invariant;
 pub mod lock;
 pub mod moto;
+pub mod pg;
 mod ports;
 pub mod slow_proxy;
 
