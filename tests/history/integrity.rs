@@ -66,7 +66,9 @@ fn a_signed_history_verifies_with_its_key_only_and_names_what_was_changed() {
         .find(|p| p.starts_with(ws.store().join("runs")))
         .expect("a manifest");
     let original = std::fs::read(&manifest).unwrap();
-    let edited = String::from_utf8(original.clone()).unwrap().replace("\"manual\"", "\"schedule\"");
+    let json = driftwatch::store::manifest::expand(&original).unwrap();
+    // Stored compressed; the edit writes it back as plain JSON, which reads as well.
+    let edited = String::from_utf8(json.to_vec()).unwrap().replace("\"manual\"", "\"schedule\"");
     std::fs::write(&manifest, edited).unwrap();
     let out = ws.driftwatch(&["verify", "--output", "json"]);
     assert_eq!(out.status.code(), Some(1));
@@ -135,7 +137,9 @@ fn reports_show_the_chain_standing_of_the_runs_they_cover() {
         .collect();
     manifests.sort();
     let first = &manifests[0];
-    let edited = std::fs::read_to_string(first).unwrap().replace("\"manual\"", "\"schedule\"");
+    let stored = std::fs::read(first).unwrap();
+    let json = driftwatch::store::manifest::expand(&stored).unwrap();
+    let edited = String::from_utf8(json.to_vec()).unwrap().replace("\"manual\"", "\"schedule\"");
     std::fs::write(first, edited).unwrap();
     ws.audit_json();
     let index = std::fs::read_to_string(reports.join("index.html")).unwrap();

@@ -91,7 +91,10 @@ impl Serve {
             .store_files()
             .into_iter()
             .filter(|(p, _)| p.starts_with(self.ws.store().join("runs")))
-            .map(|(_, bytes)| serde_json::from_slice(&bytes).unwrap())
+            .map(|(_, bytes)| {
+                serde_json::from_slice(&driftwatch::store::manifest::expand(&bytes).unwrap())
+                    .unwrap()
+            })
             .collect();
         runs.sort_by(|a, b| a["started_at"].as_str().cmp(&b["started_at"].as_str()));
         runs
