@@ -72,19 +72,7 @@ impl Store {
     ) -> Result<Vec<IndexEntry>, StoreError> {
         let prefix = layout::change_index_dir(target);
         let offset = after.map(|id| layout::change_index(target, id));
-        let list = || {
-            let listing = match &offset {
-                Some(offset) => self.inner.list_with_offset(Some(&prefix), offset),
-                None => self.inner.list(Some(&prefix)),
-            };
-            listing.map_ok(|m| m.location).try_collect::<Vec<_>>()
-        };
-        let mut paths = self.attempt("list", list).await.map_err(|source| StoreError::Backend {
-            op: "list",
-            path: prefix.to_string(),
-            source,
-        })?;
-        paths.sort();
+        let paths = self.list_paths(&prefix, offset.as_ref()).await?;
         self.read_index_entries(paths).await
     }
 
@@ -96,13 +84,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<IndexEntry>, StoreError> {
         let prefix = layout::change_index_dir(target);
-        let list = || self.inner.list(Some(&prefix)).map_ok(|m| m.location).try_collect::<Vec<_>>();
-        let mut paths = self.attempt("list", list).await.map_err(|source| StoreError::Backend {
-            op: "list",
-            path: prefix.to_string(),
-            source,
-        })?;
-        paths.sort();
+        let mut paths = self.list_paths(&prefix, None).await?;
         let skip = paths.len().saturating_sub(limit);
         self.read_index_entries(paths.split_off(skip)).await
     }

@@ -4,7 +4,6 @@
 //! it runs the slot, every other one skips it.
 
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, Written, layout};
@@ -68,13 +67,7 @@ impl Store {
     /// Every lease in the store, oldest slot first (by path).
     pub async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
         let prefix = object_store::path::Path::from(layout::LEASES);
-        let list = || self.inner.list(Some(&prefix)).map_ok(|m| m.location).try_collect::<Vec<_>>();
-        let mut paths = self.attempt("list", list).await.map_err(|source| StoreError::Backend {
-            op: "list",
-            path: prefix.to_string(),
-            source,
-        })?;
-        paths.sort();
+        let paths = self.list_paths(&prefix, None).await?;
         let mut leases = Vec::with_capacity(paths.len());
         for path in paths {
             let bytes = self.get(&path).await?;

@@ -432,6 +432,29 @@ impl Store {
             .collect())
     }
 
+    /// The paths below `prefix` (after `offset`, when given), sorted: one listing,
+    /// retried as every request is.
+    pub(super) async fn list_paths(
+        &self,
+        prefix: &object_store::path::Path,
+        offset: Option<&object_store::path::Path>,
+    ) -> Result<Vec<object_store::path::Path>, StoreError> {
+        let list = || {
+            let listing = match offset {
+                Some(offset) => self.inner.list_with_offset(Some(prefix), offset),
+                None => self.inner.list(Some(prefix)),
+            };
+            listing.map_ok(|m| m.location).try_collect::<Vec<_>>()
+        };
+        let mut paths = self.attempt("list", list).await.map_err(|source| StoreError::Backend {
+            op: "list",
+            path: prefix.to_string(),
+            source,
+        })?;
+        paths.sort();
+        Ok(paths)
+    }
+
     /// Every object below `prefix`.
     pub(super) async fn list_all(
         &self,
