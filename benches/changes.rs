@@ -128,6 +128,7 @@ fn run(targets: usize, i: usize) -> Run {
                 state: Default::default(),
                 findings: Default::default(),
                 preflight: vec![],
+                detail: Default::default(),
                 changes,
             }
         })

@@ -125,6 +125,7 @@ fn manifest(t0: DateTime<Utc>, i: usize) -> Run {
         state: Default::default(),
         findings: Default::default(),
         preflight: vec![],
+        detail: Default::default(),
         changes,
     };
     let targets = vec![target];

@@ -150,6 +150,24 @@ pub struct TargetRun {
     /// pending values cause; `drift` and `restarting` say when and whose restart.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub preflight: Vec<Finding>,
+    /// Whether `findings` and `state` are whole, or the outline comparing runs needs
+    /// (set by the store's outlined history read, never stored).
+    #[serde(skip)]
+    pub detail: Detail,
+}
+
+/// How much of a collection a [`TargetRun`] holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything the manifest and its findings object say.
+    #[default]
+    Whole,
+    /// What comparing runs needs, as `Store::recent_runs_outlined` reads earlier
+    /// collections: findings as [`Finding::outline`]s (rule, setting, severity,
+    /// status, waiver, drift; no message, expected or observed value) and only the
+    /// state entries the reader asked for. Nothing may show such a collection's
+    /// findings' text or values: a blank there would read as "no value".
+    Outline,
 }
 
 impl TargetRun {
@@ -429,6 +447,7 @@ mod tests {
                 rollback: Some("ALTER SYSTEM SET wal_level = 'replica';".into()),
             }],
             preflight: vec![],
+            detail: Default::default(),
         };
         let targets = vec![target];
         let run = Run {

@@ -258,6 +258,7 @@ pub mod fixture {
             findings: Default::default(),
             changes: vec![],
             preflight: vec![],
+            detail: Default::default(),
         }
     }
 

@@ -363,6 +363,7 @@ async fn assess(
         findings: Default::default(),
         changes: Vec::new(),
         preflight: Vec::new(),
+        detail: Default::default(),
     };
     let Collected { mut snapshot, mut state } = match collected {
         Ok(collected) => collected,

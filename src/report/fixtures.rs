@@ -102,6 +102,7 @@ pub fn target(name: &str, role: Role, collected_at: DateTime<Utc>) -> TargetRun 
         findings: Default::default(),
         changes: vec![],
         preflight: vec![],
+        detail: Default::default(),
     }
 }
 

@@ -50,7 +50,7 @@ pub use ids::slug;
 pub use timeline::is_event_key;
 
 use crate::diff::ExpectedDifferences;
-use crate::run::{Run, TargetRun};
+use crate::run::{Detail, Run, TargetRun};
 use crate::snapshot::Snapshot;
 
 /// How many runs, newest first and the run itself included, the pages link to. A run's
@@ -119,6 +119,10 @@ pub enum ReportError {
         #[source]
         source: tera::Error,
     },
+    /// A page would show findings of a collection read as an outline
+    /// ([`Detail::Outline`]): its text and values are not there.
+    #[error("run {run}: target {target} was read as an outline, which a run page cannot show")]
+    Outlined { run: String, target: String },
 }
 
 const TEMPLATES: [(&str, &str); 18] = [
@@ -284,6 +288,12 @@ impl<'a> Prepared<'a> {
     }
 
     fn run_page(&self, run: &Run) -> Result<Page, ReportError> {
+        if let Some(t) = run.targets.iter().find(|t| t.detail == Detail::Outline) {
+            return Err(ReportError::Outlined {
+                run: run.run_id.0.clone(),
+                target: t.name.clone(),
+            });
+        }
         let path = format!("reports/{}", self.site.ids.run_page(&run.run_id.0));
         self.renderer.page(path, "run.html", run_page::build(&self.site, run))
     }

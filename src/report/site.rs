@@ -15,7 +15,7 @@ use super::{MAX_RUN_PAGES, SettingIndex};
 use crate::diff::{Change, ExpectedDifferences};
 use crate::finding::{Drift, Finding, FindingStatus, Reference};
 use crate::integrity::{Attestation, RunAttestation};
-use crate::run::{Run, TargetRun};
+use crate::run::{Detail, Run, TargetRun};
 
 pub struct Site<'a> {
     pub run: &'a Run,
@@ -143,7 +143,10 @@ impl<'a> Site<'a> {
     /// A finding as an article, with its history: first seen, previous value.
     pub fn finding(&self, root: &str, run: &Run, t: &TargetRun, f: &Finding) -> FindingView {
         let older = self.older_than(run);
+        // The previous collection is whole in any history the store reads
+        // (`Store::recent_runs_outlined`); an outline has no value to show.
         let prev = compare::previous_collection(&self.index, older, &t.name)
+            .filter(|(_, pt)| pt.detail == Detail::Whole)
             .and_then(|(_, pt)| pt.findings.iter().find(|p| p.rule == f.rule));
         let previous = prev.filter(|p| p.actual != f.actual).map(|p| Val::opt(p.actual.as_deref()));
         let first_seen = is_failing(f).then(|| {

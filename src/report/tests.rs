@@ -7,7 +7,10 @@ use regex::Regex;
 
 use super::fixtures::{self, HOSTILE};
 use super::{Page, ReportInput, render};
-use crate::run::Run;
+use std::sync::Arc;
+
+use crate::finding::Finding;
+use crate::run::{Detail, Run};
 
 fn pages_for(
     run: &Run,
@@ -414,4 +417,42 @@ fn the_index_shows_targets_of_other_runs_and_compares_like_with_like() {
     let tile = &index[index.find(r#"<div class="tile fail">"#).unwrap()..];
     let tile = &tile[..tile.find("</div></div>").unwrap_or(tile.len())];
     assert!(tile.contains(&expect), "tile {tile} should say {expect}");
+}
+
+/// An earlier collection read as an outline (`Detail::Outline`) has no values: a
+/// finding shows no previous value from it rather than a blank one, and no run page is
+/// made of it. The same history read whole shows the value.
+#[test]
+fn outlined_collections_show_no_values() {
+    let run = fixtures::second_run();
+    let snapshots = fixtures::snapshots();
+    let renderer = super::Renderer::new().unwrap();
+    let primary = run.target("pg-primary").unwrap();
+    let previous_value = "<dt>previous value</dt><dd><code>5</code>";
+
+    let whole = [fixtures::first_run()];
+    let prepared = renderer.prepare(&run, &whole, &snapshots);
+    let page = prepared.target_page(primary, snapshots.get("pg-primary")).unwrap();
+    assert!(page.html.contains(previous_value), "the whole history shows it");
+
+    let mut outlined = fixtures::first_run();
+    for t in &mut outlined.targets {
+        t.findings = Arc::new(t.findings.iter().map(Finding::outline).collect());
+        t.detail = Detail::Outline;
+    }
+    let outlined = [outlined];
+    let prepared = renderer.prepare(&run, &outlined, &snapshots);
+    let page = prepared.target_page(primary, snapshots.get("pg-primary")).unwrap();
+    assert!(!page.html.contains("<dt>previous value</dt><dd><code></code>"), "no blank value");
+    assert!(!page.html.contains("previous value"), "nothing from an outline");
+    let pages: Vec<_> = prepared.run_pages().collect();
+    assert!(pages[0].is_ok(), "the run's own page is whole");
+    match &pages[1] {
+        Err(super::ReportError::Outlined { run, target }) => {
+            assert_eq!((run.as_str(), target.as_str()), ("20261124T161500Z-0001", "pg-primary"));
+        }
+        other => {
+            panic!("an outlined run page must not render: {:?}", other.as_ref().map(|p| &p.path))
+        }
+    }
 }

@@ -201,6 +201,7 @@ async fn committed(store: &Store, id: &str, value: &str) -> Run {
         findings: std::sync::Arc::new(vec![finding]),
         changes: vec![],
         preflight: vec![],
+        detail: Default::default(),
     });
     store.commit_run(&run).await.unwrap();
     run

@@ -421,6 +421,7 @@ mod tests {
             .into(),
             changes: vec![],
             preflight: vec![],
+            detail: Default::default(),
         }
     }
 
@@ -519,10 +520,15 @@ mod tests {
             let f = findings(r, 0);
             assert_eq!((f.rule.as_str(), f.status), ("PG-REPL-001", FindingStatus::Fail));
             assert!(f.actual.is_none() && f.message.is_empty() && f.rationale.is_none(), "{f:?}");
+            assert_eq!(read[r].targets[0].detail, crate::run::Detail::Outline, "run {r}");
         }
+        assert_eq!(read[0].targets[0].detail, crate::run::Detail::Whole);
         // b: run 3 did not collect it, so run 2 is its newest collection: whole.
         assert_eq!(read[1].targets[1], runs[1].targets[1]);
         assert!(findings(2, 1).actual.is_none());
+        assert_eq!(read[2].targets[1].detail, crate::run::Detail::Outline);
+        // Run 3's b was not collected: nothing to outline, and no text to show either.
+        assert_eq!(read[0].targets[1].detail, crate::run::Detail::Whole);
     }
 
     #[tokio::test]

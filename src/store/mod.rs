@@ -367,7 +367,10 @@ impl Store {
     /// memory at fleet scale.
     ///
     /// Those outlined targets keep only the state entries `keep_state` names, one map
-    /// shared between consecutive runs in which those entries are the same.
+    /// shared between consecutive runs in which those entries are the same, and say so:
+    /// their `detail` is [`Detail::Outline`].
+    ///
+    /// [`Detail::Outline`]: crate::run::Detail::Outline
     ///
     /// [`Finding::outline`]: crate::finding::Finding::outline
     pub async fn recent_runs_outlined(
@@ -400,6 +403,7 @@ impl Store {
             read.note(id, &bytes);
             let mut run = self.decode(id, &bytes, &mut cache, &collected).await?;
             for t in run.targets.iter_mut().filter(|t| collected.contains(&t.name)) {
+                t.detail = crate::run::Detail::Outline;
                 let whole = Arc::unwrap_or_clone(std::mem::take(&mut t.state));
                 let state: State = whole.into_iter().filter(|(key, _)| keep_state(key)).collect();
                 t.state = match kept.get(&t.name) {

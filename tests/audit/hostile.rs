@@ -67,6 +67,7 @@ fn target(name: &str, collected_at: DateTime<Utc>) -> TargetRun {
         state: BTreeMap::from([("state.replication.note".to_owned(), Entry::new(SCRIPT))]).into(),
         findings: Default::default(),
         preflight: Vec::new(),
+        detail: Default::default(),
         changes: Vec::new(),
     }
 }
