@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::config::Config;
 use crate::finding::FindingStatus;
 use crate::run::{RunId, TargetRun, TargetStatus};
 use crate::snapshot::{Digest, Snapshot};
@@ -74,6 +75,24 @@ pub fn key_matches(wanted: &str, key: &str) -> bool {
         return wanted == key;
     }
     key.strip_prefix("setting.").or_else(|| key.strip_prefix("pending.")) == Some(wanted)
+}
+
+/// Whether a question may name `name`: a target in `config`, or one the stored
+/// history has (a target removed from the config keeps its history). Anything else is
+/// a typo: [`HistoryError::NotFound`] with the closest configured name.
+pub async fn known_target(config: &Config, store: &Store, name: &str) -> Result<(), HistoryError> {
+    let configured = || config.targets.iter().map(|t| t.name.as_str());
+    if configured().any(|t| t == name) || !store.changes_of(name, None).await?.is_empty() {
+        return Ok(());
+    }
+    let hint = match did_you_mean(name, configured()) {
+        Some(close) => format!("; did you mean `{close}`?"),
+        None => String::new(),
+    };
+    Err(HistoryError::NotFound(format!(
+        "no target `{name}` in {} or in the stored history{hint}",
+        config.file.display()
+    )))
 }
 
 /// The closest of `known` to a mistyped `name`, when one is close enough to suggest.

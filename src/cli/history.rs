@@ -64,34 +64,6 @@ pub struct RollbackArgs {
     output: Output,
 }
 
-/// A target a question names must be configured, or have a stored history (a target
-/// removed from the config keeps it): anything else is a typo, exit 2 with the closest
-/// configured name.
-async fn known_target(
-    config: &driftwatch::config::Config,
-    store: &driftwatch::store::Store,
-    name: &str,
-) -> Result<(), ExitCode> {
-    let configured = || config.targets.iter().map(|t| t.name.as_str());
-    if configured().any(|t| t == name) {
-        return Ok(());
-    }
-    match store.changes_of(name, None).await {
-        Ok(entries) if !entries.is_empty() => return Ok(()),
-        Ok(_) => {}
-        Err(e) => return Err(fail(e.into())),
-    }
-    let hint = match queries::did_you_mean(name, configured()) {
-        Some(close) => format!("; did you mean `{close}`?"),
-        None => String::new(),
-    };
-    eprintln!(
-        "error: no target `{name}` in {} or in the stored history{hint}",
-        config.file.display()
-    );
-    Err(exit_usage())
-}
-
 fn fail(e: HistoryError) -> ExitCode {
     eprintln!("error: {e}");
     match e {
@@ -105,8 +77,8 @@ pub async fn history(args: HistoryArgs) -> ExitCode {
         Ok(opened) => opened,
         Err(code) => return code,
     };
-    if let Err(code) = known_target(&config, &store, &args.target).await {
-        return code;
+    if let Err(e) = queries::known_target(&config, &store, &args.target).await {
+        return fail(e);
     }
     let since = match args.since.as_deref().map(|s| driftwatch::when::parse(s, Utc::now())) {
         Some(Err(e)) => return fail(HistoryError::Usage(e)),
@@ -177,8 +149,8 @@ pub async fn diff(args: DiffArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     for p in [&pa, &pb] {
-        if let Err(code) = known_target(&config, &store, p.target()).await {
-            return code;
+        if let Err(e) = queries::known_target(&config, &store, p.target()).await {
+            return fail(e);
         }
     }
     // Expected differences come from every file, whichever packs the audits ran; a
@@ -258,8 +230,8 @@ pub async fn rollback(args: RollbackArgs) -> ExitCode {
         Ok(opened) => opened,
         Err(code) => return code,
     };
-    if let Err(code) = known_target(&config, &store, &args.target).await {
-        return code;
+    if let Err(e) = queries::known_target(&config, &store, &args.target).await {
+        return fail(e);
     }
     if args.to == "last-good" {
         return match queries::last_good(&store, &args.target).await {
