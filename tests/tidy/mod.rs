@@ -4,8 +4,11 @@
 //! - only `store` imports `object_store`;
 //! - collectors and parsers (`collect/`, with the configuration-file readers in
 //!   `collect/conffile/`, and `engine/`) import nothing from `policy`, `store`, `report`;
+//! - `report` imports nothing from `policy` (`audit` passes what a policy set declares);
 //! - `policy` and `report` do no I/O and read no clock (no `std::fs`, `tokio::fs`,
-//!   `std::net`, `tokio::net`, processes, environment, `reqwest`, `…::now()`);
+//!   `std::net`, `tokio::net`, `std::io`, `tokio::io`, threads, processes,
+//!   environment, `reqwest`, `…::now()`);
+//! - only `schedule` knows cron and signals (`tokio_cron_scheduler`, `tokio::signal`);
 //! - no import cycle between top-level modules;
 //! - every `src` module opens with a `//!` doc;
 //! - every relative link in `README.md`, `ARCHITECTURE.md` and `docs/*.md` resolves
@@ -249,6 +252,9 @@ const IO: &[&[&str]] = &[
     &["tokio", "fs"],
     &["tokio", "net"],
     &["tokio", "process"],
+    &["std", "io"],
+    &["tokio", "io"],
+    &["std", "thread"],
     &["reqwest"],
     &["object_store"],
 ];
@@ -275,6 +281,61 @@ fn pure_modules_do_no_io(tree: &Tree) -> Vec<String> {
                     m.file,
                     p.line,
                     m.top().unwrap(),
+                    s.join("::")
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `report` imports nothing from `policy`: `audit` passes what the run's policy set
+/// declares (the expected differences), so reports render from data alone.
+fn report_imports_no_policy(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in modules(tree) {
+        if m.krate != Krate::Lib || m.test || m.top() != Some("report") {
+            continue;
+        }
+        for p in m.parsed.paths.iter().filter(|p| !p.test) {
+            if let Some(abs) = m.resolve(&p.segments)
+                && abs.first().is_some_and(|t| t == "policy")
+            {
+                out.push(format!(
+                    "{}:{}: `report` uses `{}`: report imports nothing from policy",
+                    m.file,
+                    p.line,
+                    abs.join("::")
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Crates and paths that tick or catch signals.
+const CRON_AND_SIGNALS: &[&[&str]] =
+    &[&["tokio_cron_scheduler"], &["tokio", "signal"], &["signal_hook"], &["ctrlc"]];
+
+/// Only `schedule` knows cron and signals: `audit` and `server` are told to stop.
+fn only_schedule_knows_cron_and_signals(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in modules(tree) {
+        if m.test || (m.krate == Krate::Lib && m.top() == Some("schedule")) {
+            continue;
+        }
+        for p in m.parsed.paths.iter().filter(|p| !p.test) {
+            let s = &p.segments;
+            if CRON_AND_SIGNALS
+                .iter()
+                .any(|prefix| s.len() >= prefix.len() && s[..prefix.len()] == **prefix)
+            {
+                out.push(format!(
+                    "{}:{}: uses `{}`: only `schedule` knows cron and signals",
+                    m.file,
+                    p.line,
                     s.join("::")
                 ));
             }
@@ -416,6 +477,16 @@ fn repo_policy_and_report_do_no_io() {
 }
 
 #[test]
+fn repo_report_imports_no_policy() {
+    assert_clean(report_imports_no_policy);
+}
+
+#[test]
+fn repo_only_schedule_knows_cron_and_signals() {
+    assert_clean(only_schedule_knows_cron_and_signals);
+}
+
+#[test]
 fn repo_no_cycles_between_top_level_modules() {
     assert_clean(no_cycles_between_top_level_modules);
 }
@@ -523,7 +594,11 @@ fn planted_io_in_policy_and_report() {
         ("src/policy/tests.rs", "//! Tests.\nuse std::fs;\n"),
         (
             "src/report/mod.rs",
-            "//! Report.\nuse chrono::Utc;\nfn f() { let _ = Utc::now(); let _ = std::net::TcpStream::connect(\"x\"); }\n",
+            "//! Report.\nmod view;\nfn f() { let _ = Utc::now(); let _ = std::net::TcpStream::connect(\"x\"); }\n",
+        ),
+        (
+            "src/report/view.rs",
+            "//! View.\nuse std::io::Write;\nfn f() { std::thread::spawn(|| ()); }\n",
         ),
         ("src/collect/mod.rs", "//! Collect: may do I/O.\nuse std::fs;\n"),
     ];
@@ -535,6 +610,62 @@ fn planted_io_in_policy_and_report() {
             "src/policy/load.rs:3: `policy` uses `tokio::fs::read`: policy and report do no I/O and read no clock",
             "src/report/mod.rs:3: `report` uses `Utc::now`: policy and report do no I/O and read no clock",
             "src/report/mod.rs:3: `report` uses `std::net::TcpStream::connect`: policy and report do no I/O and read no clock",
+            "src/report/view.rs:2: `report` uses `std::io::Write`: policy and report do no I/O and read no clock",
+            "src/report/view.rs:3: `report` uses `std::thread::spawn`: policy and report do no I/O and read no clock",
+        ],
+    );
+}
+
+#[test]
+fn planted_report_imports_policy() {
+    let files = [
+        ("src/lib.rs", LIB),
+        (
+            "src/report/mod.rs",
+            "//! Report.\nmod site;\n#[cfg(test)]\nmod tests { use crate::policy::PolicySet; }\n",
+        ),
+        (
+            "src/report/site.rs",
+            "//! Site.\nuse crate::{diff::Change, policy::ExpectedDifferences};\nfn f() { super::super::policy::lint(); }\n",
+        ),
+        ("src/store/mod.rs", "//! Store: may.\nuse crate::policy::X;\n"),
+    ];
+    check(
+        report_imports_no_policy,
+        &files,
+        &[
+            "src/report/site.rs:2: `report` uses `policy::ExpectedDifferences`: report imports nothing from policy",
+            "src/report/site.rs:3: `report` uses `policy::lint`: report imports nothing from policy",
+        ],
+    );
+}
+
+#[test]
+fn planted_signals_outside_schedule() {
+    let files = [
+        ("src/lib.rs", "//! Crate.\npub mod audit;\npub mod schedule;\npub mod server;\n"),
+        (
+            "src/schedule.rs",
+            "//! Schedule.\nuse tokio_cron_scheduler::Job;\nfn f() { tokio::signal::ctrl_c(); }\n",
+        ),
+        ("src/audit/mod.rs", "//! Audit.\nuse tokio::signal::unix::{SignalKind, signal};\n"),
+        (
+            "src/server/mod.rs",
+            "//! Server.\nfn f() { let _ = tokio_cron_scheduler::JobScheduler::new(); }\n",
+        ),
+        (
+            "src/main.rs",
+            "//! Bin.\nconst S: &str = \"tokio_cron_scheduler=warn\";\nfn main() { let _ = tokio::signal::ctrl_c(); }\n",
+        ),
+    ];
+    check(
+        only_schedule_knows_cron_and_signals,
+        &files,
+        &[
+            "src/audit/mod.rs:2: uses `tokio::signal::unix::SignalKind`: only `schedule` knows cron and signals",
+            "src/audit/mod.rs:2: uses `tokio::signal::unix::signal`: only `schedule` knows cron and signals",
+            "src/main.rs:3: uses `tokio::signal::ctrl_c`: only `schedule` knows cron and signals",
+            "src/server/mod.rs:2: uses `tokio_cron_scheduler::JobScheduler::new`: only `schedule` knows cron and signals",
         ],
     );
 }
