@@ -202,9 +202,6 @@ fn pending_lower_value_on_the_standby_will_refuse_to_start() {
     assert!(preflight(&after, "pg-replica").is_empty(), "{:#}", target(&after, "pg-replica"));
 }
 
-/// The file `tests/setup/redis.sh` starts the Redis replica from.
-const REPLICA_CONF: &str = "/var/tmp/driftwatch-ci/redis-replica/redis.conf";
-
 /// `CONFIG SET` on the Redis replica, put back when dropped.
 struct RuntimeOnly {
     name: &'static str,
@@ -243,9 +240,11 @@ fn redis_config_set_without_rewrite_is_runtime_only_drift() {
     let ws = Workspace::with_config(&format!(
         "[store]\nurl = \"store\"\n\n[policies]\ndir = \"{}\"\n\n[[targets]]\nname = \"redis-replica\"\n\
          kind = \"redis\"\nurl = \"redis://127.0.0.1:{}\"\nrole = \"replica\"\ngroup = \"cache\"\n\
-         config_file = \"{REPLICA_CONF}\"\n",
+         config_file = \"{}\"\n",
         policies_dir().display(),
-        support::REDIS_REPLICA
+        support::REDIS_REPLICA,
+        // The file `tests/setup/redis.sh` starts the Redis replica from.
+        support::redis_replica_dir().join("redis.conf").display()
     ));
     let before = ws.audit_json();
     let snap = snapshot(&ws, &before, "redis-replica");

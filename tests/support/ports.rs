@@ -76,12 +76,12 @@ pub fn redis_replica_dir() -> PathBuf {
     instance_dir("redis-replica", REDIS_REPLICA, 6380)
 }
 
-/// The `moto_server` of the virtualenv `s3.sh` installs.
 /// The Python with DuckDB that `tests/setup/tools.sh` installs.
 pub fn duckdb_python() -> PathBuf {
     PathBuf::from(TEST_DIR).join("venv-tools/bin/python")
 }
 
+/// The `moto_server` of the virtualenv `s3.sh` installs.
 pub fn moto_server() -> PathBuf {
     PathBuf::from(TEST_DIR).join("venv-moto/bin/moto_server")
 }
