@@ -100,9 +100,7 @@ const DASH: &str = "\u{2014}";
 pub fn build(site: &Site<'_>, group: &str, snapshots: &BTreeMap<String, Snapshot>) -> GroupPage {
     let run = site.run;
     let name = text::clean(group);
-    let mut targets: Vec<&TargetRun> =
-        run.targets.iter().filter(|t| t.group.as_deref() == Some(group)).collect();
-    targets.sort_by(|a, b| a.name.cmp(&b.name));
+    let targets: Vec<&TargetRun> = site.members.get(group).cloned().unwrap_or_default();
 
     let members = targets.iter().map(|t| member_row(site, t, &targets)).collect();
     let streams = targets.iter().flat_map(|t| stream_rows(site, t)).collect();
@@ -128,7 +126,9 @@ pub fn build(site: &Site<'_>, group: &str, snapshots: &BTreeMap<String, Snapshot
         ),
     };
 
-    let events = group_timeline(&site.runs, group);
+    let no_members = BTreeSet::new();
+    let ever = site.ever_members.get(group).unwrap_or(&no_members);
+    let events = group_timeline(&site.index, &site.runs, group, ever);
     let skip = events.len().saturating_sub(MAX_EVENTS);
     let timeline: Vec<EventRow> = events
         .into_iter()

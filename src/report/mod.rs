@@ -328,16 +328,7 @@ impl<'a> Prepared<'a> {
     /// The run's replication groups in page order (by name), each with its members
     /// (by name).
     pub fn groups(&self) -> Vec<(&'a str, Vec<&'a TargetRun>)> {
-        let site = &self.site;
-        site.group_pages
-            .iter()
-            .map(|&g| {
-                let mut members: Vec<&TargetRun> =
-                    site.run.targets.iter().filter(|t| t.group.as_deref() == Some(g)).collect();
-                members.sort_by(|a, b| a.name.cmp(&b.name));
-                (g, members)
-            })
-            .collect()
+        self.site.members.iter().map(|(g, members)| (*g, members.clone())).collect()
     }
 
     /// One group's page; `snapshots` holds the current snapshots of its collected

@@ -1,7 +1,7 @@
 //! What every page builder shares: the runs in order, which pages exist (so links only
 //! point at rendered pages), ids, and the components built the same way everywhere.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::compare::{self, TargetIndex, is_failing};
 use super::fragments;
@@ -32,6 +32,15 @@ pub struct Site<'a> {
     pub index: TargetIndex<'a>,
     /// Replication groups that get a page in this render (those of `run`'s targets).
     pub group_pages: BTreeSet<&'a str>,
+    /// Each group's members in `run`, by name (a page per group would otherwise scan
+    /// every target: O(groups × targets) per render).
+    pub members: BTreeMap<&'a str, Vec<&'a TargetRun>>,
+    /// Every target any of the runs put in each group: whose collections a group's
+    /// timeline reads.
+    pub ever_members: HashMap<&'a str, BTreeSet<&'a str>>,
+    /// `run`'s pre-flight findings by the member whose restart brings them on
+    /// (`restarting`), for that member's page.
+    pub restarts: HashMap<&'a str, Vec<(&'a TargetRun, &'a Finding)>>,
     /// What the history's chain said of these runs when the report was published
     /// (`None`: not checked, as in renders outside an audit).
     pub integrity: Option<&'a Attestation>,
@@ -46,6 +55,27 @@ static NO_EXPECTED_DIFFERENCES: ExpectedDifferences = ExpectedDifferences::NONE;
 impl<'a> Site<'a> {
     pub fn new(run: &'a Run, history: &'a [Run], settings: &'a dyn SettingIndex) -> Site<'a> {
         let runs: Vec<&Run> = std::iter::once(run).chain(history).collect();
+        let mut members: BTreeMap<&str, Vec<&TargetRun>> = BTreeMap::new();
+        let mut restarts: HashMap<&str, Vec<(&TargetRun, &Finding)>> = HashMap::new();
+        for t in &run.targets {
+            if let Some(g) = t.group.as_deref() {
+                members.entry(g).or_default().push(t);
+            }
+            for f in &t.preflight {
+                if let Some(by) = f.restarting.as_deref() {
+                    restarts.entry(by).or_default().push((t, f));
+                }
+            }
+        }
+        for m in members.values_mut() {
+            m.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        let mut ever_members: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+        for t in runs.iter().flat_map(|r| &r.targets) {
+            if let Some(g) = t.group.as_deref() {
+                ever_members.entry(g).or_default().insert(t.name.as_str());
+            }
+        }
         Site {
             run,
             ids: Ids::new(&runs),
@@ -53,7 +83,10 @@ impl<'a> Site<'a> {
             target_pages: run.targets.iter().map(|t| t.name.as_str()).collect(),
             settings,
             index: TargetIndex::new(&runs),
-            group_pages: run.targets.iter().filter_map(|t| t.group.as_deref()).collect(),
+            group_pages: members.keys().copied().collect(),
+            members,
+            ever_members,
+            restarts,
             integrity: None,
             expected: &NO_EXPECTED_DIFFERENCES,
             runs,
@@ -112,9 +145,24 @@ impl<'a> Site<'a> {
     /// The pre-flight findings of `targets` that fail or cannot be judged, most severe
     /// first, then by target and rule.
     pub fn preflights(&self, root: &str, run: &Run, targets: &[&TargetRun]) -> Vec<FindingView> {
-        let mut all: Vec<(&TargetRun, &Finding)> = targets
-            .iter()
-            .flat_map(|t| t.preflight.iter().map(move |f| (*t, f)))
+        let all = targets.iter().flat_map(|t| t.preflight.iter().map(move |f| (*t, f)));
+        self.preflight_views(root, run, all)
+    }
+
+    /// The pre-flight findings of `run`'s other targets that `target`'s restart brings
+    /// on, as [`Site::preflights`] orders them.
+    pub fn preflights_restarting(&self, root: &str, run: &Run, target: &str) -> Vec<FindingView> {
+        let all = self.restarts.get(target).into_iter().flatten().copied();
+        self.preflight_views(root, run, all.filter(|(t, _)| t.name != target))
+    }
+
+    fn preflight_views<'f>(
+        &self,
+        root: &str,
+        run: &Run,
+        findings: impl Iterator<Item = (&'f TargetRun, &'f Finding)>,
+    ) -> Vec<FindingView> {
+        let mut all: Vec<(&TargetRun, &Finding)> = findings
             .filter(|(_, f)| matches!(f.status, FindingStatus::Fail | FindingStatus::Error))
             .collect();
         all.sort_by(|(ta, fa), (tb, fb)| {

@@ -207,12 +207,7 @@ pub fn build(site: &Site<'_>, t: &TargetRun, snapshot: Option<&Snapshot>) -> Tar
 
     // Its own pre-flight findings, and what its restart would break on other members.
     let mut preflight = site.preflights(ROOT, run, &[t]);
-    let others: Vec<&TargetRun> = run.targets.iter().filter(|o| o.name != t.name).collect();
-    preflight.extend(
-        site.preflights(ROOT, run, &others)
-            .into_iter()
-            .filter(|v| v.restarting.as_ref().is_some_and(|r| r.text == name)),
-    );
+    preflight.extend(site.preflights_restarting(ROOT, run, &t.name));
     TargetPage {
         preflight_count: count(preflight.len()),
         preflight: fragments::finding_articles(&preflight),

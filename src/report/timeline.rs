@@ -6,6 +6,9 @@
 //! connection health: usage crossing 80% or 95% of the usable limit, connections
 //! refused since the previous collection. Pure.
 
+use std::collections::BTreeSet;
+
+use super::compare::TargetIndex;
 use crate::diff::Change;
 use crate::engine::state::{REPLICA_PREFIX, mysql, pgbouncer, postgres};
 use crate::run::{Run, TargetRun, TargetStatus};
@@ -56,11 +59,21 @@ pub type Timeline<'a> = Vec<(&'a Run, &'a TargetRun, EventKind, Event<'a>)>;
 
 /// Every event of the members of `group` in `runs` (newest first, as reports hold
 /// them), oldest first; within one collection, changes before state transitions.
-pub fn group_timeline<'a>(runs: &[&'a Run], group: &str) -> Timeline<'a> {
+pub fn group_timeline<'a>(
+    index: &TargetIndex<'a>,
+    runs: &[&'a Run],
+    group: &str,
+    members: &BTreeSet<&str>,
+) -> Timeline<'a> {
     let mut out: Timeline<'a> = Vec::new();
     let chronological: Vec<&Run> = runs.iter().rev().copied().collect();
     for (i, run) in chronological.iter().enumerate() {
-        for t in run.targets.iter().filter(|t| t.group.as_deref() == Some(group)) {
+        // By lookup: scanning each run's targets made every group page O(runs × targets).
+        let in_group = members
+            .iter()
+            .filter_map(|name| index.target(run, name))
+            .filter(|t| t.group.as_deref() == Some(group));
+        for t in in_group {
             if t.status != TargetStatus::Ok {
                 continue;
             }
@@ -70,7 +83,7 @@ pub fn group_timeline<'a>(runs: &[&'a Run], group: &str) -> Timeline<'a> {
             let previous = chronological[..i]
                 .iter()
                 .rev()
-                .find_map(|r| r.target(&t.name).filter(|p| p.status == TargetStatus::Ok));
+                .find_map(|r| index.target(r, &t.name).filter(|p| p.status == TargetStatus::Ok));
             if let Some(p) = previous {
                 for (key, what) in transitions(&p.state, &t.state) {
                     let kind = state_kind(&key);
