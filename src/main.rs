@@ -1,6 +1,7 @@
 //! The `driftwatch` command: parses arguments, sets up logging, calls the library and
 //! turns outcomes into exit codes. No logic of its own.
 
+#[cfg(not(feature = "system-allocator"))]
 mod allocator;
 mod cli;
 
