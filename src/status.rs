@@ -362,4 +362,19 @@ mod tests {
             "a first collection has none"
         );
     }
+
+    #[test]
+    fn forgetting_targets_moves_the_generation_only_when_one_is_forgotten() {
+        let mut status = Status::default();
+        status.record(&run(
+            "20261125T161500.100Z-0001",
+            vec![target("a", TargetStatus::Ok), target("b", TargetStatus::Ok)],
+        ));
+        let generation = status.generation;
+        status.retain_targets(&["a", "b"]);
+        assert_eq!(status.generation, generation, "nothing forgotten: what was derived holds");
+        status.retain_targets(&["a"]);
+        assert!(status.generation > generation, "b forgotten: derived answers must change");
+        assert!(!status.targets.contains_key("b"));
+    }
 }

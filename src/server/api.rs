@@ -11,6 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use futures::{StreamExt as _, TryStreamExt as _};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -18,12 +19,14 @@ use super::{AppState, not_found, store_error};
 use crate::finding::Severity;
 use crate::run::{RunId, RunOutline};
 use crate::status::Status;
-use crate::store::StoreError;
+use crate::store::{StoreError, layout, manifest};
 
 const DEFAULT_PAGE: usize = 20;
 const MAX_PAGE: usize = 200;
 const DEFAULT_SCAN: usize = 50;
 const MAX_SCAN: usize = 1000;
+/// Manifests a request reads at once when their rows are not kept.
+const READ_AHEAD: usize = 4;
 
 #[derive(Debug, Deserialize)]
 pub struct RunsQuery {
@@ -43,13 +46,10 @@ pub async fn runs(State(state): State<AppState>, Query(q): Query<RunsQuery>) -> 
     };
     let older: Vec<&RunId> =
         ids.iter().rev().filter(|id| q.before.as_ref().is_none_or(|b| id.0 < *b)).collect();
-    let mut page = Vec::new();
-    for id in older.iter().take(limit) {
-        match rows_of(&state, id).await {
-            Ok(rows) => page.push(rows),
-            Err(e) => return store_error(e),
-        }
-    }
+    let page = match rows_of_runs(&state, older.iter().take(limit).copied()).await {
+        Ok(page) => page,
+        Err(e) => return store_error(e),
+    };
     let next_before = (older.len() > limit).then(|| older[limit - 1].0.clone());
     // `{"next_before":…,"runs":[…]}`: the object `json!` would build (its keys sorted),
     // each run's part serialized once, when its rows were built.
@@ -120,16 +120,37 @@ impl RunRows {
     }
 }
 
-/// The rows of run `id`: kept ones, or read from its manifest once.
+/// The rows of run `id`: kept ones, or read from its manifest once (decoded on a
+/// blocking thread: a 1,000-target manifest takes tens of milliseconds, which would
+/// hold up every request on the same runtime thread).
 async fn rows_of(state: &AppState, id: &RunId) -> Result<Arc<RunRows>, StoreError> {
     state
         .cache
         .runs
         .get_or_build(id, || async {
-            let outline = state.store.get_run_outline(id).await?;
-            Ok(Arc::new(RunRows::of(&outline)))
+            let path = layout::run(id).to_string();
+            let stored = state.store.get_bytes(&path).await?;
+            let decode = move || {
+                let outline = manifest::run_outline(&stored)
+                    .map_err(|source| StoreError::Corrupt { path, source })?;
+                Ok(Arc::new(RunRows::of(&outline)))
+            };
+            tokio::task::spawn_blocking(decode).await.expect("decoding a manifest does not panic")
         })
         .await
+}
+
+/// The rows of runs `ids`, in order; those not kept are read [`READ_AHEAD`] at once.
+async fn rows_of_runs(
+    state: &AppState,
+    ids: impl Iterator<Item = &RunId>,
+) -> Result<Vec<Arc<RunRows>>, StoreError> {
+    let ids: Vec<RunId> = ids.cloned().collect();
+    let reads = ids.into_iter().map(|id| {
+        let state = state.clone();
+        async move { rows_of(&state, &id).await }
+    });
+    futures::stream::iter(reads).buffered(READ_AHEAD).try_collect().await
 }
 
 /// Appends `parts` to `out`, comma-separated (skipping empty ones).
@@ -174,7 +195,8 @@ pub async fn run(State(state): State<AppState>, Path(id): Path<String>) -> Respo
         let _permit =
             state.cache.run_builds.acquire().await.expect("the semaphore is never closed");
         let run = state.store.get_run(&id).await?;
-        let body = serde_json::to_vec_pretty(&run).expect("a run always serializes");
+        let pretty = move || serde_json::to_vec_pretty(&run).expect("a run always serializes");
+        let body = tokio::task::spawn_blocking(pretty).await.expect("serializing does not panic");
         tracing::debug!(run_id = %id.0, bytes = body.len(), "run body built");
         Ok::<_, StoreError>(Bytes::from(body))
     };
@@ -260,15 +282,12 @@ pub async fn changes(
         Ok(ids) => ids,
         Err(e) => return store_error(e),
     };
-    let mut runs = Vec::new();
     // Changes are in the manifest itself: no findings object is read, and each run's
     // are read once (`RunRows`).
-    for id in ids.iter().rev().take(scan) {
-        match rows_of(&state, id).await {
-            Ok(rows) => runs.push(rows),
-            Err(e) => return store_error(e),
-        }
-    }
+    let runs = match rows_of_runs(&state, ids.iter().rev().take(scan)).await {
+        Ok(runs) => runs,
+        Err(e) => return store_error(e),
+    };
     // `{"changes":[…],"target":…}`: the object `json!` would build, its keys sorted.
     let mut body = b"{\"changes\":[".to_vec();
     join(&mut body, runs.iter().filter_map(|r| r.changes.get(&name)).map(Vec::as_slice));
