@@ -144,6 +144,7 @@ pub async fn run(
         ready_within: longest * 3,
         started_at,
         ui: Arc::new(server::ui::Ui::new()),
+        cache: Arc::new(server::Caches::new()),
     };
     let all_names = app.targets.clone();
     let window = catch_up_window(longest, config.audit.target_timeout);
@@ -300,7 +301,7 @@ fn tick(ctx: &Arc<Context>, plan: &Arc<Plan>, lock: &Arc<PlanLock>) {
     let slot =
         Slot { schedule: plan.key.clone(), at: plan.cron.slot_at(Utc::now()), shard: ctx.shard };
     let Ok(mut guard) = lock.clone().try_lock_owned() else {
-        ctx.status.write().expect("status lock").skipped_ticks += 1;
+        ctx.status.write().expect("status lock").skip_tick();
         tracing::warn!(schedule = %plan.name, "tick skipped: the previous run is still in progress");
         return;
     };
@@ -340,7 +341,7 @@ async fn claim(ctx: &Context, plan: &Plan, slot: &Slot) -> bool {
         }
     };
     if !won {
-        ctx.status.write().expect("status lock").slots_lost += 1;
+        ctx.status.write().expect("status lock").lose_slot();
         let holder = match store.lease(slot).await {
             Ok(Some(lease)) => format!("{} (pid {} on {})", lease.instance, lease.pid, lease.host),
             _ => "unknown".to_owned(),

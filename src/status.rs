@@ -33,12 +33,14 @@ pub struct Status {
     /// Each target's collection before the one in `collected` (what "new" failures
     /// are new against).
     pub previous: BTreeMap<String, TargetRun>,
-    /// Bumped on every run taken in ([`Status::record`]): what is derived from the
-    /// targets' results can be cached until it changes.
+    /// Bumped on every change made through the methods below (each run taken in,
+    /// failed, published incompletely, targets forgotten, ticks and slots counted):
+    /// what is derived from the status can be cached until it changes.
     pub generation: u64,
-    /// Ticks skipped because the run before was still going.
+    /// Ticks skipped because the run before was still going ([`Status::skip_tick`]).
     pub skipped_ticks: u64,
-    /// Slots skipped because another instance sharing the store claimed them.
+    /// Slots skipped because another instance sharing the store claimed them
+    /// ([`Status::lose_slot`]).
     pub slots_lost: u64,
     /// The newest committed run taken in (this instance's or another's).
     pub newest_run: Option<RunId>,
@@ -150,6 +152,7 @@ impl Status {
         finished_at: DateTime<Utc>,
         error: String,
     ) {
+        self.generation += 1;
         self.last_run = Some(LastRun {
             run_id: None,
             started_at,
@@ -164,9 +167,22 @@ impl Status {
     /// Marks the committed run `run_id` (already [recorded](Status::record)) as
     /// published incompletely, for `why`.
     pub fn record_unpublished(&mut self, run_id: &RunId, why: String) {
+        self.generation += 1;
         if let Some(last) = self.last_run.as_mut().filter(|l| l.run_id.as_ref() == Some(run_id)) {
             last.unpublished = Some(why);
         }
+    }
+
+    /// Counts a scheduled tick skipped because the run before was still going.
+    pub fn skip_tick(&mut self) {
+        self.generation += 1;
+        self.skipped_ticks += 1;
+    }
+
+    /// Counts a scheduled slot another instance sharing the store claimed.
+    pub fn lose_slot(&mut self) {
+        self.generation += 1;
+        self.slots_lost += 1;
     }
 
     /// What notifications compare a run of `names` with.
@@ -185,9 +201,13 @@ impl Status {
 
     /// Forgets targets that are no longer configured.
     pub fn retain_targets(&mut self, names: &[&str]) {
+        let before = (self.targets.len(), self.collected.len(), self.previous.len());
         self.targets.retain(|n, _| names.contains(&n.as_str()));
         self.collected.retain(|n, _| names.contains(&n.as_str()));
         self.previous.retain(|n, _| names.contains(&n.as_str()));
+        if before != (self.targets.len(), self.collected.len(), self.previous.len()) {
+            self.generation += 1;
+        }
     }
 }
 
@@ -342,5 +362,20 @@ mod tests {
             status.before(&status.targets["a"].result).is_none(),
             "a first collection has none"
         );
+    }
+
+    #[test]
+    fn forgetting_targets_moves_the_generation_only_when_one_is_forgotten() {
+        let mut status = Status::default();
+        status.record(&run(
+            "20261125T161500.100Z-0001",
+            vec![target("a", TargetStatus::Ok), target("b", TargetStatus::Ok)],
+        ));
+        let generation = status.generation;
+        status.retain_targets(&["a", "b"]);
+        assert_eq!(status.generation, generation, "nothing forgotten: what was derived holds");
+        status.retain_targets(&["a"]);
+        assert!(status.generation > generation, "b forgotten: derived answers must change");
+        assert!(!status.targets.contains_key("b"));
     }
 }

@@ -76,6 +76,13 @@ pub enum StoreError {
     Missing { path: String },
 }
 
+impl StoreError {
+    /// Whether the object asked for is not in the store.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::Backend { source: object_store::Error::NotFound { .. }, .. })
+    }
+}
+
 /// Metadata requests in flight at once when checking what a manifest names.
 const HEADS_AT_ONCE: usize = 32;
 
@@ -120,6 +127,17 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.description)
     }
+}
+
+/// What [`Store::find_bytes_unless`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// No such object.
+    Missing,
+    /// The object still has the entity tag given: the caller's copy is current.
+    Unchanged,
+    /// The object, with its entity tag when the backend gives one.
+    Read { bytes: Vec<u8>, e_tag: Option<String> },
 }
 
 impl Store {
@@ -499,6 +517,41 @@ impl Store {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Like [`Store::find_bytes`], but when the object still has the entity tag
+    /// `e_tag`, says so without reading it (one conditional read). What `serve` keeps
+    /// its copy of a report page fresh with.
+    pub async fn find_bytes_unless(
+        &self,
+        relative: &str,
+        e_tag: Option<&str>,
+    ) -> Result<Found, StoreError> {
+        let path = object_store::path::Path::from(relative);
+        let read = || async {
+            let options = object_store::GetOptions {
+                if_none_match: e_tag.map(str::to_owned),
+                ..Default::default()
+            };
+            let result = self.inner.get_opts(&path, options).await?;
+            let e_tag = result.meta.e_tag.clone();
+            Ok::<_, object_store::Error>((result.bytes().await?, e_tag))
+        };
+        match self.attempt("get", read).await {
+            Ok((bytes, e_tag)) => {
+                self.counters.read(bytes.len());
+                Ok(Found::Read { bytes: bytes.to_vec(), e_tag })
+            }
+            Err(object_store::Error::NotModified { .. }) => Ok(Found::Unchanged),
+            Err(object_store::Error::NotFound { .. }) => Ok(Found::Missing),
+            Err(source) => Err(StoreError::Backend { op: "get", path: path.to_string(), source }),
+        }
+    }
+
+    /// Whether the run `id` is committed (and not collected by `gc` since): one
+    /// metadata request.
+    pub async fn has_run(&self, id: &RunId) -> Result<bool, StoreError> {
+        self.exists(&layout::run(id)).await
     }
 
     /// Whether the store answers: one metadata request (a missing object is an answer).
