@@ -102,6 +102,30 @@ pub async fn run(store: Store) {
     assert_eq!(store.find_bytes("reports/nope.html").await.unwrap(), None);
     store.check().await.unwrap();
 
+    // The conditional read `serve` keeps its copy of a page fresh with: the tag of
+    // the page as read says "unchanged" until the page is written again.
+    use super::Found;
+    let Found::Read { bytes, e_tag } =
+        store.find_bytes_unless("reports/index.html", None).await.unwrap()
+    else {
+        panic!("a page that is there is read");
+    };
+    assert_eq!(bytes, b"two");
+    let tag = e_tag.expect("every backend tags what it stores");
+    assert_eq!(
+        store.find_bytes_unless("reports/index.html", Some(&tag)).await.unwrap(),
+        Found::Unchanged
+    );
+    store.put_report("reports/index.html", "three, longer").await.unwrap();
+    match store.find_bytes_unless("reports/index.html", Some(&tag)).await.unwrap() {
+        Found::Read { bytes, e_tag } => {
+            assert_eq!(bytes, b"three, longer");
+            assert_ne!(e_tag.as_deref(), Some(tag.as_str()), "a rewrite has a new tag");
+        }
+        other => panic!("a rewritten page must be read again, got {other:?}"),
+    }
+    assert_eq!(store.find_bytes_unless("reports/nope.html", None).await.unwrap(), Found::Missing);
+
     leases(&store).await;
 }
 

@@ -512,9 +512,7 @@ impl Store {
     pub async fn find_bytes(&self, relative: &str) -> Result<Option<Vec<u8>>, StoreError> {
         match self.get(&object_store::path::Path::from(relative)).await {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(StoreError::Backend { source: object_store::Error::NotFound { .. }, .. }) => {
-                Ok(None)
-            }
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
