@@ -30,10 +30,8 @@ pub struct Site<'a> {
     pub settings: &'a dyn SettingIndex,
     /// Each run's targets by name, built once (`Run::target` scans the list).
     pub index: TargetIndex<'a>,
-    /// Replication groups that get a page in this render (those of `run`'s targets).
-    pub group_pages: BTreeSet<&'a str>,
-    /// Each group's members in `run`, by name (a page per group would otherwise scan
-    /// every target: O(groups × targets) per render).
+    /// Each group's members in `run`, by name: the groups that get a page in this
+    /// render (a page per group would otherwise scan every target: O(groups × targets)).
     pub members: BTreeMap<&'a str, Vec<&'a TargetRun>>,
     /// Every target any of the runs put in each group: whose collections a group's
     /// timeline reads.
@@ -83,7 +81,6 @@ impl<'a> Site<'a> {
             target_pages: run.targets.iter().map(|t| t.name.as_str()).collect(),
             settings,
             index: TargetIndex::new(&runs),
-            group_pages: members.keys().copied().collect(),
             members,
             ever_members,
             restarts,
@@ -119,7 +116,7 @@ impl<'a> Site<'a> {
     }
 
     pub fn group_href(&self, root: &str, name: &str) -> Option<String> {
-        self.group_pages.contains(name).then(|| format!("{root}{}", self.ids.group_page(name)))
+        self.members.contains_key(name).then(|| format!("{root}{}", self.ids.group_page(name)))
     }
 
     /// A pre-flight finding as an article (`p-<target>-<rule>`): when it bites and whose
