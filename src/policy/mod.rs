@@ -11,6 +11,7 @@
 //! - [`counter`]: `increase` and `rate`, judged against the previous collection.
 //! - [`waiver`]: dated exceptions to a rule.
 //! - [`lint`]: checks beyond loading (unknown settings, units, expired waivers).
+//! - [`pattern`]: `matches` regexes, built without a full DFA up front.
 //! - [`overlay`]: per-environment changes to a rule (`[[overlay]]`).
 //! - `load`: raw TOML → validated types, with diagnostics.
 
@@ -20,6 +21,7 @@ pub mod group;
 pub mod lint;
 mod load;
 pub mod overlay;
+pub mod pattern;
 pub mod preflight;
 pub mod rule;
 pub mod waiver;

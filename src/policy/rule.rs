@@ -4,8 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use regex::Regex;
-
+use super::pattern::Pattern;
 use crate::engine::quantity::{self, Expected};
 use crate::engine::reported_bool;
 use crate::finding::{References, Severity};
@@ -95,7 +94,7 @@ pub enum Expect {
         min: Option<Bound>,
         max: Option<Bound>,
     },
-    Matches(Regex),
+    Matches(Pattern),
     Present,
     Absent,
     /// Compares the target with the other members of its replication group.
@@ -455,7 +454,7 @@ mod tests {
 
     #[test]
     fn matches() {
-        let re = || Expect::Matches(Regex::new(r"^\S+").unwrap());
+        let re = || Expect::Matches(Pattern::new(r"^\S+").unwrap());
         check(re(), Some("cp"), Some(Holds));
         check(re(), Some(""), Some(Fails));
     }
@@ -479,7 +478,7 @@ mod tests {
         assert_eq!(Expect::Range { min: bound("1"), max: bound("5") }.to_string(), "≥ 1 and ≤ 5");
         assert_eq!(Expect::NotEquals(Literal::Int(-1)).to_string(), "≠ -1");
         assert_eq!(Expect::Equals(Literal::Bool(true)).to_string(), "= true");
-        assert_eq!(Expect::Matches(Regex::new("^x").unwrap()).to_string(), "matches ^x");
+        assert_eq!(Expect::Matches(Pattern::new("^x").unwrap()).to_string(), "matches ^x");
         assert_eq!(Expect::Present.to_string(), "present");
     }
 

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use regex::Regex;
 use toml::Spanned;
 
 use super::Sink;
 use crate::engine::quantity::Expected;
+use crate::policy::pattern::{Pattern, PatternError};
 use crate::policy::rule::{Bound, Expect, Literal, Measure, Parity};
 
 const OPERATORS: &str = "equals, not_equals, one_of, min, max, matches, present, absent, \
@@ -123,7 +123,7 @@ fn matches(value: &Spanned<toml::Value>, sink: &mut Sink<'_>) -> Option<Expect> 
         sink.at(value.span(), msg);
         return None;
     };
-    match Regex::new(s) {
+    match Pattern::new(s) {
         Ok(re) => Some(Expect::Matches(re)),
         Err(e) => {
             sink.at(value.span(), format!("invalid regex: {}", regex_reason(&e)));
@@ -237,7 +237,7 @@ pub(super) fn a(type_name: &str) -> String {
     format!("{article} {type_name}")
 }
 
-fn regex_reason(e: &regex::Error) -> String {
+fn regex_reason(e: &PatternError) -> String {
     let text = e.to_string();
     let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(&text);
     last.trim().trim_start_matches("error: ").to_owned()
