@@ -226,17 +226,23 @@ impl Store {
             .map_err(|source| StoreError::Corrupt { path: path.to_string(), source })
     }
 
-    /// Stores the policy files of a bundle, create-only (a bundle is immutable).
+    /// Stores the policy files of a bundle, create-only (a bundle is immutable): a
+    /// metadata request per file, [`HEADS_AT_ONCE`] at once (every audit asks it of
+    /// every file, and a stored bundle's files are all there already).
     pub async fn put_policy_files<'a>(
         &self,
         bundle_digest: &str,
         files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     ) -> Result<(), StoreError> {
-        for (relative, bytes) in files {
-            self.create_content(&layout::policy_file(bundle_digest, relative), bytes.to_vec())
-                .await?;
-        }
-        Ok(())
+        // Futures collected into a Vec (not a stream of closures) keep callers `Send`.
+        let puts: Vec<_> = files
+            .into_iter()
+            .map(|(relative, bytes)| async move {
+                let path = layout::policy_file(bundle_digest, relative);
+                self.create_content(&path, bytes.to_vec()).await.map(drop)
+            })
+            .collect();
+        futures::stream::iter(puts).buffer_unordered(HEADS_AT_ONCE).try_collect::<()>().await
     }
 
     /// Commits a run: its findings objects (create-only, content-addressed: findings
