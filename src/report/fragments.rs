@@ -7,12 +7,13 @@
 //! mark only these fragments safe.
 
 use super::ids::{Ids, setting_name};
+use super::splice::Html;
 use super::text::{self, Val};
 use super::view::{Badge, ChangeView, EventRow, FindingView, RowView};
 use crate::snapshot::{Entry, PendingKind, Snapshot};
 
 /// The rows of `target`'s inventory (`snapshot` is its current snapshot).
-pub fn inventory_rows(ids: &Ids, target: &str, snapshot: &Snapshot) -> String {
+pub fn inventory_rows(ids: &Ids, target: &str, snapshot: &Snapshot) -> Html {
     let mut out = String::with_capacity(snapshot.config.len() * 200);
     let setting_ids = ids.settings(target);
     for (key, e) in &snapshot.config {
@@ -31,12 +32,12 @@ pub fn inventory_rows(ids: &Ids, target: &str, snapshot: &Snapshot) -> String {
         escape(&mut out, &note(e));
         out.push_str("</td></tr>\n");
     }
-    out
+    Html::new(out)
 }
 
 /// Passed or not-applicable findings, one `<tr>` each.
-pub fn finding_rows(rows: &[RowView]) -> String {
-    lines(rows, 250, finding_row)
+pub fn finding_rows(rows: &[RowView]) -> Html {
+    Html::new(lines(rows, 250, finding_row))
 }
 
 fn finding_row(out: &mut String, r: &RowView) {
@@ -64,8 +65,8 @@ fn finding_row(out: &mut String, r: &RowView) {
 
 /// Findings as articles (`<article id="f-…">`, the same component on run, target and
 /// group pages), each followed by a newline.
-pub fn finding_articles(findings: &[FindingView]) -> String {
-    lines(findings, 1_500, article)
+pub fn finding_articles(findings: &[FindingView]) -> Html {
+    Html::new(lines(findings, 1_500, article))
 }
 
 /// `write` for each item, each followed by a newline (the template loops' layout);
@@ -185,8 +186,8 @@ fn article(out: &mut String, f: &FindingView) {
 }
 
 /// Changed settings as table rows (`<tr id="c-…">`), each followed by a newline.
-pub fn change_rows(changes: &[ChangeView]) -> String {
-    lines(changes, 400, change_row)
+pub fn change_rows(changes: &[ChangeView]) -> Html {
+    Html::new(lines(changes, 400, change_row))
 }
 
 fn change_row(out: &mut String, c: &ChangeView) {
@@ -223,8 +224,8 @@ fn change_row(out: &mut String, c: &ChangeView) {
 }
 
 /// A group timeline's events as table rows, each followed by a newline.
-pub fn event_rows(events: &[EventRow]) -> String {
-    lines(events, 500, event_row)
+pub fn event_rows(events: &[EventRow]) -> Html {
+    Html::new(lines(events, 500, event_row))
 }
 
 fn event_row(out: &mut String, e: &EventRow) {
@@ -414,8 +415,8 @@ mod tests {
         ])
         .unwrap();
         let context = tera::Context::from_serialize(&serde_json::json!({ "rows": rows })).unwrap();
-        assert_eq!(finding_rows(&rows), tera.render("rows.html", &context).unwrap());
-        assert_eq!(finding_rows(&[]), "");
+        assert_eq!(finding_rows(&rows).text(), tera.render("rows.html", &context).unwrap());
+        assert_eq!(finding_rows(&[]).text(), "");
     }
 
     /// `_finding.html` and `_change.html` as they were before articles and change rows
@@ -557,10 +558,15 @@ mod tests {
     fn finding_articles_are_what_the_template_wrote() {
         let items = articles();
         for one in items.chunks(1) {
-            assert_eq!(finding_articles(one), old_render("articles.html", &one), "{:?}", one[0].id);
+            assert_eq!(
+                finding_articles(one).text(),
+                old_render("articles.html", &one),
+                "{:?}",
+                one[0].id
+            );
         }
-        assert_eq!(finding_articles(&items), old_render("articles.html", &items));
-        assert_eq!(finding_articles(&[]), "");
+        assert_eq!(finding_articles(&items).text(), old_render("articles.html", &items));
+        assert_eq!(finding_articles(&[]).text(), "");
     }
 
     #[test]
@@ -596,10 +602,15 @@ mod tests {
             empty("c-3"),
         ];
         for one in items.chunks(1) {
-            assert_eq!(change_rows(one), old_render("changes.html", &one), "{:?}", one[0].id);
+            assert_eq!(
+                change_rows(one).text(),
+                old_render("changes.html", &one),
+                "{:?}",
+                one[0].id
+            );
         }
-        assert_eq!(change_rows(&items), old_render("changes.html", &items));
-        assert_eq!(change_rows(&[]), "");
+        assert_eq!(change_rows(&items).text(), old_render("changes.html", &items));
+        assert_eq!(change_rows(&[]).text(), "");
     }
 
     /// The loop `group.html` had before its timeline rows were written here.
@@ -642,8 +653,8 @@ mod tests {
         tera.add_raw_template("events.html", EVENT_LOOP).unwrap();
         let context =
             tera::Context::from_serialize(&serde_json::json!({ "timeline": items })).unwrap();
-        assert_eq!(event_rows(&items), tera.render("events.html", &context).unwrap());
-        assert_eq!(event_rows(&[]), "");
+        assert_eq!(event_rows(&items).text(), tera.render("events.html", &context).unwrap());
+        assert_eq!(event_rows(&[]).text(), "");
     }
 
     #[test]

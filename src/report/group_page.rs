@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::fragments;
 use super::ids::setting_name;
 use super::site::{Site, home};
+use super::splice::Html;
 use super::text::{self, Val, count, utc};
 use super::timeline::{Event, group_timeline};
 use super::view::{Badge, EventRow, Layout};
@@ -31,7 +32,7 @@ pub struct GroupPage {
     pub members: Vec<MemberRow>,
     pub streams: Vec<StreamRow>,
     /// Pre-flight findings of every member, as articles (HTML).
-    pub preflight: String,
+    pub preflight: Html,
     pub preflight_count: String,
     pub preflight_note: &'static str,
     /// Column heads of the differences matrix: the collected members, by name.
@@ -44,7 +45,7 @@ pub struct GroupPage {
     pub expected: Vec<DifferenceRow>,
     pub expected_count: String,
     /// Table rows, already HTML ([`fragments::event_rows`]).
-    pub timeline: String,
+    pub timeline: Html,
     pub timeline_note: String,
 }
 

@@ -28,6 +28,7 @@ mod ids;
 mod index_page;
 mod run_page;
 mod site;
+mod splice;
 mod target_page;
 mod text;
 mod timeline;
@@ -118,6 +119,13 @@ pub enum ReportError {
         template: &'static str,
         #[source]
         source: tera::Error,
+    },
+    #[error("rendering {page} with {template} failed")]
+    Splice {
+        page: String,
+        template: &'static str,
+        #[source]
+        source: splice::SpliceError,
     },
     /// A page would show findings of a collection read as an outline
     /// ([`Detail::Outline`]): its text and values are not there.
@@ -216,9 +224,9 @@ impl Renderer {
         Ok(self.page(template.to_owned(), template, view)?.html)
     }
 
-    /// Renders `view` with `template`. The view is dropped once tera has its own copy
-    /// (its context), before rendering: a 1,000-target run page would otherwise hold
-    /// both and the output at once.
+    /// Renders `view` with `template`. The view's fragments ([`splice::Html`]) go around
+    /// tera, spliced into its output; the rest of the view is dropped once tera has its
+    /// own copy (its context), before rendering.
     fn page(
         &self,
         path: String,
@@ -226,9 +234,16 @@ impl Renderer {
         view: impl Serialize,
     ) -> Result<Page, ReportError> {
         let fail = |source| ReportError::Render { page: path.clone(), template, source };
-        let context = Context::from_serialize(&view).map_err(fail)?;
+        let (context, fragments) = splice::collect(|| Context::from_serialize(&view));
+        let context = context.map_err(fail)?;
         drop(view);
         let html = self.tera.render(template, &context).map_err(fail)?;
+        drop(context);
+        let html = splice::splice(html, fragments).map_err(|source| ReportError::Splice {
+            page: path.clone(),
+            template,
+            source,
+        })?;
         Ok(Page { path, html })
     }
 }

@@ -7,6 +7,7 @@ use super::compare;
 use super::fragments;
 use super::ids::setting_name;
 use super::site::{Site, home};
+use super::splice::Html;
 use super::text::{self, Val, count, utc};
 use super::view::{Badge, FindingGroups, Layout, Link, Sev};
 use crate::finding::{Finding, FindingStatus, Severity};
@@ -23,7 +24,7 @@ pub struct RunPage {
     pub uncollected: Vec<Uncollected>,
     /// Restart pre-flight findings of every target ("On the next restart"), as
     /// articles (HTML).
-    pub preflight: String,
+    pub preflight: Html,
     pub preflight_count: String,
     pub preflight_note: &'static str,
 }
@@ -85,7 +86,7 @@ pub struct TargetChanges {
     pub waivers_added: Vec<DeltaRow>,
     pub waivers_expired: Vec<DeltaRow>,
     /// Table rows, already HTML ([`fragments::change_rows`]).
-    pub changes: String,
+    pub changes: Html,
 }
 
 #[derive(Debug, Serialize)]

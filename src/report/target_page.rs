@@ -11,6 +11,7 @@ use super::compare::is_failing;
 use super::fragments;
 use super::index_page::RECENT_RUNS;
 use super::site::{Site, home};
+use super::splice::Html;
 use super::text::{self, count, utc};
 use super::view::{Badge, FindingGroups, Layout};
 use crate::run::{TargetRun, TargetStatus};
@@ -25,7 +26,7 @@ pub struct TargetPage {
     pub findings: FindingGroups,
     /// Pre-flight findings on this target, and those its own restart causes elsewhere,
     /// as articles (HTML).
-    pub preflight: String,
+    pub preflight: Html,
     pub preflight_count: String,
     pub preflight_note: &'static str,
     pub timeline: Vec<TimelineEntry>,
@@ -72,7 +73,7 @@ pub struct TimelineEntry {
     pub href: Option<String>,
     pub at: String,
     /// Table rows, already HTML ([`fragments::change_rows`]).
-    pub changes: String,
+    pub changes: Html,
 }
 
 #[derive(Debug, Serialize)]
@@ -107,7 +108,7 @@ pub struct HeadroomRow {
 pub struct Inventory {
     pub count: String,
     /// The rows, already HTML ([`fragments::inventory_rows`]: every value escaped).
-    pub rows_html: String,
+    pub rows_html: Html,
 }
 
 const ROOT: &str = "../";

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::chart::Chart;
+use super::splice::Html;
 use super::text::Val;
 use crate::finding::{FindingStatus, Severity};
 
@@ -143,11 +144,11 @@ pub struct RowView {
 /// for failing, errors and waived, table rows for passed and not applicable.
 #[derive(Debug, Default, Serialize)]
 pub struct FindingGroups {
-    pub failing: String,
-    pub errors: String,
-    pub waived: String,
-    pub passed: String,
-    pub not_applicable: String,
+    pub failing: Html,
+    pub errors: Html,
+    pub waived: Html,
+    pub passed: Html,
+    pub not_applicable: Html,
     pub failing_count: String,
     pub errors_count: String,
     pub waived_count: String,
