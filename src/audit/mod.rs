@@ -275,8 +275,15 @@ async fn run_inner(
     let published = match derived.await {
         Ok(_) => {
             let public_key = signer.as_ref().map(|s| s.public());
+            // The runs listed when this one started, and this one: the listing of
+            // `runs/` grows with the history, so an audit makes one. (Another
+            // instance's run committed meanwhile shows on the next publish.)
+            let mut committed = earlier.clone();
+            committed.push(run.run_id.clone());
+            committed.sort();
             publish::publish_reports(
                 store,
+                &committed,
                 &run,
                 &settings,
                 policies.expected_differences(),

@@ -29,6 +29,9 @@ const MAX_APPEND_ATTEMPTS: usize = 64;
 const REPAIR_WINDOW: usize = 32;
 /// Objects checked at once by [`Store::verify`].
 const CHECKS_AHEAD: usize = 16;
+/// Links on their way while the repair or an attestation reads one (each audit reads
+/// ~50 of them, newest first: one after another, that is 50 round trips to S3).
+const LINKS_AHEAD: usize = 8;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Head {
@@ -164,11 +167,12 @@ impl Store {
         };
         let mut linked: HashSet<RunId> = head.runs.iter().map(|r| r.run_id.clone()).collect();
         let first = head.seq.saturating_sub(REPAIR_WINDOW as u64);
-        for seq in (first..head.seq).rev() {
-            let path = layout::chain_link(seq);
-            let Some(bytes) = self.find_bytes(path.as_ref()).await? else { break };
+        let mut links = self.links((first..head.seq).rev());
+        while let Some((_, path, bytes)) = links.try_next().await? {
+            let Some(bytes) = bytes else { break };
             linked.extend(parse_link(&path, &bytes)?.runs.into_iter().map(|r| r.run_id));
         }
+        drop(links);
         let window = &runs[runs.len().saturating_sub(REPAIR_WINDOW)..];
         let missing: Vec<RunId> =
             window.iter().filter(|id| !linked.contains(id)).cloned().collect();
@@ -212,9 +216,9 @@ impl Store {
             let oldest = head.seq.saturating_sub(budget);
             // The link read just before (newer than) the current one: (seq, its `prev`).
             let mut newer: Option<(u64, Option<String>)> = None;
-            for seq in (oldest..=head.seq).rev() {
-                let path = layout::chain_link(seq);
-                let Some(bytes) = self.find_bytes(path.as_ref()).await? else {
+            let mut links = self.links((oldest..=head.seq).rev());
+            while let Some((seq, path, bytes)) = links.try_next().await? {
+                let Some(bytes) = bytes else {
                     a.breaks.push(format!("{path}: link missing from the chain"));
                     newer = None;
                     continue;
@@ -277,6 +281,26 @@ impl Store {
             a.runs.insert(id.clone(), standing);
         }
         Ok(a)
+    }
+
+    /// The links `seqs`, in that order, each with its seq and path (`None`: not there),
+    /// [`LINKS_AHEAD`] read at once.
+    fn links<'s>(
+        &'s self,
+        seqs: impl Iterator<Item = u64>,
+    ) -> impl futures::Stream<
+        Item = Result<(u64, object_store::path::Path, Option<Vec<u8>>), StoreError>,
+    > + Send
+    + 's {
+        // Futures collected into a Vec (not a stream of closures) keep callers `Send`.
+        let reads: Vec<_> = seqs
+            .map(|seq| async move {
+                let path = layout::chain_link(seq);
+                let bytes = self.find_bytes(path.as_ref()).await?;
+                Ok((seq, path, bytes))
+            })
+            .collect();
+        futures::stream::iter(reads).buffered(LINKS_AHEAD)
     }
 
     /// Checks the history: the chain (no gaps, each link naming its predecessor's hash,

@@ -85,6 +85,9 @@ impl StoreError {
 
 /// Metadata requests in flight at once when checking what a manifest names.
 const HEADS_AT_ONCE: usize = 32;
+/// Manifests a history read has on their way while it decodes one (at 1,000 targets
+/// each is ~0.1–1 MB compressed).
+const MANIFESTS_AHEAD: usize = 4;
 
 /// The sha256 of manifests as one caller just read them, by run id: what
 /// [`Store::attest_read`] compares with the chain instead of reading them again.
@@ -373,14 +376,38 @@ impl Store {
         read: &mut ManifestsRead,
     ) -> Result<Vec<Run>, StoreError> {
         let ids = self.list_runs().await?;
+        self.runs_noting(&ids, n, read).await
+    }
+
+    /// [`Store::recent_runs_noting`] of the committed runs `ids` (oldest first, as
+    /// [`Store::list_runs`] gives them): for a caller that has just listed them.
+    pub async fn runs_noting(
+        &self,
+        ids: &[RunId],
+        n: usize,
+        read: &mut ManifestsRead,
+    ) -> Result<Vec<Run>, StoreError> {
         let mut runs = Vec::with_capacity(n.min(ids.len()));
         let mut cache = manifest::FindingsCache::new();
-        for id in ids.iter().rev().take(n) {
-            let bytes = self.get(&layout::run(id)).await?;
+        let mut manifests = self.manifests(ids.iter().rev().take(n));
+        while let Some((id, bytes)) = manifests.try_next().await? {
             read.note(id, &bytes);
             runs.push(self.decode(id, &bytes, &mut cache, &HashSet::new()).await?);
         }
         Ok(runs)
+    }
+
+    /// The manifests of `ids`, in order, [`MANIFESTS_AHEAD`] read at once: a history
+    /// read decodes each in turn (it depends on the newer ones) while the next ones are
+    /// on their way.
+    fn manifests<'s>(
+        &'s self,
+        ids: impl Iterator<Item = &'s RunId>,
+    ) -> impl futures::Stream<Item = Result<(&'s RunId, Vec<u8>), StoreError>> + Send + 's {
+        // Futures collected into a Vec (not a stream of closures) keep callers `Send`.
+        let reads: Vec<_> =
+            ids.map(|id| async move { Ok((id, self.get(&layout::run(id)).await?)) }).collect();
+        futures::stream::iter(reads).buffered(MANIFESTS_AHEAD)
     }
 
     /// The `n` most recent runs but `except`, newest first, as the reports of `except`
@@ -403,27 +430,29 @@ impl Store {
         except: &RunId,
         keep_state: fn(&str) -> bool,
     ) -> Result<Vec<Run>, StoreError> {
-        self.recent_runs_outlined_noting(n, except, keep_state, &mut ManifestsRead::default()).await
+        let ids = self.list_runs().await?;
+        self.runs_outlined(&ids, n, except, keep_state, &mut ManifestsRead::default()).await
     }
 
-    /// [`Store::recent_runs_outlined`], noting the sha256 of each manifest as read in
-    /// `read` (for [`Store::attest_read`]).
-    pub async fn recent_runs_outlined_noting(
+    /// [`Store::recent_runs_outlined`] of the committed runs `ids` (oldest first, as
+    /// [`Store::list_runs`] gives them), noting the sha256 of each manifest as read in
+    /// `read` (for [`Store::attest_read`]): for a caller that has listed them.
+    pub async fn runs_outlined(
         &self,
+        ids: &[RunId],
         n: usize,
         except: &RunId,
         keep_state: fn(&str) -> bool,
         read: &mut ManifestsRead,
     ) -> Result<Vec<Run>, StoreError> {
-        let ids = self.list_runs().await?;
         let mut runs = Vec::with_capacity(n.min(ids.len()));
         let mut cache = manifest::FindingsCache::new();
         let mut collected = HashSet::new();
         // Each outlined target's kept state, shared with the next older run while it
         // stays the same (it mostly does: link up, no lag).
         let mut kept: HashMap<String, Arc<State>> = HashMap::new();
-        for id in ids.iter().rev().filter(|id| *id != except).take(n) {
-            let bytes = self.get(&layout::run(id)).await?;
+        let mut manifests = self.manifests(ids.iter().rev().filter(|id| *id != except).take(n));
+        while let Some((id, bytes)) = manifests.try_next().await? {
             read.note(id, &bytes);
             let mut run = self.decode(id, &bytes, &mut cache, &collected).await?;
             for t in run.targets.iter_mut().filter(|t| collected.contains(&t.name)) {
