@@ -207,10 +207,28 @@ async fn run_inner(
         .iter()
         .copied()
         .enumerate()
-        .map(|(i, target)| async move {
-            let clock = Instant::now();
-            let collected = collect_target(target, &config.audit).await;
-            (i, target, collected, clock.elapsed().as_millis() as u64)
+        .map(|(i, target)| {
+            // A task of its own per target, collection and assessment: decoding a
+            // server's answer, redacting, hashing and storing its snapshot are CPU work
+            // and a store round trip, and this loop runs where the audit is awaited, on
+            // one thread, which would otherwise do every target's in turn.
+            let (target, settings) = (target.clone(), config.audit.clone());
+            let (store, redactor) = (store.clone(), redactor.clone());
+            let before = previous.get(&target.name).map(|p| p.snapshot.clone());
+            async move {
+                let assessed = Spawned(tokio::spawn(
+                    async move {
+                        let clock = Instant::now();
+                        let collected = collect_target(&target, &settings).await;
+                        let duration_ms = clock.elapsed().as_millis() as u64;
+                        assess(&target, collected, duration_ms, &store, before.as_ref(), &redactor)
+                            .await
+                    }
+                    // The audit's span (its run id) on what the task logs.
+                    .in_current_span(),
+                ));
+                (i, assessed.await)
+            }
         })
         .collect();
     let mut collections =
@@ -220,9 +238,8 @@ async fn run_inner(
     let mut evaluator =
         evaluate::Evaluator::new(policies, targets, &previous, started_at.date_naive())
             .with_borrowed(&borrowed);
-    while let Some((i, target, collected, duration_ms)) = collections.next().await {
-        let (result, snapshot) =
-            assess(target, collected, duration_ms, store, &previous, &redactor).await?;
+    while let Some((i, assessed)) = collections.next().await {
+        let (result, snapshot) = assessed?;
         progress.target_done(&result);
         evaluator.add(i, result, snapshot);
     }
@@ -315,6 +332,33 @@ async fn run_inner(
     Ok(Committed { run, unpublished })
 }
 
+/// A task the audit awaits, aborted when dropped: an audit cut short (a shutdown, a
+/// dropped future) leaves none of its targets' collections running behind it.
+struct Spawned<T>(tokio::task::JoinHandle<T>);
+
+impl<T> std::future::Future for Spawned<T> {
+    type Output = T;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<T> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
+            Ok(out) => out,
+            // A collector's panic is a bug: it ends the audit as it did in-line.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only `abort` cancels it, and only `drop` aborts: nothing is left to poll.
+            Err(e) => unreachable!("an audit's task was cancelled while awaited: {e}"),
+        })
+    }
+}
+
+impl<T> Drop for Spawned<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Collects one target within its deadline. Never fails: failure is a result.
 async fn collect_target(
     target: &Target,
@@ -347,7 +391,7 @@ async fn assess(
     collected: Result<Collected, CollectError>,
     duration_ms: u64,
     store: &Store,
-    previous: &Previous,
+    before: Option<&Digest>,
     redactor: &redact::Redactor,
 ) -> Result<(TargetRun, Option<Snapshot>), StoreError> {
     let collected_at = Utc::now();
@@ -389,7 +433,7 @@ async fn assess(
     redactor.state(&mut state);
 
     let (digest, written) = store.put_snapshot(&snapshot).await?;
-    if let Some(before) = previous.get(&target.name).map(|p| &p.snapshot) {
+    if let Some(before) = before {
         if *before != digest {
             let old = store.get_snapshot(&target.name, before).await?;
             result.changes = diff::diff(&old, &snapshot);
