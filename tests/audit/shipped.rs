@@ -107,7 +107,12 @@ fn mariadb_semi_sync_fallback_fails_while_the_setting_says_on() {
         assert!(Instant::now() < deadline, "the replica never connected as semi-synchronous");
         std::thread::sleep(Duration::from_millis(100));
     }
-    // The first acknowledged commit switches the primary back.
+    // The first acknowledged commit switches the primary back. The replica must catch
+    // up on the whole binary log before it acknowledges: with the 200 ms timeout that
+    // made the fallback quick, a loaded machine let this commit time out too (its
+    // `Rpl_semi_sync_master_no_tx` then rose, and MY-REPL-035 failed rightly), so the
+    // primary waits as long as it takes here, and falls back quickly again below.
+    mysql(pp, "SET GLOBAL rpl_semi_sync_master_timeout = 30000");
     mysql(pp, "INSERT INTO t.x VALUES (2)");
     let acknowledged = ws.audit_json();
     expect(&acknowledged, "own-primary", "MY-REPL-033", "pass");
@@ -116,6 +121,7 @@ fn mariadb_semi_sync_fallback_fails_while_the_setting_says_on() {
     expect(&acknowledged, "own-replica", "MY-REPL-036", "pass");
 
     mysql(rp, "STOP SLAVE IO_THREAD");
+    mysql(pp, "SET GLOBAL rpl_semi_sync_master_timeout = 200");
     mysql(pp, "INSERT INTO t.x VALUES (3)");
     let unacknowledged = ws.audit_json();
     let (status, message) = judged(&unacknowledged, "own-primary", "MY-REPL-035");
