@@ -292,15 +292,8 @@ async fn run_inner(
     let published = match derived.await {
         Ok(_) => {
             let public_key = signer.as_ref().map(|s| s.public());
-            // The runs listed when this one started, and this one: the listing of
-            // `runs/` grows with the history, so an audit makes one. (Another
-            // instance's run committed meanwhile shows on the next publish.)
-            let mut committed = earlier.clone();
-            committed.push(run.run_id.clone());
-            committed.sort();
             publish::publish_reports(
                 store,
-                &committed,
                 &run,
                 &settings,
                 policies.expected_differences(),
@@ -343,13 +336,17 @@ impl<T> std::future::Future for Spawned<T> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<T> {
-        std::pin::Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
-            Ok(out) => out,
+        use std::task::Poll;
+        match std::pin::Pin::new(&mut self.0).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(out)) => Poll::Ready(out),
             // A collector's panic is a bug: it ends the audit as it did in-line.
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            // Only `abort` cancels it, and only `drop` aborts: nothing is left to poll.
-            Err(e) => unreachable!("an audit's task was cancelled while awaited: {e}"),
-        })
+            Poll::Ready(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: the runtime is shutting down (`serve`'s grace period ran out and
+            // `main` shuts it down with this audit still running; our own `abort` only
+            // comes with `drop`). The audit is cancelled with it: it waits to be dropped.
+            Poll::Ready(Err(_)) => Poll::Pending,
+        }
     }
 }
 

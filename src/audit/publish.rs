@@ -40,13 +40,10 @@ pub(super) enum RunPages {
     All,
 }
 
-/// Renders the reports for a committed run and writes them to the store. `committed`:
-/// the store's committed runs, oldest first, `run` among them (as the caller listed
-/// them: a listing of `runs/` grows with the history, so an audit makes one). `expected`:
+/// Renders the reports for a committed run and writes them to the store. `expected`:
 /// what the policies expect to differ between group members (the group pages fold it).
 pub(super) async fn publish_reports(
     store: &Store,
-    committed: &[RunId],
     run: &Run,
     settings: &SettingNames,
     expected: &ExpectedDifferences,
@@ -64,6 +61,10 @@ pub(super) async fn publish_reports(
     };
     // Earlier runs only compared with need outlines of their findings, unless one of
     // them is about to get its page.
+    // One listing of `runs/` (it grows with the history), after the commit: the pages
+    // show the runs other instances committed meanwhile (the other shards' runs of the
+    // same slot), and not a run `gc` removed during the audit.
+    let committed = store.list_runs().await?;
     let older_pages_written = run_pages == RunPages::Unwritten
         && committed
             .iter()
@@ -75,11 +76,11 @@ pub(super) async fn publish_reports(
     let mut read = ManifestsRead::default();
     let history: Vec<Run> = if older_pages_written {
         store
-            .runs_outlined(committed, REPORT_HISTORY, &run.run_id, report::is_event_key, &mut read)
+            .runs_outlined(&committed, REPORT_HISTORY, &run.run_id, report::is_event_key, &mut read)
             .await?
     } else {
         store
-            .runs_noting(committed, REPORT_HISTORY + 1, &mut read)
+            .runs_noting(&committed, REPORT_HISTORY + 1, &mut read)
             .await?
             .into_iter()
             .filter(|r| r.run_id != run.run_id)
@@ -225,7 +226,7 @@ pub async fn republish(
         let (t, snapshot) = next?;
         settings.insert(&t.name, &snapshot);
     }
-    publish_reports(store, &ids, &run, &settings, expected, RunPages::All, public_key).await?;
+    publish_reports(store, &run, &settings, expected, RunPages::All, public_key).await?;
     if ids.len() > MAX_RUN_PAGES {
         // Its "previous run" may be a run gc removed; alone, it links to no earlier run.
         let oldest = store.get_run(&ids[0]).await?;
