@@ -522,3 +522,40 @@ impl Previous {
         self.0.get(target)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt as _;
+
+    use super::Spawned;
+
+    /// Dropping an audit drops its targets' tasks: none keeps running behind it.
+    #[tokio::test]
+    async fn a_dropped_task_is_aborted() {
+        let (alive, gone) = tokio::sync::oneshot::channel::<()>();
+        let task = Spawned(tokio::spawn(async move {
+            let _alive = alive;
+            std::future::pending::<()>().await
+        }));
+        tokio::task::yield_now().await;
+        drop(task);
+        // The sender is dropped with the aborted task's future; a task left running
+        // would hold it (the timeout only keeps a failure from hanging the suite).
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(10), gone).await;
+        assert!(matches!(closed, Ok(Err(_))), "the task outlived its handle");
+    }
+
+    /// A collector's panic is the audit's, as when it ran in line.
+    #[tokio::test]
+    async fn a_task_panic_is_the_awaiting_audits() {
+        let task = Spawned(tokio::spawn(async { panic!("collector bug") }));
+        let caught = std::panic::AssertUnwindSafe(task).catch_unwind().await;
+        let payload = caught.expect_err("the panic reaches the awaiting future");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"collector bug"));
+    }
+
+    #[tokio::test]
+    async fn a_task_answer_is_its_output() {
+        assert_eq!(Spawned(tokio::spawn(async { 7 })).await, 7);
+    }
+}
